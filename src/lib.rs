@@ -1,0 +1,44 @@
+//! Distributed tracing that just works for async Rust services: W3C trace
+//! context on every request, every log line and every outgoing call, as a thin
+//! and strict bridge over [OpenTelemetry](opentelemetry) and [`tracing`].
+//!
+//! See the README for the overview, the Python-to-Rust table and the examples.
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+pub mod context;
+mod error;
+pub mod ids;
+mod init;
+pub mod logging;
+pub mod propagation;
+pub mod task;
+
+pub use context::{
+    clear_trace_context, current_span_context, current_span_id, current_trace_flags,
+    current_trace_id, current_trace_id_hex, get_span_id, get_trace_context_dict, get_trace_flags,
+    get_trace_id, init_trace_context, init_trace_from_headers, with_current_span_context,
+    DistributedTraceContext, Scoped, TraceContextDict, TraceContextGuard,
+};
+pub use error::{Error, Result, Shown};
+pub use ids::{
+    generate_span_id, generate_trace_id, new_span_id, new_trace_id, parse_span_id, parse_trace_id,
+    SpanIdHex, TraceIdHex,
+};
+pub use init::{init_observability, ObservabilityBuilder, ObservabilityGuard};
+pub use logging::{
+    otel_layer, setup_trace_logging, trace_context_fmt_layer, TraceContextFormat, DEFAULT_PATTERN,
+};
+pub use propagation::{
+    default_propagator, extract_trace_context_from_headers, extract_trace_context_from_pairs,
+    inject_trace_context, propagate_trace_context, ExtractedContext, W3cTraceContextPropagator,
+};
+pub use task::{
+    in_current_trace_fn, spawn, spawn_background_job, spawn_blocking, InCurrentTrace,
+    TraceFutureExt,
+};
+
+// Re-exported so that users build against the exact versions this crate uses.
+pub use opentelemetry;
+pub use opentelemetry_sdk;
+pub use tracing_opentelemetry;

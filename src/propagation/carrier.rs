@@ -1,0 +1,89 @@
+//! Carriers: the OpenTelemetry [`Injector`]/[`Extractor`] adapters for
+//! [`http::HeaderMap`] and for plain name/value pairs.
+
+use opentelemetry::propagation::{Extractor, Injector};
+
+/// Writes propagation fields into an [`http::HeaderMap`], replacing existing values.
+///
+/// A value that is not a valid header value (never the case for W3C fields we
+/// write) is skipped rather than panicking.
+#[derive(Debug)]
+pub struct HeaderInjector<'a>(pub &'a mut http::HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+/// Reads propagation fields from an [`http::HeaderMap`].
+///
+/// Unlike a `get`-only carrier it reports every value of a repeated header, so
+/// that repeated `tracestate` lines are joined and a repeated `traceparent` is
+/// recognised as invalid. Values that are not visible ASCII are ignored.
+#[derive(Debug, Clone, Copy)]
+pub struct HeaderExtractor<'a>(pub &'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+
+    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+        let values: Vec<&str> = self
+            .0
+            .get_all(key)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        (!values.is_empty()).then_some(values)
+    }
+}
+
+/// Reads propagation fields from `(name, value)` pairs, names compared
+/// case-insensitively, repeated names kept in order.
+#[derive(Debug, Clone, Default)]
+pub struct PairsExtractor<'a> {
+    pairs: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> PairsExtractor<'a> {
+    /// An extractor over the given pairs.
+    pub fn new(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Self {
+            pairs: pairs.into_iter().collect(),
+        }
+    }
+}
+
+impl Extractor for PairsExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| *v)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.pairs.iter().map(|(k, _)| *k).collect()
+    }
+
+    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+        let values: Vec<&str> = self
+            .pairs
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| *v)
+            .collect();
+        (!values.is_empty()).then_some(values)
+    }
+}

@@ -1,0 +1,697 @@
+//! A strict W3C Trace Context propagator (`traceparent` / `tracestate`).
+//!
+//! Follows the W3C Trace Context Recommendation and Level 2
+//! (<https://www.w3.org/TR/trace-context-2/>). Every rule the parser checks is
+//! one commented line below, and the tests at the end of this file label each
+//! rejected input with the rule it breaks.
+//!
+//! Where it differs from `opentelemetry_sdk::propagation::TraceContextPropagator`
+//! (each measured against that crate, 0.33):
+//!
+//! * the version, trace id, parent id and flags have exactly 2, 32, 16 and 2
+//!   characters (upstream accepts 1- or 3-character fields and zero-pads short ids);
+//! * a version-00 header is exactly 55 characters; a higher version may carry more
+//!   fields after a `-`, which are ignored (the rules for future versions);
+//! * the Level 2 `random` flag (`0x02`) is kept; other unknown flag bits are
+//!   ignored and never sent on;
+//! * `tracestate` keys follow the current grammar (simple keys start with a letter,
+//!   multi-tenant keys `tenant@system` with a 241/14 character split), values are
+//!   1 to 256 printable characters, and a list with more than 32 members, a
+//!   duplicate key or any malformed member is dropped whole while the
+//!   `traceparent` is kept;
+//! * two `traceparent` headers make the request's context invalid (a new trace).
+
+use std::sync::{Arc, OnceLock};
+
+use opentelemetry::propagation::text_map_propagator::FieldIter;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+use opentelemetry::Context;
+
+use crate::ids::{decode_hex_u128, decode_hex_u64, encode_hex};
+
+/// The `traceparent` header name.
+pub const TRACEPARENT: &str = "traceparent";
+/// The `tracestate` header name.
+pub const TRACESTATE: &str = "tracestate";
+
+/// The `sampled` flag (`0x01`).
+pub const FLAG_SAMPLED: u8 = 0x01;
+/// The W3C Level 2 `random` flag (`0x02`): the trace id's low 56 bits are random.
+pub const FLAG_RANDOM: u8 = 0x02;
+/// The flags this version of the specification defines; other bits are ignored.
+const KNOWN_FLAGS: u8 = FLAG_SAMPLED | FLAG_RANDOM;
+
+/// Maximum number of `tracestate` list members.
+pub const MAX_TRACESTATE_MEMBERS: usize = 32;
+
+/// The strict W3C Trace Context propagator.
+///
+/// Implements OpenTelemetry's [`TextMapPropagator`], so it is installed like any
+/// other (it is the default of [`default_propagator`](crate::default_propagator)).
+///
+/// ```
+/// use distributed_tracing::W3cTraceContextPropagator;
+/// use opentelemetry::propagation::TextMapPropagator;
+/// use opentelemetry::trace::TraceContextExt;
+/// use std::collections::HashMap;
+///
+/// let mut headers = HashMap::new();
+/// headers.insert(
+///     "traceparent".to_string(),
+///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_string(),
+/// );
+/// let cx = W3cTraceContextPropagator::new().extract(&headers);
+/// assert!(cx.span().span_context().is_remote());
+///
+/// headers.insert("traceparent".into(), "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01".into());
+/// let cx = W3cTraceContextPropagator::new().extract(&headers);
+/// assert!(!cx.span().span_context().is_valid(), "uppercase hex is invalid");
+/// ```
+#[derive(Debug, Default, Clone, Copy)]
+pub struct W3cTraceContextPropagator {
+    _private: (),
+}
+
+impl W3cTraceContextPropagator {
+    /// A new propagator.
+    pub const fn new() -> Self {
+        Self { _private: () }
+    }
+}
+
+/// A valid `tracestate` that OpenTelemetry's [`TraceState`] cannot hold.
+///
+/// `TraceState` validates keys with an older grammar than the W3C's (it rejects a
+/// 14-character system id in a multi-tenant key, which the spec allows). Such a
+/// header is kept verbatim in the [`Context`] beside the span context, bound to its
+/// trace id, and sent on unchanged by [`inject`](TextMapPropagator::inject_context)
+/// while the span context's own `TraceState` is empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RawTraceState {
+    pub(crate) trace_id: TraceId,
+    pub(crate) header: Arc<str>,
+}
+
+/// Why a `traceparent` value was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TraceparentError {
+    TooShort,
+    Version,
+    VersionFf,
+    Separator,
+    TraceId,
+    TraceIdZero,
+    ParentId,
+    ParentIdZero,
+    Flags,
+    Version00Length,
+    FutureVersionTrailer,
+}
+
+/// The parsed fields of a valid `traceparent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Traceparent {
+    pub(crate) trace_id: TraceId,
+    pub(crate) parent_id: SpanId,
+    pub(crate) flags: TraceFlags,
+}
+
+/// W3C "optional white space": spaces and horizontal tabs.
+const OWS: [char; 2] = [' ', '\t'];
+
+/// Parses one `traceparent` value, strictly.
+pub(crate) fn parse_traceparent(value: &str) -> Result<Traceparent, TraceparentError> {
+    use TraceparentError as E;
+    // HTTP allows optional white space around a header value.
+    let b = value.trim_matches(OWS).as_bytes();
+    // version "-" trace-id "-" parent-id "-" trace-flags: 2+1+32+1+16+1+2 = 55 characters.
+    if b.len() < 55 {
+        return Err(E::TooShort);
+    }
+    // version = 2HEXDIGLC
+    let version = decode_hex_u64(&b[0..2]).ok_or(E::Version)?;
+    // Version ff is forbidden.
+    if version == 0xff {
+        return Err(E::VersionFf);
+    }
+    // Fields are separated by a single dash.
+    if b[2] != b'-' || b[35] != b'-' || b[52] != b'-' {
+        return Err(E::Separator);
+    }
+    // trace-id = 32HEXDIGLC, not all zeros.
+    let trace_id = decode_hex_u128(&b[3..35]).ok_or(E::TraceId)?;
+    if trace_id == 0 {
+        return Err(E::TraceIdZero);
+    }
+    // parent-id = 16HEXDIGLC, not all zeros.
+    let parent_id = decode_hex_u64(&b[36..52]).ok_or(E::ParentId)?;
+    if parent_id == 0 {
+        return Err(E::ParentIdZero);
+    }
+    // trace-flags = 2HEXDIGLC.
+    let flags = decode_hex_u64(&b[53..55]).ok_or(E::Flags)? as u8;
+    if version == 0 {
+        // Version 00 has exactly these four fields.
+        if b.len() != 55 {
+            return Err(E::Version00Length);
+        }
+    } else if b.len() > 55 && b[55] != b'-' {
+        // A higher version may append fields, each after a dash; we ignore them.
+        return Err(E::FutureVersionTrailer);
+    }
+    Ok(Traceparent {
+        trace_id: TraceId::from(trace_id),
+        parent_id: SpanId::from(parent_id),
+        // Unknown flags must be ignored: keep only `sampled` and `random`.
+        flags: TraceFlags::new(flags & KNOWN_FLAGS),
+    })
+}
+
+/// Why a `tracestate` list was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TracestateError {
+    TooManyMembers,
+    MissingEquals,
+    Key,
+    Value,
+    DuplicateKey,
+}
+
+/// Parses the `tracestate` header lines (joined as one list) into its members.
+///
+/// Linear in the input; stops at the first error or at the 33rd member.
+pub(crate) fn parse_tracestate<'a>(
+    lines: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<(&'a str, &'a str)>, TracestateError> {
+    use TracestateError as E;
+    let mut members: Vec<(&str, &str)> = Vec::new();
+    for line in lines {
+        // list = list-member 0*31( OWS "," OWS list-member ); repeated header lines
+        // are one list, as if joined with ",".
+        for member in line.split(',') {
+            let member = member.trim_matches(OWS);
+            // Empty and white-space-only members are allowed and skipped.
+            if member.is_empty() {
+                continue;
+            }
+            // At most 32 members; a longer list is invalid and dropped whole.
+            if members.len() == MAX_TRACESTATE_MEMBERS {
+                return Err(E::TooManyMembers);
+            }
+            // list-member = key "=" value
+            let (key, value) = member.split_once('=').ok_or(E::MissingEquals)?;
+            if !valid_key(key) {
+                return Err(E::Key);
+            }
+            if !valid_value(value) {
+                return Err(E::Value);
+            }
+            // Keys are unique within a list.
+            if members.iter().any(|(k, _)| *k == key) {
+                return Err(E::DuplicateKey);
+            }
+            members.push((key, value));
+        }
+    }
+    Ok(members)
+}
+
+/// `lcalpha / DIGIT / "_" / "-" / "*" / "/"`
+fn key_char(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'*' | b'/')
+}
+
+/// key = simple-key / multi-tenant-key
+fn valid_key(key: &str) -> bool {
+    let b = key.as_bytes();
+    match key.find('@') {
+        // simple-key = lcalpha 0*255( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
+        None => {
+            (1..=256).contains(&b.len())
+                && b[0].is_ascii_lowercase()
+                && b[1..].iter().all(|&c| key_char(c))
+        }
+        // multi-tenant-key = tenant-id "@" system-id
+        Some(at) => {
+            let (tenant, system) = (&b[..at], &b[at + 1..]);
+            // tenant-id = ( lcalpha / DIGIT ) 0*240( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
+            let tenant_ok = (1..=241).contains(&tenant.len())
+                && (tenant[0].is_ascii_lowercase() || tenant[0].is_ascii_digit())
+                && tenant[1..].iter().all(|&c| key_char(c));
+            // system-id = lcalpha 0*13( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
+            let system_ok = (1..=14).contains(&system.len())
+                && system[0].is_ascii_lowercase()
+                && system[1..].iter().all(|&c| key_char(c));
+            tenant_ok && system_ok
+        }
+    }
+}
+
+/// value = 0*255(chr) nblk-chr, with chr = %x20 / nblk-chr and
+/// nblk-chr = %x21-2B / %x2D-3C / %x3E-7E (printable ASCII but "," and "=").
+fn valid_value(value: &str) -> bool {
+    let b = value.as_bytes();
+    let chr = |c: u8| (0x20..=0x7e).contains(&c) && c != b',' && c != b'=';
+    (1..=256).contains(&b.len()) && b.iter().all(|&c| chr(c)) && b[b.len() - 1] != b' '
+}
+
+/// Formats `00-{trace id}-{span id}-{flags}` into a stack buffer.
+pub(crate) fn format_traceparent(sc: &SpanContext) -> [u8; 55] {
+    let mut out = *b"00-00000000000000000000000000000000-0000000000000000-00";
+    encode_hex(&sc.trace_id().to_bytes(), &mut out[3..35]);
+    encode_hex(&sc.span_id().to_bytes(), &mut out[36..52]);
+    // Flags this version does not define are never sent on.
+    encode_hex(&[sc.trace_flags().to_u8() & KNOWN_FLAGS], &mut out[53..55]);
+    out
+}
+
+/// The `traceparent` header value for a span context.
+pub(crate) fn traceparent_string(sc: &SpanContext) -> String {
+    String::from_utf8_lossy(&format_traceparent(sc)).into_owned()
+}
+
+/// The `tracestate` to send on for the span in `cx`: its `TraceState`, or the raw
+/// header kept for a list `TraceState` cannot hold (same trace only).
+pub(crate) fn tracestate_header(cx: &Context, sc: &SpanContext) -> Option<String> {
+    let header = sc.trace_state().header();
+    if !header.is_empty() {
+        return Some(header);
+    }
+    cx.get::<RawTraceState>()
+        .filter(|raw| raw.trace_id == sc.trace_id())
+        .map(|raw| raw.header.to_string())
+}
+
+fn fields() -> &'static [String] {
+    static FIELDS: OnceLock<[String; 2]> = OnceLock::new();
+    FIELDS.get_or_init(|| [TRACEPARENT.to_string(), TRACESTATE.to_string()])
+}
+
+impl TextMapPropagator for W3cTraceContextPropagator {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        let span = cx.span();
+        let sc = span.span_context();
+        if !sc.is_valid() {
+            return;
+        }
+        injector.set(TRACEPARENT, traceparent_string(sc));
+        if let Some(tracestate) = tracestate_header(cx, sc) {
+            injector.set(TRACESTATE, tracestate);
+        }
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        // Exactly one traceparent header: two of them make the context invalid.
+        let traceparent = match extractor.get_all(TRACEPARENT) {
+            Some(values) if values.len() == 1 => values[0],
+            _ => return cx.clone(),
+        };
+        let Ok(tp) = parse_traceparent(traceparent) else {
+            return cx.clone();
+        };
+        // An invalid tracestate is dropped whole; the traceparent still counts.
+        let lines = extractor.get_all(TRACESTATE).unwrap_or_default();
+        let members = parse_tracestate(lines.iter().copied()).unwrap_or_default();
+        let (trace_state, raw) = match TraceState::from_key_value(members.iter().copied()) {
+            Ok(state) => (state, None),
+            // Valid per the W3C grammar but not representable in `TraceState`.
+            Err(_) => (
+                TraceState::NONE,
+                Some(RawTraceState {
+                    trace_id: tp.trace_id,
+                    header: members
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                        .into(),
+                }),
+            ),
+        };
+        let sc = SpanContext::new(tp.trace_id, tp.parent_id, tp.flags, true, trace_state);
+        let cx = cx.with_remote_span_context(sc);
+        match raw {
+            Some(raw) => cx.with_value(raw),
+            None => cx,
+        }
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        FieldIter::new(fields())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const TID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const SID: &str = "00f067aa0ba902b7";
+
+    fn tp(s: &str) -> Result<Traceparent, TraceparentError> {
+        parse_traceparent(s)
+    }
+
+    #[test]
+    fn valid_traceparents() {
+        let cases = [
+            (format!("00-{TID}-{SID}-01"), 0x01, "sampled"),
+            (format!("00-{TID}-{SID}-00"), 0x00, "not sampled"),
+            (
+                format!("00-{TID}-{SID}-03"),
+                0x03,
+                "sampled + random (Level 2)",
+            ),
+            (format!("00-{TID}-{SID}-02"), 0x02, "random only"),
+            (
+                format!("00-{TID}-{SID}-09"),
+                0x01,
+                "unknown flag 0x08 ignored",
+            ),
+            (
+                format!("00-{TID}-{SID}-ff"),
+                0x03,
+                "all unknown flags ignored",
+            ),
+            (
+                format!(" \t00-{TID}-{SID}-01\t "),
+                0x01,
+                "optional white space around",
+            ),
+            (
+                format!("01-{TID}-{SID}-01"),
+                0x01,
+                "future version, same fields",
+            ),
+            (
+                format!("01-{TID}-{SID}-01-what-the-future-will-be-like"),
+                0x01,
+                "future version, more fields",
+            ),
+            (
+                format!("cc-{TID}-{SID}-01-"),
+                0x01,
+                "future version, trailing dash",
+            ),
+        ];
+        for (header, flags, label) in cases {
+            let parsed = tp(&header).unwrap_or_else(|e| panic!("{label}: {e:?}"));
+            assert_eq!(parsed.trace_id, TraceId::from_hex(TID).unwrap(), "{label}");
+            assert_eq!(parsed.parent_id, SpanId::from_hex(SID).unwrap(), "{label}");
+            assert_eq!(parsed.flags.to_u8(), flags, "{label}");
+        }
+    }
+
+    #[test]
+    fn invalid_traceparents() {
+        use TraceparentError as E;
+        let long = format!("00-{TID}-{SID}-01{}", "0".repeat(1 << 20));
+        let cases: Vec<(String, E, &str)> = vec![
+            (String::new(), E::TooShort, "empty"),
+            (format!("00-{TID}-{SID}-0"), E::TooShort, "flags of 1 char"),
+            (
+                format!("0-{TID}-{SID}-01"),
+                E::TooShort,
+                "version of 1 char",
+            ),
+            (
+                format!("000-{TID}-{SID}-01"),
+                E::Separator,
+                "version of 3 chars",
+            ),
+            (
+                format!("00-{TID}-{SID}-001"),
+                E::Version00Length,
+                "flags of 3 chars",
+            ),
+            (
+                format!("00-{}-{SID}-01", &TID[1..]),
+                E::TooShort,
+                "31-char trace id",
+            ),
+            (
+                format!("00-{TID}0-{SID}-01"),
+                E::Separator,
+                "33-char trace id",
+            ),
+            (
+                format!("00-{TID}-{}-01-", &SID[1..]),
+                E::Separator,
+                "15-char parent id",
+            ),
+            (
+                format!("00-{}-{SID}-01", TID.to_uppercase()),
+                E::TraceId,
+                "uppercase trace id",
+            ),
+            (
+                format!("00-{TID}-{}-01", SID.to_uppercase()),
+                E::ParentId,
+                "uppercase parent id",
+            ),
+            (format!("00-{TID}-{SID}-0A"), E::Flags, "uppercase flags"),
+            (
+                format!("0A-{TID}-{SID}-01"),
+                E::Version,
+                "uppercase version",
+            ),
+            (format!("ff-{TID}-{SID}-01"), E::VersionFf, "version ff"),
+            (format!("xx-{TID}-{SID}-01"), E::Version, "non-hex version"),
+            (
+                format!("00-{}-{SID}-01", "0".repeat(32)),
+                E::TraceIdZero,
+                "all-zero trace id",
+            ),
+            (
+                format!("00-{TID}-{}-01", "0".repeat(16)),
+                E::ParentIdZero,
+                "all-zero parent id",
+            ),
+            (
+                format!("00-{}g-{SID}-01", &TID[..31]),
+                E::TraceId,
+                "non-hex trace id",
+            ),
+            (
+                format!("00-{TID}-{}g-01", &SID[..15]),
+                E::ParentId,
+                "non-hex parent id",
+            ),
+            (format!("00-{TID}-{SID}-0g"), E::Flags, "non-hex flags"),
+            (
+                format!("00_{TID}_{SID}_01"),
+                E::Separator,
+                "underscore separators",
+            ),
+            (format!("00-{TID}-{SID}.01"), E::Separator, "dot separator"),
+            (
+                format!("00-{TID}-{SID}-01-"),
+                E::Version00Length,
+                "version 00 with trailing dash",
+            ),
+            (
+                format!("00-{TID}-{SID}-01-extra"),
+                E::Version00Length,
+                "version 00 with extra field",
+            ),
+            (
+                format!("01-{TID}-{SID}-01.what-the-future"),
+                E::FutureVersionTrailer,
+                "future version without dash",
+            ),
+            (
+                format!("01-{TID}-{SID}-0"),
+                E::TooShort,
+                "future version, short",
+            ),
+            (
+                format!("00-{}-{SID}-01", "é".repeat(16)),
+                E::TraceId,
+                "non-ASCII trace id",
+            ),
+            (format!("00-{TID}-{SID}-\u{0}1"), E::Flags, "control byte"),
+            (long, E::Version00Length, "a megabyte-long header"),
+            (
+                format!("00-{TID},00-{TID}-{SID}-01"),
+                E::Separator,
+                "two values in one line",
+            ),
+        ];
+        for (header, reason, label) in cases {
+            assert_eq!(tp(&header), Err(reason), "{label}: {header:.80}");
+        }
+    }
+
+    #[test]
+    fn tracestate_keys() {
+        let valid = [
+            ("a", "one letter"),
+            ("foo", "simple"),
+            ("f0o_-*/", "all allowed characters"),
+            (&*"k".repeat(256), "256-char simple key"),
+            ("1tenant@vendor", "tenant id starts with a digit"),
+            (
+                &*format!("{}@{}", "t".repeat(241), "v".repeat(14)),
+                "241-char tenant, 14-char system (max)",
+            ),
+            ("t@v", "shortest multi-tenant"),
+        ];
+        for (key, label) in valid {
+            assert!(valid_key(key), "{label}");
+        }
+        let invalid = [
+            ("", "empty"),
+            ("1foo", "simple key starts with a digit"),
+            ("Foo", "uppercase"),
+            ("foo.bar", "dot"),
+            ("foo bar", "space"),
+            (&*"k".repeat(257), "257-char simple key"),
+            (&*format!("{}@v", "t".repeat(242)), "242-char tenant id"),
+            (&*format!("t@{}", "v".repeat(15)), "15-char system id"),
+            ("t@1v", "system id starts with a digit"),
+            ("@v", "empty tenant"),
+            ("t@", "empty system id"),
+            ("t@v@w", "two @"),
+            ("_t@v", "tenant starts with underscore"),
+            ("tö", "non-ASCII"),
+        ];
+        for (key, label) in invalid {
+            assert!(!valid_key(key), "{label}");
+        }
+    }
+
+    #[test]
+    fn tracestate_values() {
+        assert!(valid_value("v"));
+        assert!(valid_value(" leading space is a chr"));
+        assert!(valid_value("!\"#$%&'()*+-./:;<>?@[]^_`{|}~"));
+        assert!(valid_value(&"v".repeat(256)));
+        for (value, label) in [
+            ("", "empty"),
+            ("a b ", "trailing space"),
+            ("a,b", "comma"),
+            ("a=b", "equals"),
+            ("a\tb", "tab"),
+            ("é", "non-ASCII"),
+            ("\u{7f}", "DEL"),
+            (&*"v".repeat(257), "257 characters"),
+        ] {
+            assert!(!valid_value(value), "{label}");
+        }
+    }
+
+    #[test]
+    fn tracestate_lists() {
+        use TracestateError as E;
+        fn ok<'a>(lines: &[&'a str]) -> Result<Vec<(&'a str, &'a str)>, TracestateError> {
+            parse_tracestate(lines.iter().copied())
+        }
+        assert_eq!(ok(&["a=1,b=2"]).unwrap(), vec![("a", "1"), ("b", "2")]);
+        assert_eq!(
+            ok(&["a=1", "b=2"]).unwrap(),
+            vec![("a", "1"), ("b", "2")],
+            "lines joined"
+        );
+        assert_eq!(
+            ok(&[" a=1 ,\t, ,b=2\t"]).unwrap().len(),
+            2,
+            "OWS and empty members"
+        );
+        assert_eq!(ok(&[""]).unwrap(), vec![], "empty header");
+        let members32: Vec<String> = (0..32).map(|i| format!("k{i}=v")).collect();
+        assert_eq!(ok(&[&members32.join(",")]).unwrap().len(), 32);
+        let members33: Vec<String> = (0..33).map(|i| format!("k{i}=v")).collect();
+        let many: Vec<String> = (0..10_000).map(|i| format!("k{i}=v")).collect();
+        let cases: Vec<(Vec<String>, E, &str)> = vec![
+            (vec![members33.join(",")], E::TooManyMembers, "33 members"),
+            (
+                vec![members32.join(","), "x=1".into()],
+                E::TooManyMembers,
+                "33 members over two lines",
+            ),
+            (vec![many.join(",")], E::TooManyMembers, "10 000 members"),
+            (vec!["a=1,a=2".into()], E::DuplicateKey, "duplicate key"),
+            (
+                vec!["a=1".into(), "a=1".into()],
+                E::DuplicateKey,
+                "duplicate over lines",
+            ),
+            (vec!["a".into()], E::MissingEquals, "no equals sign"),
+            (vec!["A=1".into()], E::Key, "uppercase key"),
+            (vec!["a=".into()], E::Value, "empty value"),
+            (vec!["a=1=2".into()], E::Value, "equals in value"),
+            (
+                vec![format!("a={}", "v".repeat(1 << 20))],
+                E::Value,
+                "megabyte value",
+            ),
+        ];
+        for (lines, reason, label) in cases {
+            let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+            assert_eq!(ok(&lines), Err(reason), "{label}");
+        }
+    }
+
+    fn extract(pairs: &[(&str, &str)]) -> Context {
+        let mut map: HashMap<String, String> = HashMap::new();
+        for (k, v) in pairs {
+            map.insert(k.to_string(), v.to_string());
+        }
+        W3cTraceContextPropagator::new().extract_with_context(&Context::new(), &map)
+    }
+
+    #[test]
+    fn extract_keeps_traceparent_when_tracestate_is_invalid() {
+        let header = format!("00-{TID}-{SID}-01");
+        let cx = extract(&[("traceparent", &header), ("tracestate", "a=1,a=2")]);
+        let span = cx.span();
+        let sc = span.span_context();
+        assert!(sc.is_valid() && sc.is_remote());
+        assert_eq!(sc.trace_state().header(), "");
+    }
+
+    #[test]
+    fn round_trip_keeps_flags_and_tracestate() {
+        let header = format!("00-{TID}-{SID}-03");
+        let cx = extract(&[
+            ("traceparent", &header),
+            ("tracestate", "congo=t61rcWkgMzE, rojo=00f067aa0ba902b7"),
+        ]);
+        let mut out: HashMap<String, String> = HashMap::new();
+        W3cTraceContextPropagator::new().inject_context(&cx, &mut out);
+        assert_eq!(out["traceparent"], header);
+        assert_eq!(out["tracestate"], "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
+    }
+
+    #[test]
+    fn tracestate_that_upstream_cannot_hold_is_sent_on_verbatim() {
+        let key = format!("{}@{}", "t".repeat(241), "v".repeat(14));
+        let state = format!("foo=1,{key}=1");
+        let header = format!("00-{TID}-{SID}-01");
+        let cx = extract(&[("traceparent", &header), ("tracestate", &state)]);
+        let mut out: HashMap<String, String> = HashMap::new();
+        W3cTraceContextPropagator::new().inject_context(&cx, &mut out);
+        assert_eq!(out["tracestate"], state);
+    }
+
+    #[test]
+    fn inject_writes_nothing_without_a_valid_span() {
+        let mut out: HashMap<String, String> = HashMap::new();
+        W3cTraceContextPropagator::new().inject_context(&Context::new(), &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn inject_never_sends_unknown_flags() {
+        let sc = SpanContext::new(
+            TraceId::from_hex(TID).unwrap(),
+            SpanId::from_hex(SID).unwrap(),
+            TraceFlags::new(0xff),
+            false,
+            TraceState::NONE,
+        );
+        assert_eq!(traceparent_string(&sc), format!("00-{TID}-{SID}-03"));
+    }
+}
