@@ -1,0 +1,73 @@
+//! Test support: one real OpenTelemetry SDK per test binary, exporting every
+//! finished span synchronously into an in-memory exporter, with the `tracing`
+//! bridge installed as the global subscriber (as `init_observability` does).
+//!
+//! Tests run in parallel in one process, so each test looks only at the spans of
+//! its own trace ids.
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::OnceLock;
+
+use distributed_tracing::opentelemetry::trace::{SpanId, TraceId};
+use distributed_tracing::opentelemetry_sdk::trace::{
+    InMemorySpanExporter, SdkTracerProvider, SpanData,
+};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+static EXPORTER: OnceLock<InMemorySpanExporter> = OnceLock::new();
+
+/// Installs the SDK, the propagator and the subscriber once; returns the exporter.
+pub fn sdk() -> &'static InMemorySpanExporter {
+    EXPORTER.get_or_init(|| {
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        distributed_tracing::opentelemetry::global::set_tracer_provider(provider);
+        distributed_tracing::opentelemetry::global::set_text_map_propagator(
+            distributed_tracing::default_propagator(),
+        );
+        tracing_subscriber::registry()
+            .with(distributed_tracing::otel_layer())
+            .init();
+        exporter
+    })
+}
+
+/// The finished spans of one trace.
+pub fn spans_of(trace_id: TraceId) -> Vec<SpanData> {
+    sdk()
+        .get_finished_spans()
+        .expect("in-memory exporter")
+        .into_iter()
+        .filter(|s| s.span_context.trace_id() == trace_id)
+        .collect()
+}
+
+/// The finished span named `name` in `trace_id`; panics if there is not exactly one.
+pub fn span_named(trace_id: TraceId, name: &str) -> SpanData {
+    let mut found: Vec<SpanData> = spans_of(trace_id)
+        .into_iter()
+        .filter(|s| s.name == name)
+        .collect();
+    assert_eq!(found.len(), 1, "spans named {name} in trace {trace_id}");
+    found.remove(0)
+}
+
+/// Hex helpers for comparing with the string shims.
+pub fn hex_trace(id: TraceId) -> String {
+    format!("{id:032x}")
+}
+
+pub fn hex_span(id: SpanId) -> String {
+    format!("{id:016x}")
+}
+
+pub fn trace_of(hex: &str) -> TraceId {
+    TraceId::from_hex(hex).expect("trace id hex")
+}
+
+pub fn span_of(hex: &str) -> SpanId {
+    SpanId::from_hex(hex).expect("span id hex")
+}
