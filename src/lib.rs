@@ -17,8 +17,9 @@ pub mod task;
 pub use context::{
     clear_trace_context, current_span_context, current_span_id, current_trace_flags,
     current_trace_id, current_trace_id_hex, get_span_id, get_trace_context_dict, get_trace_flags,
-    get_trace_id, init_trace_context, init_trace_from_headers, with_current_span_context,
-    DistributedTraceContext, Scoped, TraceContextDict, TraceContextGuard,
+    get_trace_id, init_trace_context, init_trace_from_headers, inject_trace_context,
+    propagate_trace_context, with_current_span_context, DistributedTraceContext, Scoped,
+    TraceContextDict, TraceContextGuard,
 };
 pub use error::{Error, Result, Shown};
 pub use ids::{
@@ -30,8 +31,9 @@ pub use logging::{
     otel_layer, setup_trace_logging, trace_context_fmt_layer, TraceContextFormat, DEFAULT_PATTERN,
 };
 pub use propagation::{
-    default_propagator, extract_trace_context_from_headers, extract_trace_context_from_pairs,
-    inject_trace_context, propagate_trace_context, ExtractedContext, W3cTraceContextPropagator,
+    default_propagator, extract_context_from, extract_trace_context_from_headers,
+    extract_trace_context_from_pairs, inject_context_into, ExtractedContext, HeaderExtractor,
+    HeaderInjector, PairsExtractor, W3cTraceContextPropagator,
 };
 pub use task::{
     in_current_trace_fn, spawn, spawn_background_job, spawn_blocking, InCurrentTrace,

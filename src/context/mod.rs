@@ -17,35 +17,44 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use crate::error::Result;
 use crate::ids::{parse_span_id, parse_trace_id, SpanIdHex, TraceIdHex};
 use crate::propagation::{
-    extract_trace_context_from_headers, traceparent_string, tracestate_header,
+    extract_trace_context_from_headers, inject_context_into, traceparent_string, tracestate_header,
+    HeaderInjector,
 };
 
 pub(crate) use scope::TRACER_NAME;
 pub use scope::{DistributedTraceContext, Scoped, TraceContextGuard};
 
-/// Runs `f` on the current span context: the innermost scope's or entered
-/// `tracing` span's OTel context, or `None` when there is no valid one.
-///
-/// Falls back to the current `tracing` span's own OTel context for subscribers
-/// whose OpenTelemetry layer has context activation turned off.
-pub fn with_current_span_context<T>(f: impl FnOnce(&SpanContext) -> T) -> Option<T> {
+/// Runs `f` on the current OpenTelemetry context: the innermost attached one
+/// (a scope of this crate, or an entered `tracing` span with context
+/// activation) when it holds a valid span, else the entered `tracing` span's own
+/// context (for subscribers whose OpenTelemetry layer has context activation
+/// turned off), else the attached context (no trace, maybe baggage).
+pub(crate) fn with_current_context<T>(f: impl FnOnce(&Context) -> T) -> T {
     let mut f = Some(f);
     let found = Context::map_current(|cx| {
+        let valid = cx.span().span_context().is_valid();
+        valid.then(|| f.take().map(|f| f(cx))).flatten()
+    });
+    match (found, f) {
+        (Some(out), _) => out,
+        (None, Some(f)) => {
+            match tracing_span_context().filter(|cx| cx.span().span_context().is_valid()) {
+                Some(cx) => f(&cx),
+                None => Context::map_current(f),
+            }
+        }
+        (None, None) => unreachable!("the closure runs at most once"),
+    }
+}
+
+/// Runs `f` on the current span context (see [`current_span_context`]), or
+/// returns `None` outside a trace.
+pub fn with_current_span_context<T>(f: impl FnOnce(&SpanContext) -> T) -> Option<T> {
+    with_current_context(|cx| {
         let span = cx.span();
         let sc = span.span_context();
-        match sc.is_valid() {
-            true => f.take().map(|f| f(sc)),
-            false => None,
-        }
-    });
-    if found.is_some() {
-        return found;
-    }
-    let f = f?;
-    let cx = tracing_span_context()?;
-    let span = cx.span();
-    let sc = span.span_context();
-    sc.is_valid().then(|| f(sc))
+        sc.is_valid().then(|| f(sc))
+    })
 }
 
 /// The current span context (a clone), `None` outside a trace.
@@ -99,6 +108,35 @@ pub fn get_trace_flags() -> Option<String> {
 /// The current trace flags, typed.
 pub fn current_trace_flags() -> Option<TraceFlags> {
     with_current_span_context(SpanContext::trace_flags)
+}
+
+/// The `traceparent` header value of the current span, `None` outside a trace.
+///
+/// Replaces the old `propagate_trace_context()`.
+///
+/// ```
+/// use distributed_tracing::{init_trace_context, propagate_trace_context};
+/// assert_eq!(propagate_trace_context(), None);
+/// let guard = init_trace_context(Some("4bf92f3577b34da6a3ce929d0e0e4736"), None).unwrap();
+/// let tp = propagate_trace_context().unwrap();
+/// assert!(tp.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+/// ```
+pub fn propagate_trace_context() -> Option<String> {
+    with_current_span_context(traceparent_string)
+}
+
+/// Writes the current context (`traceparent`, `tracestate`, `baggage`, or what
+/// the configured propagator writes) into `headers`, replacing what was there.
+///
+/// ```
+/// use distributed_tracing::{init_trace_context, inject_trace_context};
+/// let _trace = init_trace_context(None, None).unwrap();
+/// let mut headers = http::HeaderMap::new();
+/// inject_trace_context(&mut headers);
+/// assert!(headers.contains_key("traceparent"));
+/// ```
+pub fn inject_trace_context(headers: &mut http::HeaderMap) {
+    with_current_context(|cx| inject_context_into(cx, &mut HeaderInjector(headers)));
 }
 
 /// Makes a trace current for the calling scope and returns the guard that ends it.
@@ -215,9 +253,7 @@ pub struct TraceContextDict {
 /// );
 /// ```
 pub fn get_trace_context_dict() -> TraceContextDict {
-    Context::map_current(dict_of)
-        .or_else(|| dict_of(&tracing_span_context()?))
-        .unwrap_or_default()
+    with_current_context(dict_of).unwrap_or_default()
 }
 
 fn dict_of(cx: &Context) -> Option<TraceContextDict> {

@@ -1,9 +1,9 @@
 //! Reading and writing trace context on the wire: `traceparent`, `tracestate`
 //! and `baggage`, through the globally configured OpenTelemetry propagator.
 //!
-//! * [`propagate_trace_context`]: the `traceparent` value for the current span;
-//! * [`inject_trace_context`]: `traceparent` + `tracestate` (+ `baggage`) into an
-//!   [`http::HeaderMap`] (also [`inject_context_into`] for any OTel [`Injector`]);
+//! * [`inject_context_into`]: a context into any OTel [`Injector`] (the current
+//!   trace's headers are written by [`propagate_trace_context`](crate::propagate_trace_context)
+//!   and [`inject_trace_context`](crate::inject_trace_context));
 //! * [`extract_trace_context_from_headers`] / [`extract_trace_context_from_pairs`]:
 //!   the caller's context from an `HeaderMap` or from plain `(name, value)` pairs.
 //!
@@ -57,39 +57,6 @@ pub(crate) fn with_propagator<T>(f: impl FnOnce(&dyn TextMapPropagator) -> T) ->
         (None, Some(f)) => f(DEFAULT.get_or_init(default_propagator)),
         (None, None) => unreachable!("the closure runs at most once"),
     }
-}
-
-/// The `traceparent` header value of the current span, `None` outside a trace.
-///
-/// Replaces the old `propagate_trace_context()`.
-///
-/// ```
-/// use distributed_tracing::{init_trace_context, propagate_trace_context};
-/// assert_eq!(propagate_trace_context(), None);
-/// let guard = init_trace_context(Some("4bf92f3577b34da6a3ce929d0e0e4736"), None).unwrap();
-/// let tp = propagate_trace_context().unwrap();
-/// assert!(tp.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
-/// ```
-pub fn propagate_trace_context() -> Option<String> {
-    Context::map_current(|cx| {
-        let span = cx.span();
-        let sc = span.span_context();
-        sc.is_valid().then(|| traceparent_string(sc))
-    })
-}
-
-/// Writes the current context (`traceparent`, `tracestate`, `baggage`, or what
-/// the configured propagator writes) into `headers`, replacing what was there.
-///
-/// ```
-/// use distributed_tracing::{init_trace_context, inject_trace_context};
-/// let _trace = init_trace_context(None, None).unwrap();
-/// let mut headers = http::HeaderMap::new();
-/// inject_trace_context(&mut headers);
-/// assert!(headers.contains_key("traceparent"));
-/// ```
-pub fn inject_trace_context(headers: &mut http::HeaderMap) {
-    Context::map_current(|cx| inject_context_into(cx, &mut HeaderInjector(headers)));
 }
 
 /// Writes `cx` into any OpenTelemetry [`Injector`] with the configured propagator.
