@@ -1,8 +1,4 @@
-//! Distributed tracing that just works for async Rust services: W3C trace
-//! context on every request, every log line and every outgoing call, as a thin
-//! and strict bridge over [OpenTelemetry](opentelemetry) and [`tracing`].
-//!
-//! See the README for the overview, the Python-to-Rust table and the examples.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 

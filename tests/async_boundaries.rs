@@ -70,14 +70,13 @@ async fn a_spawned_task_keeps_the_trace_after_its_parent_scope_ended() {
     let scope = DistributedTraceContext::new_root("request");
     let expected = Some(scope.trace_id().to_string());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let handle = scope
-        .scope(async move {
-            spawn(async move {
-                rx.await.ok();
-                id_after_yields(3).await
-            })
+    let handle = {
+        let _request = scope.enter();
+        spawn(async move {
+            rx.await.ok();
+            id_after_yields(3).await
         })
-        .await;
+    };
     // The request scope is over; the task it spawned still runs in its trace.
     assert_eq!(get_trace_id(), None);
     tx.send(()).unwrap();

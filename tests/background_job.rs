@@ -19,18 +19,17 @@ async fn a_job_gets_a_new_trace_linked_to_the_request_that_queued_it() {
         request.trace_id().to_string(),
         request.span_id().to_string(),
     );
-    let job = request
-        .scope(async {
-            spawn_background_job("send_email", async {
-                let ids = (get_trace_id().unwrap(), get_span_id().unwrap());
-                // Instrumented work inside the job is part of the job's trace.
-                async { tokio::task::yield_now().await }
-                    .instrument(tracing::info_span!("render_template"))
-                    .await;
-                ids
-            })
+    let job = {
+        let _request = request.enter();
+        spawn_background_job("send_email", async {
+            let ids = (get_trace_id().unwrap(), get_span_id().unwrap());
+            // Instrumented work inside the job is part of the job's trace.
+            async { tokio::task::yield_now().await }
+                .instrument(tracing::info_span!("render_template"))
+                .await;
+            ids
         })
-        .await;
+    };
     let (job_trace, job_span) = job.await.unwrap();
     assert_ne!(job_trace, request_trace, "a trace of its own");
 
