@@ -68,8 +68,8 @@ fn init_without_ids_starts_a_sampled_trace() {
         "the guard knows its trace"
     );
     assert!(is_lower_hex(&get_span_id().unwrap(), 16));
-    let flags = u8::from_str_radix(&get_trace_flags().unwrap(), 16).unwrap();
-    assert_eq!(flags & 0x01, 0x01, "sampled by default");
+    // Sampled, and (W3C Level 2) random: the trace id was generated here.
+    assert_eq!(get_trace_flags().as_deref(), Some("03"));
     drop(guard);
     assert_eq!(get_trace_id(), None, "the previous (empty) context is back");
 }
@@ -79,6 +79,8 @@ fn init_with_given_ids_uses_them() {
     let _guard = init_trace_context(Some(TID), Some(SID)).unwrap();
     assert_eq!(get_trace_id().as_deref(), Some(TID));
     assert_eq!(get_span_id().as_deref(), Some(SID));
+    // Sampled; not marked random (Level 2), since we cannot vouch for a given id.
+    assert_eq!(get_trace_flags().as_deref(), Some("01"));
     let _inner = init_trace_context(Some(TID), None).unwrap();
     assert_eq!(get_trace_id().as_deref(), Some(TID));
     assert_ne!(

@@ -118,15 +118,21 @@ impl DistributedTraceContext {
         Self::start(name.into(), &Context::new(), SpanKind::Internal, links)
     }
 
-    /// A scope with exactly these ids (a span id is generated when `None`).
+    /// A scope with exactly these ids (each generated when `None`), sampled.
     ///
-    /// Nothing is recorded for this span itself (its id was chosen by the caller);
-    /// spans started inside it are its children.
+    /// Nothing is recorded for this span itself (its id was chosen by the caller,
+    /// and the SDK chooses the ids of the spans it records); spans started inside
+    /// it are its children. The W3C Level 2 `random` flag is set only when the
+    /// trace id was generated here: a given trace id may not be random.
     pub fn from_ids(trace_id: Option<TraceId>, span_id: Option<SpanId>) -> Self {
+        let flags = match trace_id {
+            Some(_) => TraceFlags::SAMPLED,
+            None => NEW_TRACE_FLAGS,
+        };
         let sc = SpanContext::new(
             trace_id.unwrap_or_else(new_trace_id),
             span_id.unwrap_or_else(new_span_id),
-            NEW_TRACE_FLAGS,
+            flags,
             false,
             TraceState::NONE,
         );
