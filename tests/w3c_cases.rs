@@ -51,6 +51,9 @@ fn hop(headers: &[(&str, String)]) -> (String, String, Option<String>) {
     (parts[1].to_string(), parts[2].to_string(), tracestate)
 }
 
+/// Request headers, in the order they are sent.
+type Headers = Vec<(&'static str, String)>;
+
 fn tp(value: &str) -> (&'static str, String) {
     ("traceparent", value.to_string())
 }
@@ -62,7 +65,7 @@ fn ts(value: &str) -> (&'static str, String) {
 #[test]
 fn traceparent_cases() {
     let valid = format!("00-{TID}-{PID}-01");
-    let cases: Vec<(Vec<(&str, String)>, Expect, &str)> = vec![
+    let cases: Vec<(Headers, Expect, &str)> = vec![
         (
             vec![],
             Expect::NewTrace,
@@ -288,7 +291,7 @@ fn tracestate_cases() {
             .collect::<Vec<_>>()
             .join(",")
     };
-    let cases: Vec<(Vec<(&str, String)>, Option<String>, &str)> = vec![
+    let cases: Vec<(Headers, Option<String>, &str)> = vec![
         (
             vec![ts("foo=1")],
             None,
