@@ -52,16 +52,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let guard = init_observability()?;
     let trace_id = process_batch(vec![1, 2, 3]).await.unwrap_or_default();
 
-    // Dropping the guard flushes every finished span (here: to a local file,
-    // since no collector is configured).
-    let spans_file = guard.spans_file().to_path_buf();
+    // Dropping the guard flushes every finished span: to a local file when no
+    // collector is configured, else over OTLP.
+    let spans_file = guard.spans_file().map(std::path::Path::to_path_buf);
+    let destination = match &guard.config().traces_exporter {
+        distributed_tracing::TracesExporter::Otlp => {
+            format!("OTLP {}", guard.config().otlp.endpoint)
+        }
+        other => format!("{other:?}"),
+    };
     drop(guard);
     println!();
-    println!(
-        "trace {trace_id}: spans written to {}",
-        spans_file.display()
-    );
-    print_tree(&spans_file, &trace_id)?;
+    match spans_file {
+        Some(path) => {
+            println!("trace {trace_id}: spans written to {}", path.display());
+            print_tree(&path, &trace_id)?;
+        }
+        None => println!("trace {trace_id}: spans sent to {destination}"),
+    }
     Ok(())
 }
 

@@ -40,6 +40,22 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A configuration value (an environment variable, or its builder
+    /// equivalent) cannot be used; only with
+    /// [`ObservabilityBuilder::strict`](crate::ObservabilityBuilder::strict), since
+    /// the OpenTelemetry specification otherwise asks to report and ignore it.
+    #[error("invalid configuration {variable}={value}: {reason}")]
+    Config {
+        /// The environment variable.
+        variable: &'static str,
+        /// Its value (shortened if long).
+        value: Shown,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// The span exporter could not be built.
+    #[error("building the span exporter: {0}")]
+    Exporter(String),
     /// A global `tracing` subscriber was already installed.
     #[error("a global tracing subscriber is already installed: {0}")]
     SubscriberAlreadySet(#[from] tracing_subscriber::util::TryInitError),

@@ -22,7 +22,11 @@ pub use ids::{
     generate_span_id, generate_trace_id, new_span_id, new_trace_id, parse_span_id, parse_trace_id,
     SpanIdHex, TraceIdHex,
 };
-pub use init::{init_observability, ObservabilityBuilder, ObservabilityGuard};
+pub use init::{
+    init_observability, BatchConfig, ConfigIssue, EffectiveConfig, ExportStats,
+    ObservabilityBuilder, ObservabilityGuard, OtlpConfig, OtlpProtocol, PropagatorName,
+    SamplerConfig, TracesExporter,
+};
 pub use logging::{
     otel_layer, setup_trace_logging, trace_context_fmt_layer, TraceContextFormat, DEFAULT_PATTERN,
 };

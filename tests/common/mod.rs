@@ -6,6 +6,8 @@
 //! its own trace ids.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod otlp;
+
 use std::sync::OnceLock;
 
 use distributed_tracing::opentelemetry::trace::{SpanId, TraceId};

@@ -1,0 +1,738 @@
+//! The effective configuration of [`init_observability`](crate::init_observability):
+//! the OpenTelemetry environment variables, overridden by the builder.
+//!
+//! Parsing follows the OpenTelemetry specification
+//! (<https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/>):
+//! an empty value is the same as an unset one, and a value that cannot be used is
+//! reported (naming the variable and the value) and ignored, the default taking
+//! its place. [`ObservabilityBuilder::strict`](crate::ObservabilityBuilder::strict)
+//! makes every such value an error at start-up instead.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use crate::error::{Error, Shown};
+
+/// Where finished spans go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TracesExporter {
+    /// OTLP to a collector (`OTEL_TRACES_EXPORTER=otlp`, or any OTLP endpoint set).
+    Otlp,
+    /// JSON lines on standard output (`OTEL_TRACES_EXPORTER=console`).
+    Console,
+    /// JSON lines appended to a local file: the embedded default when nothing
+    /// is configured, so that a new user sees traces without a collector.
+    File(std::path::PathBuf),
+    /// Spans are recorded (ids, sampling) but sent nowhere (`OTEL_TRACES_EXPORTER=none`).
+    None,
+}
+
+/// The OTLP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OtlpProtocol {
+    /// OTLP/gRPC (`grpc`), default port 4317.
+    Grpc,
+    /// OTLP/HTTP with protobuf bodies (`http/protobuf`, the specification's
+    /// default), default port 4318.
+    HttpProtobuf,
+}
+
+impl OtlpProtocol {
+    fn parse(value: &str) -> Option<Self> {
+        match value {
+            "grpc" => Some(Self::Grpc),
+            "http/protobuf" => Some(Self::HttpProtobuf),
+            _ => None,
+        }
+    }
+
+    /// The name used in `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Grpc => "grpc",
+            Self::HttpProtobuf => "http/protobuf",
+        }
+    }
+}
+
+/// The sampler for new spans (`OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum SamplerConfig {
+    /// `always_on`
+    AlwaysOn,
+    /// `always_off`
+    AlwaysOff,
+    /// `traceidratio` with the ratio in `[0, 1]`.
+    TraceIdRatio(f64),
+    /// `parentbased_always_on` (the default)
+    ParentBasedAlwaysOn,
+    /// `parentbased_always_off`
+    ParentBasedAlwaysOff,
+    /// `parentbased_traceidratio` with the ratio in `[0, 1]`.
+    ParentBasedTraceIdRatio(f64),
+}
+
+/// A propagator named in `OTEL_PROPAGATORS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PropagatorName {
+    /// `tracecontext`: W3C Trace Context (this crate's strict propagator).
+    TraceContext,
+    /// `baggage`: W3C Baggage.
+    Baggage,
+    /// `b3`: B3 single header.
+    B3,
+    /// `b3multi`: B3 multiple headers.
+    B3Multi,
+    /// `jaeger`: `uber-trace-id`.
+    Jaeger,
+}
+
+impl PropagatorName {
+    fn parse(value: &str) -> Option<Self> {
+        match value {
+            "tracecontext" => Some(Self::TraceContext),
+            "baggage" => Some(Self::Baggage),
+            "b3" => Some(Self::B3),
+            "b3multi" => Some(Self::B3Multi),
+            "jaeger" => Some(Self::Jaeger),
+            _ => None,
+        }
+    }
+}
+
+/// Batch export settings (`OTEL_BSP_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchConfig {
+    /// Finished spans waiting for export, at most (`OTEL_BSP_MAX_QUEUE_SIZE`,
+    /// default 2048). When the queue is full, new spans are dropped and counted:
+    /// memory stays bounded whatever the collector does.
+    pub max_queue_size: usize,
+    /// Delay between two exports (`OTEL_BSP_SCHEDULE_DELAY`, milliseconds, default 5000).
+    pub scheduled_delay: Duration,
+    /// Spans in one export request, at most (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, default 512).
+    pub max_export_batch_size: usize,
+    /// Deadline of one export, retries included (`OTEL_BSP_EXPORT_TIMEOUT`,
+    /// milliseconds, default 30000).
+    pub export_timeout: Duration,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self {
+            max_queue_size: 2048,
+            scheduled_delay: Duration::from_millis(5000),
+            max_export_batch_size: 512,
+            export_timeout: Duration::from_millis(30_000),
+        }
+    }
+}
+
+/// The OTLP exporter's settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OtlpConfig {
+    /// The transport.
+    pub protocol: OtlpProtocol,
+    /// The full URL spans are sent to (for HTTP, with the `/v1/traces` path).
+    pub endpoint: String,
+    /// Extra request headers (`OTEL_EXPORTER_OTLP_HEADERS`): API keys and the like.
+    pub headers: Vec<(String, String)>,
+    /// Deadline of one export request (`OTEL_EXPORTER_OTLP_TIMEOUT`, default 10 s).
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for OtlpConfig {
+    /// Header values are secrets (API keys): they are masked.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<String> = self
+            .headers
+            .iter()
+            .map(|(k, _)| format!("{k}=***"))
+            .collect();
+        f.debug_struct("OtlpConfig")
+            .field("protocol", &self.protocol.as_str())
+            .field("endpoint", &self.endpoint)
+            .field("headers", &headers)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// A configuration value that was reported and ignored (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// The environment variable.
+    pub variable: &'static str,
+    /// Its value (shortened if long).
+    pub value: Shown,
+    /// Why it cannot be used, and what is used instead.
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}: {}", self.variable, self.value, self.reason)
+    }
+}
+
+impl From<ConfigIssue> for Error {
+    fn from(issue: ConfigIssue) -> Self {
+        Error::Config {
+            variable: issue.variable,
+            value: issue.value,
+            reason: issue.reason,
+        }
+    }
+}
+
+/// The configuration `init_observability` resolved from the environment and the
+/// builder; see [`ObservabilityBuilder::config`](crate::ObservabilityBuilder::config).
+/// Its `Debug` form masks secrets.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct EffectiveConfig {
+    /// `OTEL_SDK_DISABLED=true`: no spans are recorded or exported; log lines
+    /// still carry the ids of incoming traces.
+    pub sdk_disabled: bool,
+    /// `service.name`: the builder's, else `OTEL_SERVICE_NAME`, else
+    /// `OTEL_RESOURCE_ATTRIBUTES`' `service.name`, else `unknown_service:<executable>`.
+    pub service_name: String,
+    /// Other resource attributes (`OTEL_RESOURCE_ATTRIBUTES`, then the builder's).
+    pub resource_attributes: Vec<(String, String)>,
+    /// Where spans go.
+    pub traces_exporter: TracesExporter,
+    /// The OTLP settings (used when `traces_exporter` is `Otlp`).
+    pub otlp: OtlpConfig,
+    /// The sampler.
+    pub sampler: SamplerConfig,
+    /// The propagators, in order (`OTEL_PROPAGATORS`, default `tracecontext,baggage`).
+    pub propagators: Vec<PropagatorName>,
+    /// Batch export settings.
+    pub batch: BatchConfig,
+    /// Values that were reported and ignored.
+    pub issues: Vec<ConfigIssue>,
+}
+
+/// What the builder overrides (each `None`: the environment decides).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Overrides {
+    pub(crate) service_name: Option<String>,
+    pub(crate) resource_attributes: Vec<(String, String)>,
+    pub(crate) traces_exporter: Option<TracesExporter>,
+    pub(crate) otlp_endpoint: Option<String>,
+    pub(crate) otlp_protocol: Option<OtlpProtocol>,
+    pub(crate) otlp_headers: Vec<(String, String)>,
+    pub(crate) otlp_timeout: Option<Duration>,
+    pub(crate) sampler: Option<SamplerConfig>,
+    pub(crate) propagators: Option<Vec<PropagatorName>>,
+    pub(crate) max_queue_size: Option<usize>,
+    pub(crate) scheduled_delay: Option<Duration>,
+    pub(crate) default_spans_file: Option<std::path::PathBuf>,
+}
+
+/// Reads variables, records the ones that cannot be used.
+struct Env<'a> {
+    get: &'a dyn Fn(&str) -> Option<String>,
+    issues: Vec<ConfigIssue>,
+}
+
+impl Env<'_> {
+    /// The value, `None` when unset or empty (the specification: empty = unset).
+    fn var(&self, name: &str) -> Option<String> {
+        (self.get)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn issue(&mut self, variable: &'static str, value: &str, reason: impl Into<String>) {
+        self.issues.push(ConfigIssue {
+            variable,
+            value: Shown::new(value),
+            reason: reason.into(),
+        });
+    }
+
+    /// A boolean: `true`/`false`, case-insensitive.
+    fn bool(&mut self, name: &'static str) -> bool {
+        let Some(value) = self.var(name) else {
+            return false;
+        };
+        match value.trim().to_ascii_lowercase().as_str() {
+            "true" => true,
+            "false" => false,
+            _ => {
+                self.issue(name, &value, "expected true or false; using false");
+                false
+            }
+        }
+    }
+
+    /// A duration in milliseconds (a non-negative integer).
+    fn millis(&mut self, name: &'static str) -> Option<Duration> {
+        let value = self.var(name)?;
+        match value.trim().parse::<u64>() {
+            Ok(ms) => Some(Duration::from_millis(ms)),
+            Err(_) => {
+                self.issue(
+                    name,
+                    &value,
+                    "expected milliseconds (a non-negative integer); using the default",
+                );
+                None
+            }
+        }
+    }
+
+    /// A positive count.
+    fn count(&mut self, name: &'static str) -> Option<usize> {
+        let value = self.var(name)?;
+        match value.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                self.issue(
+                    name,
+                    &value,
+                    "expected a positive integer; using the default",
+                );
+                None
+            }
+        }
+    }
+
+    /// `key=value` pairs separated by `,`, each percent-decoded (the W3C Baggage
+    /// form used by `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_EXPORTER_OTLP_HEADERS`).
+    /// An invalid list is ignored whole, as the specification says.
+    fn pairs(&mut self, name: &'static str) -> Vec<(String, String)> {
+        let Some(value) = self.var(name) else {
+            return Vec::new();
+        };
+        match parse_pairs(&value) {
+            Ok(pairs) => pairs,
+            Err(reason) => {
+                self.issue(
+                    name,
+                    &value,
+                    format!("{reason}; the whole value is ignored"),
+                );
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// Parses `k1=v1,k2=v2` with percent-decoding; keys are trimmed and non-empty.
+pub(crate) fn parse_pairs(value: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for member in value.split(',') {
+        if member.trim().is_empty() {
+            continue;
+        }
+        let (key, val) = member
+            .split_once('=')
+            .ok_or_else(|| format!("member {:?} has no '='", member.trim()))?;
+        let key = percent_decode(key.trim()).ok_or("invalid percent-encoding")?;
+        let val = percent_decode(val.trim()).ok_or("invalid percent-encoding")?;
+        if key.is_empty() {
+            return Err(format!("member {:?} has an empty key", member.trim()));
+        }
+        out.push((key, val));
+    }
+    Ok(out)
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Validates an endpoint URL: `http` or `https` with a host. TLS is not built
+/// in: an `https` endpoint is refused rather than failing at every export.
+fn check_endpoint(url: &str) -> Result<(), String> {
+    let uri: http::Uri = url.parse().map_err(|e| format!("not a URL ({e})"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err("https needs TLS, which this build does not include: send to a local collector over http".into())
+        }
+        _ => return Err("the URL must start with http://".into()),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err("the URL has no host".into());
+    }
+    Ok(())
+}
+
+fn default_service_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .map(|n| format!("unknown_service:{n}"))
+        })
+        .unwrap_or_else(|| "unknown_service".to_string())
+}
+
+/// `<temp dir>/distributed-tracing/<service>.spans.jsonl`
+fn default_spans_file(service: &str) -> std::path::PathBuf {
+    let safe: String = service
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    std::env::temp_dir()
+        .join("distributed-tracing")
+        .join(format!("{safe}.spans.jsonl"))
+}
+
+impl EffectiveConfig {
+    /// Resolves the configuration from `get` (an environment) and `over`.
+    pub(crate) fn resolve(get: &dyn Fn(&str) -> Option<String>, over: &Overrides) -> Self {
+        let mut env = Env {
+            get,
+            issues: Vec::new(),
+        };
+        let sdk_disabled = env.bool("OTEL_SDK_DISABLED");
+
+        // Resource: OTEL_RESOURCE_ATTRIBUTES, then OTEL_SERVICE_NAME, then the builder.
+        let mut resource_attributes = env.pairs("OTEL_RESOURCE_ATTRIBUTES");
+        let from_attributes = resource_attributes
+            .iter()
+            .position(|(k, _)| k == "service.name")
+            .map(|i| resource_attributes.remove(i).1);
+        let service_name = over
+            .service_name
+            .clone()
+            .or_else(|| env.var("OTEL_SERVICE_NAME"))
+            .or(from_attributes)
+            .unwrap_or_else(default_service_name);
+        resource_attributes.extend(over.resource_attributes.iter().cloned());
+
+        // Protocol: per-signal, then generic, then the specification's default.
+        let protocol = over.otlp_protocol.or_else(|| {
+            [
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+                "OTEL_EXPORTER_OTLP_PROTOCOL",
+            ]
+            .into_iter()
+            .find_map(|name| {
+                let value = env.var(name)?;
+                let parsed = OtlpProtocol::parse(value.trim());
+                if parsed.is_none() {
+                    env.issue(
+                        name,
+                        &value,
+                        "expected grpc or http/protobuf; using http/protobuf",
+                    );
+                }
+                parsed
+            })
+        });
+        let protocol = protocol.unwrap_or(OtlpProtocol::HttpProtobuf);
+
+        // Endpoint: the per-signal URL is used as is; the generic one is a base
+        // URL to which HTTP appends `v1/traces`.
+        let mut endpoint_set = over.otlp_endpoint.is_some();
+        let endpoint = match &over.otlp_endpoint {
+            Some(url) => Some(url.clone()),
+            None => {
+                let mut found = None;
+                for (name, per_signal) in [
+                    ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", true),
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", false),
+                ] {
+                    let Some(value) = env.var(name) else { continue };
+                    endpoint_set = true;
+                    let value = value.trim().to_string();
+                    if let Err(reason) = check_endpoint(&value) {
+                        env.issue(
+                            name,
+                            &value,
+                            format!("{reason}; using the default endpoint"),
+                        );
+                        continue;
+                    }
+                    found = Some(match (per_signal, protocol) {
+                        (false, OtlpProtocol::HttpProtobuf) => {
+                            format!("{}/v1/traces", value.trim_end_matches('/'))
+                        }
+                        _ => value,
+                    });
+                    break;
+                }
+                found
+            }
+        };
+        let endpoint = endpoint.unwrap_or_else(|| match protocol {
+            OtlpProtocol::Grpc => "http://localhost:4317".to_string(),
+            OtlpProtocol::HttpProtobuf => "http://localhost:4318/v1/traces".to_string(),
+        });
+
+        let mut headers = env.pairs("OTEL_EXPORTER_OTLP_HEADERS");
+        for (k, v) in env.pairs("OTEL_EXPORTER_OTLP_TRACES_HEADERS") {
+            headers.retain(|(key, _)| *key != k);
+            headers.push((k, v));
+        }
+        for (k, v) in &over.otlp_headers {
+            headers.retain(|(key, _)| key != k);
+            headers.push((k.clone(), v.clone()));
+        }
+        let before = headers.len();
+        headers.retain(|(k, v)| {
+            http::HeaderName::from_bytes(k.as_bytes()).is_ok()
+                && http::HeaderValue::from_str(v).is_ok()
+        });
+        if headers.len() != before {
+            let value = env.var("OTEL_EXPORTER_OTLP_HEADERS").unwrap_or_default();
+            env.issue(
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                &value,
+                "a header name or value is not valid in HTTP; that header is not sent",
+            );
+        }
+        let timeout = over
+            .otlp_timeout
+            .or_else(|| env.millis("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"))
+            .or_else(|| env.millis("OTEL_EXPORTER_OTLP_TIMEOUT"))
+            .unwrap_or(Duration::from_secs(10));
+
+        // Exporter: the embedded default (a local file) only when nothing asks for OTLP.
+        let traces_exporter = match &over.traces_exporter {
+            Some(e) => e.clone(),
+            None => {
+                let chosen = env.var("OTEL_TRACES_EXPORTER").and_then(|value| {
+                    let first = value.split(',').next().unwrap_or("").trim().to_string();
+                    match first.as_str() {
+                        "otlp" => Some(TracesExporter::Otlp),
+                        "console" => Some(TracesExporter::Console),
+                        "none" => Some(TracesExporter::None),
+                        _ => {
+                            env.issue(
+                                "OTEL_TRACES_EXPORTER",
+                                &value,
+                                "expected otlp, console or none; using the default",
+                            );
+                            None
+                        }
+                    }
+                });
+                chosen.unwrap_or_else(|| match endpoint_set {
+                    true => TracesExporter::Otlp,
+                    false => TracesExporter::File(
+                        over.default_spans_file
+                            .clone()
+                            .unwrap_or_else(|| default_spans_file(&service_name)),
+                    ),
+                })
+            }
+        };
+
+        let sampler = over.sampler.unwrap_or_else(|| sampler_from_env(&mut env));
+        let propagators = over
+            .propagators
+            .clone()
+            .unwrap_or_else(|| propagators_from_env(&mut env));
+
+        let defaults = BatchConfig::default();
+        let mut batch = BatchConfig {
+            max_queue_size: over
+                .max_queue_size
+                .or_else(|| env.count("OTEL_BSP_MAX_QUEUE_SIZE"))
+                .unwrap_or(defaults.max_queue_size),
+            scheduled_delay: over
+                .scheduled_delay
+                .or_else(|| env.millis("OTEL_BSP_SCHEDULE_DELAY"))
+                .unwrap_or(defaults.scheduled_delay),
+            max_export_batch_size: env
+                .count("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")
+                .unwrap_or(defaults.max_export_batch_size),
+            export_timeout: env
+                .millis("OTEL_BSP_EXPORT_TIMEOUT")
+                .unwrap_or(defaults.export_timeout),
+        };
+        // The specification: the batch size must not exceed the queue size.
+        batch.max_export_batch_size = batch.max_export_batch_size.min(batch.max_queue_size);
+
+        Self {
+            sdk_disabled,
+            service_name,
+            resource_attributes,
+            traces_exporter,
+            otlp: OtlpConfig {
+                protocol,
+                endpoint,
+                headers,
+                timeout,
+            },
+            sampler,
+            propagators,
+            batch,
+            issues: env.issues,
+        }
+    }
+}
+
+fn ratio_arg(env: &mut Env<'_>) -> f64 {
+    let Some(value) = env.var("OTEL_TRACES_SAMPLER_ARG") else {
+        return 1.0;
+    };
+    match value.trim().parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => r,
+        _ => {
+            env.issue(
+                "OTEL_TRACES_SAMPLER_ARG",
+                &value,
+                "expected a ratio between 0 and 1; using 1.0",
+            );
+            1.0
+        }
+    }
+}
+
+fn sampler_from_env(env: &mut Env<'_>) -> SamplerConfig {
+    let Some(value) = env.var("OTEL_TRACES_SAMPLER") else {
+        return SamplerConfig::ParentBasedAlwaysOn;
+    };
+    match value.trim() {
+        "always_on" => SamplerConfig::AlwaysOn,
+        "always_off" => SamplerConfig::AlwaysOff,
+        "traceidratio" => SamplerConfig::TraceIdRatio(ratio_arg(env)),
+        "parentbased_always_on" => SamplerConfig::ParentBasedAlwaysOn,
+        "parentbased_always_off" => SamplerConfig::ParentBasedAlwaysOff,
+        "parentbased_traceidratio" => SamplerConfig::ParentBasedTraceIdRatio(ratio_arg(env)),
+        "jaeger_remote" | "parentbased_jaeger_remote" | "xray" => {
+            env.issue(
+                "OTEL_TRACES_SAMPLER",
+                &value,
+                "this sampler needs a remote sampling service, which this build does not support; using parentbased_always_on",
+            );
+            SamplerConfig::ParentBasedAlwaysOn
+        }
+        _ => {
+            env.issue(
+                "OTEL_TRACES_SAMPLER",
+                &value,
+                "unknown sampler (always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio); using parentbased_always_on",
+            );
+            SamplerConfig::ParentBasedAlwaysOn
+        }
+    }
+}
+
+fn propagators_from_env(env: &mut Env<'_>) -> Vec<PropagatorName> {
+    let default = vec![PropagatorName::TraceContext, PropagatorName::Baggage];
+    let Some(value) = env.var("OTEL_PROPAGATORS") else {
+        return default;
+    };
+    let mut out = Vec::new();
+    let mut none = false;
+    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        match (name, PropagatorName::parse(name)) {
+            ("none", _) => none = true,
+            (_, Some(p)) => {
+                if !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+            (_, None) => env.issue(
+                "OTEL_PROPAGATORS",
+                &value,
+                format!("unknown propagator {name:?} (tracecontext, baggage, b3, b3multi, jaeger, none); it is skipped"),
+            ),
+        }
+    }
+    if none {
+        return Vec::new();
+    }
+    out
+}
+
+/// The process environment.
+pub(crate) fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// An environment given as pairs (for tests and other configuration sources).
+pub(crate) fn map_env(
+    vars: HashMap<String, String>,
+) -> impl Fn(&str) -> Option<String> + Send + Sync {
+    move |name| vars.get(name).cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(vars: &[(&str, &str)]) -> EffectiveConfig {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        EffectiveConfig::resolve(&map_env(map), &Overrides::default())
+    }
+
+    #[test]
+    fn pairs_are_percent_decoded() {
+        assert_eq!(
+            parse_pairs("a=1, b = x%20y ,,c=%3D").unwrap(),
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "x y".into()),
+                ("c".into(), "=".into())
+            ]
+        );
+        assert!(parse_pairs("a").is_err());
+        assert!(parse_pairs("=1").is_err());
+        assert!(parse_pairs("a=%zz").is_err());
+        assert!(parse_pairs("a=%e9").is_err(), "not UTF-8");
+    }
+
+    #[test]
+    fn defaults_with_nothing_set() {
+        let c = resolve(&[]);
+        assert!(!c.sdk_disabled);
+        assert!(c.service_name.starts_with("unknown_service"));
+        assert!(matches!(c.traces_exporter, TracesExporter::File(_)));
+        assert_eq!(c.otlp.protocol, OtlpProtocol::HttpProtobuf);
+        assert_eq!(c.otlp.endpoint, "http://localhost:4318/v1/traces");
+        assert_eq!(c.otlp.timeout, Duration::from_secs(10));
+        assert_eq!(c.sampler, SamplerConfig::ParentBasedAlwaysOn);
+        assert_eq!(
+            c.propagators,
+            vec![PropagatorName::TraceContext, PropagatorName::Baggage]
+        );
+        assert_eq!(c.batch, BatchConfig::default());
+        assert!(c.issues.is_empty());
+    }
+
+    #[test]
+    fn empty_values_are_unset() {
+        let c = resolve(&[
+            ("OTEL_SERVICE_NAME", ""),
+            ("OTEL_TRACES_SAMPLER", " "),
+            ("OTEL_SDK_DISABLED", ""),
+        ]);
+        assert!(c.service_name.starts_with("unknown_service"));
+        assert!(c.issues.is_empty());
+    }
+}

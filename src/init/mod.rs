@@ -1,0 +1,405 @@
+//! Start-up: [`init_observability`] configures the OpenTelemetry SDK, the
+//! propagators and the `tracing` subscriber once, and returns a guard that
+//! flushes and shuts down on drop.
+//!
+//! Configuration comes from the OpenTelemetry environment variables (see
+//! [`EffectiveConfig`]), overridden in code by [`ObservabilityBuilder`]. With
+//! nothing configured, finished spans go to a local file of JSON lines, so a new
+//! user sees their traces without running a collector; setting an OTLP endpoint
+//! (or `OTEL_TRACES_EXPORTER=otlp`) sends them to a collector instead.
+
+mod config;
+mod exporter;
+mod processor;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
+use opentelemetry::{global, KeyValue};
+use opentelemetry_sdk::propagation::BaggagePropagator;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use opentelemetry_sdk::Resource;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+pub use config::{
+    BatchConfig, ConfigIssue, EffectiveConfig, OtlpConfig, OtlpProtocol, PropagatorName,
+    SamplerConfig, TracesExporter,
+};
+pub use processor::ExportStats;
+
+use crate::error::Result;
+use crate::logging::{env_filter, otel_layer, trace_context_fmt_layer, TraceContextFormat};
+use crate::propagation::W3cTraceContextPropagator;
+use processor::{Counters, QueueProcessor};
+
+/// How long the guard's drop waits for the last spans, by default.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Installs everything, configured from the environment; see [`ObservabilityBuilder`].
+///
+/// Hold the returned guard until the end of `main`: dropping it flushes the
+/// spans still queued and shuts the SDK down.
+pub fn init_observability() -> Result<ObservabilityGuard> {
+    ObservabilityBuilder::default().init()
+}
+
+/// Configuration of [`init_observability`]: the environment's, overridden in code.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// let _guard = distributed_tracing::ObservabilityBuilder::default()
+///     .service_name("checkout")
+///     .otlp_endpoint("http://127.0.0.1:4317")
+///     .otlp_protocol(distributed_tracing::OtlpProtocol::Grpc)
+///     .log_pattern("{timestamp} [{trace_id}] {level} {message}")
+///     .shutdown_deadline(Duration::from_secs(2))
+///     .init()?;
+/// # Ok::<(), distributed_tracing::Error>(())
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct ObservabilityBuilder {
+    over: config::Overrides,
+    env: Option<HashMap<String, String>>,
+    log_pattern: Option<String>,
+    strict: bool,
+    shutdown_deadline: Option<Duration>,
+}
+
+impl ObservabilityBuilder {
+    /// The `service.name` resource attribute (default: `OTEL_SERVICE_NAME`, then
+    /// `OTEL_RESOURCE_ATTRIBUTES`, then `unknown_service:<executable>`).
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.over.service_name = Some(name.into());
+        self
+    }
+
+    /// Adds a resource attribute (after those of `OTEL_RESOURCE_ATTRIBUTES`).
+    pub fn resource_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.over
+            .resource_attributes
+            .push((key.into(), value.into()));
+        self
+    }
+
+    /// Where spans go (default: OTLP when an endpoint is configured, else a local file).
+    pub fn traces_exporter(mut self, exporter: TracesExporter) -> Self {
+        self.over.traces_exporter = Some(exporter);
+        self
+    }
+
+    /// Sends spans over OTLP to this URL (for HTTP, the full URL with
+    /// `/v1/traces`), like `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`.
+    pub fn otlp_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.over.otlp_endpoint = Some(url.into());
+        self
+    }
+
+    /// The OTLP transport, like `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    pub fn otlp_protocol(mut self, protocol: OtlpProtocol) -> Self {
+        self.over.otlp_protocol = Some(protocol);
+        self
+    }
+
+    /// Adds a header to every OTLP request (an API key, say).
+    pub fn otlp_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.over.otlp_headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The deadline of one OTLP request, like `OTEL_EXPORTER_OTLP_TIMEOUT`.
+    pub fn otlp_timeout(mut self, timeout: Duration) -> Self {
+        self.over.otlp_timeout = Some(timeout);
+        self
+    }
+
+    /// The sampler, like `OTEL_TRACES_SAMPLER`.
+    pub fn sampler(mut self, sampler: SamplerConfig) -> Self {
+        self.over.sampler = Some(sampler);
+        self
+    }
+
+    /// The propagators, in order, like `OTEL_PROPAGATORS` (empty: none).
+    pub fn propagators(mut self, propagators: Vec<PropagatorName>) -> Self {
+        self.over.propagators = Some(propagators);
+        self
+    }
+
+    /// The bound of the span queue, like `OTEL_BSP_MAX_QUEUE_SIZE` (default
+    /// 2048). Past it, spans are dropped and counted ([`ObservabilityGuard::export_stats`]).
+    pub fn max_queue_size(mut self, spans: usize) -> Self {
+        self.over.max_queue_size = Some(spans.max(1));
+        self
+    }
+
+    /// The delay between exports, like `OTEL_BSP_SCHEDULE_DELAY` (default 5 s).
+    pub fn scheduled_delay(mut self, delay: Duration) -> Self {
+        self.over.scheduled_delay = Some(delay);
+        self
+    }
+
+    /// The file of the embedded default sink (default:
+    /// `<temp dir>/distributed-tracing/<service name>.spans.jsonl`).
+    pub fn spans_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.over.default_spans_file = Some(path.into());
+        self
+    }
+
+    /// The log line pattern (default [`DEFAULT_PATTERN`](crate::DEFAULT_PATTERN)).
+    pub fn log_pattern(mut self, pattern: impl Into<String>) -> Self {
+        self.log_pattern = Some(pattern.into());
+        self
+    }
+
+    /// How long the guard's drop waits for the last spans (default 5 s).
+    pub fn shutdown_deadline(mut self, deadline: Duration) -> Self {
+        self.shutdown_deadline = Some(deadline);
+        self
+    }
+
+    /// Reads the configuration from these variables instead of the process
+    /// environment (for tests, or configuration kept elsewhere).
+    pub fn with_env<I, K, V>(mut self, vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.env = Some(
+            vars.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        );
+        self
+    }
+
+    /// Makes every configuration value that cannot be used an error at
+    /// start-up ([`Error::Config`](crate::Error::Config), naming the variable
+    /// and the value). Without it, as the OpenTelemetry specification asks,
+    /// such a value is reported (a warning at start-up) and ignored.
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    /// The configuration `init` would use, without installing anything.
+    pub fn config(&self) -> Result<EffectiveConfig> {
+        let config = match &self.env {
+            Some(vars) => EffectiveConfig::resolve(&config::map_env(vars.clone()), &self.over),
+            None => EffectiveConfig::resolve(&config::process_env, &self.over),
+        };
+        if self.strict {
+            if let Some(issue) = config.issues.first() {
+                return Err(issue.clone().into());
+            }
+        }
+        Ok(config)
+    }
+
+    /// Builds the export pipeline (tracer provider, queue, exporter) without
+    /// installing anything global: for a subscriber stack of your own (use
+    /// [`ObservabilityGuard::tracer_provider`]), or for tests.
+    pub fn build(self) -> Result<ObservabilityGuard> {
+        let config = self.config()?;
+        let (provider, counters) = match config.sdk_disabled {
+            true => (None, None),
+            false => {
+                let (provider, counters) = build_pipeline(&config)?;
+                (Some(provider), Some(counters))
+            }
+        };
+        Ok(ObservabilityGuard {
+            provider,
+            counters,
+            config,
+            shutdown_deadline: self.shutdown_deadline.unwrap_or(SHUTDOWN_DEADLINE),
+        })
+    }
+
+    /// Installs the global propagator, tracer provider and subscriber.
+    ///
+    /// The subscriber is: `EnvFilter` from `RUST_LOG` (default `info`), the
+    /// OpenTelemetry bridge ([`otel_layer`](crate::otel_layer)) and the trace-id
+    /// log line format.
+    pub fn init(self) -> Result<ObservabilityGuard> {
+        let format = TraceContextFormat::new(
+            self.log_pattern
+                .as_deref()
+                .unwrap_or(crate::logging::DEFAULT_PATTERN),
+        )?;
+        let guard = self.build()?;
+        let config = &guard.config;
+        global::set_text_map_propagator(propagator(&config.propagators));
+        if let Some(provider) = &guard.provider {
+            global::set_tracer_provider(provider.clone());
+        }
+        tracing_subscriber::registry()
+            .with(env_filter())
+            .with(otel_layer())
+            .with(trace_context_fmt_layer(format))
+            .try_init()?;
+        for issue in &config.issues {
+            tracing::warn!(
+                target: "distributed_tracing::init",
+                variable = issue.variable,
+                value = %issue.value,
+                "ignored configuration: {}",
+                issue.reason
+            );
+        }
+        tracing::debug!(target: "distributed_tracing::init", config = ?config, "observability configured");
+        Ok(guard)
+    }
+}
+
+/// The composite propagator for `names` (our strict W3C propagator for `tracecontext`).
+pub(crate) fn propagator(names: &[PropagatorName]) -> TextMapCompositePropagator {
+    let propagators: Vec<Box<dyn TextMapPropagator + Send + Sync>> = names
+        .iter()
+        .filter_map(|name| -> Option<Box<dyn TextMapPropagator + Send + Sync>> {
+            match name {
+                PropagatorName::TraceContext => Some(Box::new(W3cTraceContextPropagator::new())),
+                PropagatorName::Baggage => Some(Box::new(BaggagePropagator::new())),
+                PropagatorName::B3 | PropagatorName::B3Multi | PropagatorName::Jaeger => None,
+            }
+        })
+        .collect();
+    TextMapCompositePropagator::new(propagators)
+}
+
+fn sampler(config: SamplerConfig) -> Sampler {
+    match config {
+        SamplerConfig::AlwaysOn => Sampler::AlwaysOn,
+        SamplerConfig::AlwaysOff => Sampler::AlwaysOff,
+        SamplerConfig::TraceIdRatio(r) => Sampler::TraceIdRatioBased(r),
+        SamplerConfig::ParentBasedAlwaysOn => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
+        SamplerConfig::ParentBasedAlwaysOff => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
+        SamplerConfig::ParentBasedTraceIdRatio(r) => {
+            Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(r)))
+        }
+    }
+}
+
+fn resource(config: &EffectiveConfig) -> Resource {
+    Resource::builder_empty()
+        .with_detector(Box::new(
+            opentelemetry_sdk::resource::TelemetryResourceDetector,
+        ))
+        .with_attributes(
+            config
+                .resource_attributes
+                .iter()
+                .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+        )
+        .with_service_name(config.service_name.clone())
+        .build()
+}
+
+/// The tracer provider and the export pipeline's counters.
+fn build_pipeline(config: &EffectiveConfig) -> Result<(SdkTracerProvider, Arc<Counters>)> {
+    let resource = resource(config);
+    let service = config.service_name.clone();
+    let (processor, counters) = match &config.traces_exporter {
+        TracesExporter::Otlp => {
+            #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+            {
+                let otlp = config.otlp.clone();
+                QueueProcessor::start(
+                    move || exporter::otlp(&otlp),
+                    resource.clone(),
+                    config.batch,
+                )?
+            }
+            #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+            {
+                return Err(crate::Error::Exporter(
+                    "OTLP export is not in this build: enable the otlp-grpc or otlp-http feature"
+                        .into(),
+                ));
+            }
+        }
+        TracesExporter::Console => QueueProcessor::start(
+            move || Ok(exporter::JsonLinesExporter::stdout(&service)),
+            resource.clone(),
+            config.batch,
+        )?,
+        TracesExporter::File(path) => {
+            let sink = exporter::JsonLinesExporter::file(path, &service)?;
+            QueueProcessor::start(move || Ok(sink), resource.clone(), config.batch)?
+        }
+        TracesExporter::None => {
+            let provider = SdkTracerProvider::builder()
+                .with_resource(resource)
+                .with_sampler(sampler(config.sampler))
+                .build();
+            return Ok((provider, Arc::new(Counters::default())));
+        }
+    };
+    let provider = SdkTracerProvider::builder()
+        .with_resource(resource)
+        .with_sampler(sampler(config.sampler))
+        .with_span_processor(processor)
+        .build();
+    Ok((provider, counters))
+}
+
+/// Returned by [`init_observability`]: dropping it flushes the spans still
+/// queued and shuts the SDK down, waiting at most the shutdown deadline (5 s by
+/// default) so that a dead collector can never hang the service's exit.
+#[must_use = "dropping the guard shuts the telemetry pipeline down"]
+#[derive(Debug)]
+pub struct ObservabilityGuard {
+    provider: Option<SdkTracerProvider>,
+    counters: Option<Arc<Counters>>,
+    config: EffectiveConfig,
+    shutdown_deadline: Duration,
+}
+
+impl ObservabilityGuard {
+    /// The configuration in force.
+    pub fn config(&self) -> &EffectiveConfig {
+        &self.config
+    }
+
+    /// The file of the local span sink, when that is where spans go.
+    pub fn spans_file(&self) -> Option<&std::path::Path> {
+        match &self.config.traces_exporter {
+            TracesExporter::File(path) => Some(path),
+            _ => None,
+        }
+    }
+
+    /// The tracer provider (`None` when `OTEL_SDK_DISABLED=true`).
+    pub fn tracer_provider(&self) -> Option<&SdkTracerProvider> {
+        self.provider.as_ref()
+    }
+
+    /// What happened to the finished spans so far.
+    pub fn export_stats(&self) -> ExportStats {
+        self.counters
+            .as_ref()
+            .map(|c| c.snapshot())
+            .unwrap_or_default()
+    }
+
+    /// Exports every finished span now (waits at most 30 s).
+    pub fn flush(&self) -> Result<()> {
+        match &self.provider {
+            Some(provider) => Ok(provider.force_flush()?),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ObservabilityGuard {
+    fn drop(&mut self) {
+        if let Some(provider) = &self.provider {
+            if let Err(err) = provider.shutdown_with_timeout(self.shutdown_deadline) {
+                eprintln!("distributed-tracing: shutting down the tracer provider: {err}");
+            }
+        }
+    }
+}

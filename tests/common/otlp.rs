@@ -1,0 +1,265 @@
+//! A real OTLP receiver on 127.0.0.1 for the tests: the generated gRPC
+//! `TraceService` server of `opentelemetry-proto` (tonic), and OTLP/HTTP
+//! `POST /v1/traces` with protobuf bodies (axum + prost). Both decode what the
+//! exporter really sent and keep every span with its resource's `service.name`.
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message as _;
+
+/// One received span, with the service that sent it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub service: String,
+    pub span: Span,
+}
+
+impl Received {
+    pub fn trace_id(&self) -> String {
+        hex(&self.span.trace_id)
+    }
+    pub fn span_id(&self) -> String {
+        hex(&self.span.span_id)
+    }
+    pub fn parent_span_id(&self) -> String {
+        hex(&self.span.parent_span_id)
+    }
+    pub fn attribute(&self, key: &str) -> Option<String> {
+        self.span
+            .attributes
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                Value::StringValue(s) => Some(s.clone()),
+                Value::IntValue(i) => Some(i.to_string()),
+                Value::BoolValue(b) => Some(b.to_string()),
+                Value::DoubleValue(d) => Some(d.to_string()),
+                other => Some(format!("{other:?}")),
+            })
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The headers (or gRPC metadata) of one request.
+pub type Headers = Vec<(String, String)>;
+
+/// What the receiver got, shared with its servers.
+#[derive(Debug, Clone, Default)]
+pub struct Store {
+    spans: Arc<Mutex<Vec<Received>>>,
+    requests: Arc<Mutex<Vec<Headers>>>,
+}
+
+impl Store {
+    fn add(&self, request: ExportTraceServiceRequest, headers: Headers) {
+        let mut spans = self.spans.lock().unwrap();
+        for rs in request.resource_spans {
+            let service = rs
+                .resource
+                .as_ref()
+                .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
+                .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                    Value::StringValue(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            for ss in rs.scope_spans {
+                for span in ss.spans {
+                    spans.push(Received {
+                        service: service.clone(),
+                        span,
+                    });
+                }
+            }
+        }
+        self.requests.lock().unwrap().push(headers);
+    }
+
+    pub fn spans(&self) -> Vec<Received> {
+        self.spans.lock().unwrap().clone()
+    }
+
+    /// The headers (gRPC metadata) of every export request received.
+    pub fn request_headers(&self) -> Vec<Headers> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    pub fn of_trace(&self, trace_id: &str) -> Vec<Received> {
+        self.spans()
+            .into_iter()
+            .filter(|s| s.trace_id() == trace_id)
+            .collect()
+    }
+
+    /// Waits until `done` holds for the received spans (polling), at most `timeout`.
+    pub fn wait_for(&self, timeout: Duration, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+        let start = Instant::now();
+        loop {
+            let spans = self.spans();
+            if done(&spans) || start.elapsed() > timeout {
+                return spans;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Grpc(Store);
+
+#[tonic::async_trait]
+impl TraceService for Grpc {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let headers = request
+            .metadata()
+            .clone()
+            .into_headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        self.0.add(request.into_inner(), headers);
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+/// A running receiver; it stops when dropped.
+#[derive(Debug)]
+pub struct Receiver {
+    pub store: Store,
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Grpc,
+    Http,
+}
+
+impl Receiver {
+    /// Starts a receiver on 127.0.0.1 (port 0, or `port` to come back on the
+    /// same address after a restart), on a thread with its own runtime.
+    pub fn start(protocol: Protocol, port: u16, store: Store) -> Receiver {
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread_store = store.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                    .await
+                    .unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                let shutdown = async {
+                    let _ = stop_rx.await;
+                };
+                match protocol {
+                    Protocol::Grpc => {
+                        let incoming = tokio_stream_from(listener);
+                        tonic::transport::Server::builder()
+                            .add_service(TraceServiceServer::new(Grpc(thread_store)))
+                            .serve_with_incoming_shutdown(incoming, shutdown)
+                            .await
+                            .unwrap();
+                    }
+                    Protocol::Http => {
+                        let app = axum::Router::new()
+                            .route("/v1/traces", axum::routing::post(http_export))
+                            .with_state(thread_store);
+                        axum::serve(listener, app)
+                            .with_graceful_shutdown(shutdown)
+                            .await
+                            .unwrap();
+                    }
+                }
+            });
+        });
+        let addr = addr_rx.recv().unwrap();
+        Receiver {
+            store,
+            addr,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// The URL an exporter of `protocol` is given.
+    pub fn endpoint(&self, protocol: Protocol) -> String {
+        match protocol {
+            Protocol::Grpc => format!("http://{}", self.addr),
+            Protocol::Http => format!("http://{}/v1/traces", self.addr),
+        }
+    }
+
+    /// Stops the receiver and waits for it to be gone.
+    pub fn stop(mut self) -> Store {
+        self.shutdown();
+        self.store.clone()
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn tokio_stream_from(
+    listener: tokio::net::TcpListener,
+) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    futures::stream::unfold(listener, |listener| async move {
+        let accepted = listener.accept().await.map(|(stream, _)| stream);
+        Some((accepted, listener))
+    })
+}
+
+async fn http_export(
+    axum::extract::State(store): axum::extract::State<Store>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Vec<u8>, axum::http::StatusCode> {
+    let request =
+        ExportTraceServiceRequest::decode(body).map_err(|_| axum::http::StatusCode::BAD_REQUEST)?;
+    let headers = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    store.add(request, headers);
+    Ok(ExportTraceServiceResponse {
+        partial_success: None,
+    }
+    .encode_to_vec())
+}
