@@ -2,8 +2,13 @@
 //! carries the same valid trace id, and that trace's spans (a root and three
 //! children fetched in spawned tasks) are in the local spans file it names.
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::otlp::{Protocol, Receiver, Store};
 
 /// `target/<profile>/examples/quickstart`, which `cargo test` builds beside
 /// this test binary (`target/<profile>/deps/quickstart-<hash>`).
@@ -82,4 +87,112 @@ fn quickstart_lines_share_one_trace_id_and_its_spans_are_exported() {
         .iter()
         .all(|c| c["parent_span_id"] == root["span_id"]));
     std::fs::remove_dir_all(&tmp).ok();
+}
+
+fn run_quickstart(env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(example_binary());
+    for var in [
+        "RUST_LOG",
+        "OTEL_SERVICE_NAME",
+        "OTEL_TRACES_EXPORTER",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_TRACES_SAMPLER",
+        "OTEL_SDK_DISABLED",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().expect("run the quickstart");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The trace id on the quickstart's log lines (all the same).
+fn logged_trace_id(stdout: &str) -> String {
+    let ids: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with('[') && l.contains("[INFO    ]"))
+        .map(|l| &l[1..33])
+        .collect();
+    assert_eq!(ids.len(), 8, "{stdout}");
+    assert!(ids.iter().all(|id| *id == ids[0]), "{stdout}");
+    ids[0].to_string()
+}
+
+/// The id on every log line is the id of the spans the collector receives, for
+/// both OTLP transports, configured only through the environment.
+#[test]
+fn quickstart_exports_over_otlp_with_the_logged_trace_id() {
+    for (protocol, name) in [(Protocol::Grpc, "grpc"), (Protocol::Http, "http/protobuf")] {
+        let receiver = Receiver::start(protocol, 0, Store::default());
+        let base = format!("http://{}", receiver.addr);
+        let out = run_quickstart(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", base.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", name),
+            ("OTEL_SERVICE_NAME", "quickstart"),
+        ]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let trace_id = logged_trace_id(&stdout);
+        assert!(
+            stdout.contains(&format!("trace {trace_id}: spans sent to OTLP")),
+            "{stdout}"
+        );
+        let store = receiver.stop();
+        let spans = store.of_trace(&trace_id);
+        assert_eq!(spans.len(), 4, "{name}: {spans:?}");
+        assert!(spans.iter().all(|s| s.service == "quickstart"), "{name}");
+        let root = spans
+            .iter()
+            .find(|s| s.span.name == "process_batch")
+            .unwrap();
+        let children: Vec<_> = spans
+            .iter()
+            .filter(|s| s.span.name == "fetch_item")
+            .collect();
+        assert_eq!(children.len(), 3);
+        assert!(children
+            .iter()
+            .all(|c| c.parent_span_id() == root.span_id()));
+    }
+}
+
+/// A bad value is reported at start-up, naming the variable and the value, and
+/// the service runs on with the default (the OpenTelemetry specification).
+#[test]
+fn a_bad_environment_value_is_reported_and_ignored() {
+    let out = run_quickstart(&[
+        ("OTEL_TRACES_SAMPLER", "sometimes"),
+        ("TMPDIR", &std::env::temp_dir().to_string_lossy()),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let warning = stdout
+        .lines()
+        .find(|l| l.contains("ignored configuration"))
+        .unwrap_or_else(|| panic!("no warning in {stdout}"));
+    assert!(
+        warning.contains("OTEL_TRACES_SAMPLER") && warning.contains("sometimes"),
+        "{warning}"
+    );
+    logged_trace_id(&stdout);
+}
+
+/// `OTEL_SDK_DISABLED=true`: the service runs, nothing is exported.
+#[test]
+fn a_disabled_sdk_exports_nothing() {
+    let receiver = Receiver::start(Protocol::Http, 0, Store::default());
+    let endpoint = receiver.endpoint(Protocol::Http);
+    let out = run_quickstart(&[
+        ("OTEL_SDK_DISABLED", "true"),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", endpoint.as_str()),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Batch processing finished"));
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(receiver.stop().spans().is_empty());
 }

@@ -736,3 +736,253 @@ mod tests {
         assert!(c.issues.is_empty());
     }
 }
+
+#[cfg(test)]
+mod env_table {
+    use super::*;
+
+    fn resolve(vars: &[(&str, &str)]) -> EffectiveConfig {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        EffectiveConfig::resolve(&map_env(map), &Overrides::default())
+    }
+
+    /// Every variable with a good value: what it changes.
+    #[test]
+    fn good_values() {
+        let c = resolve(&[("OTEL_SDK_DISABLED", "TRUE")]);
+        assert!(c.sdk_disabled);
+        assert!(!resolve(&[("OTEL_SDK_DISABLED", "false")]).sdk_disabled);
+
+        let c = resolve(&[("OTEL_SERVICE_NAME", "checkout")]);
+        assert_eq!(c.service_name, "checkout");
+        let c = resolve(&[(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "service.name=cart,deployment.environment=prod,team=a%2Cb",
+        )]);
+        assert_eq!(c.service_name, "cart", "service.name from the attributes");
+        assert_eq!(
+            c.resource_attributes,
+            vec![
+                ("deployment.environment".into(), "prod".into()),
+                ("team".into(), "a,b".into())
+            ]
+        );
+        let c = resolve(&[
+            ("OTEL_RESOURCE_ATTRIBUTES", "service.name=cart"),
+            ("OTEL_SERVICE_NAME", "checkout"),
+        ]);
+        assert_eq!(c.service_name, "checkout", "OTEL_SERVICE_NAME wins");
+
+        for (value, expected) in [
+            ("otlp", TracesExporter::Otlp),
+            ("console", TracesExporter::Console),
+            ("none", TracesExporter::None),
+        ] {
+            assert_eq!(
+                resolve(&[("OTEL_TRACES_EXPORTER", value)]).traces_exporter,
+                expected
+            );
+        }
+
+        let c = resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]);
+        assert_eq!(
+            c.traces_exporter,
+            TracesExporter::Otlp,
+            "an endpoint means OTLP"
+        );
+        assert_eq!(
+            c.otlp.endpoint, "http://collector:4318/v1/traces",
+            "HTTP appends the signal path"
+        );
+        let c = resolve(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ]);
+        assert_eq!(
+            (c.otlp.protocol, c.otlp.endpoint.as_str()),
+            (OtlpProtocol::Grpc, "http://collector:4317")
+        );
+        let c = resolve(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://generic:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://traces:9999/custom/path",
+            ),
+        ]);
+        assert_eq!(
+            c.otlp.endpoint, "http://traces:9999/custom/path",
+            "per-signal, used as is"
+        );
+        let c = resolve(&[
+            ("OTEL_TRACES_EXPORTER", "otlp"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ]);
+        assert_eq!(c.otlp.endpoint, "http://localhost:4317", "the gRPC default");
+        let c = resolve(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
+        ]);
+        assert_eq!(
+            c.otlp.protocol,
+            OtlpProtocol::HttpProtobuf,
+            "per-signal wins"
+        );
+
+        let c = resolve(&[
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "dd-api-key=abc%3D%3D,x-tenant=t1",
+            ),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-tenant=t2"),
+        ]);
+        assert_eq!(
+            c.otlp.headers,
+            vec![
+                ("dd-api-key".into(), "abc==".into()),
+                ("x-tenant".into(), "t2".into())
+            ]
+        );
+        assert!(
+            !format!("{c:?}").contains("abc=="),
+            "secrets are masked in Debug"
+        );
+
+        assert_eq!(
+            resolve(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "2500")])
+                .otlp
+                .timeout,
+            Duration::from_millis(2500)
+        );
+        let c = resolve(&[
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "100"),
+        ]);
+        assert_eq!(c.otlp.timeout, Duration::from_millis(100));
+
+        for (name, arg, expected) in [
+            ("always_on", None, SamplerConfig::AlwaysOn),
+            ("always_off", None, SamplerConfig::AlwaysOff),
+            (
+                "traceidratio",
+                Some("0.25"),
+                SamplerConfig::TraceIdRatio(0.25),
+            ),
+            ("traceidratio", None, SamplerConfig::TraceIdRatio(1.0)),
+            (
+                "parentbased_always_on",
+                None,
+                SamplerConfig::ParentBasedAlwaysOn,
+            ),
+            (
+                "parentbased_always_off",
+                None,
+                SamplerConfig::ParentBasedAlwaysOff,
+            ),
+            (
+                "parentbased_traceidratio",
+                Some("0"),
+                SamplerConfig::ParentBasedTraceIdRatio(0.0),
+            ),
+        ] {
+            let mut vars = vec![("OTEL_TRACES_SAMPLER", name)];
+            if let Some(arg) = arg {
+                vars.push(("OTEL_TRACES_SAMPLER_ARG", arg));
+            }
+            let c = resolve(&vars);
+            assert_eq!(c.sampler, expected, "{name}");
+            assert!(c.issues.is_empty(), "{name}");
+        }
+
+        use PropagatorName as P;
+        let c = resolve(&[(
+            "OTEL_PROPAGATORS",
+            "b3, tracecontext,baggage,jaeger,b3multi,tracecontext",
+        )]);
+        assert_eq!(
+            c.propagators,
+            vec![P::B3, P::TraceContext, P::Baggage, P::Jaeger, P::B3Multi],
+            "in order, once each"
+        );
+        assert!(resolve(&[("OTEL_PROPAGATORS", "none")])
+            .propagators
+            .is_empty());
+
+        let c = resolve(&[
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "250"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "500"),
+            ("OTEL_BSP_EXPORT_TIMEOUT", "1000"),
+        ]);
+        assert_eq!(
+            c.batch,
+            BatchConfig {
+                max_queue_size: 100,
+                scheduled_delay: Duration::from_millis(250),
+                max_export_batch_size: 100,
+                export_timeout: Duration::from_millis(1000),
+            },
+            "the batch size is capped by the queue size"
+        );
+        assert!(c.issues.is_empty());
+    }
+
+    /// Every variable with a bad value: reported, naming the variable and the
+    /// value, and the default used.
+    #[test]
+    fn bad_values_are_reported_and_ignored() {
+        let defaults = resolve(&[]);
+        let cases: &[(&str, &str)] = &[
+            ("OTEL_SDK_DISABLED", "yes"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "team"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "a=%zz"),
+            ("OTEL_TRACES_EXPORTER", "zipkin"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/xml"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "GRPC"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "api-key"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "bad header=1"),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "k=%"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "10s"),
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "-1"),
+            ("OTEL_TRACES_SAMPLER", "sometimes"),
+            ("OTEL_TRACES_SAMPLER", "jaeger_remote"),
+            ("OTEL_PROPAGATORS", "tracecontext,w3c"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "0"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "soon"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "-5"),
+            ("OTEL_BSP_EXPORT_TIMEOUT", "1.5"),
+        ];
+        for (name, value) in cases {
+            let c = resolve(&[(name, value)]);
+            assert_eq!(c.issues.len(), 1, "{name}={value}: {:?}", c.issues);
+            let issue = &c.issues[0];
+            assert_eq!(issue.variable, *name);
+            let text = Error::from(issue.clone()).to_string();
+            assert!(
+                text.contains(name) && text.contains(&value[..value.len().min(8)]),
+                "{text}"
+            );
+            // The default is used instead.
+            assert_eq!(c.sampler, defaults.sampler, "{name}");
+            assert_eq!(c.otlp.protocol, defaults.otlp.protocol, "{name}");
+            assert_eq!(c.batch, defaults.batch, "{name}");
+        }
+        let c = resolve(&[
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "1.5"),
+        ]);
+        assert_eq!(c.sampler, SamplerConfig::TraceIdRatio(1.0));
+        assert_eq!(c.issues[0].variable, "OTEL_TRACES_SAMPLER_ARG");
+        let c = resolve(&[
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "half"),
+        ]);
+        assert_eq!(c.issues[0].variable, "OTEL_TRACES_SAMPLER_ARG");
+    }
+}
