@@ -1,0 +1,87 @@
+//! Losses are reported once, not per span: one warning when export starts to
+//! fail, one when the queue starts dropping, one note when export resumes, one
+//! total at shutdown, whatever the number of spans and export attempts.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::otlp::{Protocol, Receiver, Store};
+use distributed_tracing::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+use distributed_tracing::{ObservabilityBuilder, OtlpProtocol};
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context, SubscriberExt as _};
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::Layer;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<String>>>);
+
+struct Message<'a>(&'a mut String);
+
+impl Visit for Message<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            *self.0 = format!("{value:?}");
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> Layer<S> for Captured {
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+        if event.metadata().target() == "distributed_tracing::export" {
+            let mut message = String::new();
+            event.record(&mut Message(&mut message));
+            self.0.lock().unwrap().push(message);
+        }
+    }
+}
+
+#[test]
+fn losses_are_reported_once() {
+    let captured = Captured::default();
+    tracing_subscriber::registry().with(captured.clone()).init();
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let guard = ObservabilityBuilder::default()
+        .with_env([("OTEL_BSP_EXPORT_TIMEOUT", "1000")])
+        .otlp_endpoint(format!("http://127.0.0.1:{port}"))
+        .otlp_protocol(OtlpProtocol::Grpc)
+        .otlp_timeout(Duration::from_millis(300))
+        .max_queue_size(50)
+        .build()
+        .unwrap();
+    let tracer = guard.tracer_provider().unwrap().tracer("t");
+    for round in 0..5 {
+        for i in 0..100 {
+            tracer.start(format!("down-{round}-{i}")).end();
+        }
+        let _ = guard.flush();
+    }
+    let stats = guard.export_stats();
+    assert!(
+        stats.failed > 0 && stats.dropped_queue_full > 0,
+        "{stats:?}"
+    );
+
+    let receiver = Receiver::start(Protocol::Grpc, port, Store::default());
+    for i in 0..10 {
+        tracer.start(format!("up-{i}")).end();
+    }
+    guard.flush().expect("the collector is back");
+    drop(guard);
+    drop(receiver);
+
+    let messages = captured.0.lock().unwrap().clone();
+    let count = |needle: &str| messages.iter().filter(|m| m.contains(needle)).count();
+    assert_eq!(count("span export failed"), 1, "{messages:#?}");
+    assert_eq!(count("span queue full"), 1, "{messages:#?}");
+    assert_eq!(count("span export resumed"), 1, "{messages:#?}");
+    assert_eq!(count("spans lost during this run"), 1, "{messages:#?}");
+    assert_eq!(messages.len(), 4, "nothing per span: {messages:#?}");
+}
