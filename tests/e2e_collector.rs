@@ -16,7 +16,7 @@ use distributed_tracing::{get_span_id, get_trace_id, ObservabilityBuilder, OtlpP
 use tracing_subscriber::layer::SubscriberExt as _;
 
 /// A child process killed when the test ends, however it ends.
-struct Process(Child, &'static str);
+struct Process(Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -150,7 +150,6 @@ fn spans_reach_a_real_backend_through_a_real_collector() {
             .stderr(phoenix_log)
             .spawn()
             .expect("start phoenix"),
-        "phoenix",
     );
     let rotel_log = std::fs::File::create(work.join("rotel.log")).unwrap();
     let rotel_bin = std::fs::read_dir(venv.join("lib"))
@@ -185,7 +184,6 @@ fn spans_reach_a_real_backend_through_a_real_collector() {
             .stderr(rotel_log)
             .spawn()
             .expect("start rotel"),
-        "rotel",
     );
     wait_until("phoenix to start", Duration::from_secs(120), || {
         http_get(phoenix_http, "/v1/projects").filter(|(status, _)| *status == 200)
