@@ -12,7 +12,10 @@
 //! [`init_observability`](crate::init_observability)). While none is installed,
 //! [`default_propagator`] is used: strict W3C Trace Context plus W3C Baggage.
 
+mod b3;
 mod carrier;
+mod datadog;
+mod jaeger;
 mod trace_context;
 
 use std::sync::OnceLock;
@@ -24,7 +27,10 @@ use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, Tra
 use opentelemetry::{global, Context};
 use opentelemetry_sdk::propagation::BaggagePropagator;
 
+pub use b3::B3Propagator;
 pub use carrier::{HeaderExtractor, HeaderInjector, PairsExtractor};
+pub use datadog::DatadogPropagator;
+pub use jaeger::JaegerPropagator;
 pub(crate) use trace_context::{traceparent_string, tracestate_header};
 pub use trace_context::{
     W3cTraceContextPropagator, FLAG_RANDOM, FLAG_SAMPLED, MAX_TRACESTATE_MEMBERS, TRACEPARENT,
