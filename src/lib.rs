@@ -23,17 +23,19 @@ pub use ids::{
     SpanIdHex, TraceIdHex,
 };
 pub use init::{
-    init_observability, BatchConfig, ConfigIssue, EffectiveConfig, ExportStats,
+    init_observability, propagator, BatchConfig, ConfigIssue, EffectiveConfig, ExportStats,
     ObservabilityBuilder, ObservabilityGuard, OtlpConfig, OtlpProtocol, PropagatorName,
     SamplerConfig, TracesExporter,
 };
 pub use logging::{
-    otel_layer, setup_trace_logging, trace_context_fmt_layer, TraceContextFormat, DEFAULT_PATTERN,
+    json_fmt_layer, otel_layer, setup_trace_logging, trace_context_fmt_layer, DatadogTags,
+    JsonFormat, LogFormat, TraceContextFormat, DEFAULT_PATTERN,
 };
 pub use propagation::{
     default_propagator, extract_context_from, extract_trace_context_from_headers,
-    extract_trace_context_from_pairs, inject_context_into, ExtractedContext, HeaderExtractor,
-    HeaderInjector, PairsExtractor, W3cTraceContextPropagator,
+    extract_trace_context_from_pairs, inject_context_into, B3Propagator, DatadogPropagator,
+    ExtractedContext, HeaderExtractor, HeaderInjector, JaegerPropagator, PairsExtractor,
+    W3cTraceContextPropagator,
 };
 pub use task::{
     in_current_trace_fn, spawn, spawn_background_job, spawn_blocking, InCurrentTrace,

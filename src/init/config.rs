@@ -90,6 +90,10 @@ pub enum PropagatorName {
     B3Multi,
     /// `jaeger`: `uber-trace-id`.
     Jaeger,
+    /// `datadog`: `x-datadog-trace-id`, `x-datadog-parent-id`,
+    /// `x-datadog-sampling-priority`, `x-datadog-tags` (the name Datadog's own
+    /// tracers use in `OTEL_PROPAGATORS`).
+    Datadog,
 }
 
 impl PropagatorName {
@@ -100,6 +104,7 @@ impl PropagatorName {
             "b3" => Some(Self::B3),
             "b3multi" => Some(Self::B3Multi),
             "jaeger" => Some(Self::Jaeger),
+            "datadog" => Some(Self::Datadog),
             _ => None,
         }
     }
@@ -657,7 +662,7 @@ fn propagators_from_env(env: &mut Env<'_>) -> Vec<PropagatorName> {
             (_, None) => env.issue(
                 "OTEL_PROPAGATORS",
                 &value,
-                format!("unknown propagator {name:?} (tracecontext, baggage, b3, b3multi, jaeger, none); it is skipped"),
+                format!("unknown propagator {name:?} (tracecontext, baggage, b3, b3multi, jaeger, datadog, none); it is skipped"),
             ),
         }
     }

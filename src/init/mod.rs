@@ -32,8 +32,10 @@ pub use config::{
 pub use processor::ExportStats;
 
 use crate::error::Result;
-use crate::logging::{env_filter, otel_layer, trace_context_fmt_layer, TraceContextFormat};
-use crate::propagation::W3cTraceContextPropagator;
+use crate::logging::{env_filter, fmt_layer, otel_layer, LogFormat, TraceContextFormat};
+use crate::propagation::{
+    B3Propagator, DatadogPropagator, JaegerPropagator, W3cTraceContextPropagator,
+};
 use processor::{Counters, QueueProcessor};
 
 /// How long the guard's drop waits for the last spans, by default.
@@ -64,7 +66,9 @@ pub fn init_observability() -> Result<ObservabilityGuard> {
 pub struct ObservabilityBuilder {
     over: config::Overrides,
     env: Option<HashMap<String, String>>,
+    log_format: Option<LogFormat>,
     log_pattern: Option<String>,
+    non_blocking_lines: Option<usize>,
     strict: bool,
     shutdown_deadline: Option<Duration>,
 }
@@ -148,9 +152,27 @@ impl ObservabilityBuilder {
         self
     }
 
-    /// The log line pattern (default [`DEFAULT_PATTERN`](crate::DEFAULT_PATTERN)).
+    /// The log line pattern (default [`DEFAULT_PATTERN`](crate::DEFAULT_PATTERN));
+    /// an unknown placeholder is an error at `init`.
     pub fn log_pattern(mut self, pattern: impl Into<String>) -> Self {
         self.log_pattern = Some(pattern.into());
+        self
+    }
+
+    /// The log line format: text (the default, see [`log_pattern`](Self::log_pattern))
+    /// or JSON, with or without Datadog's attributes.
+    pub fn log_format(mut self, format: LogFormat) -> Self {
+        self.log_format = Some(format);
+        self
+    }
+
+    /// Writes log lines from a background thread, so that a slow stdout (a
+    /// full pipe, a slow terminal) never blocks the service's threads. At most
+    /// `lines` lines wait in memory; past that, new lines are dropped and counted
+    /// ([`ObservabilityGuard::dropped_log_lines`]). Default: lines are written
+    /// directly, as `tracing-subscriber` does.
+    pub fn non_blocking_logs(mut self, lines: usize) -> Self {
+        self.non_blocking_lines = Some(lines.max(1));
         self
     }
 
@@ -216,21 +238,38 @@ impl ObservabilityBuilder {
             counters,
             config,
             shutdown_deadline: self.shutdown_deadline.unwrap_or(SHUTDOWN_DEADLINE),
+            dropped_lines: None,
+            log_worker: None,
         })
     }
 
     /// Installs the global propagator, tracer provider and subscriber.
     ///
     /// The subscriber is: `EnvFilter` from `RUST_LOG` (default `info`), the
-    /// OpenTelemetry bridge ([`otel_layer`](crate::otel_layer)) and the trace-id
-    /// log line format.
+    /// trace-id log line format and the OpenTelemetry bridge
+    /// ([`otel_layer`](crate::otel_layer)).
     pub fn init(self) -> Result<ObservabilityGuard> {
-        let format = TraceContextFormat::new(
-            self.log_pattern
-                .as_deref()
-                .unwrap_or(crate::logging::DEFAULT_PATTERN),
-        )?;
-        let guard = self.build()?;
+        let format = match (&self.log_format, &self.log_pattern) {
+            (Some(format), _) => format.clone(),
+            (None, Some(pattern)) => LogFormat::Text(TraceContextFormat::new(pattern)?),
+            (None, None) => LogFormat::default(),
+        };
+        let non_blocking = self.non_blocking_lines;
+        let mut guard = self.build()?;
+        let layer = match non_blocking {
+            Some(lines) => {
+                let (writer, worker) =
+                    tracing_appender::non_blocking::NonBlockingBuilder::default()
+                        .buffered_lines_limit(lines)
+                        .lossy(true)
+                        .thread_name("distributed-tracing-log")
+                        .finish(std::io::stdout());
+                guard.dropped_lines = Some(writer.error_counter());
+                guard.log_worker = Some(worker);
+                fmt_layer(format, writer)
+            }
+            None => fmt_layer(format, std::io::stdout),
+        };
         let config = &guard.config;
         global::set_text_map_propagator(propagator(&config.propagators));
         if let Some(provider) = &guard.provider {
@@ -238,9 +277,11 @@ impl ObservabilityBuilder {
         }
         tracing_subscriber::registry()
             .with(env_filter())
+            // The format layer inside the OpenTelemetry one: see `trace_context_fmt_layer`.
+            .with(layer)
             .with(otel_layer())
-            .with(trace_context_fmt_layer(format))
             .try_init()?;
+        let config = &guard.config;
         for issue in &config.issues {
             tracing::warn!(
                 target: "distributed_tracing::init",
@@ -255,15 +296,27 @@ impl ObservabilityBuilder {
     }
 }
 
-/// The composite propagator for `names` (our strict W3C propagator for `tracecontext`).
-pub(crate) fn propagator(names: &[PropagatorName]) -> TextMapCompositePropagator {
+/// The composite propagator for `names`, in order, as `OTEL_PROPAGATORS`
+/// names them (this crate's strict W3C propagator for `tracecontext`).
+///
+/// ```
+/// use distributed_tracing::{propagator, PropagatorName};
+/// use opentelemetry::propagation::TextMapPropagator;
+/// let p = propagator(&[PropagatorName::TraceContext, PropagatorName::B3Multi]);
+/// let fields: Vec<&str> = p.fields().collect();
+/// assert!(fields.contains(&"traceparent") && fields.contains(&"x-b3-traceid"));
+/// ```
+pub fn propagator(names: &[PropagatorName]) -> TextMapCompositePropagator {
     let propagators: Vec<Box<dyn TextMapPropagator + Send + Sync>> = names
         .iter()
-        .filter_map(|name| -> Option<Box<dyn TextMapPropagator + Send + Sync>> {
+        .map(|name| -> Box<dyn TextMapPropagator + Send + Sync> {
             match name {
-                PropagatorName::TraceContext => Some(Box::new(W3cTraceContextPropagator::new())),
-                PropagatorName::Baggage => Some(Box::new(BaggagePropagator::new())),
-                PropagatorName::B3 | PropagatorName::B3Multi | PropagatorName::Jaeger => None,
+                PropagatorName::TraceContext => Box::new(W3cTraceContextPropagator::new()),
+                PropagatorName::Baggage => Box::new(BaggagePropagator::new()),
+                PropagatorName::B3 => Box::new(B3Propagator::single_header()),
+                PropagatorName::B3Multi => Box::new(B3Propagator::multi_header()),
+                PropagatorName::Jaeger => Box::new(JaegerPropagator::new()),
+                PropagatorName::Datadog => Box::new(DatadogPropagator::new()),
             }
         })
         .collect();
@@ -356,9 +409,18 @@ pub struct ObservabilityGuard {
     counters: Option<Arc<Counters>>,
     config: EffectiveConfig,
     shutdown_deadline: Duration,
+    dropped_lines: Option<tracing_appender::non_blocking::ErrorCounter>,
+    // Flushes the log lines still buffered when dropped (after the provider).
+    log_worker: Option<tracing_appender::non_blocking::WorkerGuard>,
 }
 
 impl ObservabilityGuard {
+    /// Log lines dropped because the non-blocking writer's buffer was full
+    /// ([`ObservabilityBuilder::non_blocking_logs`]); 0 with the direct writer.
+    pub fn dropped_log_lines(&self) -> usize {
+        self.dropped_lines.as_ref().map_or(0, |c| c.dropped_lines())
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &EffectiveConfig {
         &self.config

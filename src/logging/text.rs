@@ -1,35 +1,16 @@
-//! Trace ids on every log line: the Rust form of the old `TraceContextFilter` and
-//! `setup_trace_logging()`.
-//!
-//! [`TraceContextFormat`] is a `tracing-subscriber` event formatter that writes
-//! each event with the trace id, span id and flags of the span the event belongs
-//! to, following a pattern such as the default
-//! `"[{trace_id}] [{level:<8}] {message}{fields}"`, which reproduces the old
-//! module's lines:
-//!
-//! ```text
-//! [4bf92f3577b34da6a3ce929d0e0e4736] [INFO    ] Batch processing started
-//! ```
-//!
-//! Use it in your own subscriber stack with [`trace_context_fmt_layer`], or let
-//! [`setup_trace_logging`] install a complete one.
-//!
-//! Outside any trace the ids are never zeros: the pattern shows a placeholder
-//! (`-` unless set with [`TraceContextFormat::with_placeholder`]).
+//! [`TraceContextFormat`]: text lines following a pattern.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
-use opentelemetry::trace::{SpanContext, TraceContextExt};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
-use tracing_subscriber::fmt::format::{DefaultFields, Writer};
+use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::FormattedFields;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
-use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::util::SubscriberInitExt as _;
-use tracing_subscriber::EnvFilter;
 
+use super::{event_ids, EventIds};
 use crate::error::{Error, Result, Shown};
 use crate::ids::{SpanIdHex, TraceIdHex};
 
@@ -49,10 +30,16 @@ enum Placeholder {
     Message,
     /// The event's fields other than `message`, each as ` name=value`.
     Fields,
+    /// Datadog's `dd.trace_id`: the lower 64 bits of the trace id, in decimal.
+    DdTraceId,
+    /// Datadog's `dd.span_id`: the span id in decimal.
+    DdSpanId,
 }
 
 impl Placeholder {
-    const ALL: [(&'static str, Placeholder); 8] = [
+    const ALL: [(&'static str, Placeholder); 10] = [
+        ("dd.trace_id", Placeholder::DdTraceId),
+        ("dd.span_id", Placeholder::DdSpanId),
         ("trace_id", Placeholder::TraceId),
         ("span_id", Placeholder::SpanId),
         ("trace_flags", Placeholder::TraceFlags),
@@ -85,7 +72,8 @@ enum Piece {
 /// [module docs](self).
 ///
 /// Placeholders: `{trace_id}`, `{span_id}`, `{trace_flags}`, `{level}`,
-/// `{target}`, `{timestamp}` (RFC 3339, UTC), `{message}`, `{fields}`; each may
+/// `{target}`, `{timestamp}` (RFC 3339, UTC), `{message}`, `{fields}`, and
+/// Datadog's `{dd.trace_id}` / `{dd.span_id}` (decimal, see [`DatadogTags`](crate::DatadogTags)); each may
 /// carry a width and alignment (`{level:<8}`). `{{` and `}}` are literal braces.
 ///
 /// ```
@@ -195,45 +183,37 @@ fn parse_pad(format: &str) -> Option<(Align, usize)> {
     (width <= 256).then_some((align, width))
 }
 
-/// The trace context an event belongs to: its explicit parent span's, the
-/// current one for a contextual event, none for an explicit root.
-fn event_span_context(event: &Event<'_>) -> Option<SpanContext> {
-    if let Some(parent) = event.parent() {
-        let cx = tracing::dispatcher::get_default(|d| {
-            tracing_opentelemetry::get_otel_context(parent, d)
-        })?;
-        let span = cx.span();
-        let sc = span.span_context();
-        return sc.is_valid().then(|| sc.clone());
-    }
-    if event.is_root() {
-        return None;
-    }
-    crate::context::current_span_context()
+/// Writes the message (`message: true`) or the other fields straight into the
+/// line, without collecting them first.
+struct WriteFields<'a, 'w> {
+    out: &'a mut Writer<'w>,
+    message: bool,
+    result: fmt::Result,
 }
 
-/// Collects an event's message and other fields.
-#[derive(Default)]
-struct FieldsVisitor {
-    message: String,
-    fields: String,
-}
-
-impl Visit for FieldsVisitor {
+impl Visit for WriteFields<'_, '_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message.push_str(value);
-        } else if !field.name().starts_with("log.") {
-            let _ = write!(self.fields, " {}={}", field.name(), value);
+        if self.result.is_err() {
+            return;
         }
+        let name = field.name();
+        self.result = match (self.message, name == "message") {
+            (true, true) => self.out.write_str(value),
+            (false, false) if !name.starts_with("log.") => write!(self.out, " {name}={value}"),
+            _ => Ok(()),
+        };
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == "message" {
-            let _ = write!(self.message, "{value:?}");
-        } else if !field.name().starts_with("log.") {
-            let _ = write!(self.fields, " {}={:?}", field.name(), value);
+        if self.result.is_err() {
+            return;
         }
+        let name = field.name();
+        self.result = match (self.message, name == "message") {
+            (true, true) => write!(self.out, "{value:?}"),
+            (false, false) if !name.starts_with("log.") => write!(self.out, " {name}={value:?}"),
+            _ => Ok(()),
+        };
     }
 }
 
@@ -246,6 +226,80 @@ fn write_padded(w: &mut Writer<'_>, s: &str, pad: Option<(Align, usize)>) -> fmt
     }
 }
 
+/// Writes a value that only some placeholders pad: straight into the line
+/// when unpadded, through a small buffer when padded.
+fn write_value(
+    w: &mut Writer<'_>,
+    pad: Option<(Align, usize)>,
+    f: impl FnOnce(&mut Writer<'_>) -> fmt::Result,
+) -> fmt::Result {
+    match pad {
+        None => f(w),
+        Some(_) => {
+            let mut buf = String::new();
+            f(&mut Writer::new(&mut buf))?;
+            write_padded(w, &buf, pad)
+        }
+    }
+}
+
+impl TraceContextFormat {
+    fn write_ids(
+        &self,
+        w: &mut Writer<'_>,
+        what: Placeholder,
+        ids: Option<EventIds>,
+        pad: Option<(Align, usize)>,
+    ) -> fmt::Result {
+        let Some(ids) = ids else {
+            return write_padded(w, &self.placeholder, pad);
+        };
+        match what {
+            Placeholder::TraceId => write_padded(w, &TraceIdHex::new(ids.trace_id), pad),
+            Placeholder::SpanId => match ids.span_id {
+                Some(id) => write_padded(w, &SpanIdHex::new(id), pad),
+                None => write_padded(w, &self.placeholder, pad),
+            },
+            Placeholder::TraceFlags => {
+                let hex = [
+                    HEX[(ids.flags.to_u8() >> 4) as usize],
+                    HEX[(ids.flags.to_u8() & 0xf) as usize],
+                ];
+                write_padded(w, std::str::from_utf8(&hex).unwrap_or("00"), pad)
+            }
+            Placeholder::DdTraceId => {
+                let low = u128::from_be_bytes(ids.trace_id.to_bytes()) as u64;
+                write_padded(w, itoa_u64(low, &mut [0; 20]), pad)
+            }
+            Placeholder::DdSpanId => match ids.span_id {
+                Some(id) => write_padded(
+                    w,
+                    itoa_u64(u64::from_be_bytes(id.to_bytes()), &mut [0; 20]),
+                    pad,
+                ),
+                None => write_padded(w, &self.placeholder, pad),
+            },
+            _ => Ok(()),
+        }
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// `n` in decimal, in `buf`.
+pub(crate) fn itoa_u64(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
+}
+
 impl<S, N> FormatEvent<S, N> for TraceContextFormat
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -253,13 +307,12 @@ where
 {
     fn format_event(
         &self,
-        _ctx: &FmtContext<'_, S, N>,
+        ctx: &FmtContext<'_, S, N>,
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let sc = event_span_context(event);
-        let mut visitor = FieldsVisitor::default();
-        event.record(&mut visitor);
+        let ids = event_ids(event);
+        let lifecycle = super::is_span_lifecycle(event);
         // Records bridged from the `log` crate carry their real target in fields.
         #[cfg(feature = "log")]
         let normalized = tracing_log::NormalizeEvent::normalized_metadata(event);
@@ -276,90 +329,44 @@ where
                 Piece::Value { what, pad } => (*what, *pad),
             };
             match what {
-                Placeholder::TraceId => match &sc {
-                    Some(sc) => write_padded(&mut writer, &TraceIdHex::new(sc.trace_id()), pad)?,
-                    None => write_padded(&mut writer, &self.placeholder, pad)?,
-                },
-                Placeholder::SpanId => match &sc {
-                    Some(sc) => write_padded(&mut writer, &SpanIdHex::new(sc.span_id()), pad)?,
-                    None => write_padded(&mut writer, &self.placeholder, pad)?,
-                },
-                Placeholder::TraceFlags => match &sc {
-                    Some(sc) => {
-                        let flags = format!("{:02x}", sc.trace_flags().to_u8());
-                        write_padded(&mut writer, &flags, pad)?
-                    }
-                    None => write_padded(&mut writer, &self.placeholder, pad)?,
-                },
+                Placeholder::TraceId
+                | Placeholder::SpanId
+                | Placeholder::TraceFlags
+                | Placeholder::DdTraceId
+                | Placeholder::DdSpanId => self.write_ids(&mut writer, what, ids, pad)?,
                 Placeholder::Level => write_padded(&mut writer, meta.level().as_str(), pad)?,
                 Placeholder::Target => write_padded(&mut writer, meta.target(), pad)?,
                 Placeholder::Timestamp => {
-                    let mut ts = String::new();
-                    SystemTime.format_time(&mut Writer::new(&mut ts))?;
-                    write_padded(&mut writer, &ts, pad)?
+                    write_value(&mut writer, pad, |w| SystemTime.format_time(w))?
                 }
-                Placeholder::Message => write_padded(&mut writer, &visitor.message, pad)?,
-                Placeholder::Fields => write_padded(&mut writer, &visitor.fields, pad)?,
+                Placeholder::Message | Placeholder::Fields => write_value(&mut writer, pad, |w| {
+                    let message = what == Placeholder::Message;
+                    if lifecycle && message {
+                        // A span's lifecycle line: "<span name> new", "<span name> close".
+                        write!(w, "{} ", meta.name())?;
+                    }
+                    if lifecycle && !message {
+                        // The span's own fields, as the fmt layer recorded them.
+                        if let Some(span) = event.parent().and_then(|id| ctx.span(id)) {
+                            if let Some(fields) = span.extensions().get::<FormattedFields<N>>() {
+                                if !fields.is_empty() {
+                                    write!(w, " {}", fields.fields)?;
+                                }
+                            }
+                        }
+                    }
+                    let mut visit = WriteFields {
+                        out: w,
+                        message,
+                        result: Ok(()),
+                    };
+                    event.record(&mut visit);
+                    visit.result
+                })?,
             }
         }
         writeln!(writer)
     }
-}
-
-/// A `tracing-subscriber` fmt layer writing [`TraceContextFormat`] lines to
-/// stdout, to add to your own subscriber stack (registry, `EnvFilter`, the
-/// OpenTelemetry layer, ...).
-///
-/// ```
-/// use tracing_subscriber::layer::SubscriberExt;
-/// let format = distributed_tracing::TraceContextFormat::default();
-/// let subscriber = tracing_subscriber::registry()
-///     .with(distributed_tracing::otel_layer())
-///     .with(distributed_tracing::trace_context_fmt_layer(format));
-/// # drop(subscriber);
-/// ```
-pub fn trace_context_fmt_layer<S>(
-    format: TraceContextFormat,
-) -> tracing_subscriber::fmt::Layer<S, DefaultFields, TraceContextFormat>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    tracing_subscriber::fmt::layer().event_format(format)
-}
-
-/// The tracing-to-OpenTelemetry bridge layer, with the global tracer provider's
-/// tracer (install the provider first) and context activation on, so that
-/// entering a `tracing` span makes its OTel context current.
-pub fn otel_layer<S>(
-) -> tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry::global::BoxedTracer>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    tracing_opentelemetry::layer()
-        .with_tracer(opentelemetry::global::tracer(crate::context::TRACER_NAME))
-        .with_context_activation(true)
-}
-
-/// Installs a global subscriber that writes every event with its trace context,
-/// following `pattern` (e.g. [`DEFAULT_PATTERN`]), to stdout.
-///
-/// The subscriber is: `EnvFilter` from `RUST_LOG` (default `info`), the
-/// OpenTelemetry bridge ([`otel_layer`]) and the [`TraceContextFormat`] layer.
-/// Records of the `log` crate are bridged too (feature `log`, on by default).
-/// Replaces the old `setup_trace_logging()`; an unknown placeholder is an error.
-pub fn setup_trace_logging(pattern: &str) -> Result<()> {
-    let format = TraceContextFormat::new(pattern)?;
-    tracing_subscriber::registry()
-        .with(env_filter())
-        .with(otel_layer())
-        .with(trace_context_fmt_layer(format))
-        .try_init()?;
-    Ok(())
-}
-
-/// `RUST_LOG`, or `info` when it is unset or invalid.
-pub(crate) fn env_filter() -> EnvFilter {
-    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
 }
 
 #[cfg(test)]

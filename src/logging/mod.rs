@@ -1,0 +1,226 @@
+//! Trace ids on every log line: the Rust form of the old `TraceContextFilter`
+//! and `setup_trace_logging()`.
+//!
+//! Two `tracing-subscriber` event formatters put the trace context of the span
+//! an event belongs to on every line, without any change to the logging calls:
+//!
+//! * [`TraceContextFormat`]: text lines following a pattern such as the default
+//!   `"[{trace_id}] [{level:<8}] {message}{fields}"`, which reproduces the old
+//!   module's lines:
+//!
+//!   ```text
+//!   [4bf92f3577b34da6a3ce929d0e0e4736] [INFO    ] Batch processing started
+//!   ```
+//!
+//! * [`JsonFormat`]: one JSON object a line with `trace_id`, `span_id` and
+//!   `trace_flags` at the top level (the OpenTelemetry naming), optionally with
+//!   Datadog's correlation attributes ([`DatadogTags`]).
+//!
+//! Use them in your own subscriber stack ([`trace_context_fmt_layer`],
+//! [`json_fmt_layer`]), or let [`setup_trace_logging`] /
+//! [`init_observability`](crate::init_observability) install a complete one.
+//!
+//! The ids on a line are those of the span the event belongs to: its explicit
+//! parent, else the current span (the same as [`get_trace_id`](crate::get_trace_id)
+//! at that point, and as the exported span). Outside any trace they are never
+//! zeros: text shows a placeholder (`-`), JSON omits the fields. Span open/close
+//! lines (`FmtSpan`) carry the ids of their span.
+
+mod json;
+mod text;
+
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::DefaultFields;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::EnvFilter;
+
+pub use json::{DatadogTags, JsonFormat};
+pub use text::{TraceContextFormat, DEFAULT_PATTERN};
+
+use crate::error::Result;
+
+/// The ids an event is stamped with (all `Copy`: reading them never allocates).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EventIds {
+    pub(crate) trace_id: TraceId,
+    /// `None` on a span's "new" line: see [`event_ids`].
+    pub(crate) span_id: Option<SpanId>,
+    pub(crate) flags: TraceFlags,
+}
+
+impl EventIds {
+    fn of(sc: &SpanContext) -> Self {
+        Self {
+            trace_id: sc.trace_id(),
+            span_id: Some(sc.span_id()),
+            flags: sc.trace_flags(),
+        }
+    }
+}
+
+/// Whether `event` is a span's lifecycle line (`FmtSpan`): those carry the
+/// span's own metadata.
+pub(crate) fn is_span_lifecycle(event: &Event<'_>) -> bool {
+    event.metadata().is_span()
+}
+
+/// The trace context an event belongs to: its explicit parent span's, none for
+/// an explicit root, else the current one.
+///
+/// A span's "new" line is the exception. Reading a span's ids starts its
+/// OpenTelemetry span, and a started span's parent can no longer be set
+/// (`set_parent` fails with `AlreadyStarted`), so a formatter that read them
+/// there would break the usual "create the span, then set its parent from the
+/// incoming headers" and log ids that are then wrong. The "new" line carries the
+/// trace of the context the span is created in, and no span id yet; its later
+/// lines (events, "close") carry both.
+pub(crate) fn event_ids(event: &Event<'_>) -> Option<EventIds> {
+    if let Some(parent) = event.parent() {
+        if is_span_lifecycle(event) && is_new_line(event) {
+            return crate::context::with_current_span_context(|sc| EventIds {
+                span_id: None,
+                ..EventIds::of(sc)
+            });
+        }
+        let cx = tracing::dispatcher::get_default(|d| {
+            tracing_opentelemetry::get_otel_context(parent, d)
+        })?;
+        let span = cx.span();
+        let sc = span.span_context();
+        return sc.is_valid().then(|| EventIds::of(sc));
+    }
+    if event.is_root() {
+        return None;
+    }
+    crate::context::with_current_span_context(EventIds::of)
+}
+
+/// Whether a lifecycle event is the "new" one (its message is `new`).
+fn is_new_line(event: &Event<'_>) -> bool {
+    struct IsNew(bool);
+    impl tracing::field::Visit for IsNew {
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "message" {
+                self.0 = format!("{value:?}") == "new";
+            }
+        }
+        fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+            if field.name() == "message" {
+                self.0 = value == "new";
+            }
+        }
+    }
+    let mut visit = IsNew(false);
+    event.record(&mut visit);
+    visit.0
+}
+
+/// A `tracing-subscriber` fmt layer writing [`TraceContextFormat`] lines to
+/// stdout, to add to your own subscriber stack (registry, `EnvFilter`, the
+/// OpenTelemetry layer, ...). Change the writer with `.with_writer(...)`.
+///
+/// Add it *before* the OpenTelemetry layer, as below: layers see a span close
+/// from the outermost in, and the OpenTelemetry layer ends and forgets the span
+/// when it sees it close, so a format layer added after it cannot put the ids
+/// on span "close" lines (`FmtSpan::CLOSE`). Every other line has its ids in
+/// either order.
+///
+/// ```
+/// use tracing_subscriber::layer::SubscriberExt;
+/// let format = distributed_tracing::TraceContextFormat::default();
+/// let subscriber = tracing_subscriber::registry()
+///     .with(distributed_tracing::trace_context_fmt_layer(format))
+///     .with(distributed_tracing::otel_layer());
+/// # drop(subscriber);
+/// ```
+pub fn trace_context_fmt_layer<S>(
+    format: TraceContextFormat,
+) -> tracing_subscriber::fmt::Layer<S, DefaultFields, TraceContextFormat>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .event_format(format)
+}
+
+/// A `tracing-subscriber` fmt layer writing [`JsonFormat`] lines to stdout.
+pub fn json_fmt_layer<S>(
+    format: JsonFormat,
+) -> tracing_subscriber::fmt::Layer<S, DefaultFields, JsonFormat>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .event_format(format)
+}
+
+/// The tracing-to-OpenTelemetry bridge layer, with the global tracer provider's
+/// tracer (install the provider first) and context activation on, so that
+/// entering a `tracing` span makes its OTel context current.
+pub fn otel_layer<S>(
+) -> tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry::global::BoxedTracer>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    tracing_opentelemetry::layer()
+        .with_tracer(opentelemetry::global::tracer(crate::context::TRACER_NAME))
+        .with_context_activation(true)
+}
+
+/// The line format of [`init_observability`](crate::init_observability)'s log output.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum LogFormat {
+    /// Text lines following a pattern.
+    Text(TraceContextFormat),
+    /// JSON lines (optionally with Datadog's correlation attributes).
+    Json(JsonFormat),
+}
+
+impl Default for LogFormat {
+    fn default() -> Self {
+        LogFormat::Text(TraceContextFormat::default())
+    }
+}
+
+/// A boxed fmt layer for `format`, writing with `writer`.
+pub(crate) fn fmt_layer<S, W>(
+    format: LogFormat,
+    writer: W,
+) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    match format {
+        LogFormat::Text(f) => Box::new(trace_context_fmt_layer(f).with_writer(writer)),
+        LogFormat::Json(f) => Box::new(json_fmt_layer(f).with_writer(writer)),
+    }
+}
+
+/// Installs a global subscriber that writes every event with its trace context,
+/// following `pattern` (e.g. [`DEFAULT_PATTERN`]), to stdout.
+///
+/// The subscriber is: `EnvFilter` from `RUST_LOG` (default `info`), the
+/// OpenTelemetry bridge ([`otel_layer`]) and the [`TraceContextFormat`] layer.
+/// Records of the `log` crate are bridged too (feature `log`, on by default).
+/// Replaces the old `setup_trace_logging()`; an unknown placeholder is an error.
+pub fn setup_trace_logging(pattern: &str) -> Result<()> {
+    let format = TraceContextFormat::new(pattern)?;
+    tracing_subscriber::registry()
+        .with(env_filter())
+        .with(trace_context_fmt_layer(format))
+        .with(otel_layer())
+        .try_init()?;
+    Ok(())
+}
+
+/// `RUST_LOG`, or `info` when it is unset or invalid.
+pub(crate) fn env_filter() -> EnvFilter {
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
+}
