@@ -434,7 +434,11 @@ fn trace_context_dict(c: &mut Criterion) {
         let _entered = span.enter();
         let dict = distributed_tracing::get_trace_context_dict();
         assert_eq!(dict, upstream_dict());
-        assert_eq!(dict.tracestate.as_deref(), Some(TRACESTATE), "the span has one");
+        assert_eq!(
+            dict.tracestate.as_deref(),
+            Some(TRACESTATE),
+            "the span has one"
+        );
         let mut g = c.benchmark_group("trace_context_dict");
         g.bench_function("ours_get_trace_context_dict", |b| {
             b.iter(distributed_tracing::get_trace_context_dict)

@@ -36,7 +36,7 @@ use crate::logging::{env_filter, fmt_layer, otel_layer, LogFormat, TraceContextF
 use crate::propagation::{
     B3Propagator, DatadogPropagator, JaegerPropagator, W3cTraceContextPropagator,
 };
-use processor::{Counters, QueueProcessor};
+use processor::{Counters, QueueProcessor, Spans};
 
 /// How long the guard's drop waits for the last spans, by default.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
@@ -361,7 +361,7 @@ fn build_pipeline(config: &EffectiveConfig) -> Result<(SdkTracerProvider, Arc<Co
             {
                 let otlp = config.otlp.clone();
                 QueueProcessor::start(
-                    move || exporter::otlp(&otlp),
+                    move || exporter::otlp(&otlp).map(Spans),
                     resource.clone(),
                     config.batch,
                 )?
@@ -375,13 +375,13 @@ fn build_pipeline(config: &EffectiveConfig) -> Result<(SdkTracerProvider, Arc<Co
             }
         }
         TracesExporter::Console => QueueProcessor::start(
-            move || Ok(exporter::JsonLinesExporter::stdout(&service)),
+            move || Ok(Spans(exporter::JsonLinesExporter::stdout(&service))),
             resource.clone(),
             config.batch,
         )?,
         TracesExporter::File(path) => {
             let sink = exporter::JsonLinesExporter::file(path, &service)?;
-            QueueProcessor::start(move || Ok(sink), resource.clone(), config.batch)?
+            QueueProcessor::start(move || Ok(Spans(sink)), resource.clone(), config.batch)?
         }
         TracesExporter::None => {
             let provider = SdkTracerProvider::builder()

@@ -20,6 +20,8 @@ use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use std::future::Future;
+
 use opentelemetry::Context;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
@@ -27,6 +29,37 @@ use opentelemetry_sdk::Resource;
 use tokio::sync::mpsc;
 
 use super::config::BatchConfig;
+
+/// What the export thread drives: an exporter of spans or of log records.
+pub(crate) trait Export: Send + 'static {
+    /// One queued item.
+    type Item: Send + 'static;
+    /// The item's name in reports ("span", "log record").
+    const KIND: &'static str;
+    fn export(&self, batch: Vec<Self::Item>) -> impl Future<Output = OTelSdkResult> + Send;
+    fn shutdown(&mut self) -> OTelSdkResult;
+    fn set_resource(&mut self, resource: &Resource);
+}
+
+/// A span exporter, driven by the export thread.
+pub(crate) struct Spans<E>(pub(crate) E);
+
+impl<E: SpanExporter + 'static> Export for Spans<E> {
+    type Item = SpanData;
+    const KIND: &'static str = "span";
+
+    fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
+        self.0.export(batch)
+    }
+
+    fn shutdown(&mut self) -> OTelSdkResult {
+        self.0.shutdown()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.0.set_resource(resource)
+    }
+}
 
 /// Counters of the export pipeline, shared with the guard.
 #[derive(Debug, Default)]
@@ -74,8 +107,8 @@ enum Control {
 }
 
 /// The queue and its export thread.
-pub(crate) struct QueueProcessor {
-    spans: mpsc::Sender<SpanData>,
+pub(crate) struct QueueProcessor<T> {
+    spans: mpsc::Sender<T>,
     control: mpsc::UnboundedSender<Control>,
     counters: Arc<Counters>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -83,7 +116,7 @@ pub(crate) struct QueueProcessor {
     shut_down: AtomicBool,
 }
 
-impl fmt::Debug for QueueProcessor {
+impl<T> fmt::Debug for QueueProcessor<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("QueueProcessor")
             .field("stats", &self.counters.snapshot())
@@ -91,7 +124,7 @@ impl fmt::Debug for QueueProcessor {
     }
 }
 
-impl QueueProcessor {
+impl<T: Send + 'static> QueueProcessor<T> {
     /// Starts the export thread; `make_exporter` runs on it, inside its runtime
     /// (tonic's channel needs one), and its error is returned here.
     pub(crate) fn start<E, F>(
@@ -100,7 +133,7 @@ impl QueueProcessor {
         batch: BatchConfig,
     ) -> crate::Result<(Self, Arc<Counters>)>
     where
-        E: SpanExporter + 'static,
+        E: Export<Item = T>,
         F: FnOnce() -> crate::Result<E> + Send + 'static,
     {
         let (spans_tx, spans_rx) = mpsc::channel(batch.max_queue_size);
@@ -191,26 +224,20 @@ impl QueueProcessor {
     }
 }
 
-impl SpanProcessor for QueueProcessor {
-    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
-
-    fn on_end(&self, span: SpanData) {
-        if !span.span_context.is_sampled() {
-            return;
-        }
-        if self.spans.try_send(span).is_err() {
-            // Full (or shut down): drop and count; the export thread reports it.
-            self.counters
-                .dropped_queue_full
-                .fetch_add(1, Ordering::Relaxed);
+impl<T: Send + 'static> QueueProcessor<T> {
+    /// Queues `item` without blocking; when the queue is full (or shut down)
+    /// it is dropped and counted, and the export thread reports it.
+    fn enqueue(&self, item: T) {
+        if self.spans.try_send(item).is_err() {
+            self.counters.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    fn force_flush(&self) -> OTelSdkResult {
+    fn flush(&self) -> OTelSdkResult {
         self.ask(Control::Flush, Duration::from_secs(30))
     }
 
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+    fn shutdown_within(&self, timeout: Duration) -> OTelSdkResult {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return Err(OTelSdkError::AlreadyShutdown);
         }
@@ -227,6 +254,24 @@ impl SpanProcessor for QueueProcessor {
         }
         result
     }
+}
+
+impl SpanProcessor for QueueProcessor<SpanData> {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        if span.span_context.is_sampled() {
+            self.enqueue(span);
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.shutdown_within(timeout)
+    }
 
     fn set_resource(&mut self, _resource: &Resource) {
         // The resource is given to the exporter when the thread starts.
@@ -234,9 +279,9 @@ impl SpanProcessor for QueueProcessor {
 }
 
 /// The export thread's state.
-struct Worker<E> {
+struct Worker<E: Export> {
     exporter: E,
-    spans: mpsc::Receiver<SpanData>,
+    spans: mpsc::Receiver<E::Item>,
     control: mpsc::UnboundedReceiver<Control>,
     counters: Arc<Counters>,
     batch: BatchConfig,
@@ -244,9 +289,9 @@ struct Worker<E> {
     reported_drops: u64,
 }
 
-impl<E: SpanExporter> Worker<E> {
+impl<E: Export> Worker<E> {
     async fn run(mut self) {
-        let mut buffer: Vec<SpanData> = Vec::with_capacity(self.batch.max_export_batch_size);
+        let mut buffer: Vec<E::Item> = Vec::with_capacity(self.batch.max_export_batch_size);
         let mut tick =
             tokio::time::interval(self.batch.scheduled_delay.max(Duration::from_millis(1)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -288,7 +333,7 @@ impl<E: SpanExporter> Worker<E> {
     }
 
     /// Exports everything queued so far.
-    async fn drain(&mut self, buffer: &mut Vec<SpanData>) -> OTelSdkResult {
+    async fn drain(&mut self, buffer: &mut Vec<E::Item>) -> OTelSdkResult {
         let mut result = Ok(());
         loop {
             while buffer.len() < self.batch.max_export_batch_size {
@@ -309,7 +354,7 @@ impl<E: SpanExporter> Worker<E> {
     }
 
     /// Exports the buffer (emptying it), with the export deadline.
-    async fn export(&mut self, buffer: &mut Vec<SpanData>) -> OTelSdkResult {
+    async fn export(&mut self, buffer: &mut Vec<E::Item>) -> OTelSdkResult {
         if buffer.is_empty() {
             return Ok(());
         }
@@ -331,7 +376,8 @@ impl<E: SpanExporter> Worker<E> {
                     tracing::info!(
                         target: "distributed_tracing::export",
                         lost_so_far = self.counters.snapshot().lost(),
-                        "span export resumed"
+                        "{} export resumed",
+                        E::KIND
                     );
                 }
             }
@@ -341,8 +387,9 @@ impl<E: SpanExporter> Worker<E> {
                     tracing::warn!(
                         target: "distributed_tracing::export",
                         error = %e,
-                        spans = n,
-                        "span export failed; spans are lost until it recovers (reported once; the total comes at shutdown)"
+                        batch = n,
+                        "{kind} export failed; {kind}s are lost until it recovers (reported once; the total comes at shutdown)",
+                        kind = E::KIND
                     );
                 }
             }
@@ -358,7 +405,8 @@ impl<E: SpanExporter> Worker<E> {
                 target: "distributed_tracing::export",
                 dropped,
                 max_queue_size = self.batch.max_queue_size,
-                "span queue full: new spans are dropped (reported once; the total comes at shutdown)"
+                "{kind} queue full: new {kind}s are dropped (reported once; the total comes at shutdown)",
+                kind = E::KIND
             );
         }
         self.reported_drops = dropped;
@@ -372,7 +420,8 @@ impl<E: SpanExporter> Worker<E> {
                 exported = stats.exported,
                 dropped_queue_full = stats.dropped_queue_full,
                 failed = stats.failed,
-                "spans lost during this run"
+                "{}s lost during this run",
+                E::KIND
             );
         }
     }
