@@ -144,6 +144,10 @@ pub struct OtlpConfig {
     pub protocol: OtlpProtocol,
     /// The full URL spans are sent to (for HTTP, with the `/v1/traces` path).
     pub endpoint: String,
+    /// The full URL log records are sent to (feature `logs`; for HTTP, with the
+    /// `/v1/logs` path): `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, else derived like
+    /// `endpoint`.
+    pub logs_endpoint: String,
     /// Extra request headers (`OTEL_EXPORTER_OTLP_HEADERS`): API keys and the like.
     pub headers: Vec<(String, String)>,
     /// Deadline of one export request (`OTEL_EXPORTER_OTLP_TIMEOUT`, default 10 s).
@@ -161,6 +165,7 @@ impl fmt::Debug for OtlpConfig {
         f.debug_struct("OtlpConfig")
             .field("protocol", &self.protocol.as_str())
             .field("endpoint", &self.endpoint)
+            .field("logs_endpoint", &self.logs_endpoint)
             .field("headers", &headers)
             .field("timeout", &self.timeout)
             .finish()
@@ -210,6 +215,9 @@ pub struct EffectiveConfig {
     pub resource_attributes: Vec<(String, String)>,
     /// Where spans go.
     pub traces_exporter: TracesExporter,
+    /// Whether `tracing` events are also exported as OTLP log records (feature
+    /// `logs`): `OTEL_LOGS_EXPORTER=otlp`, or unset while spans go over OTLP.
+    pub logs_otlp: bool,
     /// The OTLP settings (used when `traces_exporter` is `Otlp`).
     pub otlp: OtlpConfig,
     /// The sampler.
@@ -229,6 +237,7 @@ pub(crate) struct Overrides {
     pub(crate) resource_attributes: Vec<(String, String)>,
     pub(crate) traces_exporter: Option<TracesExporter>,
     pub(crate) otlp_endpoint: Option<String>,
+    pub(crate) otlp_logs_endpoint: Option<String>,
     pub(crate) otlp_protocol: Option<OtlpProtocol>,
     pub(crate) otlp_headers: Vec<(String, String)>,
     pub(crate) otlp_timeout: Option<Duration>,
@@ -492,6 +501,31 @@ impl EffectiveConfig {
             OtlpProtocol::Grpc => "http://localhost:4317".to_string(),
             OtlpProtocol::HttpProtobuf => "http://localhost:4318/v1/traces".to_string(),
         });
+        // Logs: their own variable, else the traces endpoint with the logs path.
+        let logs_endpoint = over.otlp_logs_endpoint.clone().or_else(|| {
+            let value = env
+                .var("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT")?
+                .trim()
+                .to_string();
+            match check_endpoint(&value) {
+                Ok(()) => Some(value),
+                Err(reason) => {
+                    env.issue(
+                        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                        &value,
+                        format!("{reason}; using the traces endpoint's"),
+                    );
+                    None
+                }
+            }
+        });
+        let logs_endpoint = logs_endpoint.unwrap_or_else(|| match protocol {
+            OtlpProtocol::Grpc => endpoint.clone(),
+            OtlpProtocol::HttpProtobuf => match endpoint.strip_suffix("/v1/traces") {
+                Some(base) => format!("{base}/v1/logs"),
+                None => endpoint.clone(),
+            },
+        });
 
         let mut headers = env.pairs("OTEL_EXPORTER_OTLP_HEADERS");
         for (k, v) in env.pairs("OTEL_EXPORTER_OTLP_TRACES_HEADERS") {
@@ -552,6 +586,21 @@ impl EffectiveConfig {
             }
         };
 
+        let logs_otlp = match env.var("OTEL_LOGS_EXPORTER") {
+            None => traces_exporter == TracesExporter::Otlp,
+            Some(value) => match value.split(',').next().unwrap_or("").trim() {
+                "otlp" => true,
+                "none" | "console" => false,
+                _ => {
+                    env.issue(
+                        "OTEL_LOGS_EXPORTER",
+                        &value,
+                        "expected otlp, console or none; log lines go to standard output only",
+                    );
+                    false
+                }
+            },
+        };
         let sampler = over.sampler.unwrap_or_else(|| sampler_from_env(&mut env));
         let propagators = over
             .propagators
@@ -583,9 +632,11 @@ impl EffectiveConfig {
             service_name,
             resource_attributes,
             traces_exporter,
+            logs_otlp,
             otlp: OtlpConfig {
                 protocol,
                 endpoint,
+                logs_endpoint,
                 headers,
                 timeout,
             },

@@ -102,6 +102,14 @@ impl ObservabilityBuilder {
         self
     }
 
+    /// Sends log records (feature `logs`) over OTLP to this URL (for HTTP, the
+    /// full URL with `/v1/logs`), like `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`.
+    /// Default: derived from the traces endpoint.
+    pub fn otlp_logs_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.over.otlp_logs_endpoint = Some(url.into());
+        self
+    }
+
     /// The OTLP transport, like `OTEL_EXPORTER_OTLP_PROTOCOL`.
     pub fn otlp_protocol(mut self, protocol: OtlpProtocol) -> Self {
         self.over.otlp_protocol = Some(protocol);
@@ -233,9 +241,16 @@ impl ObservabilityBuilder {
                 (Some(provider), Some(counters))
             }
         };
+        #[cfg(feature = "logs")]
+        let logs = match !config.sdk_disabled && config.logs_otlp {
+            true => Some(build_log_pipeline(&config)?),
+            false => None,
+        };
         Ok(ObservabilityGuard {
             provider,
             counters,
+            #[cfg(feature = "logs")]
+            logs,
             config,
             shutdown_deadline: self.shutdown_deadline.unwrap_or(SHUTDOWN_DEADLINE),
             dropped_lines: None,
@@ -275,10 +290,17 @@ impl ObservabilityBuilder {
         if let Some(provider) = &guard.provider {
             global::set_tracer_provider(provider.clone());
         }
+        #[cfg(feature = "logs")]
+        let bridge = guard.logs.as_ref().map(|(provider, _)| {
+            opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(provider)
+        });
+        #[cfg(not(feature = "logs"))]
+        let bridge: Option<tracing_subscriber::layer::Identity> = None;
         tracing_subscriber::registry()
             .with(env_filter())
             // The format layer inside the OpenTelemetry one: see `trace_context_fmt_layer`.
             .with(layer)
+            .with(bridge)
             .with(otel_layer())
             .try_init()?;
         let config = &guard.config;
@@ -399,6 +421,35 @@ fn build_pipeline(config: &EffectiveConfig) -> Result<(SdkTracerProvider, Arc<Co
     Ok((provider, counters))
 }
 
+/// The logger provider exporting OTLP log records, and its counters.
+#[cfg(feature = "logs")]
+fn build_log_pipeline(
+    config: &EffectiveConfig,
+) -> Result<(opentelemetry_sdk::logs::SdkLoggerProvider, Arc<Counters>)> {
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+    {
+        let otlp = config.otlp.clone();
+        let (processor, counters) = QueueProcessor::start(
+            move || exporter::otlp_logs(&otlp).map(processor::Logs),
+            resource(config),
+            config.batch,
+        )?;
+        let provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
+            .with_resource(resource(config))
+            .with_log_processor(processor)
+            .build();
+        Ok((provider, counters))
+    }
+    #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+    {
+        let _ = config;
+        Err(crate::Error::Exporter(
+            "OTLP log export is not in this build: enable the otlp-grpc or otlp-http feature"
+                .into(),
+        ))
+    }
+}
+
 /// Returned by [`init_observability`]: dropping it flushes the spans still
 /// queued and shuts the SDK down, waiting at most the shutdown deadline (5 s by
 /// default) so that a dead collector can never hang the service's exit.
@@ -407,6 +458,8 @@ fn build_pipeline(config: &EffectiveConfig) -> Result<(SdkTracerProvider, Arc<Co
 pub struct ObservabilityGuard {
     provider: Option<SdkTracerProvider>,
     counters: Option<Arc<Counters>>,
+    #[cfg(feature = "logs")]
+    logs: Option<(opentelemetry_sdk::logs::SdkLoggerProvider, Arc<Counters>)>,
     config: EffectiveConfig,
     shutdown_deadline: Duration,
     dropped_lines: Option<tracing_appender::non_blocking::ErrorCounter>,
@@ -439,6 +492,24 @@ impl ObservabilityGuard {
         self.provider.as_ref()
     }
 
+    /// The logger provider exporting `tracing` events as OTLP log records
+    /// (feature `logs`; `None` unless log records go over OTLP). For your own
+    /// subscriber stack: `opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(provider)`.
+    #[cfg(feature = "logs")]
+    pub fn logger_provider(&self) -> Option<&opentelemetry_sdk::logs::SdkLoggerProvider> {
+        self.logs.as_ref().map(|(provider, _)| provider)
+    }
+
+    /// What happened to the log records handed to the OTLP log exporter so far
+    /// (feature `logs`).
+    #[cfg(feature = "logs")]
+    pub fn log_export_stats(&self) -> ExportStats {
+        self.logs
+            .as_ref()
+            .map(|(_, c)| c.snapshot())
+            .unwrap_or_default()
+    }
+
     /// What happened to the finished spans so far.
     pub fn export_stats(&self) -> ExportStats {
         self.counters
@@ -447,8 +518,12 @@ impl ObservabilityGuard {
             .unwrap_or_default()
     }
 
-    /// Exports every finished span now (waits at most 30 s).
+    /// Exports every finished span (and log record) now (waits at most 30 s).
     pub fn flush(&self) -> Result<()> {
+        #[cfg(feature = "logs")]
+        if let Some((provider, _)) = &self.logs {
+            provider.force_flush()?;
+        }
         match &self.provider {
             Some(provider) => Ok(provider.force_flush()?),
             None => Ok(()),
@@ -458,6 +533,12 @@ impl ObservabilityGuard {
 
 impl Drop for ObservabilityGuard {
     fn drop(&mut self) {
+        #[cfg(feature = "logs")]
+        if let Some((provider, _)) = &self.logs {
+            if let Err(err) = provider.shutdown_with_timeout(self.shutdown_deadline) {
+                eprintln!("distributed-tracing: shutting down the logger provider: {err}");
+            }
+        }
         if let Some(provider) = &self.provider {
             if let Err(err) = provider.shutdown_with_timeout(self.shutdown_deadline) {
                 eprintln!("distributed-tracing: shutting down the tracer provider: {err}");

@@ -61,6 +61,62 @@ impl<E: SpanExporter + 'static> Export for Spans<E> {
     }
 }
 
+/// A log exporter, driven by the export thread.
+#[cfg(feature = "logs")]
+pub(crate) struct Logs<E>(pub(crate) E);
+
+/// One queued log record, with its instrumentation scope.
+#[cfg(feature = "logs")]
+pub(crate) type LogItem = (
+    opentelemetry_sdk::logs::SdkLogRecord,
+    opentelemetry::InstrumentationScope,
+);
+
+#[cfg(feature = "logs")]
+impl<E: opentelemetry_sdk::logs::LogExporter + 'static> Export for Logs<E> {
+    type Item = LogItem;
+    const KIND: &'static str = "log record";
+
+    fn export(&self, batch: Vec<LogItem>) -> impl Future<Output = OTelSdkResult> + Send {
+        async move {
+            let refs: Vec<_> = batch
+                .iter()
+                .map(|(record, scope)| (record, scope))
+                .collect();
+            self.0
+                .export(opentelemetry_sdk::logs::LogBatch::new(&refs))
+                .await
+        }
+    }
+
+    fn shutdown(&mut self) -> OTelSdkResult {
+        self.0.shutdown()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.0.set_resource(resource)
+    }
+}
+
+#[cfg(feature = "logs")]
+impl opentelemetry_sdk::logs::LogProcessor for QueueProcessor<LogItem> {
+    fn emit(
+        &self,
+        record: &mut opentelemetry_sdk::logs::SdkLogRecord,
+        scope: &opentelemetry::InstrumentationScope,
+    ) {
+        self.enqueue((record.clone(), scope.clone()));
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.shutdown_within(timeout)
+    }
+}
+
 /// Counters of the export pipeline, shared with the guard.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
@@ -229,7 +285,9 @@ impl<T: Send + 'static> QueueProcessor<T> {
     /// it is dropped and counted, and the export thread reports it.
     fn enqueue(&self, item: T) {
         if self.spans.try_send(item).is_err() {
-            self.counters.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .dropped_queue_full
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 

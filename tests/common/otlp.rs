@@ -8,6 +8,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -15,6 +21,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message as _;
 
@@ -61,6 +68,7 @@ pub type Headers = Vec<(String, String)>;
 #[derive(Debug, Clone, Default)]
 pub struct Store {
     spans: Arc<Mutex<Vec<Received>>>,
+    logs: Arc<Mutex<Vec<(String, LogRecord)>>>,
     requests: Arc<Mutex<Vec<Headers>>>,
 }
 
@@ -87,6 +95,31 @@ impl Store {
             }
         }
         self.requests.lock().unwrap().push(headers);
+    }
+
+    fn add_logs(&self, request: ExportLogsServiceRequest) {
+        let mut logs = self.logs.lock().unwrap();
+        for rl in request.resource_logs {
+            let service = rl
+                .resource
+                .as_ref()
+                .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
+                .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                    Value::StringValue(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            for sl in rl.scope_logs {
+                for record in sl.log_records {
+                    logs.push((service.clone(), record));
+                }
+            }
+        }
+    }
+
+    /// The log records received, with their service.
+    pub fn logs(&self) -> Vec<(String, LogRecord)> {
+        self.logs.lock().unwrap().clone()
     }
 
     pub fn spans(&self) -> Vec<Received> {
@@ -141,6 +174,19 @@ impl TraceService for Grpc {
     }
 }
 
+#[tonic::async_trait]
+impl LogsService for Grpc {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        self.0.add_logs(request.into_inner());
+        Ok(tonic::Response::new(ExportLogsServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
 /// A running receiver; it stops when dropped.
 #[derive(Debug)]
 pub struct Receiver {
@@ -181,7 +227,8 @@ impl Receiver {
                     Protocol::Grpc => {
                         let incoming = tokio_stream_from(listener);
                         tonic::transport::Server::builder()
-                            .add_service(TraceServiceServer::new(Grpc(thread_store)))
+                            .add_service(TraceServiceServer::new(Grpc(thread_store.clone())))
+                            .add_service(LogsServiceServer::new(Grpc(thread_store)))
                             .serve_with_incoming_shutdown(incoming, shutdown)
                             .await
                             .unwrap();
@@ -189,6 +236,7 @@ impl Receiver {
                     Protocol::Http => {
                         let app = axum::Router::new()
                             .route("/v1/traces", axum::routing::post(http_export))
+                            .route("/v1/logs", axum::routing::post(http_export_logs))
                             .with_state(thread_store);
                         axum::serve(listener, app)
                             .with_graceful_shutdown(shutdown)
@@ -259,6 +307,19 @@ async fn http_export(
         .collect();
     store.add(request, headers);
     Ok(ExportTraceServiceResponse {
+        partial_success: None,
+    }
+    .encode_to_vec())
+}
+
+async fn http_export_logs(
+    axum::extract::State(store): axum::extract::State<Store>,
+    body: axum::body::Bytes,
+) -> Result<Vec<u8>, axum::http::StatusCode> {
+    let request =
+        ExportLogsServiceRequest::decode(body).map_err(|_| axum::http::StatusCode::BAD_REQUEST)?;
+    store.add_logs(request);
+    Ok(ExportLogsServiceResponse {
         partial_success: None,
     }
     .encode_to_vec())
