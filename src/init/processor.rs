@@ -77,16 +77,14 @@ impl<E: opentelemetry_sdk::logs::LogExporter + 'static> Export for Logs<E> {
     type Item = LogItem;
     const KIND: &'static str = "log record";
 
-    fn export(&self, batch: Vec<LogItem>) -> impl Future<Output = OTelSdkResult> + Send {
-        async move {
-            let refs: Vec<_> = batch
-                .iter()
-                .map(|(record, scope)| (record, scope))
-                .collect();
-            self.0
-                .export(opentelemetry_sdk::logs::LogBatch::new(&refs))
-                .await
-        }
+    async fn export(&self, batch: Vec<LogItem>) -> OTelSdkResult {
+        let refs: Vec<_> = batch
+            .iter()
+            .map(|(record, scope)| (record, scope))
+            .collect();
+        self.0
+            .export(opentelemetry_sdk::logs::LogBatch::new(&refs))
+            .await
     }
 
     fn shutdown(&mut self) -> OTelSdkResult {
