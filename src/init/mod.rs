@@ -49,6 +49,16 @@ pub fn init_observability() -> Result<ObservabilityGuard> {
     ObservabilityBuilder::default().init()
 }
 
+/// The log output given to the builder (taken once, at `init`).
+#[derive(Clone)]
+struct LogOutput(Arc<std::sync::Mutex<Option<Box<dyn std::io::Write + Send>>>>);
+
+impl std::fmt::Debug for LogOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LogOutput")
+    }
+}
+
 /// Configuration of [`init_observability`]: the environment's, overridden in code.
 ///
 /// ```no_run
@@ -68,6 +78,7 @@ pub struct ObservabilityBuilder {
     env: Option<HashMap<String, String>>,
     log_format: Option<LogFormat>,
     log_pattern: Option<String>,
+    log_output: Option<LogOutput>,
     non_blocking_lines: Option<usize>,
     strict: bool,
     shutdown_deadline: Option<Duration>,
@@ -174,6 +185,14 @@ impl ObservabilityBuilder {
         self
     }
 
+    /// Where log lines go (default: standard output).
+    pub fn log_output(mut self, output: impl std::io::Write + Send + 'static) -> Self {
+        self.log_output = Some(LogOutput(Arc::new(std::sync::Mutex::new(Some(Box::new(
+            output,
+        ))))));
+        self
+    }
+
     /// Writes log lines from a background thread, so that a slow stdout (a
     /// full pipe, a slow terminal) never blocks the service's threads. At most
     /// `lines` lines wait in memory; past that, new lines are dropped and counted
@@ -270,6 +289,11 @@ impl ObservabilityBuilder {
             (None, None) => LogFormat::default(),
         };
         let non_blocking = self.non_blocking_lines;
+        let output: Box<dyn std::io::Write + Send> = self
+            .log_output
+            .as_ref()
+            .and_then(|o| o.0.lock().ok()?.take())
+            .unwrap_or_else(|| Box::new(std::io::stdout()));
         let mut guard = self.build()?;
         let layer = match non_blocking {
             Some(lines) => {
@@ -278,12 +302,12 @@ impl ObservabilityBuilder {
                         .buffered_lines_limit(lines)
                         .lossy(true)
                         .thread_name("distributed-tracing-log")
-                        .finish(std::io::stdout());
+                        .finish(output);
                 guard.dropped_lines = Some(writer.error_counter());
                 guard.log_worker = Some(worker);
                 fmt_layer(format, writer)
             }
-            None => fmt_layer(format, std::io::stdout),
+            None => fmt_layer(format, std::sync::Mutex::new(output)),
         };
         let config = &guard.config;
         global::set_text_map_propagator(propagator(&config.propagators));
