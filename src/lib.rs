@@ -4,6 +4,7 @@
 
 pub mod context;
 mod error;
+pub mod http;
 pub mod ids;
 mod init;
 pub mod logging;

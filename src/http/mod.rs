@@ -1,0 +1,26 @@
+//! HTTP in and out: the server middleware that continues (or starts) a trace
+//! for every request, and the client side that carries it to the next service.
+//!
+//! * [`TraceLayer`] (feature `http-server`): a tower `Layer`, so it serves axum,
+//!   hyper and tonic alike. For every request it extracts the caller's context
+//!   with the global propagator, starts a SERVER span as its child (or a new
+//!   trace), makes it current for the handler, records the HTTP semantic
+//!   convention attributes and ends the span when the response body is done.
+//!   A [`Trust`] policy decides, per request, whether a caller's context is
+//!   continued, only linked, or ignored.
+//! * [`inject_into_request`]: the current context into any `http::Request`
+//!   (hyper and others); with feature `reqwest`, [`TracingMiddleware`] for
+//!   `reqwest-middleware` (a CLIENT span per call) and
+//!   [`RequestBuilderExt::with_trace_context`] for a plain `reqwest::RequestBuilder`.
+
+mod client;
+#[cfg(feature = "http-server")]
+mod server;
+
+pub use client::inject_into_request;
+#[cfg(feature = "reqwest")]
+pub use client::{RequestBuilderExt, TracingMiddleware};
+#[cfg(feature = "http-server")]
+pub use server::{
+    ResponseFuture, RouteFn, TraceLayer, TraceService, TracedBody, Trust, TrustPolicy,
+};

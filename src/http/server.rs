@@ -1,0 +1,413 @@
+//! [`TraceLayer`]: the server middleware.
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context as TaskContext, Poll};
+
+use opentelemetry::global::{self, BoxedTracer};
+use opentelemetry::trace::{Link, SpanBuilder, SpanKind, Status, TraceContextExt, Tracer as _};
+use opentelemetry::{Context, KeyValue};
+
+use crate::propagation::{extract_context_from, HeaderExtractor};
+
+/// What to do with a caller's trace context (`traceparent`, `baggage`).
+///
+/// Internal services continue their callers' traces. A service that faces the
+/// internet may not: anyone can send a `traceparent` that forces sampling, or
+/// `baggage` that its handlers then trust. The W3C Trace Context specification
+/// leaves this decision to the receiving service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Trust {
+    /// Continue the caller's trace: the server span is a child of the caller's
+    /// span, and the caller's sampling decision and baggage are kept (default).
+    #[default]
+    Continue,
+    /// Start a new trace whose server span links to the caller's span. The
+    /// caller's `sampled` flag does not decide sampling and its baggage is dropped.
+    NewTraceWithLink,
+    /// Start a new trace; the caller's context is not used at all.
+    Ignore,
+}
+
+/// Decides a request's [`Trust`]: implemented by [`Trust`] itself (the same for
+/// every request) and by any `Fn(&http::HeaderMap, &http::Extensions) -> Trust`
+/// (the extensions hold the peer address, e.g. axum's `ConnectInfo`).
+pub trait TrustPolicy: Clone + Send + Sync + 'static {
+    /// The trust for one request.
+    fn decide(&self, headers: &http::HeaderMap, extensions: &http::Extensions) -> Trust;
+}
+
+impl TrustPolicy for Trust {
+    fn decide(&self, _: &http::HeaderMap, _: &http::Extensions) -> Trust {
+        *self
+    }
+}
+
+impl<F> TrustPolicy for F
+where
+    F: Fn(&http::HeaderMap, &http::Extensions) -> Trust + Clone + Send + Sync + 'static,
+{
+    fn decide(&self, headers: &http::HeaderMap, extensions: &http::Extensions) -> Trust {
+        self(headers, extensions)
+    }
+}
+
+/// Reads the route template (`/users/{id}`) of a request from its extensions.
+pub type RouteFn = fn(&http::Extensions) -> Option<String>;
+
+/// The tower layer that traces every request; see the [module docs](crate::http).
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use distributed_tracing::http::{TraceLayer, Trust};
+///
+/// let app: Router = Router::new()
+///     .route("/users/{id}", get(|| async { "ok" }))
+///     // `route_layer` runs after routing, so the span knows the route.
+///     .route_layer(TraceLayer::new().route_fn(|ext| {
+///         ext.get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_owned())
+///     }));
+/// // At the edge: callers' traces are linked, never continued.
+/// let edge: Router = Router::new().layer(TraceLayer::new().trust(Trust::NewTraceWithLink));
+/// # drop((app, edge));
+/// ```
+#[derive(Clone)]
+pub struct TraceLayer<P = Trust> {
+    policy: P,
+    traceresponse: bool,
+    route: Option<RouteFn>,
+    tracer: Arc<OnceLock<BoxedTracer>>,
+}
+
+impl<P: fmt::Debug> fmt::Debug for TraceLayer<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TraceLayer")
+            .field("policy", &self.policy)
+            .field("traceresponse", &self.traceresponse)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for TraceLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TraceLayer {
+    /// Continues callers' traces ([`Trust::Continue`]), no `traceresponse`.
+    pub fn new() -> Self {
+        Self {
+            policy: Trust::Continue,
+            traceresponse: false,
+            route: None,
+            tracer: Arc::new(OnceLock::new()),
+        }
+    }
+}
+
+impl<P> TraceLayer<P> {
+    /// The trust policy: a [`Trust`] for every request, or a function deciding
+    /// per request.
+    pub fn trust<Q: TrustPolicy>(self, policy: Q) -> TraceLayer<Q> {
+        TraceLayer {
+            policy,
+            traceresponse: self.traceresponse,
+            route: self.route,
+            tracer: self.tracer,
+        }
+    }
+
+    /// Adds W3C Trace Context Level 2's `traceresponse` header to responses:
+    /// the server span's context, so a caller can find the trace its request
+    /// started (useful at the edge, where callers' contexts are not continued).
+    pub fn traceresponse(mut self, on: bool) -> Self {
+        self.traceresponse = on;
+        self
+    }
+
+    /// How to read a request's route template (`http.route` and the span name).
+    pub fn route_fn(mut self, route: RouteFn) -> Self {
+        self.route = Some(route);
+        self
+    }
+}
+
+impl<S, P: Clone> tower_layer::Layer<S> for TraceLayer<P> {
+    type Service = TraceService<S, P>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TraceService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service of [`TraceLayer`].
+#[derive(Clone)]
+pub struct TraceService<S, P = Trust> {
+    inner: S,
+    layer: TraceLayer<P>,
+}
+
+impl<S, P: fmt::Debug> fmt::Debug for TraceService<S, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TraceService")
+            .field("layer", &self.layer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: TrustPolicy> TraceLayer<P> {
+    /// The parent context and links of the server span for a request.
+    fn parent(
+        &self,
+        headers: &http::HeaderMap,
+        extensions: &http::Extensions,
+    ) -> (Context, Vec<Link>) {
+        match self.policy.decide(headers, extensions) {
+            Trust::Continue => {
+                let cx = extract_context_from(&HeaderExtractor(headers))
+                    .map(|remote| remote.into_context())
+                    .unwrap_or_default();
+                (cx, Vec::new())
+            }
+            Trust::NewTraceWithLink => {
+                let links = extract_context_from(&HeaderExtractor(headers))
+                    .map(|remote| vec![Link::with_context(remote.span_context())])
+                    .unwrap_or_default();
+                (Context::new(), links)
+            }
+            Trust::Ignore => (Context::new(), Vec::new()),
+        }
+    }
+
+    fn start<B>(&self, req: &http::Request<B>) -> Context {
+        let (parent, links) = self.parent(req.headers(), req.extensions());
+        let method = req.method().as_str().to_owned();
+        let route = self.route.and_then(|f| f(req.extensions()));
+        let name = match &route {
+            Some(route) => format!("{method} {route}"),
+            None => method.clone(),
+        };
+        let mut attributes = Vec::with_capacity(6);
+        attributes.push(KeyValue::new("http.request.method", method));
+        attributes.push(KeyValue::new("url.path", req.uri().path().to_owned()));
+        if let Some(route) = route {
+            attributes.push(KeyValue::new("http.route", route));
+        }
+        if let Some(scheme) = req.uri().scheme_str() {
+            attributes.push(KeyValue::new("url.scheme", scheme.to_owned()));
+        }
+        if let Some(agent) = req
+            .headers()
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+        {
+            attributes.push(KeyValue::new("user_agent.original", agent.to_owned()));
+        }
+        attributes.push(KeyValue::new(
+            "network.protocol.version",
+            match req.version() {
+                http::Version::HTTP_10 => "1.0",
+                http::Version::HTTP_11 => "1.1",
+                http::Version::HTTP_2 => "2",
+                http::Version::HTTP_3 => "3",
+                _ => "0.9",
+            },
+        ));
+        let mut builder = SpanBuilder::from_name(name)
+            .with_kind(SpanKind::Server)
+            .with_attributes(attributes);
+        if !links.is_empty() {
+            builder = builder.with_links(links);
+        }
+        let tracer = self
+            .tracer
+            .get_or_init(|| global::tracer(crate::context::TRACER_NAME));
+        let span = tracer.build_with_context(builder, &parent);
+        parent.with_span(span)
+    }
+}
+
+impl<S, P, ReqBody, ResBody> tower_service::Service<http::Request<ReqBody>> for TraceService<S, P>
+where
+    S: tower_service::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S::Error: fmt::Display,
+    P: TrustPolicy,
+    ResBody: http_body::Body,
+    ResBody::Error: fmt::Display,
+{
+    type Response = http::Response<TracedBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
+        let cx = self.layer.start(&req);
+        // The handler's synchronous part (in `call`) runs in the trace too.
+        let inner = {
+            let _attached = cx.clone().attach();
+            self.inner.call(req)
+        };
+        ResponseFuture {
+            inner,
+            cx: Some(cx),
+            traceresponse: self.layer.traceresponse,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`TraceService`]: the request's context is
+    /// current during every poll of the handler.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        cx: Option<Context>,
+        traceresponse: bool,
+    }
+}
+
+impl<F> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, B, E> std::future::Future for ResponseFuture<F>
+where
+    F: std::future::Future<Output = Result<http::Response<B>, E>>,
+    E: fmt::Display,
+    B: http_body::Body,
+    B::Error: fmt::Display,
+{
+    type Output = Result<http::Response<TracedBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = {
+            let _attached = this.cx.as_ref().map(|cx| cx.clone().attach());
+            std::task::ready!(this.inner.poll(task))
+        };
+        let Some(cx) = this.cx.take() else {
+            // Polled after completion: the inner future decides what that means.
+            return Poll::Ready(result.map(|res| {
+                res.map(|body| TracedBody {
+                    inner: body,
+                    cx: None,
+                })
+            }));
+        };
+        Poll::Ready(match result {
+            Ok(mut response) => {
+                record_response(&cx, &mut response, *this.traceresponse);
+                Ok(response.map(|body| TracedBody {
+                    inner: body,
+                    cx: Some(cx),
+                }))
+            }
+            Err(error) => {
+                let span = cx.span();
+                span.set_status(Status::error(error.to_string()));
+                span.set_attribute(KeyValue::new("error.type", "handler_error"));
+                span.end();
+                Err(error)
+            }
+        })
+    }
+}
+
+/// Records the response on the server span (status code, error status on
+/// 5xx) and adds the `traceresponse` header when asked to.
+fn record_response<B>(cx: &Context, response: &mut http::Response<B>, traceresponse: bool) {
+    let span = cx.span();
+    let status = response.status();
+    span.set_attribute(KeyValue::new(
+        "http.response.status_code",
+        i64::from(status.as_u16()),
+    ));
+    if status.is_server_error() {
+        span.set_status(Status::error(status.to_string()));
+    }
+    if traceresponse {
+        let sc = span.span_context();
+        if sc.is_valid() {
+            let value = crate::propagation::traceparent_string(sc);
+            if let Ok(value) = http::HeaderValue::from_str(&value) {
+                response.headers_mut().insert("traceresponse", value);
+            }
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that ends the request's server span when it is done
+    /// (fully sent, failed, or dropped).
+    pub struct TracedBody<B> {
+        #[pin]
+        inner: B,
+        cx: Option<Context>,
+    }
+
+    impl<B> PinnedDrop for TracedBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(cx) = this.project().cx.take() {
+                cx.span().end();
+            }
+        }
+    }
+}
+
+impl<B> fmt::Debug for TracedBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TracedBody").finish_non_exhaustive()
+    }
+}
+
+impl<B> http_body::Body for TracedBody<B>
+where
+    B: http_body::Body,
+    B::Error: fmt::Display,
+{
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        task: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let frame = std::task::ready!(this.inner.poll_frame(task));
+        match &frame {
+            None => {
+                if let Some(cx) = this.cx.take() {
+                    cx.span().end();
+                }
+            }
+            Some(Err(error)) => {
+                if let Some(cx) = this.cx.take() {
+                    let span = cx.span();
+                    span.set_status(Status::error(format!("response body: {error}")));
+                    span.end();
+                }
+            }
+            Some(Ok(_)) => {}
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}

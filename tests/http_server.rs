@@ -1,0 +1,291 @@
+//! The server layer on a real axum server on 127.0.0.1: incoming
+//! `traceparent` valid (continued), invalid or absent (new trace), each trust
+//! policy, `tracestate` carried through a hop, `traceresponse`, status and
+//! route attributes, and the handler seeing the request's trace everywhere.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use axum::extract::MatchedPath;
+use axum::routing::get;
+use axum::Router;
+use common::{hex_span, hex_trace, sdk, span_of, spans_of, trace_of};
+use distributed_tracing::http::{TraceLayer, Trust};
+use distributed_tracing::opentelemetry::trace::{SpanId, SpanKind, Status};
+use distributed_tracing::{get_span_id, get_trace_context_dict, get_trace_id};
+
+const TID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const SID: &str = "00f067aa0ba902b7";
+
+/// What the handler saw, as JSON.
+async fn whoami() -> axum::Json<serde_json::Value> {
+    tokio::task::yield_now().await;
+    let dict = get_trace_context_dict();
+    let mut outgoing = http::HeaderMap::new();
+    distributed_tracing::inject_trace_context(&mut outgoing);
+    let spawned = distributed_tracing::spawn(async { get_trace_id() })
+        .await
+        .unwrap();
+    axum::Json(serde_json::json!({
+        "trace_id": get_trace_id(),
+        "span_id": get_span_id(),
+        "tracestate": dict.tracestate,
+        "baggage": outgoing.get("baggage").map(|v| v.to_str().unwrap().to_string()),
+        "spawned": spawned,
+    }))
+}
+
+async fn fail() -> http::StatusCode {
+    http::StatusCode::INTERNAL_SERVER_ERROR
+}
+
+fn route(ext: &http::Extensions) -> Option<String> {
+    ext.get::<MatchedPath>().map(|p| p.as_str().to_owned())
+}
+
+async fn serve(layer: TraceLayer<impl distributed_tracing::http::TrustPolicy>) -> SocketAddr {
+    let app = Router::new()
+        .route("/users/{id}", get(whoami))
+        .route("/fail", get(fail))
+        .route_layer(layer.route_fn(route));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// A plain HTTP/1.1 GET with the given headers (hyper's client via reqwest
+/// would inject our own context; this sends exactly what the test says).
+async fn get_with(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, http::HeaderMap, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut map = http::HeaderMap::new();
+    for line in lines {
+        let (k, v) = line.split_once(": ").unwrap();
+        map.append(
+            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    let json = serde_json::from_str(body).unwrap_or(serde_json::Value::Null);
+    (status, map, json)
+}
+
+/// Waits for the server span of `trace` (it ends when the body is sent).
+async fn server_span(trace: &str) -> distributed_tracing::opentelemetry_sdk::trace::SpanData {
+    for _ in 0..100 {
+        if let Some(s) = spans_of(trace_of(trace))
+            .into_iter()
+            .find(|s| s.span_kind == SpanKind::Server)
+        {
+            return s;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no server span for {trace}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_valid_traceparent_is_continued_with_tracestate_and_baggage() {
+    sdk();
+    let addr = serve(TraceLayer::new().traceresponse(true)).await;
+    let tp = format!("00-{TID}-{SID}-01");
+    let (status, headers, seen) = get_with(
+        addr,
+        "/users/7",
+        &[
+            ("traceparent", &tp),
+            ("tracestate", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"),
+            ("baggage", "tenant=acme"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        seen["trace_id"], TID,
+        "the handler runs in the caller's trace"
+    );
+    assert_eq!(seen["spawned"], TID, "and so do tasks it spawns");
+    assert_eq!(
+        seen["tracestate"], "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7",
+        "tracestate carried through unchanged"
+    );
+    assert_eq!(
+        seen["baggage"], "tenant=acme",
+        "baggage of a trusted caller is kept"
+    );
+    let span = server_span(TID).await;
+    assert_eq!(
+        hex_span(span.span_context.span_id()),
+        seen["span_id"].as_str().unwrap()
+    );
+    assert_eq!(
+        span.parent_span_id,
+        span_of(SID),
+        "a child of the caller's span"
+    );
+    assert!(span.parent_span_is_remote);
+    assert_eq!(span.name, "GET /users/{id}");
+    let attr = |k: &str| {
+        span.attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == k)
+            .map(|kv| kv.value.to_string())
+    };
+    assert_eq!(attr("http.request.method").as_deref(), Some("GET"));
+    assert_eq!(attr("http.route").as_deref(), Some("/users/{id}"));
+    assert_eq!(attr("url.path").as_deref(), Some("/users/7"));
+    assert_eq!(attr("http.response.status_code").as_deref(), Some("200"));
+    assert_eq!(
+        headers["traceresponse"].to_str().unwrap(),
+        format!("00-{TID}-{}-01", seen["span_id"].as_str().unwrap())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_or_absent_traceparent_starts_a_new_trace() {
+    sdk();
+    let addr = serve(TraceLayer::new()).await;
+    for headers in [
+        vec![],
+        vec![(
+            "traceparent",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+        )],
+        vec![("traceparent", "garbage")],
+    ] {
+        let (status, _, seen) = get_with(addr, "/users/1", &headers).await;
+        assert_eq!(status, 200);
+        let trace = seen["trace_id"].as_str().expect("a new trace").to_string();
+        assert_ne!(trace.to_lowercase(), TID);
+        let span = server_span(&trace).await;
+        assert_eq!(span.parent_span_id, SpanId::INVALID, "a root: {headers:?}");
+        assert_eq!(hex_trace(span.span_context.trace_id()), trace);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusted_callers_are_linked_not_continued() {
+    sdk();
+    let addr = serve(TraceLayer::new().trust(Trust::NewTraceWithLink)).await;
+    // An unsampled caller cannot switch sampling off, nor a sampled one force it;
+    // baggage is dropped.
+    let tp = format!("00-{TID}-{SID}-00");
+    let (_, _, seen) = get_with(
+        addr,
+        "/users/1",
+        &[("traceparent", &tp), ("baggage", "role=admin")],
+    )
+    .await;
+    let trace = seen["trace_id"].as_str().unwrap().to_string();
+    assert_ne!(trace, TID, "a new trace");
+    assert!(
+        seen["baggage"].is_null(),
+        "untrusted baggage dropped: {seen}"
+    );
+    let span = server_span(&trace).await;
+    assert!(
+        span.span_context.is_sampled(),
+        "our sampler decided, not the caller's flag"
+    );
+    assert_eq!(span.parent_span_id, SpanId::INVALID);
+    assert_eq!(span.links.links.len(), 1);
+    assert_eq!(hex_trace(span.links.links[0].span_context.trace_id()), TID);
+    assert_eq!(hex_span(span.links.links[0].span_context.span_id()), SID);
+
+    let addr = serve(TraceLayer::new().trust(Trust::Ignore)).await;
+    let (_, _, seen) = get_with(addr, "/users/1", &[("traceparent", &tp)]).await;
+    let trace = seen["trace_id"].as_str().unwrap().to_string();
+    assert_ne!(trace, TID);
+    assert!(server_span(&trace).await.links.links.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trust_is_decided_per_request() {
+    sdk();
+    // Trust only callers that present an internal header (a stand-in for a
+    // peer-address check on `ConnectInfo`).
+    let policy = |headers: &http::HeaderMap, _: &http::Extensions| match headers
+        .contains_key("x-internal")
+    {
+        true => Trust::Continue,
+        false => Trust::NewTraceWithLink,
+    };
+    let addr = serve(TraceLayer::new().trust(policy)).await;
+    let tp = format!("00-{TID}-{SID}-01");
+    let (_, _, inside) = get_with(
+        addr,
+        "/users/1",
+        &[("traceparent", &tp), ("x-internal", "1")],
+    )
+    .await;
+    let (_, _, outside) = get_with(addr, "/users/1", &[("traceparent", &tp)]).await;
+    assert_eq!(inside["trace_id"], TID);
+    assert_ne!(outside["trace_id"], TID);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_mark_the_span() {
+    sdk();
+    let addr = serve(TraceLayer::new()).await;
+    let trace = "5bf92f3577b34da6a3ce929d0e0e4736";
+    let tp = format!("00-{trace}-{SID}-01");
+    let (status, _, _) = get_with(addr, "/fail", &[("traceparent", &tp)]).await;
+    assert_eq!(status, 500);
+    let span = server_span(trace).await;
+    assert!(
+        matches!(span.status, Status::Error { .. }),
+        "{:?}",
+        span.status
+    );
+    assert_eq!(span.name, "GET /fail");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_concurrent_requests_each_see_their_own_trace() {
+    sdk();
+    let addr = serve(TraceLayer::new()).await;
+    let requests = (0..1000u128).map(|i| async move {
+        let trace = format!("{:032x}", 0xabc0_0000_0000_0000u128 + i);
+        let tp = format!("00-{trace}-{SID}-01");
+        let (status, _, seen) =
+            get_with(addr, &format!("/users/{i}"), &[("traceparent", &tp)]).await;
+        assert_eq!(status, 200);
+        assert_eq!(seen["trace_id"], trace.as_str(), "request {i}");
+        assert_eq!(seen["spawned"], trace.as_str(), "request {i}'s task");
+    });
+    let mut set = tokio::task::JoinSet::new();
+    for r in requests {
+        set.spawn(r);
+    }
+    let mut done = 0;
+    while let Some(r) = set.join_next().await {
+        r.unwrap();
+        done += 1;
+    }
+    assert_eq!(done, 1000);
+}
