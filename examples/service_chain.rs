@@ -1,0 +1,215 @@
+//! Three services talking to each other, each exporting under its own
+//! `service.name`: `frontend -> backend -> worker`, all on 127.0.0.1, each a
+//! separate process (this program starts the other two as children of itself).
+//!
+//! Run it with:
+//!
+//! ```text
+//! cargo run --example service_chain --features reqwest
+//! ```
+//!
+//! It sends one request through the chain and prints the log lines of all
+//! three services (each prefixed with its name): they carry one trace id. Then
+//! it sends an order, whose confirmation e-mail is a background job with a trace
+//! of its own, linked to the order's. Where spans go follows the usual
+//! `OTEL_*` variables (a local file per service by default).
+//!
+//! `service_chain serve <frontend|backend|worker> <next service URL or ->`
+//! runs one service alone; it prints `LISTENING <url>` once it accepts requests
+//! and stops on `GET /shutdown`.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use axum::extract::{MatchedPath, State};
+use axum::routing::{get, post};
+use axum::Router;
+use distributed_tracing::http::{TraceLayer, TracingMiddleware};
+use distributed_tracing::{get_trace_id, spawn_background_job, ObservabilityBuilder};
+use reqwest_middleware::ClientWithMiddleware;
+use tracing::{info, instrument};
+
+#[derive(Clone)]
+struct App {
+    role: &'static str,
+    next: Option<String>,
+    client: ClientWithMiddleware,
+    shutdown: Arc<tokio::sync::Notify>,
+}
+
+/// `GET /checkout` (frontend), `/price` (backend), `/stock` (worker): each logs
+/// and calls the next service.
+#[instrument(skip(app), fields(service = app.role))]
+async fn work(State(app): State<App>) -> String {
+    info!("{} handling the request", app.role);
+    let answer = match (&app.next, app.role) {
+        (Some(next), "frontend") => call(&app, &format!("{next}/price")).await,
+        (Some(next), "backend") => call(&app, &format!("{next}/stock")).await,
+        _ => "in stock".to_string(),
+    };
+    info!(answer = %answer, "{} done", app.role);
+    match app.role {
+        "frontend" => format!("{answer} (trace {})", get_trace_id().unwrap_or_default()),
+        _ => answer,
+    }
+}
+
+async fn call(app: &App, url: &str) -> String {
+    match app.client.get(url).send().await {
+        Ok(response) => response.text().await.unwrap_or_default(),
+        Err(e) => format!("call failed: {e}"),
+    }
+}
+
+/// `POST /orders`: the frontend forwards the order; the backend accepts it and
+/// queues the confirmation e-mail as a background job in a trace of its own.
+async fn order(State(app): State<App>) -> String {
+    info!("{} received an order", app.role);
+    match (&app.next, app.role) {
+        (Some(next), "frontend") => {
+            let url = format!("{next}/orders");
+            match app.client.post(url).send().await {
+                Ok(response) => response.text().await.unwrap_or_default(),
+                Err(e) => format!("call failed: {e}"),
+            }
+        }
+        _ => {
+            let job = spawn_background_job("send_confirmation", async {
+                info!("sending the confirmation e-mail (background job)");
+            });
+            let _ = job.await;
+            "order accepted".to_string()
+        }
+    }
+}
+
+async fn shutdown(State(app): State<App>) -> &'static str {
+    app.shutdown.notify_one();
+    "bye"
+}
+
+/// Serves one role until `GET /shutdown`; calls `ready` with its address.
+async fn serve(role: &'static str, next: Option<String>, ready: impl FnOnce(SocketAddr)) {
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(TracingMiddleware::default())
+        .build();
+    let app = App {
+        role,
+        next,
+        client,
+        shutdown: Arc::new(tokio::sync::Notify::new()),
+    };
+    let stop = app.shutdown.clone();
+    let router = Router::new()
+        .route("/checkout", get(work))
+        .route("/price", get(work))
+        .route("/stock", get(work))
+        .route("/orders", post(order))
+        .route_layer(
+            TraceLayer::new()
+                .route_fn(|ext| ext.get::<MatchedPath>().map(|p| p.as_str().to_owned())),
+        )
+        .route("/shutdown", get(shutdown))
+        .with_state(app);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ready(listener.local_addr().unwrap());
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { stop.notified().await })
+        .await
+        .unwrap();
+}
+
+fn init(role: &'static str) -> distributed_tracing::ObservabilityGuard {
+    ObservabilityBuilder::default()
+        .service_name(role)
+        .log_pattern(format!(
+            "[{role:<8}] [{{trace_id}}] [{{level:<5}}] {{message}}{{fields}}"
+        ))
+        .init()
+        .expect("observability")
+}
+
+fn role(name: &str) -> &'static str {
+    match name {
+        "frontend" => "frontend",
+        "backend" => "backend",
+        "worker" => "worker",
+        other => panic!("unknown role {other}: frontend, backend or worker"),
+    }
+}
+
+/// Starts `serve <role> <next>` as a child; returns it with its URL. Its
+/// output is relayed line by line to ours.
+fn start_child(role: &str, next: &str) -> (Child, String) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["serve", role, next])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start a service");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("the service to start").unwrap();
+        if let Some(url) = line.strip_prefix("LISTENING ") {
+            break url.to_string();
+        }
+        println!("{line}");
+    };
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            println!("{line}");
+        }
+    });
+    (child, url)
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("serve") {
+        let role = role(args.get(1).map(String::as_str).unwrap_or("worker"));
+        let next = args.get(2).filter(|n| *n != "-").cloned();
+        let _guard = init(role);
+        serve(role, next, |addr| println!("LISTENING http://{addr}")).await;
+        return;
+    }
+
+    // The whole chain: worker and backend as child processes, frontend here.
+    let (mut worker, worker_url) = start_child("worker", "-");
+    let (mut backend, backend_url) = start_child("backend", &worker_url);
+    let guard = init("frontend");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let frontend = tokio::spawn(serve("frontend", Some(backend_url.clone()), move |addr| {
+        let _ = tx.send(addr);
+    }));
+    let frontend_url = format!("http://{}", rx.await.unwrap());
+
+    let plain = reqwest::Client::new();
+    let answer = plain
+        .get(format!("{frontend_url}/checkout"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    println!("GET /checkout -> {answer}");
+    let answer = plain
+        .post(format!("{frontend_url}/orders"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    println!("POST /orders -> {answer}");
+
+    for url in [&backend_url, &worker_url, &frontend_url] {
+        let _ = plain.get(format!("{url}/shutdown")).send().await;
+    }
+    let _ = frontend.await;
+    let _ = backend.wait();
+    let _ = worker.wait();
+    drop(guard);
+}

@@ -1,0 +1,148 @@
+//! The service chain example, run as a user runs it (three processes on
+//! 127.0.0.1, `frontend -> backend -> worker`), exporting over OTLP to a real
+//! receiver: one trace, SERVER and CLIENT spans correctly parented across the
+//! three services, each under its own `service.name`, and the same trace id on
+//! every log line of the three. The order's confirmation job has a trace of its
+//! own, linked to the order's.
+#![cfg(all(feature = "http-server", feature = "reqwest"))]
+
+mod common;
+
+use std::process::Command;
+
+use common::otlp::{Protocol, Received, Receiver, Store};
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+
+fn example_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
+    let bin = dir
+        .join("examples")
+        .join(format!("service_chain{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo test --all-features`",
+        bin.display()
+    );
+    bin
+}
+
+fn kind(s: &Received) -> SpanKind {
+    SpanKind::try_from(s.span.kind).unwrap_or(SpanKind::Unspecified)
+}
+
+fn one<'a>(spans: &'a [Received], service: &str, k: SpanKind) -> &'a Received {
+    let found: Vec<&Received> = spans
+        .iter()
+        .filter(|s| s.service == service && kind(s) == k)
+        .collect();
+    assert_eq!(found.len(), 1, "one {k:?} span of {service}: {spans:#?}");
+    found[0]
+}
+
+#[test]
+fn one_trace_across_three_services() {
+    let receiver = Receiver::start(Protocol::Grpc, 0, Store::default());
+    let endpoint = format!("http://{}", receiver.addr);
+    let out = Command::new(example_binary())
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .env_remove("OTEL_SERVICE_NAME")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The log lines of the checkout, from the three processes.
+    let checkout: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("handling the request") || l.contains(" done answer="))
+        .collect();
+    assert_eq!(checkout.len(), 6, "{stdout}");
+    let trace_id = &checkout[0][12..44];
+    for service in ["frontend", "backend ", "worker  "] {
+        assert!(
+            checkout
+                .iter()
+                .any(|l| l.starts_with(&format!("[{service}]"))),
+            "{service}: {stdout}"
+        );
+    }
+    assert!(
+        checkout.iter().all(|l| &l[12..44] == trace_id),
+        "one trace id: {stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("GET /checkout -> in stock (trace {trace_id})")),
+        "{stdout}"
+    );
+
+    let store = receiver.stop();
+    let spans = store.of_trace(trace_id);
+    let front_server = one(&spans, "frontend", SpanKind::Server);
+    let front_client = one(&spans, "frontend", SpanKind::Client);
+    let back_server = one(&spans, "backend", SpanKind::Server);
+    let back_client = one(&spans, "backend", SpanKind::Client);
+    let worker_server = one(&spans, "worker", SpanKind::Server);
+    assert_eq!(
+        front_server.parent_span_id(),
+        "",
+        "the frontend started the trace"
+    );
+    assert_eq!(front_server.span.name, "GET /checkout");
+    assert_eq!(
+        back_server.parent_span_id(),
+        front_client.span_id(),
+        "backend <- frontend's call"
+    );
+    assert_eq!(
+        worker_server.parent_span_id(),
+        back_client.span_id(),
+        "worker <- backend's call"
+    );
+    assert_eq!(back_server.span.name, "GET /price");
+    assert_eq!(worker_server.span.name, "GET /stock");
+    // The client span is inside the handler's span, itself inside the server span.
+    let front_work = spans
+        .iter()
+        .find(|s| s.service == "frontend" && s.span.name == "work")
+        .expect("the frontend's instrumented handler");
+    assert_eq!(front_work.parent_span_id(), front_server.span_id());
+    assert_eq!(front_client.parent_span_id(), front_work.span_id());
+    assert_eq!(
+        front_client
+            .attribute("http.response.status_code")
+            .as_deref(),
+        Some("200")
+    );
+
+    // The order and its background job.
+    let order_line = stdout
+        .lines()
+        .find(|l| l.contains("backend received an order"))
+        .unwrap();
+    let order_trace = &order_line[12..44];
+    let job_line = stdout
+        .lines()
+        .find(|l| l.contains("confirmation e-mail"))
+        .unwrap();
+    let job_trace = &job_line[12..44];
+    assert_ne!(order_trace, job_trace, "the job has a trace of its own");
+    let job = store.of_trace(job_trace);
+    let root = job
+        .iter()
+        .find(|s| s.span.name == "send_confirmation")
+        .expect("the job's span");
+    assert_eq!(root.service, "backend");
+    assert_eq!(root.span.links.len(), 1);
+    assert_eq!(
+        common::otlp::hex(&root.span.links[0].trace_id),
+        order_trace,
+        "linked to the order"
+    );
+}
