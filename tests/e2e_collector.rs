@@ -5,9 +5,11 @@
 //! backend storing them in SQLite), from whose REST API the test reads the trace
 //! back. Everything listens on 127.0.0.1 only.
 
+mod common;
+
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -25,29 +27,17 @@ impl Drop for Process {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn venv() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let venv = std::env::var_os("DT_E2E_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target/e2e-venv"));
-    let status = Command::new("bash")
-        .arg(root.join("scripts/e2e-setup.sh"))
-        .env("DT_E2E_VENV", &venv)
-        .status()
-        .expect("run scripts/e2e-setup.sh");
-    assert!(
-        status.success(),
-        "scripts/e2e-setup.sh failed: the e2e tools could not be installed from PyPI"
-    );
-    venv
+/// Four distinct free ports on 127.0.0.1 (held together while chosen, so the
+/// system cannot hand out the same one twice).
+fn free_ports() -> [u16; 4] {
+    let listeners: Vec<TcpListener> = (0..4)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let ports: Vec<u16> = listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    [ports[0], ports[1], ports[2], ports[3]]
 }
 
 /// `GET http://127.0.0.1:{port}{path}`: status and body (HTTP/1.1, no keep-alive).
@@ -129,11 +119,10 @@ fn send_trace(protocol: OtlpProtocol, endpoint: String, project: &str) -> (Strin
 
 #[test]
 fn spans_reach_a_real_backend_through_a_real_collector() {
-    let venv = venv();
+    let venv = common::e2e_venv();
     let work = std::env::temp_dir().join(format!("dt-e2e-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
-    let (phoenix_http, phoenix_grpc, rotel_grpc, rotel_http) =
-        (free_port(), free_port(), free_port(), free_port());
+    let [phoenix_http, phoenix_grpc, rotel_grpc, rotel_http] = free_ports();
 
     let phoenix_log = std::fs::File::create(work.join("phoenix.log")).unwrap();
     let _phoenix = Process(

@@ -73,3 +73,23 @@ pub fn trace_of(hex: &str) -> TraceId {
 pub fn span_of(hex: &str) -> SpanId {
     SpanId::from_hex(hex).expect("span id hex")
 }
+
+/// The virtual environment with the Python peers of the end-to-end tests
+/// (`DT_E2E_VENV`, default `target/e2e-venv`), installed by
+/// `scripts/e2e-setup.sh` when missing.
+pub fn e2e_venv() -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = std::env::var_os("DT_E2E_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target/e2e-venv"));
+    let status = std::process::Command::new("bash")
+        .arg(root.join("scripts/e2e-setup.sh"))
+        .env("DT_E2E_VENV", &venv)
+        .status()
+        .expect("run scripts/e2e-setup.sh");
+    assert!(
+        status.success(),
+        "scripts/e2e-setup.sh failed: the Python peers could not be installed from PyPI"
+    );
+    venv
+}
