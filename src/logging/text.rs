@@ -69,7 +69,7 @@ enum Piece {
 }
 
 /// An event formatter that puts the trace context on every line; see the
-/// [module docs](self).
+/// [module docs](crate::logging).
 ///
 /// Placeholders: `{trace_id}`, `{span_id}`, `{trace_flags}`, `{level}`,
 /// `{target}`, `{timestamp}` (RFC 3339, UTC), `{message}`, `{fields}`, and
