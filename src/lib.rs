@@ -29,14 +29,15 @@ pub use init::{
     SamplerConfig, TracesExporter,
 };
 pub use logging::{
-    json_fmt_layer, otel_layer, setup_trace_logging, trace_context_fmt_layer, DatadogTags,
-    JsonFormat, LogFormat, TraceContextFormat, DEFAULT_PATTERN,
+    json_fmt_layer, otel_layer, otel_layer_with, setup_trace_logging, trace_context_fmt_layer,
+    BridgeOptions, DatadogTags, JsonFormat, LogFormat, SpanEvents, TraceContextFormat,
+    DEFAULT_PATTERN,
 };
 pub use propagation::{
     default_propagator, extract_context_from, extract_trace_context_from_headers,
     extract_trace_context_from_pairs, inject_context_into, B3Propagator, DatadogPropagator,
     ExtractedContext, HeaderExtractor, HeaderInjector, JaegerPropagator, PairsExtractor,
-    W3cTraceContextPropagator,
+    W3cBaggagePropagator, W3cTraceContextPropagator,
 };
 pub use task::{
     in_current_trace_fn, spawn, spawn_background_job, spawn_blocking, InCurrentTrace,

@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::{global, KeyValue};
-use opentelemetry_sdk::propagation::BaggagePropagator;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -34,7 +33,8 @@ pub use processor::ExportStats;
 use crate::error::Result;
 use crate::logging::{env_filter, fmt_layer, otel_layer, LogFormat, TraceContextFormat};
 use crate::propagation::{
-    B3Propagator, DatadogPropagator, JaegerPropagator, W3cTraceContextPropagator,
+    B3Propagator, DatadogPropagator, JaegerPropagator, W3cBaggagePropagator,
+    W3cTraceContextPropagator,
 };
 use processor::{Counters, QueueProcessor, Spans};
 
@@ -358,7 +358,7 @@ pub fn propagator(names: &[PropagatorName]) -> TextMapCompositePropagator {
         .map(|name| -> Box<dyn TextMapPropagator + Send + Sync> {
             match name {
                 PropagatorName::TraceContext => Box::new(W3cTraceContextPropagator::new()),
-                PropagatorName::Baggage => Box::new(BaggagePropagator::new()),
+                PropagatorName::Baggage => Box::new(W3cBaggagePropagator::new()),
                 PropagatorName::B3 => Box::new(B3Propagator::single_header()),
                 PropagatorName::B3Multi => Box::new(B3Propagator::multi_header()),
                 PropagatorName::Jaeger => Box::new(JaegerPropagator::new()),

@@ -159,17 +159,96 @@ where
         .event_format(format)
 }
 
+/// Which `tracing` events inside a span are also recorded on the span, as span
+/// events ([`BridgeOptions::span_events`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SpanEvents {
+    /// None: log lines stay log lines (and OTLP log records with feature `logs`).
+    None,
+    /// `ERROR` events only (default): they also mark the span's status as an
+    /// error and record exceptions, as tracing-opentelemetry does.
+    #[default]
+    Errors,
+    /// Every event (tracing-opentelemetry's own default): each log line inside
+    /// a span is stored a second time, on the span.
+    All,
+}
+
+/// What the `tracing`-to-OpenTelemetry bridge records on each span; see
+/// [`otel_layer_with`]. The defaults keep what a trace viewer needs and drop
+/// what costs the most per span (the README's performance table has the
+/// measured cost of each option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BridgeOptions {
+    /// `code.file.path`, `code.line.number`, `code.module.name` (default on).
+    pub location: bool,
+    /// `thread.id` and `thread.name`, an allocated string per span (default off).
+    pub threads: bool,
+    /// `busy_ns` / `idle_ns`: two clock reads per enter/exit (default off).
+    pub timings: bool,
+    /// Which events become span events (default [`SpanEvents::Errors`]).
+    pub span_events: SpanEvents,
+}
+
+impl Default for BridgeOptions {
+    fn default() -> Self {
+        Self {
+            location: true,
+            threads: false,
+            timings: false,
+            span_events: SpanEvents::Errors,
+        }
+    }
+}
+
+impl BridgeOptions {
+    /// tracing-opentelemetry's own defaults (everything on), for comparison.
+    pub fn upstream() -> Self {
+        Self {
+            location: true,
+            threads: true,
+            timings: true,
+            span_events: SpanEvents::All,
+        }
+    }
+}
+
+/// The tracing-to-OpenTelemetry bridge layer with [`BridgeOptions::default`];
+/// see [`otel_layer_with`].
+pub fn otel_layer<S>() -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+{
+    otel_layer_with(BridgeOptions::default())
+}
+
 /// The tracing-to-OpenTelemetry bridge layer, with the global tracer provider's
 /// tracer (install the provider first) and context activation on, so that
 /// entering a `tracing` span makes its OTel context current.
-pub fn otel_layer<S>(
-) -> tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry::global::BoxedTracer>
+pub fn otel_layer_with<S>(
+    options: BridgeOptions,
+) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
 where
-    S: Subscriber + for<'a> LookupSpan<'a>,
+    S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
 {
-    tracing_opentelemetry::layer()
+    use tracing_subscriber::filter::filter_fn;
+    use tracing_subscriber::Layer as _;
+    let layer = tracing_opentelemetry::layer()
         .with_tracer(opentelemetry::global::tracer(crate::context::TRACER_NAME))
         .with_context_activation(true)
+        .with_location(options.location)
+        .with_threads(options.threads)
+        .with_tracked_inactivity(options.timings);
+    match options.span_events {
+        SpanEvents::All => Box::new(layer),
+        // A per-layer filter: spans always pass; events only as chosen.
+        SpanEvents::Errors => Box::new(layer.with_filter(filter_fn(|meta| {
+            meta.is_span() || *meta.level() == tracing::Level::ERROR
+        }))),
+        SpanEvents::None => Box::new(layer.with_filter(filter_fn(|meta| meta.is_span()))),
+    }
 }
 
 /// The line format of [`init_observability`](crate::init_observability)'s log output.

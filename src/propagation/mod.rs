@@ -13,6 +13,7 @@
 //! [`default_propagator`] is used: strict W3C Trace Context plus W3C Baggage.
 
 mod b3;
+mod baggage;
 mod carrier;
 mod datadog;
 mod jaeger;
@@ -25,9 +26,9 @@ use opentelemetry::propagation::{
 };
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId};
 use opentelemetry::{global, Context};
-use opentelemetry_sdk::propagation::BaggagePropagator;
 
 pub use b3::B3Propagator;
+pub use baggage::W3cBaggagePropagator;
 pub use carrier::{HeaderExtractor, HeaderInjector, PairsExtractor};
 pub use datadog::DatadogPropagator;
 pub use jaeger::JaegerPropagator;
@@ -42,7 +43,7 @@ pub use trace_context::{
 pub fn default_propagator() -> TextMapCompositePropagator {
     TextMapCompositePropagator::new(vec![
         Box::new(W3cTraceContextPropagator::new()),
-        Box::new(BaggagePropagator::new()),
+        Box::new(W3cBaggagePropagator::new()),
     ])
 }
 
