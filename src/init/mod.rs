@@ -31,7 +31,9 @@ pub use config::{
 pub use processor::ExportStats;
 
 use crate::error::Result;
-use crate::logging::{env_filter, fmt_layer, otel_layer, LogFormat, TraceContextFormat};
+use crate::logging::{
+    env_filter, fmt_layer, otel_layer_with, BridgeOptions, LogFormat, TraceContextFormat,
+};
 use crate::propagation::{
     B3Propagator, DatadogPropagator, JaegerPropagator, W3cBaggagePropagator,
     W3cTraceContextPropagator,
@@ -80,6 +82,7 @@ pub struct ObservabilityBuilder {
     log_pattern: Option<String>,
     log_output: Option<LogOutput>,
     non_blocking_lines: Option<usize>,
+    bridge: BridgeOptions,
     strict: bool,
     shutdown_deadline: Option<Duration>,
 }
@@ -182,6 +185,14 @@ impl ObservabilityBuilder {
     /// or JSON, with or without Datadog's attributes.
     pub fn log_format(mut self, format: LogFormat) -> Self {
         self.log_format = Some(format);
+        self
+    }
+
+    /// What the `tracing` bridge records on spans (default
+    /// [`BridgeOptions::default`]: location, no thread attributes, no busy/idle
+    /// timings, only `ERROR` events as span events).
+    pub fn bridge(mut self, options: BridgeOptions) -> Self {
+        self.bridge = options;
         self
     }
 
@@ -289,6 +300,7 @@ impl ObservabilityBuilder {
             (None, None) => LogFormat::default(),
         };
         let non_blocking = self.non_blocking_lines;
+        let bridge_options = self.bridge;
         let output: Box<dyn std::io::Write + Send> = self
             .log_output
             .as_ref()
@@ -325,7 +337,7 @@ impl ObservabilityBuilder {
             // The format layer inside the OpenTelemetry one: see `trace_context_fmt_layer`.
             .with(layer)
             .with(bridge)
-            .with(otel_layer())
+            .with(otel_layer_with(bridge_options))
             .try_init()?;
         let config = &guard.config;
         for issue in &config.issues {
