@@ -68,7 +68,7 @@ pub fn new_span_id() -> SpanId {
 /// assert!(distributed_tracing::parse_trace_id(&id).is_ok());
 /// ```
 pub fn generate_trace_id() -> String {
-    TraceIdHex::new(new_trace_id()).to_string()
+    TraceIdHex::new(new_trace_id()).as_str().to_owned()
 }
 
 /// A new random span id as 16 lowercase hex characters (64 random bits, never zero).
@@ -79,7 +79,7 @@ pub fn generate_trace_id() -> String {
 /// assert!(distributed_tracing::parse_span_id(&id).is_ok());
 /// ```
 pub fn generate_span_id() -> String {
-    SpanIdHex::new(new_span_id()).to_string()
+    SpanIdHex::new(new_span_id()).as_str().to_owned()
 }
 
 /// Parses a trace id in the W3C form: exactly 32 lowercase hex digits, not all zero.

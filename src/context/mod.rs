@@ -91,12 +91,12 @@ pub fn current_trace_id_hex() -> Option<TraceIdHex> {
 /// assert_eq!(get_trace_id(), None);
 /// ```
 pub fn get_trace_id() -> Option<String> {
-    with_current_span_context(|sc| TraceIdHex::new(sc.trace_id()).to_string())
+    with_current_span_context(|sc| TraceIdHex::new(sc.trace_id()).as_str().to_owned())
 }
 
 /// The current span id as 16 lowercase hex digits; `None` outside a trace.
 pub fn get_span_id() -> Option<String> {
-    with_current_span_context(|sc| SpanIdHex::new(sc.span_id()).to_string())
+    with_current_span_context(|sc| SpanIdHex::new(sc.span_id()).as_str().to_owned())
 }
 
 /// The current trace flags as two lowercase hex digits (`"01"`: sampled, `"03"`:
@@ -260,8 +260,8 @@ fn dict_of(cx: &Context) -> Option<TraceContextDict> {
     let span = cx.span();
     let sc = span.span_context();
     sc.is_valid().then(|| TraceContextDict {
-        trace_id: Some(TraceIdHex::new(sc.trace_id()).to_string()),
-        span_id: Some(SpanIdHex::new(sc.span_id()).to_string()),
+        trace_id: Some(TraceIdHex::new(sc.trace_id()).as_str().to_owned()),
+        span_id: Some(SpanIdHex::new(sc.span_id()).as_str().to_owned()),
         trace_flags: Some(format!("{:02x}", sc.trace_flags().to_u8())),
         traceparent: Some(traceparent_string(sc)),
         tracestate: tracestate_header(cx, sc),
