@@ -90,16 +90,7 @@ impl reqwest_middleware::Middleware for TracingMiddleware {
                 .await;
         let span = cx.span();
         match &result {
-            Ok(response) => {
-                let status = response.status();
-                span.set_attribute(KeyValue::new(
-                    "http.response.status_code",
-                    i64::from(status.as_u16()),
-                ));
-                if status.is_server_error() {
-                    span.set_status(Status::error(status.to_string()));
-                }
-            }
+            Ok(response) => super::record_status(&span, response.status()),
             Err(error) => {
                 span.set_status(Status::error(error.to_string()));
                 span.set_attribute(KeyValue::new("error.type", "request_failed"));

@@ -24,3 +24,16 @@ pub use client::{RequestBuilderExt, TracingMiddleware};
 pub use server::{
     ResponseFuture, RouteFn, TraceLayer, TraceService, TracedBody, Trust, TrustPolicy,
 };
+
+/// Records an HTTP response status on a span: `http.response.status_code`,
+/// and an error status for 5xx answers (the semantic conventions leave 4xx
+/// unset on both sides here: the caller's mistake is not the service's error).
+fn record_status(span: &opentelemetry::trace::SpanRef<'_>, status: ::http::StatusCode) {
+    span.set_attribute(opentelemetry::KeyValue::new(
+        "http.response.status_code",
+        i64::from(status.as_u16()),
+    ));
+    if status.is_server_error() {
+        span.set_status(opentelemetry::trace::Status::error(status.to_string()));
+    }
+}

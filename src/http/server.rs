@@ -328,14 +328,7 @@ where
 /// 5xx) and adds the `traceresponse` header when asked to.
 fn record_response<B>(cx: &Context, response: &mut http::Response<B>, traceresponse: bool) {
     let span = cx.span();
-    let status = response.status();
-    span.set_attribute(KeyValue::new(
-        "http.response.status_code",
-        i64::from(status.as_u16()),
-    ));
-    if status.is_server_error() {
-        span.set_status(Status::error(status.to_string()));
-    }
+    super::record_status(&span, response.status());
     if traceresponse {
         let sc = span.span_context();
         if sc.is_valid() {

@@ -61,6 +61,17 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The `service.name` of a resource, `""` when it has none.
+fn service_name(resource: Option<&opentelemetry_proto::tonic::resource::v1::Resource>) -> String {
+    resource
+        .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
+        .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+            Value::StringValue(s) => Some(s.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
 /// The headers (or gRPC metadata) of one request.
 pub type Headers = Vec<(String, String)>;
 
@@ -76,15 +87,7 @@ impl Store {
     fn add(&self, request: ExportTraceServiceRequest, headers: Headers) {
         let mut spans = self.spans.lock().unwrap();
         for rs in request.resource_spans {
-            let service = rs
-                .resource
-                .as_ref()
-                .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
-                .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-                    Value::StringValue(s) => Some(s.clone()),
-                    _ => None,
-                })
-                .unwrap_or_default();
+            let service = service_name(rs.resource.as_ref());
             for ss in rs.scope_spans {
                 for span in ss.spans {
                     spans.push(Received {
@@ -100,15 +103,7 @@ impl Store {
     fn add_logs(&self, request: ExportLogsServiceRequest) {
         let mut logs = self.logs.lock().unwrap();
         for rl in request.resource_logs {
-            let service = rl
-                .resource
-                .as_ref()
-                .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
-                .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-                    Value::StringValue(s) => Some(s.clone()),
-                    _ => None,
-                })
-                .unwrap_or_default();
+            let service = service_name(rl.resource.as_ref());
             for sl in rl.scope_logs {
                 for record in sl.log_records {
                     logs.push((service.clone(), record));
