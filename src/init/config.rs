@@ -791,19 +791,6 @@ mod tests {
         assert!(c.service_name.starts_with("unknown_service"));
         assert!(c.issues.is_empty());
     }
-}
-
-#[cfg(test)]
-mod env_table {
-    use super::*;
-
-    fn resolve(vars: &[(&str, &str)]) -> EffectiveConfig {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        EffectiveConfig::resolve(&map_env(map), &Overrides::default())
-    }
 
     /// Every variable with a good value: what it changes.
     #[test]
