@@ -12,10 +12,18 @@ pub struct HeaderInjector<'a>(pub &'a mut http::HeaderMap);
 
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        if let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(key.as_bytes()),
-            http::HeaderValue::from_str(&value),
-        ) {
+        // The W3C fields are static names (no parsing); the value's buffer is
+        // taken over, not copied.
+        let name = match key {
+            "traceparent" => http::HeaderName::from_static("traceparent"),
+            "tracestate" => http::HeaderName::from_static("tracestate"),
+            "baggage" => http::HeaderName::from_static("baggage"),
+            other => match http::HeaderName::from_bytes(other.as_bytes()) {
+                Ok(name) => name,
+                Err(_) => return,
+            },
+        };
+        if let Ok(value) = http::HeaderValue::try_from(value) {
             self.0.insert(name, value);
         }
     }
