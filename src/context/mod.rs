@@ -21,7 +21,7 @@ use crate::propagation::{
     HeaderInjector,
 };
 
-pub(crate) use scope::TRACER_NAME;
+pub(crate) use scope::{cache_installed_tracer, with_tracer, TRACER_NAME};
 pub use scope::{DistributedTraceContext, Scoped, TraceContextGuard};
 
 /// Runs `f` on the current OpenTelemetry context: the innermost attached one

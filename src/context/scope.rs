@@ -23,6 +23,25 @@ use crate::propagation::{
 /// The instrumentation scope name of the spans this crate starts.
 pub(crate) const TRACER_NAME: &str = "distributed-tracing";
 
+/// The tracer of the provider [`init_observability`](crate::init_observability)
+/// installed, cached once it did (`global::tracer` costs a lock and an
+/// allocation per call); before that, or with a provider installed by other
+/// code, the global provider's tracer at the time of the call.
+static INSTALLED_TRACER: std::sync::OnceLock<global::BoxedTracer> = std::sync::OnceLock::new();
+
+/// Called by `init_observability` right after it installed the global provider.
+pub(crate) fn cache_installed_tracer() {
+    let _ = INSTALLED_TRACER.set(global::tracer(TRACER_NAME));
+}
+
+/// Runs `f` with the tracer for this crate's spans (see [`INSTALLED_TRACER`]).
+pub(crate) fn with_tracer<T>(f: impl FnOnce(&global::BoxedTracer) -> T) -> T {
+    match INSTALLED_TRACER.get() {
+        Some(tracer) => f(tracer),
+        None => f(&global::tracer(TRACER_NAME)),
+    }
+}
+
 /// Flags of a trace whose id we generated: sampled, and (W3C Level 2) random.
 const NEW_TRACE_FLAGS: TraceFlags = TraceFlags::new(FLAG_SAMPLED | FLAG_RANDOM);
 
@@ -166,7 +185,7 @@ impl DistributedTraceContext {
         if !links.is_empty() {
             builder = builder.with_links(links);
         }
-        let span = global::tracer(TRACER_NAME).build_with_context(builder, parent);
+        let span = with_tracer(|tracer| tracer.build_with_context(builder, parent));
         let sc = opentelemetry::trace::Span::span_context(&span);
         if sc.is_valid() && sc.span_id() != parent_sc.span_id() {
             return Self {

@@ -74,12 +74,11 @@ impl reqwest_middleware::Middleware for TracingMiddleware {
         if let Some(port) = req.url().port_or_known_default() {
             attributes.push(KeyValue::new("server.port", i64::from(port)));
         }
-        let span = opentelemetry::global::tracer(crate::context::TRACER_NAME).build_with_context(
-            opentelemetry::trace::SpanBuilder::from_name(method)
-                .with_kind(SpanKind::Client)
-                .with_attributes(attributes),
-            &parent,
-        );
+        let builder = opentelemetry::trace::SpanBuilder::from_name(method)
+            .with_kind(SpanKind::Client)
+            .with_attributes(attributes);
+        let span =
+            crate::context::with_tracer(|tracer| tracer.build_with_context(builder, &parent));
         let cx = parent.with_span(span);
         crate::propagation::inject_context_into(
             &cx,

@@ -2,10 +2,8 @@
 
 use std::fmt;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
 use std::task::{Context as TaskContext, Poll};
 
-use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::trace::{Link, SpanBuilder, SpanKind, Status, TraceContextExt, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 
@@ -78,7 +76,6 @@ pub struct TraceLayer<P = Trust> {
     policy: P,
     traceresponse: bool,
     route: Option<RouteFn>,
-    tracer: Arc<OnceLock<BoxedTracer>>,
 }
 
 impl<P: fmt::Debug> fmt::Debug for TraceLayer<P> {
@@ -103,7 +100,6 @@ impl TraceLayer {
             policy: Trust::Continue,
             traceresponse: false,
             route: None,
-            tracer: Arc::new(OnceLock::new()),
         }
     }
 }
@@ -116,7 +112,6 @@ impl<P> TraceLayer<P> {
             policy,
             traceresponse: self.traceresponse,
             route: self.route,
-            tracer: self.tracer,
         }
     }
 
@@ -225,10 +220,8 @@ impl<P: TrustPolicy> TraceLayer<P> {
         if !links.is_empty() {
             builder = builder.with_links(links);
         }
-        let tracer = self
-            .tracer
-            .get_or_init(|| global::tracer(crate::context::TRACER_NAME));
-        let span = tracer.build_with_context(builder, &parent);
+        let span =
+            crate::context::with_tracer(|tracer| tracer.build_with_context(builder, &parent));
         parent.with_span(span)
     }
 }

@@ -325,6 +325,7 @@ impl ObservabilityBuilder {
         global::set_text_map_propagator(propagator(&config.propagators));
         if let Some(provider) = &guard.provider {
             global::set_tracer_provider(provider.clone());
+            crate::context::cache_installed_tracer();
         }
         #[cfg(feature = "logs")]
         let bridge = guard.logs.as_ref().map(|(provider, _)| {
