@@ -49,7 +49,8 @@ use distributed_tracing::opentelemetry_sdk::trace::{
 use distributed_tracing::propagation::{HeaderExtractor, HeaderInjector};
 use distributed_tracing::tracing_opentelemetry::OpenTelemetrySpanExt;
 use distributed_tracing::{
-    SpanIdHex, TraceContextDict, TraceContextFormat, TraceIdHex, W3cTraceContextPropagator,
+    BridgeOptions, JsonFormat, SpanEvents, SpanIdHex, TraceContextDict, TraceContextFormat,
+    TraceIdHex, W3cTraceContextPropagator,
 };
 use http::HeaderMap;
 use tracing::Dispatch;
@@ -89,17 +90,22 @@ fn bridged() -> Dispatch {
     Dispatch::new(tracing_subscriber::registry().with(distributed_tracing::otel_layer()))
 }
 
-/// An experiment, not this crate's layer: the bridge with the per-span extras
-/// that `tracing_opentelemetry::layer()` turns on by default switched off
-/// (busy/idle timings, thread id/name and code location attributes).
-fn bridged_lean() -> Dispatch {
+/// The bridge with given options (see `BridgeOptions`): to measure what each
+/// option costs per span.
+fn bridged_with(options: BridgeOptions) -> Dispatch {
+    provider();
+    Dispatch::new(
+        tracing_subscriber::registry().with(distributed_tracing::otel_layer_with(options)),
+    )
+}
+
+/// The plain upstream bridge: `tracing_opentelemetry::layer()` with its own
+/// defaults (busy/idle timings, thread and location attributes, every event a
+/// span event).
+fn bridged_upstream() -> Dispatch {
     provider();
     let layer = distributed_tracing::tracing_opentelemetry::layer()
-        .with_tracer(global::tracer("distributed-tracing"))
-        .with_context_activation(true)
-        .with_tracked_inactivity(false)
-        .with_threads(false)
-        .with_location(false);
+        .with_tracer(global::tracer("distributed-tracing"));
     Dispatch::new(tracing_subscriber::registry().with(layer))
 }
 
@@ -348,62 +354,51 @@ fn continue_from_headers(c: &mut Criterion) {
 
 /// Row 7: a span created, entered, exited and closed.
 fn span_lifecycle(c: &mut Criterion) {
-    let bridged = bridged();
-    let lean = bridged_lean();
-    let registry = registry_only();
+    let base = BridgeOptions::default();
+    let variants = [
+        ("ours_default", bridged()),
+        ("upstream_defaults", bridged_upstream()),
+        ("option_threads_on", bridged_with(base.with_threads(true))),
+        ("option_timings_on", bridged_with(base.with_timings(true))),
+        (
+            "option_location_off",
+            bridged_with(base.with_location(false)),
+        ),
+        ("floor_registry_only", registry_only()),
+    ];
     let tracer = sdk_tracer();
     let mut g = c.benchmark_group("span_lifecycle");
-    g.bench_function("bridged_info_span_in_scope", |b| {
-        tracing::dispatcher::with_default(&bridged, || {
-            b.iter(|| tracing::info_span!("x").in_scope(|| ()))
-        })
-    });
-    g.bench_function("experiment_lean_layer_in_scope", |b| {
-        tracing::dispatcher::with_default(&lean, || {
-            b.iter(|| tracing::info_span!("x").in_scope(|| ()))
-        })
-    });
-    g.bench_function("upstream_sdk_start_end", |b| {
+    for (name, dispatch) in &variants {
+        g.bench_function(*name, |b| {
+            tracing::dispatcher::with_default(dispatch, || {
+                b.iter(|| tracing::info_span!("x").in_scope(|| ()))
+            })
+        });
+    }
+    g.bench_function("sdk_alone_start_end", |b| {
         b.iter(|| tracer.start("x").end())
-    });
-    g.bench_function("floor_registry_only", |b| {
-        tracing::dispatcher::with_default(&registry, || {
-            b.iter(|| tracing::info_span!("x").in_scope(|| ()))
-        })
     });
     g.finish();
 }
 
 /// Row 8: entering and exiting an existing span.
 fn span_enter_exit(c: &mut Criterion) {
-    let bridged = bridged();
-    let lean = bridged_lean();
-    let registry = registry_only();
+    let variants = [
+        ("ours_default", bridged()),
+        ("upstream_defaults", bridged_upstream()),
+        ("floor_registry_only", registry_only()),
+    ];
     let mut g = c.benchmark_group("span_enter_exit");
-    g.bench_function("bridged", |b| {
-        tracing::dispatcher::with_default(&bridged, || {
-            let span = tracing::info_span!("x");
-            b.iter(|| {
-                let _e = span.enter();
+    for (name, dispatch) in &variants {
+        g.bench_function(*name, |b| {
+            tracing::dispatcher::with_default(dispatch, || {
+                let span = tracing::info_span!("x");
+                b.iter(|| {
+                    let _e = span.enter();
+                })
             })
-        })
-    });
-    g.bench_function("experiment_lean_layer", |b| {
-        tracing::dispatcher::with_default(&lean, || {
-            let span = tracing::info_span!("x");
-            b.iter(|| {
-                let _e = span.enter();
-            })
-        })
-    });
-    g.bench_function("floor_registry_only", |b| {
-        tracing::dispatcher::with_default(&registry, || {
-            let span = tracing::info_span!("x");
-            b.iter(|| {
-                let _e = span.enter();
-            })
-        })
-    });
+        });
+    }
     g.finish();
 }
 
@@ -451,27 +446,52 @@ fn trace_context_dict(c: &mut Criterion) {
 /// Row 10: one log line through the plain fmt layer and through ours.
 fn log_line(c: &mut Criterion) {
     provider();
+    let upstream_layer = || {
+        distributed_tracing::tracing_opentelemetry::layer()
+            .with_tracer(global::tracer("distributed-tracing"))
+    };
+    // The plain upstream stack: the upstream bridge (every event a span event)
+    // and the plain fmt layer.
     let plain = Dispatch::new(
         tracing_subscriber::registry()
-            .with(distributed_tracing::otel_layer())
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink)),
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink))
+            .with(upstream_layer()),
     );
     let plain_no_ansi = Dispatch::new(
         tracing_subscriber::registry()
-            .with(distributed_tracing::otel_layer())
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_ansi(false)
                     .with_writer(std::io::sink),
-            ),
+            )
+            .with(upstream_layer()),
     );
-    let ours = Dispatch::new(
-        tracing_subscriber::registry()
-            .with(distributed_tracing::otel_layer())
-            .with(
-                distributed_tracing::trace_context_fmt_layer(TraceContextFormat::default())
+    let ours_with = |pattern: &str, options: BridgeOptions| {
+        Dispatch::new(
+            tracing_subscriber::registry()
+                .with(
+                    distributed_tracing::trace_context_fmt_layer(
+                        TraceContextFormat::new(pattern).unwrap(),
+                    )
                     .with_writer(std::io::sink),
-            ),
+                )
+                .with(distributed_tracing::otel_layer_with(options)),
+        )
+    };
+    let ours = ours_with(
+        distributed_tracing::DEFAULT_PATTERN,
+        BridgeOptions::default(),
+    );
+    // The same line without the ids: the difference is the enrichment's cost.
+    let ours_no_ids = ours_with("[{level:<8}] {message}{fields}", BridgeOptions::default());
+    let ours_span_events = ours_with(
+        distributed_tracing::DEFAULT_PATTERN,
+        BridgeOptions::default().with_span_events(SpanEvents::All),
+    );
+    let ours_json = Dispatch::new(
+        tracing_subscriber::registry()
+            .with(distributed_tracing::json_fmt_layer(JsonFormat::new()).with_writer(std::io::sink))
+            .with(distributed_tracing::otel_layer()),
     );
     let no_fmt = bridged();
     let mut g = c.benchmark_group("log_line");
@@ -479,6 +499,9 @@ fn log_line(c: &mut Criterion) {
         ("upstream_fmt", &plain),
         ("upstream_fmt_no_ansi", &plain_no_ansi),
         ("ours_fmt", &ours),
+        ("ours_fmt_without_ids", &ours_no_ids),
+        ("ours_fmt_span_events_all", &ours_span_events),
+        ("ours_json", &ours_json),
         ("floor_no_fmt_layer", &no_fmt),
     ];
     for (name, dispatch) in cases {

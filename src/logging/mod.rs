@@ -204,6 +204,30 @@ impl Default for BridgeOptions {
 }
 
 impl BridgeOptions {
+    /// Sets [`location`](Self::location).
+    pub fn with_location(mut self, on: bool) -> Self {
+        self.location = on;
+        self
+    }
+
+    /// Sets [`threads`](Self::threads).
+    pub fn with_threads(mut self, on: bool) -> Self {
+        self.threads = on;
+        self
+    }
+
+    /// Sets [`timings`](Self::timings).
+    pub fn with_timings(mut self, on: bool) -> Self {
+        self.timings = on;
+        self
+    }
+
+    /// Sets [`span_events`](Self::span_events).
+    pub fn with_span_events(mut self, events: SpanEvents) -> Self {
+        self.span_events = events;
+        self
+    }
+
     /// tracing-opentelemetry's own defaults (everything on), for comparison.
     pub fn upstream() -> Self {
         Self {
