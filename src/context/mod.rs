@@ -21,7 +21,9 @@ use crate::propagation::{
     HeaderInjector,
 };
 
-pub(crate) use scope::{cache_installed_tracer, with_tracer, TRACER_NAME};
+#[cfg(any(feature = "http-server", feature = "reqwest"))]
+pub(crate) use scope::with_tracer;
+pub(crate) use scope::{cache_installed_tracer, TRACER_NAME};
 pub use scope::{DistributedTraceContext, Scoped, TraceContextGuard};
 
 /// Runs `f` on the current OpenTelemetry context: the innermost attached one

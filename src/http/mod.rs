@@ -28,6 +28,7 @@ pub use server::{
 /// Records an HTTP response status on a span: `http.response.status_code`,
 /// and an error status for 5xx answers (the semantic conventions leave 4xx
 /// unset on both sides here: the caller's mistake is not the service's error).
+#[cfg(any(feature = "http-server", feature = "reqwest"))]
 fn record_status(span: &opentelemetry::trace::SpanRef<'_>, status: ::http::StatusCode) {
     span.set_attribute(opentelemetry::KeyValue::new(
         "http.response.status_code",

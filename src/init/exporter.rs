@@ -14,6 +14,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 use serde_json::json;
 
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 use super::config::{OtlpConfig, OtlpProtocol};
 use crate::error::{Error, Result};
 use crate::ids::{SpanIdHex, TraceIdHex};
