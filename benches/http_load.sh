@@ -16,7 +16,7 @@ bin=target/release/examples/http_bench_server
 duration="${DURATION:-10s}"
 declare -A rps
 port=18080
-for mode in plain ours upstream; do
+for mode in plain ours upstream axum-otel; do
   port=$((port + 1))
   taskset -c 0 "$bin" "$mode" "127.0.0.1:$port" > /dev/null &
   pid=$!
@@ -32,16 +32,17 @@ for mode in plain ours upstream; do
   p50=$(echo "$out" | awk '$1=="50%" {print $2}')
   echo "$mode: ${rps[$mode]} requests/s, p50 $p50"
 done
-python3 - "${rps[plain]}" "${rps[ours]}" "${rps[upstream]}" <<'PY'
+python3 - "${rps[plain]}" "${rps[ours]}" "${rps[upstream]}" "${rps[axum-otel]}" <<'PY'
 import sys
-plain, ours, upstream = map(float, sys.argv[1:4])
+plain, ours, upstream, axum_otel = map(float, sys.argv[1:5])
 cost = lambda r: 1e6 / r  # microseconds of server CPU per request
 print()
 print("| server | requests/s | µs per request | overhead over plain axum, µs |")
 print("|---|---|---|---|")
-for name, r in [("plain axum", plain), ("TraceLayer (ours)", ours), ("upstream hand-rolled", upstream)]:
+for name, r in [("plain axum", plain), ("TraceLayer (ours)", ours), ("upstream hand-rolled", upstream), ("axum-tracing-opentelemetry", axum_otel)]:
     print(f"| {name} | {r:,.0f} | {cost(r):.2f} | {cost(r) - cost(plain):.2f} |")
 o, u = cost(ours) - cost(plain), cost(upstream) - cost(plain)
 print()
-print(f"ours / upstream overhead: {o / u:.2f}")
+a = cost(axum_otel) - cost(plain)
+print(f"ours / upstream overhead: {o / u:.2f}; ours / axum-tracing-opentelemetry: {o / a:.2f}")
 PY
