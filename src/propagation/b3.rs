@@ -22,7 +22,8 @@
 //!   extract; `X-B3-Flags` is `1` (debug) or `0`; any other value of either makes
 //!   the headers invalid;
 //! * debug (`d`, `X-B3-Flags: 1`) implies sampled and wins over `X-B3-Sampled`;
-//!   it is not sent on: inject writes `1` or `0` only;
+//!   it is sent on to the next service (`d` / `X-B3-Flags: 1`), as the
+//!   OpenTelemetry B3 specification asks, for the trace it came with;
 //! * an absent sampling state ("defer") is a valid remote span context with the
 //!   `sampled` flag unset: OpenTelemetry's trace flags cannot say "undecided", as
 //!   with the B3 propagators of OpenTelemetry Java and Go. Note that the default
@@ -298,11 +299,11 @@ fn one_value<'a>(extractor: &'a dyn Extractor, key: &str) -> Result<Option<&'a s
 }
 
 /// The remote span context the headers carry, `None` if none is valid.
-fn extract_b3(extractor: &dyn Extractor) -> Option<SpanContext> {
+fn extract_b3(extractor: &dyn Extractor) -> Option<B3Context> {
     // The single header takes precedence when it carries a trace.
     if let Ok(Some(value)) = one_value(extractor, B3) {
         if let Ok(B3Single::Context(b3)) = parse_single(value) {
-            return Some(b3.span_context());
+            return Some(b3);
         }
     }
     // Both ids are needed to continue a trace; each header at most once.
@@ -310,10 +311,15 @@ fn extract_b3(extractor: &dyn Extractor) -> Option<SpanContext> {
     let span_id = one_value(extractor, X_B3_SPAN_ID).ok()??;
     let sampled = one_value(extractor, X_B3_SAMPLED).ok()?;
     let flags = one_value(extractor, X_B3_FLAGS).ok()?;
-    parse_multi(trace_id, span_id, sampled, flags)
-        .ok()
-        .map(|b3| b3.span_context())
+    parse_multi(trace_id, span_id, sampled, flags).ok()
 }
+
+/// A caller's B3 debug decision, kept in the context beside the span context
+/// (OpenTelemetry's trace flags have no debug bit) and bound to its trace, so
+/// that it is sent on as the OpenTelemetry B3 specification asks ("debug MUST
+/// be propagated").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct B3Debug(TraceId);
 
 fn single_fields() -> &'static [String] {
     static FIELDS: OnceLock<[String; 1]> = OnceLock::new();
@@ -321,12 +327,13 @@ fn single_fields() -> &'static [String] {
 }
 
 fn multi_fields() -> &'static [String] {
-    static FIELDS: OnceLock<[String; 3]> = OnceLock::new();
+    static FIELDS: OnceLock<[String; 4]> = OnceLock::new();
     FIELDS.get_or_init(|| {
         [
             X_B3_TRACE_ID.to_string(),
             X_B3_SPAN_ID.to_string(),
             X_B3_SAMPLED.to_string(),
+            X_B3_FLAGS.to_string(),
         ]
     })
 }
@@ -340,20 +347,31 @@ impl TextMapPropagator for B3Propagator {
         }
         let trace_id = TraceIdHex::new(sc.trace_id());
         let span_id = SpanIdHex::new(sc.span_id());
+        let debug = cx.get::<B3Debug>() == Some(&B3Debug(sc.trace_id()));
         let sampled = if sc.is_sampled() { "1" } else { "0" };
-        match self.encoding {
-            Encoding::Single => injector.set(B3, format!("{trace_id}-{span_id}-{sampled}")),
-            Encoding::Multi => {
+        match (self.encoding, debug) {
+            (Encoding::Single, true) => injector.set(B3, format!("{trace_id}-{span_id}-d")),
+            (Encoding::Single, false) => {
+                injector.set(B3, format!("{trace_id}-{span_id}-{sampled}"))
+            }
+            (Encoding::Multi, _) => {
                 injector.set(X_B3_TRACE_ID, trace_id.to_string());
                 injector.set(X_B3_SPAN_ID, span_id.to_string());
-                injector.set(X_B3_SAMPLED, sampled.to_string());
+                // Debug implies sampled; `X-B3-Sampled` is omitted with it.
+                match debug {
+                    true => injector.set(X_B3_FLAGS, "1".to_string()),
+                    false => injector.set(X_B3_SAMPLED, sampled.to_string()),
+                }
             }
         }
     }
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
         match extract_b3(extractor) {
-            Some(sc) => cx.with_remote_span_context(sc),
+            Some(b3) if b3.sampling == Some(Sampling::Debug) => cx
+                .with_remote_span_context(b3.span_context())
+                .with_value(B3Debug(b3.trace_id)),
+            Some(b3) => cx.with_remote_span_context(b3.span_context()),
             None => cx.clone(),
         }
     }
@@ -363,6 +381,55 @@ impl TextMapPropagator for B3Propagator {
             Encoding::Single => single_fields(),
             Encoding::Multi => multi_fields(),
         })
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// The OpenTelemetry B3 specification: a caller's debug flag is sent on,
+    /// by both encodings, from the continued trace's child spans too.
+    #[test]
+    fn debug_is_propagated() {
+        let tid = "80f198ee56343ba864fe8b2a57d3eff7";
+        for (carrier, label) in [
+            (vec![("b3", format!("{tid}-e457b5a2e4d86bd1-d"))], "single"),
+            (
+                vec![
+                    ("x-b3-traceid", tid.to_string()),
+                    ("x-b3-spanid", "e457b5a2e4d86bd1".to_string()),
+                    ("x-b3-flags", "1".to_string()),
+                ],
+                "multi",
+            ),
+        ] {
+            let map: HashMap<String, String> = carrier
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+            let cx = B3Propagator::single_header().extract(&map);
+            assert!(cx.span().span_context().is_sampled(), "{label}");
+            let mut single = HashMap::new();
+            B3Propagator::single_header().inject_context(&cx, &mut single);
+            assert!(single["b3"].ends_with("-d"), "{label}: {single:?}");
+            let mut multi = HashMap::new();
+            B3Propagator::multi_header().inject_context(&cx, &mut multi);
+            assert_eq!(
+                multi.get("x-b3-flags").map(String::as_str),
+                Some("1"),
+                "{label}"
+            );
+            assert!(!multi.contains_key("x-b3-sampled"), "{label}");
+        }
+        // A sampled (not debug) caller is not turned into a debug one.
+        let map: HashMap<String, String> =
+            [("b3".to_string(), format!("{tid}-e457b5a2e4d86bd1-1"))].into();
+        let cx = B3Propagator::single_header().extract(&map);
+        let mut out = HashMap::new();
+        B3Propagator::single_header().inject_context(&cx, &mut out);
+        assert!(out["b3"].ends_with("-1"));
     }
 }
 
@@ -985,12 +1052,12 @@ mod tests {
             ]);
             assert_eq!(out, expected);
         }
-        // Debug is not sent on: only the sampled decision.
+        // Debug is sent on (see `debug_tests`).
         let cx = B3Propagator::single_header()
             .extract(&map(&[("b3", format!("{TID}-{SID}-d").as_str())]));
         let mut out = HashMap::new();
         B3Propagator::single_header().inject_context(&cx, &mut out);
-        assert_eq!(out["b3"], format!("{TID}-{SID}-1"));
+        assert_eq!(out["b3"], format!("{TID}-{SID}-d"));
     }
 
     #[test]
@@ -1008,7 +1075,7 @@ mod tests {
         assert_eq!(single.fields().collect::<Vec<_>>(), ["b3"]);
         assert_eq!(
             multi.fields().collect::<Vec<_>>(),
-            ["x-b3-traceid", "x-b3-spanid", "x-b3-sampled"]
+            ["x-b3-traceid", "x-b3-spanid", "x-b3-sampled", "x-b3-flags"]
         );
     }
 
