@@ -25,8 +25,8 @@ pub use ids::{
 };
 pub use init::{
     init_observability, propagator, BatchConfig, ConfigIssue, EffectiveConfig, ExportStats,
-    ObservabilityBuilder, ObservabilityGuard, OtlpConfig, OtlpProtocol, PropagatorName,
-    SamplerConfig, TracesExporter,
+    LogFormatName, ObservabilityBuilder, ObservabilityGuard, OtlpConfig, OtlpProtocol,
+    PropagatorName, SamplerConfig, TracesExporter,
 };
 pub use logging::{
     json_fmt_layer, otel_layer, otel_layer_with, setup_trace_logging, trace_context_fmt_layer,

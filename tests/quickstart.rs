@@ -100,6 +100,10 @@ fn run_quickstart(env: &[(&str, &str)]) -> Output {
         "OTEL_EXPORTER_OTLP_PROTOCOL",
         "OTEL_TRACES_SAMPLER",
         "OTEL_SDK_DISABLED",
+        "DISTRIBUTED_TRACING_LOG_FORMAT",
+        "DD_SERVICE",
+        "DD_ENV",
+        "DD_VERSION",
     ] {
         cmd.env_remove(var);
     }
@@ -195,4 +199,55 @@ fn a_disabled_sdk_exports_nothing() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("Batch processing finished"));
     std::thread::sleep(Duration::from_millis(100));
     assert!(receiver.stop().spans().is_empty());
+}
+
+/// `DISTRIBUTED_TRACING_LOG_FORMAT=datadog`: every line is JSON; the lines in
+/// the trace carry its ids, which match the spans received over OTLP, and
+/// Datadog's `dd.trace_id` / `dd.span_id` convert back to them.
+#[test]
+fn quickstart_datadog_json_lines_match_the_exported_spans() {
+    let receiver = Receiver::start(Protocol::Http, 0, Store::default());
+    let endpoint = receiver.endpoint(Protocol::Http);
+    let out = run_quickstart(&[
+        ("DISTRIBUTED_TRACING_LOG_FORMAT", "datadog"),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", endpoint.as_str()),
+        ("OTEL_SERVICE_NAME", "quickstart"),
+        ("DD_ENV", "test"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "service.version=1.2.3"),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(lines.len(), 8, "{stdout}");
+    let store = receiver.stop();
+    let trace_id = lines[0]["trace_id"].as_str().unwrap().to_string();
+    let spans = store.of_trace(&trace_id);
+    assert_eq!(spans.len(), 4);
+    let low64 = u128::from_str_radix(&trace_id, 16).unwrap() as u64;
+    for line in &lines {
+        assert_eq!(line["trace_id"], trace_id.as_str(), "{line}");
+        let span_id = line["span_id"].as_str().unwrap();
+        assert!(
+            spans.iter().any(|s| s.span_id() == span_id),
+            "{line}: a span of the trace"
+        );
+        assert_eq!(
+            line["dd.trace_id"]
+                .as_str()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap(),
+            low64
+        );
+        assert_eq!(
+            line["dd.span_id"].as_str().unwrap().parse::<u64>().unwrap(),
+            u64::from_str_radix(span_id, 16).unwrap()
+        );
+        assert_eq!(line["dd.service"], "quickstart");
+        assert_eq!(line["dd.env"], "test");
+        assert_eq!(line["dd.version"], "1.2.3");
+    }
 }

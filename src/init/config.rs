@@ -29,6 +29,19 @@ pub enum TracesExporter {
     None,
 }
 
+/// The log line format chosen by `DISTRIBUTED_TRACING_LOG_FORMAT` (this
+/// crate's variable; the OpenTelemetry specification has none for it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LogFormatName {
+    /// `text`: the pattern's lines (default).
+    Text,
+    /// `json`: JSON lines.
+    Json,
+    /// `datadog`: JSON lines with Datadog's correlation attributes.
+    Datadog,
+}
+
 /// The OTLP transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -226,6 +239,13 @@ pub struct EffectiveConfig {
     pub propagators: Vec<PropagatorName>,
     /// Batch export settings.
     pub batch: BatchConfig,
+    /// `DISTRIBUTED_TRACING_LOG_FORMAT`: `text`, `json` or `datadog` (`None`:
+    /// unset, the builder's or the default text format).
+    pub log_format: Option<LogFormatName>,
+    /// Datadog's unified service tags for `datadog` log lines: `DD_SERVICE`
+    /// (else `service.name`), `DD_ENV` (else `deployment.environment.name` or
+    /// `deployment.environment`), `DD_VERSION` (else `service.version`).
+    pub datadog: (String, Option<String>, Option<String>),
     /// Values that were reported and ignored.
     pub issues: Vec<ConfigIssue>,
 }
@@ -624,6 +644,35 @@ impl EffectiveConfig {
                 .millis("OTEL_BSP_EXPORT_TIMEOUT")
                 .unwrap_or(defaults.export_timeout),
         };
+        let log_format = env.var("DISTRIBUTED_TRACING_LOG_FORMAT").and_then(|value| {
+            match value.trim().to_ascii_lowercase().as_str() {
+                "text" => Some(LogFormatName::Text),
+                "json" => Some(LogFormatName::Json),
+                "datadog" => Some(LogFormatName::Datadog),
+                _ => {
+                    env.issue(
+                        "DISTRIBUTED_TRACING_LOG_FORMAT",
+                        &value,
+                        "expected text, json or datadog; using text",
+                    );
+                    None
+                }
+            }
+        });
+        let attribute = |keys: &[&str]| {
+            resource_attributes
+                .iter()
+                .find(|(k, _)| keys.contains(&k.as_str()))
+                .map(|(_, v)| v.clone())
+        };
+        let datadog = (
+            env.var("DD_SERVICE")
+                .unwrap_or_else(|| service_name.clone()),
+            env.var("DD_ENV")
+                .or_else(|| attribute(&["deployment.environment.name", "deployment.environment"])),
+            env.var("DD_VERSION")
+                .or_else(|| attribute(&["service.version"])),
+        );
         // The specification: the batch size must not exceed the queue size.
         batch.max_export_batch_size = batch.max_export_batch_size.min(batch.max_queue_size);
 
@@ -643,6 +692,8 @@ impl EffectiveConfig {
             sampler,
             propagators,
             batch,
+            log_format,
+            datadog,
             issues: env.issues,
         }
     }
@@ -970,6 +1021,32 @@ mod tests {
             "the batch size is capped by the queue size"
         );
         assert!(c.issues.is_empty());
+
+        for (value, expected) in [
+            ("text", LogFormatName::Text),
+            ("JSON", LogFormatName::Json),
+            ("datadog", LogFormatName::Datadog),
+        ] {
+            let c = resolve(&[("DISTRIBUTED_TRACING_LOG_FORMAT", value)]);
+            assert_eq!(c.log_format, Some(expected));
+        }
+        let c = resolve(&[
+            ("OTEL_SERVICE_NAME", "shop"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment.name=prod,service.version=2",
+            ),
+        ]);
+        assert_eq!(
+            c.datadog,
+            ("shop".into(), Some("prod".into()), Some("2".into()))
+        );
+        let c = resolve(&[
+            ("OTEL_SERVICE_NAME", "shop"),
+            ("DD_SERVICE", "dd-shop"),
+            ("DD_ENV", "qa"),
+        ]);
+        assert_eq!(c.datadog, ("dd-shop".into(), Some("qa".into()), None));
     }
 
     /// Every variable with a bad value: reported, naming the variable and the
@@ -1000,6 +1077,7 @@ mod tests {
             ("OTEL_BSP_SCHEDULE_DELAY", "soon"),
             ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "-5"),
             ("OTEL_BSP_EXPORT_TIMEOUT", "1.5"),
+            ("DISTRIBUTED_TRACING_LOG_FORMAT", "xml"),
         ];
         for (name, value) in cases {
             let c = resolve(&[(name, value)]);

@@ -25,14 +25,15 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 pub use config::{
-    BatchConfig, ConfigIssue, EffectiveConfig, OtlpConfig, OtlpProtocol, PropagatorName,
-    SamplerConfig, TracesExporter,
+    BatchConfig, ConfigIssue, EffectiveConfig, LogFormatName, OtlpConfig, OtlpProtocol,
+    PropagatorName, SamplerConfig, TracesExporter,
 };
 pub use processor::ExportStats;
 
 use crate::error::Result;
 use crate::logging::{
-    env_filter, fmt_layer, otel_layer_with, BridgeOptions, LogFormat, TraceContextFormat,
+    env_filter, fmt_layer, otel_layer_with, BridgeOptions, DatadogTags, JsonFormat, LogFormat,
+    TraceContextFormat,
 };
 use crate::propagation::{
     B3Propagator, DatadogPropagator, JaegerPropagator, W3cBaggagePropagator,
@@ -294,10 +295,25 @@ impl ObservabilityBuilder {
     /// trace-id log line format and the OpenTelemetry bridge
     /// ([`otel_layer`](crate::otel_layer)).
     pub fn init(self) -> Result<ObservabilityGuard> {
-        let format = match (&self.log_format, &self.log_pattern) {
-            (Some(format), _) => format.clone(),
-            (None, Some(pattern)) => LogFormat::Text(TraceContextFormat::new(pattern)?),
-            (None, None) => LogFormat::default(),
+        // The builder's format, else its pattern, else
+        // `DISTRIBUTED_TRACING_LOG_FORMAT`, else text lines.
+        let env_config = self.config()?;
+        let format = match (&self.log_format, &self.log_pattern, env_config.log_format) {
+            (Some(format), _, _) => format.clone(),
+            (None, Some(pattern), _) => LogFormat::Text(TraceContextFormat::new(pattern)?),
+            (None, None, Some(LogFormatName::Json)) => LogFormat::Json(JsonFormat::new()),
+            (None, None, Some(LogFormatName::Datadog)) => {
+                let (service, env, version) = env_config.datadog.clone();
+                let mut tags = DatadogTags::default().service(service);
+                if let Some(env) = env {
+                    tags = tags.env(env);
+                }
+                if let Some(version) = version {
+                    tags = tags.version(version);
+                }
+                LogFormat::Json(JsonFormat::new().datadog(tags))
+            }
+            (None, None, _) => LogFormat::default(),
         };
         let non_blocking = self.non_blocking_lines;
         let bridge_options = self.bridge;
