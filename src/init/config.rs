@@ -103,6 +103,8 @@ pub enum PropagatorName {
     B3Multi,
     /// `jaeger`: `uber-trace-id`.
     Jaeger,
+    /// `xray`: AWS X-Ray's `X-Amzn-Trace-Id`.
+    Xray,
     /// `datadog`: `x-datadog-trace-id`, `x-datadog-parent-id`,
     /// `x-datadog-sampling-priority`, `x-datadog-tags` (the name Datadog's own
     /// tracers use in `OTEL_PROPAGATORS`).
@@ -118,6 +120,7 @@ impl PropagatorName {
             "b3multi" => Some(Self::B3Multi),
             "jaeger" => Some(Self::Jaeger),
             "datadog" => Some(Self::Datadog),
+            "xray" => Some(Self::Xray),
             _ => None,
         }
     }
@@ -764,7 +767,7 @@ fn propagators_from_env(env: &mut Env<'_>) -> Vec<PropagatorName> {
             (_, None) => env.issue(
                 "OTEL_PROPAGATORS",
                 &value,
-                format!("unknown propagator {name:?} (tracecontext, baggage, b3, b3multi, jaeger, datadog, none); it is skipped"),
+                format!("unknown propagator {name:?} (tracecontext, baggage, b3, b3multi, jaeger, xray, datadog, none); it is skipped"),
             ),
         }
     }
@@ -997,7 +1000,15 @@ mod tests {
         )]);
         assert_eq!(
             c.propagators,
-            vec![P::B3, P::TraceContext, P::Baggage, P::Jaeger, P::B3Multi],
+            vec![
+                P::B3,
+                P::TraceContext,
+                P::Baggage,
+                P::Jaeger,
+                P::B3Multi,
+                P::Xray,
+                P::Datadog
+            ],
             "in order, once each"
         );
         assert!(resolve(&[("OTEL_PROPAGATORS", "none")])

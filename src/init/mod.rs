@@ -37,7 +37,7 @@ use crate::logging::{
 };
 use crate::propagation::{
     B3Propagator, DatadogPropagator, JaegerPropagator, W3cBaggagePropagator,
-    W3cTraceContextPropagator,
+    W3cTraceContextPropagator, XrayPropagator,
 };
 use processor::{Counters, QueueProcessor, Spans};
 
@@ -392,6 +392,7 @@ pub fn propagator(names: &[PropagatorName]) -> TextMapCompositePropagator {
                 PropagatorName::B3Multi => Box::new(B3Propagator::multi_header()),
                 PropagatorName::Jaeger => Box::new(JaegerPropagator::new()),
                 PropagatorName::Datadog => Box::new(DatadogPropagator::new()),
+                PropagatorName::Xray => Box::new(XrayPropagator::new()),
             }
         })
         .collect();

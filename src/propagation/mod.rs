@@ -18,6 +18,7 @@ mod carrier;
 mod datadog;
 mod jaeger;
 mod trace_context;
+mod xray;
 
 use std::sync::OnceLock;
 
@@ -37,6 +38,7 @@ pub use trace_context::{
     W3cTraceContextPropagator, FLAG_RANDOM, FLAG_SAMPLED, MAX_TRACESTATE_MEMBERS, TRACEPARENT,
     TRACESTATE,
 };
+pub use xray::XrayPropagator;
 
 /// The propagator this crate installs by default: strict W3C Trace Context
 /// ([`W3cTraceContextPropagator`]) then W3C Baggage.
