@@ -996,7 +996,7 @@ mod tests {
         use PropagatorName as P;
         let c = resolve(&[(
             "OTEL_PROPAGATORS",
-            "b3, tracecontext,baggage,jaeger,b3multi,tracecontext",
+            "b3, tracecontext,baggage,jaeger,b3multi,tracecontext,xray,datadog",
         )]);
         assert_eq!(
             c.propagators,
