@@ -72,7 +72,7 @@ impl OtlpProtocol {
 }
 
 /// The sampler for new spans (`OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum SamplerConfig {
     /// `always_on`
@@ -87,6 +87,62 @@ pub enum SamplerConfig {
     ParentBasedAlwaysOff,
     /// `parentbased_traceidratio` with the ratio in `[0, 1]`.
     ParentBasedTraceIdRatio(f64),
+    /// `jaeger_remote` (`parent_based: false`) and `parentbased_jaeger_remote`:
+    /// the sampling strategy is polled from a Jaeger sampling endpoint (feature
+    /// `jaeger-remote-sampler`). `OTEL_TRACES_SAMPLER_ARG`:
+    /// `endpoint=http://localhost:5778/sampling,pollingIntervalMs=60000,initialSamplingRate=0.001`
+    /// (those are the defaults; any of the three may be left out).
+    JaegerRemote {
+        /// Respect the parent's decision, use the remote strategy for roots.
+        parent_based: bool,
+        /// The sampling endpoint (`?service=<service name>` is appended).
+        endpoint: String,
+        /// How often the strategy is fetched.
+        polling_interval: Duration,
+        /// The trace id ratio used until the first strategy arrives.
+        initial_sampling_rate: f64,
+    },
+}
+
+/// Parses `jaeger_remote`'s `OTEL_TRACES_SAMPLER_ARG`.
+fn jaeger_remote_arg(env: &mut Env<'_>, parent_based: bool) -> SamplerConfig {
+    let mut endpoint = "http://localhost:5778/sampling".to_string();
+    let mut polling_interval = Duration::from_millis(60_000);
+    let mut initial_sampling_rate = 0.001;
+    if let Some(value) = env.var("OTEL_TRACES_SAMPLER_ARG") {
+        let mut bad = |reason: &str| {
+            env.issue(
+                "OTEL_TRACES_SAMPLER_ARG",
+                &value,
+                format!("{reason}; the defaults are used"),
+            )
+        };
+        for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match pair.split_once('=').map(|(k, v)| (k.trim(), v.trim())) {
+                Some(("endpoint", v)) => match check_endpoint(v) {
+                    Ok(()) => endpoint = v.to_string(),
+                    Err(reason) => bad(&format!("endpoint: {reason}")),
+                },
+                Some(("pollingIntervalMs", v)) => match v.parse::<u64>() {
+                    Ok(ms) if ms > 0 => polling_interval = Duration::from_millis(ms),
+                    _ => bad("pollingIntervalMs: expected a positive integer"),
+                },
+                Some(("initialSamplingRate", v)) => match v.parse::<f64>() {
+                    Ok(r) if (0.0..=1.0).contains(&r) => initial_sampling_rate = r,
+                    _ => bad("initialSamplingRate: expected a ratio between 0 and 1"),
+                },
+                _ => bad(&format!(
+                    "unknown entry {pair:?} (endpoint, pollingIntervalMs, initialSamplingRate)"
+                )),
+            }
+        }
+    }
+    SamplerConfig::JaegerRemote {
+        parent_based,
+        endpoint,
+        polling_interval,
+        initial_sampling_rate,
+    }
 }
 
 /// A propagator named in `OTEL_PROPAGATORS`.
@@ -624,7 +680,10 @@ impl EffectiveConfig {
                 }
             },
         };
-        let sampler = over.sampler.unwrap_or_else(|| sampler_from_env(&mut env));
+        let sampler = over
+            .sampler
+            .clone()
+            .unwrap_or_else(|| sampler_from_env(&mut env));
         let propagators = over
             .propagators
             .clone()
@@ -730,11 +789,24 @@ fn sampler_from_env(env: &mut Env<'_>) -> SamplerConfig {
         "parentbased_always_on" => SamplerConfig::ParentBasedAlwaysOn,
         "parentbased_always_off" => SamplerConfig::ParentBasedAlwaysOff,
         "parentbased_traceidratio" => SamplerConfig::ParentBasedTraceIdRatio(ratio_arg(env)),
-        "jaeger_remote" | "parentbased_jaeger_remote" | "xray" => {
+        name @ ("jaeger_remote" | "parentbased_jaeger_remote")
+            if cfg!(feature = "jaeger-remote-sampler") =>
+        {
+            jaeger_remote_arg(env, name == "parentbased_jaeger_remote")
+        }
+        "jaeger_remote" | "parentbased_jaeger_remote" => {
             env.issue(
                 "OTEL_TRACES_SAMPLER",
                 &value,
-                "this sampler needs a remote sampling service, which this build does not support; using parentbased_always_on",
+                "this build has no Jaeger remote sampler (crate feature jaeger-remote-sampler); using parentbased_always_on",
+            );
+            SamplerConfig::ParentBasedAlwaysOn
+        }
+        "xray" => {
+            env.issue(
+                "OTEL_TRACES_SAMPLER",
+                &value,
+                "the X-Ray sampler (AWS's centralized sampling rules) is not implemented for Rust; using parentbased_always_on",
             );
             SamplerConfig::ParentBasedAlwaysOn
         }
@@ -742,7 +814,7 @@ fn sampler_from_env(env: &mut Env<'_>) -> SamplerConfig {
             env.issue(
                 "OTEL_TRACES_SAMPLER",
                 &value,
-                "unknown sampler (always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio); using parentbased_always_on",
+                "unknown sampler (always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio, jaeger_remote, parentbased_jaeger_remote); using parentbased_always_on",
             );
             SamplerConfig::ParentBasedAlwaysOn
         }
@@ -1082,7 +1154,7 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "10s"),
             ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "-1"),
             ("OTEL_TRACES_SAMPLER", "sometimes"),
-            ("OTEL_TRACES_SAMPLER", "jaeger_remote"),
+            ("OTEL_TRACES_SAMPLER", "xray"),
             ("OTEL_PROPAGATORS", "tracecontext,w3c"),
             ("OTEL_BSP_MAX_QUEUE_SIZE", "0"),
             ("OTEL_BSP_SCHEDULE_DELAY", "soon"),

@@ -399,17 +399,43 @@ pub fn propagator(names: &[PropagatorName]) -> TextMapCompositePropagator {
     TextMapCompositePropagator::new(propagators)
 }
 
-fn sampler(config: SamplerConfig) -> Sampler {
-    match config {
+fn sampler(config: &EffectiveConfig) -> Result<Sampler> {
+    Ok(match &config.sampler {
         SamplerConfig::AlwaysOn => Sampler::AlwaysOn,
         SamplerConfig::AlwaysOff => Sampler::AlwaysOff,
-        SamplerConfig::TraceIdRatio(r) => Sampler::TraceIdRatioBased(r),
+        SamplerConfig::TraceIdRatio(r) => Sampler::TraceIdRatioBased(*r),
         SamplerConfig::ParentBasedAlwaysOn => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
         SamplerConfig::ParentBasedAlwaysOff => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
         SamplerConfig::ParentBasedTraceIdRatio(r) => {
-            Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(r)))
+            Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(*r)))
         }
-    }
+        #[cfg(feature = "jaeger-remote-sampler")]
+        SamplerConfig::JaegerRemote {
+            parent_based,
+            endpoint,
+            polling_interval,
+            initial_sampling_rate,
+        } => {
+            // The strategy is polled on a thread of its own with its own
+            // runtime (`TokioCurrentThread`), whatever runtime the service uses.
+            let remote = Sampler::jaeger_remote(
+                opentelemetry_sdk::runtime::TokioCurrentThread,
+                reqwest::Client::new(),
+                Sampler::TraceIdRatioBased(*initial_sampling_rate),
+                config.service_name.clone(),
+            )
+            .with_endpoint(endpoint.clone())
+            .with_update_interval(*polling_interval)
+            .build()
+            .map_err(|e| crate::Error::Exporter(format!("Jaeger remote sampler: {e}")))?;
+            match parent_based {
+                true => Sampler::ParentBased(Box::new(remote)),
+                false => remote,
+            }
+        }
+        #[allow(unreachable_patterns)]
+        _ => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
+    })
 }
 
 fn resource(config: &EffectiveConfig) -> Resource {
@@ -462,14 +488,14 @@ fn build_pipeline(config: &EffectiveConfig) -> Result<(SdkTracerProvider, Arc<Co
         TracesExporter::None => {
             let provider = SdkTracerProvider::builder()
                 .with_resource(resource)
-                .with_sampler(sampler(config.sampler))
+                .with_sampler(sampler(config)?)
                 .build();
             return Ok((provider, Arc::new(Counters::default())));
         }
     };
     let provider = SdkTracerProvider::builder()
         .with_resource(resource)
-        .with_sampler(sampler(config.sampler))
+        .with_sampler(sampler(config)?)
         .with_span_processor(processor)
         .build();
     Ok((provider, counters))
