@@ -38,6 +38,7 @@ use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry::Context;
 
+use super::carrier::one_value;
 use crate::ids::{decode_hex_u128, decode_hex_u64, SpanIdHex, TraceIdHex};
 
 /// The single-header name.
@@ -286,16 +287,6 @@ pub(crate) fn parse_multi(
             sampled
         },
     })
-}
-
-/// The only value of header `key`: `Ok(None)` when absent, `Err` when repeated.
-fn one_value<'a>(extractor: &'a dyn Extractor, key: &str) -> Result<Option<&'a str>, ()> {
-    match extractor.get_all(key) {
-        None => Ok(None),
-        Some(values) if values.is_empty() => Ok(None),
-        Some(values) if values.len() == 1 => Ok(Some(values[0])),
-        Some(_) => Err(()),
-    }
 }
 
 /// The remote span context the headers carry, `None` if none is valid.

@@ -95,3 +95,17 @@ impl Extractor for PairsExtractor<'_> {
         (!values.is_empty()).then_some(values)
     }
 }
+
+/// The only value of header `key`: `Ok(None)` when absent, `Err(())` when the
+/// header is repeated (which every format here treats as invalid).
+pub(crate) fn one_value<'a>(
+    extractor: &'a dyn Extractor,
+    key: &str,
+) -> Result<Option<&'a str>, ()> {
+    match extractor.get_all(key) {
+        None => Ok(None),
+        Some(values) if values.is_empty() => Ok(None),
+        Some(values) if values.len() == 1 => Ok(Some(values[0])),
+        Some(_) => Err(()),
+    }
+}

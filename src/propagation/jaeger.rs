@@ -30,6 +30,7 @@ use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry::Context;
 
+use super::carrier::one_value;
 use crate::ids::{decode_hex_u128, decode_hex_u64, SpanIdHex, TraceIdHex};
 
 /// The header name.
@@ -201,9 +202,8 @@ impl TextMapPropagator for JaegerPropagator {
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
         // Exactly one uber-trace-id header: two of them make the context invalid.
-        let value = match extractor.get_all(UBER_TRACE_ID) {
-            Some(values) if values.len() == 1 => values[0],
-            _ => return cx.clone(),
+        let Ok(Some(value)) = one_value(extractor, UBER_TRACE_ID) else {
+            return cx.clone();
         };
         let Ok(parsed) = parse_uber_trace_id(value) else {
             return cx.clone();

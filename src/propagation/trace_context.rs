@@ -28,6 +28,7 @@ use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry::Context;
 
+use super::carrier::one_value;
 use crate::ids::{decode_hex_u128, decode_hex_u64, encode_hex};
 
 /// The `traceparent` header name.
@@ -303,9 +304,8 @@ impl TextMapPropagator for W3cTraceContextPropagator {
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
         // Exactly one traceparent header: two of them make the context invalid.
-        let traceparent = match extractor.get_all(TRACEPARENT) {
-            Some(values) if values.len() == 1 => values[0],
-            _ => return cx.clone(),
+        let Ok(Some(traceparent)) = one_value(extractor, TRACEPARENT) else {
+            return cx.clone();
         };
         let Ok(tp) = parse_traceparent(traceparent) else {
             return cx.clone();

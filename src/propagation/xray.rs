@@ -28,6 +28,7 @@ use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry::Context;
 
+use super::carrier::one_value;
 use crate::ids::{decode_hex_u128, decode_hex_u64, SpanIdHex, TraceIdHex};
 
 /// The header name (lowercase: carriers compare names case-insensitively).
@@ -174,9 +175,8 @@ impl TextMapPropagator for XrayPropagator {
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
         // Exactly one header.
-        let value = match extractor.get_all(X_AMZN_TRACE_ID) {
-            Some(values) if values.len() == 1 => values[0],
-            _ => return cx.clone(),
+        let Ok(Some(value)) = one_value(extractor, X_AMZN_TRACE_ID) else {
+            return cx.clone();
         };
         match parse(value) {
             Ok(sc) => cx.with_remote_span_context(sc),
