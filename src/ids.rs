@@ -144,6 +144,13 @@ const fn unhex_table() -> [u8; 256] {
 }
 static UNHEX: [u8; 256] = unhex_table();
 
+/// Trace flags as two lowercase hex digits (`"01"`), without the formatting machinery.
+pub(crate) fn flags_hex(flags: opentelemetry::trace::TraceFlags) -> String {
+    let mut out = [0u8; 2];
+    encode_hex(&[flags.to_u8()], &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Decodes lowercase hex (at most 32 digits) into an integer; `None` on any other byte.
 pub(crate) fn decode_hex_u128(bytes: &[u8]) -> Option<u128> {
     debug_assert!(bytes.len() <= 32);
