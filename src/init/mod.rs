@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
+use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{global, KeyValue};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
@@ -32,8 +33,8 @@ pub use processor::ExportStats;
 
 use crate::error::Result;
 use crate::logging::{
-    env_filter, fmt_layer, otel_layer_with, BridgeOptions, DatadogTags, JsonFormat, LogFormat,
-    TraceContextFormat,
+    bridge_layer, env_filter, fmt_layer, otel_layer_with, BridgeOptions, DatadogTags, JsonFormat,
+    LogFormat, TraceContextFormat,
 };
 use crate::propagation::{
     B3Propagator, DatadogPropagator, JaegerPropagator, W3cBaggagePropagator,
@@ -337,25 +338,33 @@ impl ObservabilityBuilder {
             }
             None => fmt_layer(format, std::sync::Mutex::new(output)),
         };
-        let config = &guard.config;
-        global::set_text_map_propagator(propagator(&config.propagators));
-        if let Some(provider) = &guard.provider {
-            global::set_tracer_provider(provider.clone());
-            crate::context::cache_installed_tracer();
-        }
         #[cfg(feature = "logs")]
         let bridge = guard.logs.as_ref().map(|(provider, _)| {
             opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(provider)
         });
         #[cfg(not(feature = "logs"))]
         let bridge: Option<tracing_subscriber::layer::Identity> = None;
+        // The bridge uses the new provider's own tracer, so that the global
+        // propagator and provider are only replaced once the subscriber is in:
+        // a second `init` fails without disturbing the first one's pipeline.
+        let otel = match &guard.provider {
+            Some(provider) => {
+                bridge_layer(provider.tracer(crate::context::TRACER_NAME), bridge_options)
+            }
+            None => otel_layer_with(bridge_options),
+        };
         tracing_subscriber::registry()
             .with(env_filter())
             // The format layer inside the OpenTelemetry one: see `trace_context_fmt_layer`.
             .with(layer)
             .with(bridge)
-            .with(otel_layer_with(bridge_options))
+            .with(otel)
             .try_init()?;
+        global::set_text_map_propagator(propagator(&guard.config.propagators));
+        if let Some(provider) = &guard.provider {
+            global::set_tracer_provider(provider.clone());
+            crate::context::cache_installed_tracer();
+        }
         let config = &guard.config;
         for issue in &config.issues {
             tracing::warn!(

@@ -257,10 +257,27 @@ pub fn otel_layer_with<S>(
 where
     S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
 {
+    bridge_layer(
+        opentelemetry::global::tracer(crate::context::TRACER_NAME),
+        options,
+    )
+}
+
+/// The bridge layer with a given tracer (`init_observability` passes its
+/// provider's own, so that nothing global is touched before it succeeds).
+pub(crate) fn bridge_layer<S, T>(
+    tracer: T,
+    options: BridgeOptions,
+) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+    T: opentelemetry::trace::Tracer + Send + Sync + 'static,
+    T::Span: Send + Sync,
+{
     use tracing_subscriber::filter::filter_fn;
     use tracing_subscriber::Layer as _;
     let layer = tracing_opentelemetry::layer()
-        .with_tracer(opentelemetry::global::tracer(crate::context::TRACER_NAME))
+        .with_tracer(tracer)
         .with_context_activation(true)
         .with_location(options.location)
         .with_threads(options.threads)
