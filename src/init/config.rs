@@ -298,6 +298,8 @@ pub struct EffectiveConfig {
     pub propagators: Vec<PropagatorName>,
     /// Batch export settings.
     pub batch: BatchConfig,
+    /// The log filter, `RUST_LOG`'s syntax (default `info`).
+    pub log_filter: String,
     /// `DISTRIBUTED_TRACING_LOG_FORMAT`: `text`, `json` or `datadog` (`None`:
     /// unset, the builder's or the default text format).
     pub log_format: Option<LogFormatName>,
@@ -706,6 +708,16 @@ impl EffectiveConfig {
                 .millis("OTEL_BSP_EXPORT_TIMEOUT")
                 .unwrap_or(defaults.export_timeout),
         };
+        let log_filter = match env.var("RUST_LOG") {
+            Some(value) => match tracing_subscriber::EnvFilter::try_new(&value) {
+                Ok(_) => value,
+                Err(e) => {
+                    env.issue("RUST_LOG", &value, format!("{e}; using info"));
+                    "info".to_string()
+                }
+            },
+            None => "info".to_string(),
+        };
         let log_format = env.var("DISTRIBUTED_TRACING_LOG_FORMAT").and_then(|value| {
             match value.trim().to_ascii_lowercase().as_str() {
                 "text" => Some(LogFormatName::Text),
@@ -754,6 +766,7 @@ impl EffectiveConfig {
             sampler,
             propagators,
             batch,
+            log_filter,
             log_format,
             datadog,
             issues: env.issues,
@@ -1105,6 +1118,12 @@ mod tests {
         );
         assert!(c.issues.is_empty());
 
+        assert_eq!(resolve(&[]).log_filter, "info");
+        assert_eq!(
+            resolve(&[("RUST_LOG", "warn,my_crate=debug")]).log_filter,
+            "warn,my_crate=debug"
+        );
+
         for (value, expected) in [
             ("text", LogFormatName::Text),
             ("JSON", LogFormatName::Json),
@@ -1161,6 +1180,7 @@ mod tests {
             ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "-5"),
             ("OTEL_BSP_EXPORT_TIMEOUT", "1.5"),
             ("DISTRIBUTED_TRACING_LOG_FORMAT", "xml"),
+            ("RUST_LOG", "info,[=bad"),
         ];
         for (name, value) in cases {
             let c = resolve(&[(name, value)]);

@@ -33,8 +33,8 @@ pub use processor::ExportStats;
 
 use crate::error::Result;
 use crate::logging::{
-    bridge_layer, env_filter, fmt_layer, otel_layer_with, BridgeOptions, DatadogTags, JsonFormat,
-    LogFormat, TraceContextFormat,
+    bridge_layer, fmt_layer, otel_layer_with, BridgeOptions, DatadogTags, JsonFormat, LogFormat,
+    TraceContextFormat,
 };
 use crate::propagation::{
     B3Propagator, DatadogPropagator, JaegerPropagator, W3cBaggagePropagator,
@@ -354,7 +354,7 @@ impl ObservabilityBuilder {
             None => otel_layer_with(bridge_options),
         };
         tracing_subscriber::registry()
-            .with(env_filter())
+            .with(tracing_subscriber::EnvFilter::new(&guard.config.log_filter))
             // The format layer inside the OpenTelemetry one: see `trace_context_fmt_layer`.
             .with(layer)
             .with(bridge)
