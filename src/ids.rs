@@ -32,6 +32,7 @@ thread_local! {
 }
 
 /// A new random trace id: 128 random bits, never all zero.
+#[inline]
 pub fn new_trace_id() -> TraceId {
     RNG.with(|rng| {
         let mut rng = rng.borrow_mut();
@@ -45,6 +46,7 @@ pub fn new_trace_id() -> TraceId {
 }
 
 /// A new random span id: 64 random bits, never zero.
+#[inline]
 pub fn new_span_id() -> SpanId {
     RNG.with(|rng| {
         let mut rng = rng.borrow_mut();
@@ -67,6 +69,7 @@ pub fn new_span_id() -> SpanId {
 /// assert_eq!(id.len(), 32);
 /// assert!(distributed_tracing::parse_trace_id(&id).is_ok());
 /// ```
+#[inline]
 pub fn generate_trace_id() -> String {
     TraceIdHex::new(new_trace_id()).as_str().to_owned()
 }
@@ -78,6 +81,7 @@ pub fn generate_trace_id() -> String {
 /// assert_eq!(id.len(), 16);
 /// assert!(distributed_tracing::parse_span_id(&id).is_ok());
 /// ```
+#[inline]
 pub fn generate_span_id() -> String {
     SpanIdHex::new(new_span_id()).as_str().to_owned()
 }

@@ -65,16 +65,19 @@ pub fn current_span_context() -> Option<SpanContext> {
 }
 
 /// The current trace id, typed; `None` outside a trace (never all zeros).
+#[inline]
 pub fn current_trace_id() -> Option<TraceId> {
     with_current_span_context(SpanContext::trace_id)
 }
 
 /// The current span id, typed; `None` outside a trace (never all zeros).
+#[inline]
 pub fn current_span_id() -> Option<SpanId> {
     with_current_span_context(SpanContext::span_id)
 }
 
 /// The current trace id as 32 lowercase hex digits on the stack (no allocation).
+#[inline]
 pub fn current_trace_id_hex() -> Option<TraceIdHex> {
     with_current_span_context(|sc| TraceIdHex::new(sc.trace_id()))
 }
@@ -92,11 +95,13 @@ pub fn current_trace_id_hex() -> Option<TraceIdHex> {
 /// drop(guard);
 /// assert_eq!(get_trace_id(), None);
 /// ```
+#[inline]
 pub fn get_trace_id() -> Option<String> {
     with_current_span_context(|sc| TraceIdHex::new(sc.trace_id()).as_str().to_owned())
 }
 
 /// The current span id as 16 lowercase hex digits; `None` outside a trace.
+#[inline]
 pub fn get_span_id() -> Option<String> {
     with_current_span_context(|sc| SpanIdHex::new(sc.span_id()).as_str().to_owned())
 }
@@ -123,6 +128,7 @@ pub fn current_trace_flags() -> Option<TraceFlags> {
 /// let tp = propagate_trace_context().unwrap();
 /// assert!(tp.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
 /// ```
+#[inline]
 pub fn propagate_trace_context() -> Option<String> {
     with_current_span_context(traceparent_string)
 }
