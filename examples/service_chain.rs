@@ -45,8 +45,8 @@ struct App {
 async fn work(State(app): State<App>) -> String {
     info!("{} handling the request", app.role);
     let answer = match (&app.next, app.role) {
-        (Some(next), "frontend") => call(&app, &format!("{next}/price")).await,
-        (Some(next), "backend") => call(&app, &format!("{next}/stock")).await,
+        (Some(next), "frontend") => call(app.client.get(format!("{next}/price"))).await,
+        (Some(next), "backend") => call(app.client.get(format!("{next}/stock"))).await,
         _ => "in stock".to_string(),
     };
     info!(answer = %answer, "{} done", app.role);
@@ -56,8 +56,9 @@ async fn work(State(app): State<App>) -> String {
     }
 }
 
-async fn call(app: &App, url: &str) -> String {
-    match app.client.get(url).send().await {
+/// Sends a call to the next service; its answer, or why it failed.
+async fn call(request: reqwest_middleware::RequestBuilder) -> String {
+    match request.send().await {
         Ok(response) => response.text().await.unwrap_or_default(),
         Err(e) => format!("call failed: {e}"),
     }
@@ -68,13 +69,7 @@ async fn call(app: &App, url: &str) -> String {
 async fn order(State(app): State<App>) -> String {
     info!("{} received an order", app.role);
     match (&app.next, app.role) {
-        (Some(next), "frontend") => {
-            let url = format!("{next}/orders");
-            match app.client.post(url).send().await {
-                Ok(response) => response.text().await.unwrap_or_default(),
-                Err(e) => format!("call failed: {e}"),
-            }
-        }
+        (Some(next), "frontend") => call(app.client.post(format!("{next}/orders"))).await,
         _ => {
             let job = spawn_background_job("send_confirmation", async {
                 info!("sending the confirmation e-mail (background job)");
@@ -185,25 +180,15 @@ async fn main() {
     }));
     let frontend_url = format!("http://{}", rx.await.unwrap());
 
+    // The user's requests: a plain client, so the frontend starts the traces.
     let plain = reqwest::Client::new();
-    let answer = plain
-        .get(format!("{frontend_url}/checkout"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    println!("GET /checkout -> {answer}");
-    let answer = plain
-        .post(format!("{frontend_url}/orders"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    println!("POST /orders -> {answer}");
+    let answer = |request: reqwest::RequestBuilder| async move {
+        request.send().await.unwrap().text().await.unwrap()
+    };
+    let checkout = answer(plain.get(format!("{frontend_url}/checkout"))).await;
+    println!("GET /checkout -> {checkout}");
+    let order = answer(plain.post(format!("{frontend_url}/orders"))).await;
+    println!("POST /orders -> {order}");
 
     for url in [&backend_url, &worker_url, &frontend_url] {
         let _ = plain.get(format!("{url}/shutdown")).send().await;
