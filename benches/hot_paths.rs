@@ -307,6 +307,12 @@ fn extract(c: &mut Criterion) {
     g.bench_function("ours_headers", |b| {
         b.iter(|| distributed_tracing::extract_trace_context_from_headers(black_box(&headers)))
     });
+    g.bench_function("ours_headers_then_context", |b| {
+        b.iter(|| {
+            distributed_tracing::extract_trace_context_from_headers(black_box(&headers))
+                .map(|remote| remote.into_context())
+        })
+    });
     g.bench_function("ours_global_hashmap", |b| {
         b.iter(|| distributed_tracing::propagation::extract_context_from(black_box(&map)))
     });

@@ -37,7 +37,7 @@ pub use propagation::{
     default_propagator, extract_context_from, extract_trace_context_from_headers,
     extract_trace_context_from_pairs, inject_context_into, B3Propagator, DatadogPropagator,
     ExtractedContext, HeaderExtractor, HeaderInjector, JaegerPropagator, PairsExtractor,
-    W3cBaggagePropagator, W3cTraceContextPropagator, XrayPropagator,
+    W3cBaggagePropagator, W3cPropagator, W3cTraceContextPropagator, XrayPropagator,
 };
 pub use task::{
     in_current_trace_fn, spawn, spawn_background_job, spawn_blocking, InCurrentTrace,

@@ -16,9 +16,10 @@ use distributed_tracing::opentelemetry::trace::{
 };
 use distributed_tracing::opentelemetry::Context;
 use distributed_tracing::{
-    extract_trace_context_from_pairs, parse_span_id, parse_trace_id, B3Propagator,
-    DatadogPropagator, HeaderExtractor, JaegerPropagator, ObservabilityBuilder, PairsExtractor,
-    TraceContextFormat, W3cBaggagePropagator, W3cTraceContextPropagator,
+    extract_trace_context_from_headers, extract_trace_context_from_pairs, parse_span_id,
+    parse_trace_id, B3Propagator, DatadogPropagator, HeaderExtractor, JaegerPropagator,
+    ObservabilityBuilder, PairsExtractor, TraceContextFormat, W3cBaggagePropagator, W3cPropagator,
+    W3cTraceContextPropagator,
 };
 use proptest::prelude::*;
 
@@ -325,6 +326,61 @@ proptest! {
         carrier.insert("traceparent".to_string(), value);
         let cx = W3cTraceContextPropagator::new().extract_with_context(&base(), &carrier);
         prop_assert_eq!(span_context(&cx), span_context(&base()));
+    }
+}
+
+/// A `tracestate` line: members valid, near-valid (14-character system ids,
+/// `,`/`=` in values, upper case) or arbitrary, joined with `,`.
+fn tracestate_line() -> impl Strategy<Value = String> {
+    let member = prop_oneof![
+        4 => "[a-z][a-z0-9_*/-]{0,6}(@[a-z][a-z0-9]{0,14})?=[ -~]{1,8}",
+        1 => "[0-9][a-z]{0,3}@[a-z]{1,14}=[!-+]{1,3}",
+        1 => "[A-Za-z]{1,4}=[a-z]{1,4}",
+        1 => value(),
+    ];
+    (prop::collection::vec(member, 0..6), "[ \t]{0,2}")
+        .prop_map(|(members, ows)| members.join(&format!("{ows},")))
+}
+
+proptest! {
+    /// `extract_trace_context_from_headers` with the default propagator reads an
+    /// `HeaderMap` directly and keeps `tracestate` raw until a context is asked
+    /// for; whatever the headers, what it returns is what `W3cPropagator`
+    /// produces through the generic carrier: ids, flags, `tracestate` (raw and
+    /// once parsed), baggage, and the headers injected from it.
+    #[test]
+    fn header_map_fast_path_matches_the_propagator(
+        traceparents in prop::collection::vec(prop_oneof![3 => traceparent(), 1 => mutated_traceparent()], 0..3),
+        tracestates in prop::collection::vec(tracestate_line(), 0..4),
+        baggage in prop::option::of("[a-z]{1,5}=[a-z0-9%]{0,6}(,[a-z]{1,3}=[a-z]{1,3}){0,2}"),
+    ) {
+        let mut headers = http::HeaderMap::new();
+        let lines = traceparents.iter().map(|v| ("traceparent", v))
+            .chain(tracestates.iter().map(|v| ("tracestate", v)))
+            .chain(baggage.iter().map(|v| ("baggage", v)));
+        for (name, value) in lines {
+            if let Ok(value) = http::HeaderValue::from_str(value) {
+                headers.append(name, value);
+            }
+        }
+        let expected = W3cPropagator::new().extract_with_context(&Context::new(), &HeaderExtractor(&headers));
+        let expected_sc = span_context(&expected);
+        let Some(fast) = extract_trace_context_from_headers(&headers) else {
+            prop_assert!(!expected_sc.is_valid(), "fast path found nothing in {:?}", headers);
+            return Ok(());
+        };
+        prop_assert_eq!(fast.trace_id(), expected_sc.trace_id());
+        prop_assert_eq!(fast.span_id(), expected_sc.span_id());
+        prop_assert_eq!(fast.trace_flags(), expected_sc.trace_flags());
+        let expected_out = inject(&W3cPropagator::new(), &expected);
+        // Before the context is built (raw) and after (parsed).
+        prop_assert_eq!(fast.tracestate(), expected_out.get("tracestate").cloned());
+        prop_assert_eq!(span_context(fast.context()), expected_sc);
+        prop_assert_eq!(fast.tracestate(), expected_out.get("tracestate").cloned());
+        // Baggage included.
+        prop_assert_eq!(inject(&W3cPropagator::new(), fast.context()), expected_out.clone());
+        let unbuilt = extract_trace_context_from_headers(&headers).expect("same headers");
+        prop_assert_eq!(inject(&W3cPropagator::new(), &unbuilt.into_context()), expected_out);
     }
 }
 

@@ -7,7 +7,7 @@ use std::task::{Context as TaskContext, Poll};
 use opentelemetry::trace::{Link, SpanBuilder, SpanKind, Status, TraceContextExt, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 
-use crate::propagation::{extract_context_from, HeaderExtractor};
+use crate::propagation::extract_trace_context_from_headers;
 
 /// What to do with a caller's trace context (`traceparent`, `baggage`).
 ///
@@ -165,13 +165,13 @@ impl<P: TrustPolicy> TraceLayer<P> {
     ) -> (Context, Vec<Link>) {
         match self.policy.decide(headers, extensions) {
             Trust::Continue => {
-                let cx = extract_context_from(&HeaderExtractor(headers))
+                let cx = extract_trace_context_from_headers(headers)
                     .map(|remote| remote.into_context())
                     .unwrap_or_default();
                 (cx, Vec::new())
             }
             Trust::NewTraceWithLink => {
-                let links = extract_context_from(&HeaderExtractor(headers))
+                let links = extract_trace_context_from_headers(headers)
                     .map(|remote| vec![Link::with_context(remote.span_context())])
                     .unwrap_or_default();
                 (Context::new(), links)

@@ -360,7 +360,13 @@ impl ObservabilityBuilder {
             .with(bridge)
             .with(otel)
             .try_init()?;
-        global::set_text_map_propagator(propagator(&guard.config.propagators));
+        match guard.config.propagators.as_slice() {
+            // The default, as one known type (see `W3cPropagator`).
+            [PropagatorName::TraceContext, PropagatorName::Baggage] => {
+                global::set_text_map_propagator(crate::W3cPropagator::new())
+            }
+            names => global::set_text_map_propagator(propagator(names)),
+        }
         if let Some(provider) = &guard.provider {
             global::set_tracer_provider(provider.clone());
             crate::context::cache_installed_tracer();

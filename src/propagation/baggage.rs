@@ -72,7 +72,7 @@ use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::Context;
 
 /// The `baggage` header name.
-const BAGGAGE: &str = "baggage";
+pub(crate) const BAGGAGE: &str = "baggage";
 
 /// §3.3.2 Condition 1: at most 64 list-members.
 const MAX_MEMBERS: usize = 64;

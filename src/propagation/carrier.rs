@@ -29,11 +29,18 @@ impl Injector for HeaderInjector<'_> {
     }
 }
 
+/// What [`HeaderExtractor::get_all`] reports for a header line that is not
+/// visible ASCII: U+FFFD, which no propagation format accepts.
+pub const NOT_TEXT: &str = "\u{FFFD}";
+
 /// Reads propagation fields from an [`http::HeaderMap`].
 ///
 /// Unlike a `get`-only carrier it reports every value of a repeated header, so
 /// that repeated `tracestate` lines are joined and a repeated `traceparent` is
-/// recognised as invalid. Values that are not visible ASCII are ignored.
+/// recognised as invalid. A value that is not visible ASCII is `None` from
+/// `get`, and [`NOT_TEXT`] among the values of `get_all`: it still counts as a
+/// line (two `traceparent` lines stay two) and fails every format's validation
+/// (a `tracestate` with such a line is dropped whole, as the W3C asks).
 #[derive(Debug, Clone, Copy)]
 pub struct HeaderExtractor<'a>(pub &'a http::HeaderMap);
 
@@ -51,7 +58,7 @@ impl Extractor for HeaderExtractor<'_> {
             .0
             .get_all(key)
             .iter()
-            .filter_map(|v| v.to_str().ok())
+            .map(|v| v.to_str().unwrap_or(NOT_TEXT))
             .collect();
         (!values.is_empty()).then_some(values)
     }

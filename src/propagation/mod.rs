@@ -18,54 +18,69 @@ mod carrier;
 mod datadog;
 mod jaeger;
 mod trace_context;
+mod w3c;
 mod xray;
 
 use std::sync::OnceLock;
 
-use opentelemetry::propagation::{
-    Extractor, Injector, TextMapCompositePropagator, TextMapPropagator,
-};
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId};
 use opentelemetry::{global, Context};
 
 pub use b3::B3Propagator;
 pub use baggage::W3cBaggagePropagator;
-pub use carrier::{HeaderExtractor, HeaderInjector, PairsExtractor};
+pub use carrier::{HeaderExtractor, HeaderInjector, PairsExtractor, NOT_TEXT};
 pub use datadog::DatadogPropagator;
 pub use jaeger::JaegerPropagator;
+use trace_context::{normalized_tracestate, remote_context, Traceparent};
 pub(crate) use trace_context::{traceparent_string, tracestate_header};
 pub use trace_context::{
     W3cTraceContextPropagator, FLAG_RANDOM, FLAG_SAMPLED, MAX_TRACESTATE_MEMBERS, TRACEPARENT,
     TRACESTATE,
 };
+pub use w3c::W3cPropagator;
+use w3c::{FastExtract, RawTracestate};
 pub use xray::XrayPropagator;
 
-/// The propagator this crate installs by default: strict W3C Trace Context
-/// ([`W3cTraceContextPropagator`]) then W3C Baggage.
-pub fn default_propagator() -> TextMapCompositePropagator {
-    TextMapCompositePropagator::new(vec![
-        Box::new(W3cTraceContextPropagator::new()),
-        Box::new(W3cBaggagePropagator::new()),
-    ])
+/// The propagator this crate installs by default: strict W3C Trace Context then
+/// W3C Baggage ([`W3cPropagator`]).
+pub fn default_propagator() -> W3cPropagator {
+    W3cPropagator::new()
+}
+
+/// The propagator to use: the global one, or [`W3cPropagator`] when that is
+/// the global one or when the global one is OpenTelemetry's no-op (which
+/// propagates no field at all).
+enum Configured<'a> {
+    W3c,
+    Other(&'a dyn TextMapPropagator),
+}
+
+/// Runs `f` with the configured propagator (see [`Configured`]).
+fn with_configured<T>(f: impl FnOnce(Configured<'_>) -> T) -> T {
+    let mut f = Some(f);
+    let done = global::get_text_map_propagator(|p| {
+        if p.fields().next().is_none() || w3c::is_w3c(p) {
+            None
+        } else {
+            f.take().map(|f| f(Configured::Other(p)))
+        }
+    });
+    match (done, f) {
+        (Some(out), _) => out,
+        // Outside the global lock: `W3cPropagator` needs no shared state.
+        (None, Some(f)) => f(Configured::W3c),
+        (None, None) => unreachable!("the closure runs at most once"),
+    }
 }
 
 /// Runs `f` with the global propagator, or with [`default_propagator`] while the
 /// global one is OpenTelemetry's no-op (which propagates no field at all).
 pub(crate) fn with_propagator<T>(f: impl FnOnce(&dyn TextMapPropagator) -> T) -> T {
-    static DEFAULT: OnceLock<TextMapCompositePropagator> = OnceLock::new();
-    let mut f = Some(f);
-    let done = global::get_text_map_propagator(|p| {
-        if p.fields().next().is_none() {
-            None
-        } else {
-            f.take().map(|f| f(p))
-        }
-    });
-    match (done, f) {
-        (Some(out), _) => out,
-        (None, Some(f)) => f(DEFAULT.get_or_init(default_propagator)),
-        (None, None) => unreachable!("the closure runs at most once"),
-    }
+    with_configured(|p| match p {
+        Configured::W3c => f(&W3cPropagator::new()),
+        Configured::Other(p) => f(p),
+    })
 }
 
 /// Writes `cx` into any OpenTelemetry [`Injector`] with the configured propagator.
@@ -77,12 +92,7 @@ pub fn inject_context_into(cx: &Context, injector: &mut dyn Injector) {
 /// propagator; `None` unless it holds a valid remote span context.
 pub fn extract_context_from(extractor: &dyn Extractor) -> Option<ExtractedContext> {
     let cx = with_propagator(|p| p.extract_with_context(&Context::new(), extractor));
-    let valid = {
-        let span = cx.span();
-        let sc = span.span_context();
-        sc.is_valid() && sc.is_remote()
-    };
-    valid.then_some(ExtractedContext { cx })
+    ExtractedContext::from_context(cx)
 }
 
 /// The caller's trace context from HTTP headers, `None` when there is none or it
@@ -103,7 +113,20 @@ pub fn extract_context_from(extractor: &dyn Extractor) -> Option<ExtractedContex
 /// assert!(remote.is_sampled());
 /// ```
 pub fn extract_trace_context_from_headers(headers: &http::HeaderMap) -> Option<ExtractedContext> {
-    extract_context_from(&HeaderExtractor(headers))
+    let extract = |p: &dyn TextMapPropagator| {
+        let cx = p.extract_with_context(&Context::new(), &HeaderExtractor(headers));
+        ExtractedContext::from_context(cx)
+    };
+    with_configured(|p| match p {
+        Configured::Other(p) => extract(p),
+        Configured::W3c => match w3c::fast_extract(headers) {
+            FastExtract::None => None,
+            FastExtract::Remote(traceparent, tracestate) => {
+                Some(ExtractedContext::lazy(traceparent, tracestate))
+            }
+            FastExtract::Generic => extract(&W3cPropagator::new()),
+        },
+    })
 }
 
 /// Like [`extract_trace_context_from_headers`], from plain `(name, value)` pairs
@@ -134,51 +157,112 @@ where
 /// Holds the whole OpenTelemetry [`Context`] the propagator produced (span
 /// context, and baggage or other values), so nothing is lost when it is continued
 /// with [`DistributedTraceContext::from_extracted`](crate::DistributedTraceContext::from_extracted).
+///
+/// Read with the default [`W3cPropagator`] from an `HeaderMap`, the `tracestate`
+/// is kept as received and checked (an invalid list dropped whole, as the W3C
+/// asks) when it is read or the `Context` is built, the first time that is
+/// asked for: extracting the ids and flags costs no allocation.
 #[derive(Debug, Clone)]
 pub struct ExtractedContext {
-    cx: Context,
+    trace_id: TraceId,
+    span_id: SpanId,
+    flags: TraceFlags,
+    /// The `tracestate` as received (unchecked), while `cx` is not built yet.
+    raw: Option<RawTracestate>,
+    cx: OnceLock<Context>,
 }
 
 impl ExtractedContext {
+    /// From a context a propagator produced: `None` unless it holds a valid
+    /// remote span context.
+    fn from_context(cx: Context) -> Option<Self> {
+        let (trace_id, span_id, flags) = {
+            let span = cx.span();
+            let sc = span.span_context();
+            if !(sc.is_valid() && sc.is_remote()) {
+                return None;
+            }
+            (sc.trace_id(), sc.span_id(), sc.trace_flags())
+        };
+        Some(Self {
+            trace_id,
+            span_id,
+            flags,
+            raw: None,
+            cx: OnceLock::from(cx),
+        })
+    }
+
+    /// From a parsed `traceparent` and a valid `tracestate`, context not built.
+    fn lazy(tp: Traceparent, raw: Option<RawTracestate>) -> Self {
+        Self {
+            trace_id: tp.trace_id,
+            span_id: tp.parent_id,
+            flags: tp.flags,
+            raw,
+            cx: OnceLock::new(),
+        }
+    }
+
     /// The remote span context (its span id is the caller's span, our parent).
     pub fn span_context(&self) -> SpanContext {
-        self.cx.span().span_context().clone()
+        self.context().span().span_context().clone()
     }
 
     /// The caller's trace id.
     pub fn trace_id(&self) -> TraceId {
-        self.cx.span().span_context().trace_id()
+        self.trace_id
     }
 
     /// The caller's span id: the parent of the span we start.
     pub fn span_id(&self) -> SpanId {
-        self.cx.span().span_context().span_id()
+        self.span_id
     }
 
     /// The caller's trace flags.
     pub fn trace_flags(&self) -> TraceFlags {
-        self.cx.span().span_context().trace_flags()
+        self.flags
     }
 
     /// Whether the caller sampled this trace.
     pub fn is_sampled(&self) -> bool {
-        self.trace_flags().is_sampled()
+        self.flags.is_sampled()
     }
 
     /// The caller's `tracestate`, as it will be sent on; `None` if there was none.
     pub fn tracestate(&self) -> Option<String> {
-        let span = self.cx.span();
-        tracestate_header(&self.cx, span.span_context())
+        if let Some(cx) = self.cx.get() {
+            let span = cx.span();
+            return tracestate_header(cx, span.span_context());
+        }
+        // Checked now; members joined with `,`, as the parsed list is sent on.
+        let raw = self.raw.as_ref()?;
+        Some(normalized_tracestate([raw.as_str()])).filter(|list| !list.is_empty())
     }
 
     /// The OpenTelemetry context (for `tracing_opentelemetry`'s `set_parent`, or
     /// a tracer's `start_with_context`).
     pub fn context(&self) -> &Context {
-        &self.cx
+        self.cx.get_or_init(|| self.build())
     }
 
     /// Consumes this into the OpenTelemetry context.
-    pub fn into_context(self) -> Context {
-        self.cx
+    pub fn into_context(mut self) -> Context {
+        self.cx.take().unwrap_or_else(|| self.build())
+    }
+
+    /// The remote context: the span context (its `TraceState` parsed from the
+    /// raw `tracestate` now) in an empty context.
+    fn build(&self) -> Context {
+        let tp = Traceparent {
+            trace_id: self.trace_id,
+            parent_id: self.span_id,
+            flags: self.flags,
+        };
+        remote_context(
+            &Context::new(),
+            tp,
+            self.raw.as_ref().map(RawTracestate::as_str),
+        )
     }
 }

@@ -118,14 +118,11 @@ pub(crate) struct Traceparent {
     pub(crate) flags: TraceFlags,
 }
 
-/// W3C "optional white space": spaces and horizontal tabs.
-const OWS: [char; 2] = [' ', '\t'];
-
 /// Parses one `traceparent` value, strictly.
 pub(crate) fn parse_traceparent(value: &str) -> Result<Traceparent, TraceparentError> {
     use TraceparentError as E;
     // HTTP allows optional white space around a header value.
-    let b = value.trim_matches(OWS).as_bytes();
+    let b = trim_ows(value).as_bytes();
     // version "-" trace-id "-" parent-id "-" trace-flags: 2+1+32+1+16+1+2 = 55 characters.
     if b.len() < 55 {
         return Err(E::TooShort);
@@ -185,23 +182,55 @@ pub(crate) enum TracestateError {
 pub(crate) fn parse_tracestate<'a>(
     lines: impl IntoIterator<Item = &'a str>,
 ) -> Result<Vec<(&'a str, &'a str)>, TracestateError> {
+    let mut members = Vec::new();
+    for_each_tracestate_member(lines, |key, value| members.push((key, value)))?;
+    Ok(members)
+}
+
+/// A valid list as it is sent on: its members joined with `,` (no white space,
+/// no empty members). Empty if the list is invalid.
+pub(crate) fn normalized_tracestate<'a>(lines: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    let valid = for_each_tracestate_member(lines, |key, value| {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(key);
+        out.push('=');
+        out.push_str(value);
+    });
+    if valid.is_err() {
+        out.clear();
+    }
+    out
+}
+
+/// Calls `f` with each member of the list, in order, once the member is known
+/// valid; returns the first error (the members seen before it were passed on).
+fn for_each_tracestate_member<'a>(
+    lines: impl IntoIterator<Item = &'a str>,
+    mut f: impl FnMut(&'a str, &'a str),
+) -> Result<(), TracestateError> {
     use TracestateError as E;
-    let mut members: Vec<(&str, &str)> = Vec::new();
+    // The keys seen so far, for the duplicate check (at most 32: on the stack).
+    let mut keys: [&str; MAX_TRACESTATE_MEMBERS] = [""; MAX_TRACESTATE_MEMBERS];
+    let mut count = 0;
     for line in lines {
         // list = list-member 0*31( OWS "," OWS list-member ); repeated header lines
         // are one list, as if joined with ",".
-        for member in line.split(',') {
-            let member = member.trim_matches(OWS);
+        for member in split_bytes(line, b',') {
+            let member = trim_ows(member);
             // Empty and white-space-only members are allowed and skipped.
             if member.is_empty() {
                 continue;
             }
             // At most 32 members; a longer list is invalid and dropped whole.
-            if members.len() == MAX_TRACESTATE_MEMBERS {
+            if count == MAX_TRACESTATE_MEMBERS {
                 return Err(E::TooManyMembers);
             }
             // list-member = key "=" value
-            let (key, value) = member.split_once('=').ok_or(E::MissingEquals)?;
+            let at = find_byte(member, b'=').ok_or(E::MissingEquals)?;
+            let (key, value) = (&member[..at], &member[at + 1..]);
             if !valid_key(key) {
                 return Err(E::Key);
             }
@@ -209,24 +238,71 @@ pub(crate) fn parse_tracestate<'a>(
                 return Err(E::Value);
             }
             // Keys are unique within a list.
-            if members.iter().any(|(k, _)| *k == key) {
+            if keys[..count].contains(&key) {
                 return Err(E::DuplicateKey);
             }
-            members.push((key, value));
+            keys[count] = key;
+            count += 1;
+            f(key, value);
         }
     }
-    Ok(members)
+    Ok(())
 }
 
 /// `lcalpha / DIGIT / "_" / "-" / "*" / "/"`
 fn key_char(b: u8) -> bool {
-    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'*' | b'/')
+    const TABLE: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut c = 0;
+        while c < 256 {
+            let b = c as u8;
+            table[c] = b.is_ascii_lowercase()
+                || b.is_ascii_digit()
+                || matches!(b, b'_' | b'-' | b'*' | b'/');
+            c += 1;
+        }
+        table
+    };
+    TABLE[b as usize]
+}
+
+/// The index of the first `byte` in `s` (an ASCII byte: the index is a char
+/// boundary).
+fn find_byte(s: &str, byte: u8) -> Option<usize> {
+    s.as_bytes().iter().position(|&b| b == byte)
+}
+
+/// `s` split at every ASCII `sep` (a byte scan, no `char` decoding).
+fn split_bytes(s: &str, sep: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match find_byte(current, sep) {
+            Some(i) => {
+                rest = Some(&current[i + 1..]);
+                Some(&current[..i])
+            }
+            None => {
+                rest = None;
+                Some(current)
+            }
+        }
+    })
+}
+
+/// `s` without W3C optional white space (spaces and tabs) around it.
+fn trim_ows(s: &str) -> &str {
+    let b = s.as_bytes();
+    let ows = |c: &u8| *c == b' ' || *c == b'\t';
+    let start = b.iter().position(|c| !ows(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !ows(c)).map_or(start, |i| i + 1);
+    &s[start..end]
 }
 
 /// key = simple-key / multi-tenant-key
 fn valid_key(key: &str) -> bool {
     let b = key.as_bytes();
-    match key.find('@') {
+    match find_byte(key, b'@') {
         // simple-key = lcalpha 0*255( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
         None => {
             (1..=256).contains(&b.len())
@@ -284,6 +360,42 @@ pub(crate) fn tracestate_header(cx: &Context, sc: &SpanContext) -> Option<String
         .map(|raw| raw.header.to_string())
 }
 
+/// `cx` with the remote span context of a parsed `traceparent` and the
+/// `tracestate` header lines (an invalid list is dropped whole).
+pub(crate) fn remote_context<'a>(
+    cx: &Context,
+    tp: Traceparent,
+    tracestate_lines: impl IntoIterator<Item = &'a str>,
+) -> Context {
+    let members = parse_tracestate(tracestate_lines).unwrap_or_default();
+    let (trace_state, raw) = if members.is_empty() {
+        (TraceState::NONE, None)
+    } else {
+        match TraceState::from_key_value(members.iter().copied()) {
+            Ok(state) => (state, None),
+            // Valid per the W3C grammar but not representable in `TraceState`.
+            Err(_) => (
+                TraceState::NONE,
+                Some(RawTraceState {
+                    trace_id: tp.trace_id,
+                    header: members
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                        .into(),
+                }),
+            ),
+        }
+    };
+    let sc = SpanContext::new(tp.trace_id, tp.parent_id, tp.flags, true, trace_state);
+    let cx = cx.with_remote_span_context(sc);
+    match raw {
+        Some(raw) => cx.with_value(raw),
+        None => cx,
+    }
+}
+
 fn fields() -> &'static [String] {
     static FIELDS: OnceLock<[String; 2]> = OnceLock::new();
     FIELDS.get_or_init(|| [TRACEPARENT.to_string(), TRACESTATE.to_string()])
@@ -312,29 +424,7 @@ impl TextMapPropagator for W3cTraceContextPropagator {
         };
         // An invalid tracestate is dropped whole; the traceparent still counts.
         let lines = extractor.get_all(TRACESTATE).unwrap_or_default();
-        let members = parse_tracestate(lines.iter().copied()).unwrap_or_default();
-        let (trace_state, raw) = match TraceState::from_key_value(members.iter().copied()) {
-            Ok(state) => (state, None),
-            // Valid per the W3C grammar but not representable in `TraceState`.
-            Err(_) => (
-                TraceState::NONE,
-                Some(RawTraceState {
-                    trace_id: tp.trace_id,
-                    header: members
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                        .into(),
-                }),
-            ),
-        };
-        let sc = SpanContext::new(tp.trace_id, tp.parent_id, tp.flags, true, trace_state);
-        let cx = cx.with_remote_span_context(sc);
-        match raw {
-            Some(raw) => cx.with_value(raw),
-            None => cx,
-        }
+        remote_context(cx, tp, lines)
     }
 
     fn fields(&self) -> FieldIter<'_> {
