@@ -19,10 +19,10 @@
 //! equivalent, `floor*` a lower bound (the bare primitive underneath), and
 //! `experiment*` a configuration this crate does not use, for comparison.
 //!
-//! A global SDK tracer provider (no exporter, `AlwaysOn`) and this crate's
-//! default propagator (W3C trace context + baggage, as `init_observability`
-//! installs) are set once; each group picks its own subscriber with
-//! `tracing::dispatcher::with_default`.
+//! `init_observability`'s builder installs, once, what a service gets: the
+//! global SDK tracer provider (here `AlwaysOn` and no exporter) and this
+//! crate's default propagator (W3C trace context + baggage); each group picks
+//! its own subscriber with `tracing::dispatcher::with_default`.
 //!
 //! Run (short, for a 2-core machine):
 //!
@@ -44,7 +44,7 @@ use distributed_tracing::opentelemetry::trace::{
 use distributed_tracing::opentelemetry::{global, Context};
 use distributed_tracing::opentelemetry_sdk::propagation::TraceContextPropagator;
 use distributed_tracing::opentelemetry_sdk::trace::{
-    IdGenerator, RandomIdGenerator, Sampler, SdkTracer, SdkTracerProvider,
+    IdGenerator, RandomIdGenerator, SdkTracer, SdkTracerProvider,
 };
 use distributed_tracing::propagation::{HeaderExtractor, HeaderInjector};
 use distributed_tracing::tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -61,15 +61,24 @@ const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-
 /// A valid incoming `tracestate` with two members.
 const TRACESTATE: &str = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
 
-/// Installs the global tracer provider and propagator once; returns the provider.
+/// Installs the global tracer provider, propagator and subscriber once, as a
+/// service does, with `init_observability`'s builder (always-on sampler, no
+/// exporter: the export thread's cost is not on the request path, and no log
+/// lines); returns the provider.
 fn provider() -> &'static SdkTracerProvider {
     static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
     PROVIDER.get_or_init(|| {
-        let provider = SdkTracerProvider::builder()
-            .with_sampler(Sampler::AlwaysOn)
-            .build();
-        global::set_tracer_provider(provider.clone());
-        global::set_text_map_propagator(distributed_tracing::default_propagator());
+        let guard = distributed_tracing::ObservabilityBuilder::default()
+            .with_env([
+                ("OTEL_TRACES_EXPORTER", "none"),
+                ("OTEL_TRACES_SAMPLER", "always_on"),
+                ("RUST_LOG", "off"),
+            ])
+            .init()
+            .expect("observability installed once");
+        let provider = guard.tracer_provider().expect("SDK enabled").clone();
+        // Installed for the whole run.
+        std::mem::forget(guard);
         provider
     })
 }
@@ -339,6 +348,24 @@ fn continue_from_headers(c: &mut Criterion) {
             drop(distributed_tracing::init_trace_from_headers(black_box(
                 &headers,
             )))
+        })
+    });
+    let mut no_tracestate = headers.clone();
+    no_tracestate.remove("tracestate");
+    g.bench_function("ours_init_trace_from_headers_no_tracestate", |b| {
+        b.iter(|| {
+            drop(distributed_tracing::init_trace_from_headers(black_box(
+                &no_tracestate,
+            )))
+        })
+    });
+    let mut map_no_tracestate = map.clone();
+    map_no_tracestate.remove("tracestate");
+    g.bench_function("upstream_cached_sdk_tracer_no_tracestate", |b| {
+        b.iter(|| {
+            let cx = TraceContextPropagator::new().extract(black_box(&map_no_tracestate));
+            let span = tracer.start_with_context("child", &cx);
+            drop(Context::current_with_span(span).attach());
         })
     });
     g.bench_function("upstream_global_tracer", |b| {

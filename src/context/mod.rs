@@ -22,7 +22,7 @@ use crate::propagation::{
 };
 
 #[cfg(any(feature = "http-server", feature = "reqwest"))]
-pub(crate) use scope::with_tracer;
+pub(crate) use scope::start_span;
 pub(crate) use scope::{cache_installed_tracer, TRACER_NAME};
 pub use scope::{DistributedTraceContext, Scoped, TraceContextGuard};
 

@@ -8,11 +8,13 @@ use std::pin::Pin;
 use std::task::{self, Poll};
 
 use opentelemetry::context::ContextGuard;
+use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::trace::{
     Link, SpanBuilder, SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId,
     TraceState, Tracer,
 };
 use opentelemetry::{global, Context};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
 use crate::ids::{new_span_id, new_trace_id, SpanIdHex, TraceIdHex};
 use crate::propagation::{
@@ -23,22 +25,24 @@ use crate::propagation::{
 /// The instrumentation scope name of the spans this crate starts.
 pub(crate) const TRACER_NAME: &str = "distributed-tracing";
 
-/// The tracer of the provider [`init_observability`](crate::init_observability)
-/// installed, cached once it did (`global::tracer` costs a lock and an
-/// allocation per call); before that, or with a provider installed by other
-/// code, the global provider's tracer at the time of the call.
-static INSTALLED_TRACER: std::sync::OnceLock<global::BoxedTracer> = std::sync::OnceLock::new();
+/// The SDK tracer of the provider [`init_observability`](crate::init_observability)
+/// installed, cached once it did: `global::tracer` costs a lock and an
+/// allocation per call, and its boxed spans one more allocation per span.
+/// Before that, or with a provider installed by other code, the global
+/// provider's tracer at the time of the call.
+static INSTALLED_TRACER: std::sync::OnceLock<SdkTracer> = std::sync::OnceLock::new();
 
-/// Called by `init_observability` right after it installed the global provider.
-pub(crate) fn cache_installed_tracer() {
-    let _ = INSTALLED_TRACER.set(global::tracer(TRACER_NAME));
+/// Called by `init_observability` right after it installed `provider` globally.
+pub(crate) fn cache_installed_tracer(provider: &SdkTracerProvider) {
+    let _ = INSTALLED_TRACER.set(provider.tracer(TRACER_NAME));
 }
 
-/// Runs `f` with the tracer for this crate's spans (see [`INSTALLED_TRACER`]).
-pub(crate) fn with_tracer<T>(f: impl FnOnce(&global::BoxedTracer) -> T) -> T {
+/// Starts a span for this crate (scopes, server and client spans) as a child of
+/// `parent` (see [`INSTALLED_TRACER`]); returns `parent` with the span in it.
+pub(crate) fn start_span(builder: SpanBuilder, parent: &Context) -> Context {
     match INSTALLED_TRACER.get() {
-        Some(tracer) => f(tracer),
-        None => f(&global::tracer(TRACER_NAME)),
+        Some(tracer) => parent.with_span(tracer.build_with_context(builder, parent)),
+        None => parent.with_span(global::tracer(TRACER_NAME).build_with_context(builder, parent)),
     }
 }
 
@@ -185,11 +189,15 @@ impl DistributedTraceContext {
         if !links.is_empty() {
             builder = builder.with_links(links);
         }
-        let span = with_tracer(|tracer| tracer.build_with_context(builder, parent));
-        let sc = opentelemetry::trace::Span::span_context(&span);
-        if sc.is_valid() && sc.span_id() != parent_sc.span_id() {
+        let cx = start_span(builder, parent);
+        let started = {
+            let span = cx.span();
+            let sc = span.span_context();
+            sc.is_valid() && sc.span_id() != parent_sc.span_id()
+        };
+        if started {
             return Self {
-                cx: parent.with_span(span),
+                cx,
                 owns_span: true,
             };
         }

@@ -59,7 +59,7 @@ impl reqwest_middleware::Middleware for TracingMiddleware {
         extensions: &mut http::Extensions,
         next: reqwest_middleware::Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
-        use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _};
+        use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
         use opentelemetry::KeyValue;
 
         let parent = crate::context::with_current_context(Clone::clone);
@@ -77,9 +77,7 @@ impl reqwest_middleware::Middleware for TracingMiddleware {
         let builder = opentelemetry::trace::SpanBuilder::from_name(method)
             .with_kind(SpanKind::Client)
             .with_attributes(attributes);
-        let span =
-            crate::context::with_tracer(|tracer| tracer.build_with_context(builder, &parent));
-        let cx = parent.with_span(span);
+        let cx = crate::context::start_span(builder, &parent);
         crate::propagation::inject_context_into(
             &cx,
             &mut crate::propagation::HeaderInjector(req.headers_mut()),

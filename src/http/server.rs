@@ -4,7 +4,7 @@ use std::fmt;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
-use opentelemetry::trace::{Link, SpanBuilder, SpanKind, Status, TraceContextExt, Tracer as _};
+use opentelemetry::trace::{Link, SpanBuilder, SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 
 use crate::propagation::extract_trace_context_from_headers;
@@ -220,9 +220,7 @@ impl<P: TrustPolicy> TraceLayer<P> {
         if !links.is_empty() {
             builder = builder.with_links(links);
         }
-        let span =
-            crate::context::with_tracer(|tracer| tracer.build_with_context(builder, &parent));
-        parent.with_span(span)
+        crate::context::start_span(builder, &parent)
     }
 }
 

@@ -369,7 +369,7 @@ impl ObservabilityBuilder {
         }
         if let Some(provider) = &guard.provider {
             global::set_tracer_provider(provider.clone());
-            crate::context::cache_installed_tracer();
+            crate::context::cache_installed_tracer(provider);
         }
         let config = &guard.config;
         for issue in &config.issues {

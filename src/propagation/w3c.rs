@@ -32,7 +32,8 @@ static BAGGAGE_NAME: HeaderName = HeaderName::from_static(BAGGAGE);
 /// ```
 /// use distributed_tracing::W3cPropagator;
 /// use opentelemetry::propagation::TextMapPropagator;
-/// let fields: Vec<&str> = W3cPropagator::new().fields().collect();
+/// let propagator = W3cPropagator::new();
+/// let fields: Vec<&str> = propagator.fields().collect();
 /// assert_eq!(fields, ["traceparent", "tracestate", "baggage"]);
 /// ```
 #[derive(Debug, Default, Clone, Copy)]
