@@ -397,6 +397,14 @@ fn span_lifecycle(c: &mut Criterion) {
             "option_location_off",
             bridged_with(base.with_location(false)),
         ),
+        (
+            "option_span_events_all",
+            bridged_with(base.with_span_events(SpanEvents::All)),
+        ),
+        (
+            "option_context_activation_off",
+            bridged_with(base.with_context_activation(false)),
+        ),
         ("floor_registry_only", registry_only()),
     ];
     let tracer = sdk_tracer();
@@ -416,9 +424,18 @@ fn span_lifecycle(c: &mut Criterion) {
 
 /// Row 8: entering and exiting an existing span.
 fn span_enter_exit(c: &mut Criterion) {
+    let base = BridgeOptions::default();
     let variants = [
         ("ours_default", bridged()),
         ("upstream_defaults", bridged_upstream()),
+        (
+            "option_span_events_all",
+            bridged_with(base.with_span_events(SpanEvents::All)),
+        ),
+        (
+            "option_context_activation_off",
+            bridged_with(base.with_context_activation(false)),
+        ),
         ("floor_registry_only", registry_only()),
     ];
     let mut g = c.benchmark_group("span_enter_exit");

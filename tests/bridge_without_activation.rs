@@ -1,6 +1,6 @@
-//! A user's own subscriber stack whose OpenTelemetry layer has context
-//! activation turned off: the shims still read the entered `tracing` span's
-//! trace, and the headers they write name that span.
+//! Context activation turned off, in a user's own OpenTelemetry layer or with
+//! `BridgeOptions::with_context_activation(false)`: the shims still read the
+//! entered `tracing` span's trace, and the headers they write name that span.
 
 use distributed_tracing::opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
 use distributed_tracing::opentelemetry_sdk::trace::SdkTracerProvider;
@@ -37,4 +37,44 @@ fn shims_read_the_entered_span_when_context_activation_is_off() {
         inject_trace_context(&mut headers);
         assert_eq!(headers["traceparent"], expected.as_str());
     });
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn bridge_option_context_activation_off() {
+    use distributed_tracing::opentelemetry::Context;
+    use distributed_tracing::{otel_layer_with, BridgeOptions, TraceFutureExt as _};
+    use tracing::Instrument as _;
+
+    let provider = SdkTracerProvider::builder().build();
+    distributed_tracing::opentelemetry::global::set_tracer_provider(provider.clone());
+    let options = BridgeOptions::default().with_context_activation(false);
+    let subscriber = tracing_subscriber::registry().with(otel_layer_with(options));
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let span = tracing::info_span!("request");
+    let cx = span.context();
+    let sc = cx.span().span_context().clone();
+    let trace = format!("{:032x}", sc.trace_id());
+    let span_id = format!("{:016x}", sc.span_id());
+    async {
+        // The trade-off: OpenTelemetry's own current context does not see the span.
+        assert!(!Context::current().span().span_context().is_valid());
+        // Everything this crate offers does.
+        assert_eq!(get_trace_id(), Some(trace.clone()));
+        assert_eq!(get_span_id(), Some(span_id.clone()));
+        let expected = format!("00-{trace}-{span_id}-01");
+        assert_eq!(propagate_trace_context(), Some(expected.clone()));
+        let spawned = distributed_tracing::spawn(async { (get_trace_id(), get_span_id()) });
+        assert_eq!(
+            spawned.await.unwrap(),
+            (Some(trace.clone()), Some(span_id.clone()))
+        );
+        let child = tracing::info_span!("child");
+        let child_trace = async { get_trace_id() }.instrument(child).await;
+        assert_eq!(child_trace, Some(trace.clone()));
+        let in_scope = async { get_trace_id() }.in_current_trace().await;
+        assert_eq!(in_scope, Some(trace));
+    }
+    .instrument(span)
+    .await;
 }

@@ -190,6 +190,13 @@ pub struct BridgeOptions {
     pub timings: bool,
     /// Which events become span events (default [`SpanEvents::Errors`]).
     pub span_events: SpanEvents,
+    /// Make an entered `tracing` span's OpenTelemetry context current (default
+    /// on): OpenTelemetry-native code (`Context::current()`, other crates'
+    /// instrumentation) then sees the span. Off, entering and exiting a span
+    /// costs less (the README has the figures) and this crate's shims, log
+    /// lines, spawns and HTTP client still read the entered span, but
+    /// `Context::current()` does not.
+    pub context_activation: bool,
 }
 
 impl Default for BridgeOptions {
@@ -199,6 +206,7 @@ impl Default for BridgeOptions {
             threads: false,
             timings: false,
             span_events: SpanEvents::Errors,
+            context_activation: true,
         }
     }
 }
@@ -222,6 +230,12 @@ impl BridgeOptions {
         self
     }
 
+    /// Sets [`context_activation`](Self::context_activation).
+    pub fn with_context_activation(mut self, on: bool) -> Self {
+        self.context_activation = on;
+        self
+    }
+
     /// Sets [`span_events`](Self::span_events).
     pub fn with_span_events(mut self, events: SpanEvents) -> Self {
         self.span_events = events;
@@ -235,6 +249,7 @@ impl BridgeOptions {
             threads: true,
             timings: true,
             span_events: SpanEvents::All,
+            context_activation: true,
         }
     }
 }
@@ -278,7 +293,7 @@ where
     use tracing_subscriber::Layer as _;
     let layer = tracing_opentelemetry::layer()
         .with_tracer(tracer)
-        .with_context_activation(true)
+        .with_context_activation(options.context_activation)
         .with_location(options.location)
         .with_threads(options.threads)
         .with_tracked_inactivity(options.timings);
