@@ -195,7 +195,8 @@ pub struct BridgeOptions {
     /// instrumentation) then sees the span. Off, entering and exiting a span
     /// costs less (the README has the figures) and this crate's shims, log
     /// lines, spawns and HTTP client still read the entered span, but
-    /// `Context::current()` does not.
+    /// `Context::current()` does not, and neither do OTLP log records (feature
+    /// `logs`: the SDK's logger takes their trace from `Context::current()`).
     pub context_activation: bool,
 }
 
