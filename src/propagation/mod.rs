@@ -39,7 +39,7 @@ pub use trace_context::{
     TRACESTATE,
 };
 pub use w3c::W3cPropagator;
-use w3c::{FastExtract, RawTracestate};
+use w3c::{FastExtract, ReceivedTracestate};
 pub use xray::XrayPropagator;
 
 /// The propagator this crate installs by default: strict W3C Trace Context then
@@ -168,7 +168,7 @@ pub struct ExtractedContext {
     span_id: SpanId,
     flags: TraceFlags,
     /// The `tracestate` as received (unchecked), while `cx` is not built yet.
-    raw: Option<RawTracestate>,
+    raw: Option<ReceivedTracestate>,
     cx: OnceLock<Context>,
 }
 
@@ -194,7 +194,7 @@ impl ExtractedContext {
     }
 
     /// From a parsed `traceparent` and a valid `tracestate`, context not built.
-    fn lazy(tp: Traceparent, raw: Option<RawTracestate>) -> Self {
+    fn lazy(tp: Traceparent, raw: Option<ReceivedTracestate>) -> Self {
         Self {
             trace_id: tp.trace_id,
             span_id: tp.parent_id,
@@ -262,7 +262,7 @@ impl ExtractedContext {
         remote_context(
             &Context::new(),
             tp,
-            self.raw.as_ref().map(RawTracestate::as_str),
+            self.raw.as_ref().map(ReceivedTracestate::as_str),
         )
     }
 }

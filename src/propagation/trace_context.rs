@@ -182,39 +182,8 @@ pub(crate) enum TracestateError {
 pub(crate) fn parse_tracestate<'a>(
     lines: impl IntoIterator<Item = &'a str>,
 ) -> Result<Vec<(&'a str, &'a str)>, TracestateError> {
-    let mut members = Vec::new();
-    for_each_tracestate_member(lines, |key, value| members.push((key, value)))?;
-    Ok(members)
-}
-
-/// A valid list as it is sent on: its members joined with `,` (no white space,
-/// no empty members). Empty if the list is invalid.
-pub(crate) fn normalized_tracestate<'a>(lines: impl IntoIterator<Item = &'a str>) -> String {
-    let mut out = String::new();
-    let valid = for_each_tracestate_member(lines, |key, value| {
-        if !out.is_empty() {
-            out.push(',');
-        }
-        out.push_str(key);
-        out.push('=');
-        out.push_str(value);
-    });
-    if valid.is_err() {
-        out.clear();
-    }
-    out
-}
-
-/// Calls `f` with each member of the list, in order, once the member is known
-/// valid; returns the first error (the members seen before it were passed on).
-fn for_each_tracestate_member<'a>(
-    lines: impl IntoIterator<Item = &'a str>,
-    mut f: impl FnMut(&'a str, &'a str),
-) -> Result<(), TracestateError> {
     use TracestateError as E;
-    // The keys seen so far, for the duplicate check (at most 32: on the stack).
-    let mut keys: [&str; MAX_TRACESTATE_MEMBERS] = [""; MAX_TRACESTATE_MEMBERS];
-    let mut count = 0;
+    let mut members: Vec<(&str, &str)> = Vec::new();
     for line in lines {
         // list = list-member 0*31( OWS "," OWS list-member ); repeated header lines
         // are one list, as if joined with ",".
@@ -225,7 +194,7 @@ fn for_each_tracestate_member<'a>(
                 continue;
             }
             // At most 32 members; a longer list is invalid and dropped whole.
-            if count == MAX_TRACESTATE_MEMBERS {
+            if members.len() == MAX_TRACESTATE_MEMBERS {
                 return Err(E::TooManyMembers);
             }
             // list-member = key "=" value
@@ -238,15 +207,35 @@ fn for_each_tracestate_member<'a>(
                 return Err(E::Value);
             }
             // Keys are unique within a list.
-            if keys[..count].contains(&key) {
+            if members.iter().any(|(k, _)| *k == key) {
                 return Err(E::DuplicateKey);
             }
-            keys[count] = key;
-            count += 1;
-            f(key, value);
+            members.push((key, value));
         }
     }
-    Ok(())
+    Ok(members)
+}
+
+/// A valid list as it is sent on: its members joined with `,` (no white space,
+/// no empty members). Empty if the list is invalid.
+pub(crate) fn normalized_tracestate<'a>(lines: impl IntoIterator<Item = &'a str>) -> String {
+    parse_tracestate(lines)
+        .map(|members| join_members(&members))
+        .unwrap_or_default()
+}
+
+/// `key=value` members joined with `,`.
+fn join_members(members: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (key, value) in members {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(key);
+        out.push('=');
+        out.push_str(value);
+    }
+    out
 }
 
 /// `lcalpha / DIGIT / "_" / "-" / "*" / "/"`
@@ -378,12 +367,7 @@ pub(crate) fn remote_context<'a>(
                 TraceState::NONE,
                 Some(RawTraceState {
                     trace_id: tp.trace_id,
-                    header: members
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                        .into(),
+                    header: join_members(&members).into(),
                 }),
             ),
         }

@@ -81,14 +81,14 @@ impl TextMapPropagator for W3cPropagator {
 /// and dropped whole if invalid, only when it is read or a context is built
 /// from it.
 #[derive(Debug, Clone)]
-pub(crate) enum RawTracestate {
+pub(crate) enum ReceivedTracestate {
     /// One header line (a cheap, reference-counted copy of the request's bytes).
     Line(HeaderValue),
     /// Several lines, joined with `,` (one list, as the spec reads them).
     Joined(Box<str>),
 }
 
-impl RawTracestate {
+impl ReceivedTracestate {
     pub(crate) fn as_str(&self) -> &str {
         match self {
             // Checked to be visible ASCII when it was read.
@@ -103,7 +103,7 @@ pub(crate) enum FastExtract {
     /// No valid remote context.
     None,
     /// A valid `traceparent`, and the `tracestate` (if any) unchecked; no baggage.
-    Remote(Traceparent, Option<RawTracestate>),
+    Remote(Traceparent, Option<ReceivedTracestate>),
     /// Headers the fast path does not take (baggage): use the propagator.
     Generic,
 }
@@ -140,13 +140,13 @@ pub(crate) fn fast_extract(headers: &HeaderMap) -> FastExtract {
         (Some(line), None) => line
             .to_str()
             .ok()
-            .map(|_| RawTracestate::Line(line.clone())),
+            .map(|_| ReceivedTracestate::Line(line.clone())),
         (Some(_), Some(_)) => headers
             .get_all(&TRACESTATE_NAME)
             .iter()
             .map(|value| value.to_str().ok())
             .collect::<Option<Vec<&str>>>()
-            .map(|all| RawTracestate::Joined(all.join(",").into())),
+            .map(|all| ReceivedTracestate::Joined(all.join(",").into())),
     };
     FastExtract::Remote(tp, tracestate)
 }
