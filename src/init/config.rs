@@ -196,6 +196,16 @@ pub struct BatchConfig {
     /// Deadline of one export, retries included (`OTEL_BSP_EXPORT_TIMEOUT`,
     /// milliseconds, default 30000).
     pub export_timeout: Duration,
+    /// Bytes the queued spans (and the batch being exported) may hold, at most
+    /// (`DISTRIBUTED_TRACING_MAX_QUEUE_BYTES`, default 32 MiB): with
+    /// `max_queue_size`, the memory bound of the export queue, whatever the
+    /// spans carry. Past it, the oldest queued spans are dropped and counted.
+    pub max_queue_bytes: usize,
+    /// Bytes one OTLP export request may carry, at most
+    /// (`DISTRIBUTED_TRACING_MAX_EXPORT_BYTES`, default 4 MiB less 64 KiB, under
+    /// the 4 MiB that gRPC servers accept by default). Larger batches are sent as
+    /// several requests; a span larger than this alone is dropped and counted.
+    pub max_export_bytes: usize,
 }
 
 impl Default for BatchConfig {
@@ -205,6 +215,8 @@ impl Default for BatchConfig {
             scheduled_delay: Duration::from_millis(5000),
             max_export_batch_size: 512,
             export_timeout: Duration::from_millis(30_000),
+            max_queue_bytes: 32 * 1024 * 1024,
+            max_export_bytes: 4 * 1024 * 1024 - 64 * 1024,
         }
     }
 }
@@ -327,6 +339,8 @@ pub(crate) struct Overrides {
     pub(crate) max_queue_size: Option<usize>,
     pub(crate) scheduled_delay: Option<Duration>,
     pub(crate) default_spans_file: Option<std::path::PathBuf>,
+    pub(crate) max_queue_bytes: Option<usize>,
+    pub(crate) max_export_bytes: Option<usize>,
 }
 
 /// Reads variables, records the ones that cannot be used.
@@ -453,6 +467,23 @@ fn percent_decode(s: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+/// `url` with the password of its userinfo masked (`http://user:***@host/`),
+/// for every place an endpoint is shown: logs, errors, `Debug`.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        None => url.to_owned(),
+    }
 }
 
 /// Validates an endpoint URL: `http` or `https` with a host. TLS is not built
@@ -707,6 +738,14 @@ impl EffectiveConfig {
             export_timeout: env
                 .millis("OTEL_BSP_EXPORT_TIMEOUT")
                 .unwrap_or(defaults.export_timeout),
+            max_queue_bytes: over
+                .max_queue_bytes
+                .or_else(|| env.count("DISTRIBUTED_TRACING_MAX_QUEUE_BYTES"))
+                .unwrap_or(defaults.max_queue_bytes),
+            max_export_bytes: over
+                .max_export_bytes
+                .or_else(|| env.count("DISTRIBUTED_TRACING_MAX_EXPORT_BYTES"))
+                .unwrap_or(defaults.max_export_bytes),
         };
         let log_filter = match env.var("RUST_LOG") {
             Some(value) => match tracing_subscriber::EnvFilter::try_new(&value) {
@@ -1113,6 +1152,7 @@ mod tests {
                 scheduled_delay: Duration::from_millis(250),
                 max_export_batch_size: 100,
                 export_timeout: Duration::from_millis(1000),
+                ..BatchConfig::default()
             },
             "the batch size is capped by the queue size"
         );

@@ -14,88 +14,8 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 use serde_json::json;
 
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-use super::config::{OtlpConfig, OtlpProtocol};
 use crate::error::{Error, Result};
 use crate::ids::{SpanIdHex, TraceIdHex};
-
-/// Builds an OTLP exporter (`SpanExporter` or `LogExporter`: their builders
-/// have the same shape) for `config`, sending to `endpoint`. Must run inside a
-/// Tokio runtime (the export thread's), which tonic's channel needs.
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-macro_rules! otlp_exporter {
-    ($exporter:ty, $config:expr, $endpoint:expr) => {{
-        use opentelemetry_otlp::WithExportConfig as _;
-        let config: &OtlpConfig = $config;
-        let build_error =
-            |e: opentelemetry_otlp::ExporterBuildError| Error::Exporter(e.to_string());
-        match config.protocol {
-            #[cfg(feature = "otlp-grpc")]
-            OtlpProtocol::Grpc => {
-                use opentelemetry_otlp::WithTonicConfig as _;
-                let mut headers = http::HeaderMap::new();
-                for (k, v) in &config.headers {
-                    if let (Ok(name), Ok(value)) = (
-                        http::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()),
-                        http::HeaderValue::from_str(v),
-                    ) {
-                        headers.insert(name, value);
-                    }
-                }
-                let metadata =
-                    opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(headers);
-                <$exporter>::builder()
-                    .with_tonic()
-                    .with_endpoint($endpoint)
-                    .with_timeout(config.timeout)
-                    .with_metadata(metadata)
-                    .build()
-                    .map_err(build_error)
-            }
-            #[cfg(feature = "otlp-http")]
-            OtlpProtocol::HttpProtobuf => {
-                use opentelemetry_otlp::WithHttpConfig as _;
-                <$exporter>::builder()
-                    .with_http()
-                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                    .with_endpoint($endpoint)
-                    .with_timeout(config.timeout)
-                    .with_headers(config.headers.iter().cloned().collect())
-                    .build()
-                    .map_err(build_error)
-            }
-            #[allow(unreachable_patterns)]
-            other => Err(Error::Exporter(format!(
-                "OTLP over {} is not in this build: enable the crate feature {}",
-                other.as_str(),
-                match other {
-                    OtlpProtocol::Grpc => "otlp-grpc",
-                    OtlpProtocol::HttpProtobuf => "otlp-http",
-                }
-            ))),
-        }
-    }};
-}
-
-/// The OTLP span exporter for `config`.
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-pub(crate) fn otlp(config: &OtlpConfig) -> Result<opentelemetry_otlp::SpanExporter> {
-    otlp_exporter!(
-        opentelemetry_otlp::SpanExporter,
-        config,
-        config.endpoint.clone()
-    )
-}
-
-/// The OTLP log exporter for `config`.
-#[cfg(all(feature = "logs", any(feature = "otlp-grpc", feature = "otlp-http")))]
-pub(crate) fn otlp_logs(config: &OtlpConfig) -> Result<opentelemetry_otlp::LogExporter> {
-    otlp_exporter!(
-        opentelemetry_otlp::LogExporter,
-        config,
-        config.logs_endpoint.clone()
-    )
-}
 
 /// Finished spans as JSON lines, one span a line: the embedded default sink
 /// (a file) and the `console` exporter (standard output).

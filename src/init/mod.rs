@@ -10,6 +10,8 @@
 
 mod config;
 mod exporter;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+mod otlp;
 mod processor;
 
 use std::collections::HashMap;
@@ -40,7 +42,7 @@ use crate::propagation::{
     B3Propagator, DatadogPropagator, JaegerPropagator, W3cBaggagePropagator,
     W3cTraceContextPropagator, XrayPropagator,
 };
-use processor::{Counters, QueueProcessor, Spans};
+use processor::{Counters, QueueProcessor, Sink};
 
 /// How long the guard's drop waits for the last spans, by default.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
@@ -160,6 +162,23 @@ impl ObservabilityBuilder {
     /// 2048). Past it, spans are dropped and counted ([`ObservabilityGuard::export_stats`]).
     pub fn max_queue_size(mut self, spans: usize) -> Self {
         self.over.max_queue_size = Some(spans.max(1));
+        self
+    }
+
+    /// The byte bound of the span queue, like `DISTRIBUTED_TRACING_MAX_QUEUE_BYTES`
+    /// (default 32 MiB): the queued spans and the batch being exported hold at
+    /// most this much, whatever they carry. Past it, the oldest queued spans
+    /// are dropped and counted.
+    pub fn max_queue_bytes(mut self, bytes: usize) -> Self {
+        self.over.max_queue_bytes = Some(bytes.max(1));
+        self
+    }
+
+    /// The most one OTLP export request carries, like
+    /// `DISTRIBUTED_TRACING_MAX_EXPORT_BYTES` (default 4 MiB less 64 KiB): set it
+    /// under your collector's limit if that is lower than gRPC's usual 4 MiB.
+    pub fn max_export_bytes(mut self, bytes: usize) -> Self {
+        self.over.max_export_bytes = Some(bytes.max(1));
         self
     }
 
@@ -477,8 +496,11 @@ fn build_pipeline(config: &EffectiveConfig) -> Result<(SdkTracerProvider, Arc<Co
             #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
             {
                 let otlp = config.otlp.clone();
+                let max_bytes = config.batch.max_export_bytes;
                 QueueProcessor::start(
-                    move || exporter::otlp(&otlp).map(Spans),
+                    move || {
+                        otlp::OtlpExporter::<otlp::Traces>::new(&otlp, &otlp.endpoint, max_bytes)
+                    },
                     resource.clone(),
                     config.batch,
                 )?
@@ -492,13 +514,21 @@ fn build_pipeline(config: &EffectiveConfig) -> Result<(SdkTracerProvider, Arc<Co
             }
         }
         TracesExporter::Console => QueueProcessor::start(
-            move || Ok(Spans(exporter::JsonLinesExporter::stdout(&service))),
+            move || {
+                Ok(Sink {
+                    exporter: exporter::JsonLinesExporter::stdout(&service),
+                    destination: "standard output".into(),
+                })
+            },
             resource.clone(),
             config.batch,
         )?,
         TracesExporter::File(path) => {
-            let sink = exporter::JsonLinesExporter::file(path, &service)?;
-            QueueProcessor::start(move || Ok(Spans(sink)), resource.clone(), config.batch)?
+            let sink = Sink {
+                exporter: exporter::JsonLinesExporter::file(path, &service)?,
+                destination: format!("the spans file {}", path.display()),
+            };
+            QueueProcessor::start(move || Ok(sink), resource.clone(), config.batch)?
         }
         TracesExporter::None => {
             let provider = SdkTracerProvider::builder()
@@ -524,8 +554,9 @@ fn build_log_pipeline(
     #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
     {
         let otlp = config.otlp.clone();
+        let max_bytes = config.batch.max_export_bytes;
         let (processor, counters) = QueueProcessor::start(
-            move || exporter::otlp_logs(&otlp).map(processor::Logs),
+            move || otlp::OtlpExporter::<otlp::Logs>::new(&otlp, &otlp.logs_endpoint, max_bytes),
             resource(config),
             config.batch,
         )?;

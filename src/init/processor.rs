@@ -1,69 +1,177 @@
 //! The span processor behind [`init_observability`](crate::init_observability):
-//! a bounded queue drained by one export thread.
+//! a queue bounded in items and in bytes, drained by one export thread.
 //!
-//! * `on_end` (on the request path) only tries to put the span in the queue;
-//!   it never blocks and never allocates beyond the span itself. When the queue
-//!   is full the span is dropped and counted.
+//! * `on_end` (on the request path) only puts the span in the queue; it never
+//!   blocks. When the queue is full (`OTEL_BSP_MAX_QUEUE_SIZE` spans, or the
+//!   byte budget), the oldest queued spans make room and are counted: a long
+//!   outage loses its oldest surplus, never the memory bound.
 //! * The export thread owns a single-threaded Tokio runtime, so the gRPC and
 //!   HTTP exporters work whatever runtime (or none) the service uses: flushing
 //!   from a `current_thread` runtime cannot deadlock, and every wait has a
 //!   deadline (the upstream hangs of opentelemetry-rust#2583 and #3589).
-//! * Losses are counted and reported once when they start, once when export
-//!   resumes, and in a summary at shutdown, never per span.
+//! * Requests are sized: a batch is cut so that one request stays under the
+//!   exporter's limit (4 MiB for OTLP); an item too large alone is dropped
+//!   alone and counted; a request the collector rejects as too large is split.
+//! * Transient failures (the OTLP specification's retryable codes, a collector
+//!   that is restarting) are retried with exponential backoff and jitter, the
+//!   server's throttling hint honoured, within the export timeout; the spans
+//!   not yet sent stay queued meanwhile.
+//! * Losses are reported when they start (at once, even while an export is
+//!   hanging), when export resumes, and in total at shutdown, never per span.
 //! * Telemetry is suppressed on the export thread, so the exporter's own
 //!   instrumentation (hyper, tonic) never produces spans that would be exported
 //!   in turn.
 
+use std::collections::VecDeque;
 use std::fmt;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use std::future::Future;
-
-use opentelemetry::Context;
+use opentelemetry::trace::TraceState;
+use opentelemetry::{Context, KeyValue, Value};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 use opentelemetry_sdk::Resource;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use super::config::BatchConfig;
 
-/// What the export thread drives: an exporter of spans or of log records.
+/// Why one export request failed.
+#[derive(Debug, Clone)]
+pub(crate) enum Failure {
+    /// No connection could be made (refused, unreachable, DNS).
+    Unreachable(String),
+    /// No answer within the request's deadline.
+    TimedOut(Duration),
+    /// The collector answered with an error status.
+    Rejected {
+        status: String,
+        retryable: bool,
+        retry_after: Option<Duration>,
+    },
+    /// The request is larger than the collector (or the exporter) accepts.
+    TooLarge(String),
+    /// Any other transport failure (not retried).
+    Transport(String),
+    /// A local sink failed (not retried).
+    Sink(String),
+}
+
+impl Failure {
+    /// Whether the OTLP specification says to try again.
+    pub(crate) fn retryable(&self) -> bool {
+        match self {
+            Self::Unreachable(_) | Self::TimedOut(_) => true,
+            Self::Rejected { retryable, .. } => *retryable,
+            Self::TooLarge(_) | Self::Transport(_) | Self::Sink(_) => false,
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Rejected { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unreachable(e) => write!(f, "cannot connect ({e})"),
+            Self::TimedOut(t) => write!(f, "no answer within {} ms", t.as_millis()),
+            Self::Rejected { status, .. } => write!(f, "rejected with {status}"),
+            Self::TooLarge(e) => write!(f, "request too large ({e})"),
+            Self::Transport(e) => write!(f, "{e}"),
+            Self::Sink(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// What an accepted request says: items the collector refused (OTLP partial success).
+#[derive(Debug, Default)]
+pub(crate) struct Sent {
+    pub(crate) rejected: u64,
+    pub(crate) message: String,
+}
+
+/// What the export thread drives: the OTLP exporter, or a local sink.
 pub(crate) trait Export: Send + 'static {
     /// One queued item.
     type Item: Send + 'static;
+    /// An item ready to send.
+    type Encoded: Send + 'static;
     /// The item's name in reports ("span", "log record").
     const KIND: &'static str;
-    fn export(&self, batch: Vec<Self::Item>) -> impl Future<Output = OTelSdkResult> + Send;
-    fn shutdown(&mut self) -> OTelSdkResult;
+    /// Prepares an item for sending (on the export thread).
+    fn encode(&mut self, item: Self::Item) -> Self::Encoded;
+    /// The bytes an encoded item adds to a request.
+    fn encoded_len(item: &Self::Encoded) -> usize;
+    /// The most one request may carry (`None`: no limit).
+    fn max_request_bytes(&self) -> Option<usize>;
+    /// Sends one request.
+    fn send(
+        &mut self,
+        batch: &[Self::Encoded],
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Sent, Failure>> + Send;
     fn set_resource(&mut self, resource: &Resource);
+    /// The deadline of one request (`None`: the export timeout).
+    fn request_timeout(&self) -> Option<Duration> {
+        None
+    }
+    /// Where items go, as shown in reports (credentials masked).
+    fn destination(&self) -> &str;
+    fn shutdown(&mut self) -> OTelSdkResult;
 }
 
-/// A span exporter, driven by the export thread.
-pub(crate) struct Spans<E>(pub(crate) E);
+/// A local span sink (the JSON-lines file or standard output), driven by the
+/// export thread. Failures are not retried.
+pub(crate) struct Sink<E> {
+    pub(crate) exporter: E,
+    pub(crate) destination: String,
+}
 
-impl<E: SpanExporter + 'static> Export for Spans<E> {
+impl<E: SpanExporter + 'static> Export for Sink<E> {
     type Item = SpanData;
+    type Encoded = SpanData;
     const KIND: &'static str = "span";
 
-    fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
-        self.0.export(batch)
+    fn encode(&mut self, item: SpanData) -> SpanData {
+        item
     }
 
-    fn shutdown(&mut self) -> OTelSdkResult {
-        self.0.shutdown()
+    fn encoded_len(item: &SpanData) -> usize {
+        span_bytes(item)
+    }
+
+    fn max_request_bytes(&self) -> Option<usize> {
+        None
+    }
+
+    async fn send(&mut self, batch: &[SpanData], _timeout: Duration) -> Result<Sent, Failure> {
+        self.exporter
+            .export(batch.to_vec())
+            .await
+            .map(|()| Sent::default())
+            .map_err(|e| Failure::Sink(e.to_string()))
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        self.0.set_resource(resource)
+        self.exporter.set_resource(resource)
+    }
+
+    fn destination(&self) -> &str {
+        &self.destination
+    }
+
+    fn shutdown(&mut self) -> OTelSdkResult {
+        self.exporter.shutdown()
     }
 }
-
-/// A log exporter, driven by the export thread.
-#[cfg(feature = "logs")]
-pub(crate) struct Logs<E>(pub(crate) E);
 
 /// One queued log record, with its instrumentation scope.
 #[cfg(feature = "logs")]
@@ -73,37 +181,15 @@ pub(crate) type LogItem = (
 );
 
 #[cfg(feature = "logs")]
-impl<E: opentelemetry_sdk::logs::LogExporter + 'static> Export for Logs<E> {
-    type Item = LogItem;
-    const KIND: &'static str = "log record";
-
-    async fn export(&self, batch: Vec<LogItem>) -> OTelSdkResult {
-        let refs: Vec<_> = batch
-            .iter()
-            .map(|(record, scope)| (record, scope))
-            .collect();
-        self.0
-            .export(opentelemetry_sdk::logs::LogBatch::new(&refs))
-            .await
-    }
-
-    fn shutdown(&mut self) -> OTelSdkResult {
-        self.0.shutdown()
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.0.set_resource(resource)
-    }
-}
-
-#[cfg(feature = "logs")]
 impl opentelemetry_sdk::logs::LogProcessor for QueueProcessor<LogItem> {
     fn emit(
         &self,
         record: &mut opentelemetry_sdk::logs::SdkLogRecord,
         scope: &opentelemetry::InstrumentationScope,
     ) {
-        self.enqueue((record.clone(), scope.clone()));
+        let item = (record.clone(), scope.clone());
+        let size = log_bytes(&item);
+        self.enqueue(item, size);
     }
 
     fn force_flush(&self) -> OTelSdkResult {
@@ -115,14 +201,108 @@ impl opentelemetry_sdk::logs::LogProcessor for QueueProcessor<LogItem> {
     }
 }
 
+/// The heap a string value holds.
+fn value_bytes(value: &Value) -> usize {
+    use opentelemetry::Array;
+    match value {
+        Value::String(s) => s.as_str().len(),
+        Value::Array(Array::String(v)) => v
+            .iter()
+            .map(|s| s.as_str().len() + std::mem::size_of_val(s))
+            .sum(),
+        Value::Array(Array::I64(v)) => v.len() * 8,
+        Value::Array(Array::F64(v)) => v.len() * 8,
+        Value::Array(Array::Bool(v)) => v.len(),
+        _ => 0,
+    }
+}
+
+fn attributes_bytes(attributes: &[KeyValue]) -> usize {
+    attributes
+        .iter()
+        .map(|kv| std::mem::size_of::<KeyValue>() + kv.key.as_str().len() + value_bytes(&kv.value))
+        .sum()
+}
+
+fn trace_state_bytes(state: &TraceState) -> usize {
+    // Most spans have none: compared without building the header.
+    if *state == TraceState::NONE {
+        0
+    } else {
+        state.header().len() + 64
+    }
+}
+
+/// An upper bound of a finished span's memory, which also bounds its OTLP
+/// encoding (every protobuf field costs less than the Rust value it comes from).
+pub(crate) fn span_bytes(span: &SpanData) -> usize {
+    std::mem::size_of::<SpanData>()
+        + span.name.len()
+        + trace_state_bytes(span.span_context.trace_state())
+        + attributes_bytes(&span.attributes)
+        + span
+            .events
+            .iter()
+            .map(|e| {
+                std::mem::size_of::<opentelemetry::trace::Event>()
+                    + e.name.len()
+                    + attributes_bytes(&e.attributes)
+            })
+            .sum::<usize>()
+        + span
+            .links
+            .iter()
+            .map(|l| {
+                std::mem::size_of::<opentelemetry::trace::Link>()
+                    + trace_state_bytes(l.span_context.trace_state())
+                    + attributes_bytes(&l.attributes)
+            })
+            .sum::<usize>()
+        + match &span.status {
+            opentelemetry::trace::Status::Error { description } => description.len(),
+            _ => 0,
+        }
+}
+
+#[cfg(feature = "logs")]
+fn any_value_bytes(value: &opentelemetry::logs::AnyValue) -> usize {
+    use opentelemetry::logs::AnyValue;
+    std::mem::size_of::<AnyValue>()
+        + match value {
+            AnyValue::String(s) => s.as_str().len(),
+            AnyValue::Bytes(b) => b.len(),
+            AnyValue::ListAny(l) => l.iter().map(any_value_bytes).sum(),
+            AnyValue::Map(m) => m
+                .iter()
+                .map(|(k, v)| k.as_str().len() + any_value_bytes(v))
+                .sum(),
+            _ => 0,
+        }
+}
+
+/// An upper bound of a queued log record's memory and encoding.
+#[cfg(feature = "logs")]
+pub(crate) fn log_bytes((record, scope): &LogItem) -> usize {
+    std::mem::size_of::<LogItem>()
+        + scope.name().len()
+        + record.target().map_or(0, |t| t.len())
+        + record.event_name().map_or(0, str::len)
+        + record.severity_text().map_or(0, str::len)
+        + record.body().map_or(0, any_value_bytes)
+        + record
+            .attributes_iter()
+            .map(|(k, v)| k.as_str().len() + any_value_bytes(v))
+            .sum::<usize>()
+}
+
 /// Counters of the export pipeline, shared with the guard.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     exported: AtomicU64,
     dropped_queue_full: AtomicU64,
     failed: AtomicU64,
-    /// Whether export is currently failing (for the once-only reports).
-    failing: AtomicBool,
+    too_large: AtomicU64,
+    unfinished: AtomicU64,
 }
 
 /// What happened to the spans that were handed to the exporter.
@@ -132,16 +312,21 @@ pub struct ExportStats {
     /// Spans the exporter accepted.
     pub exported: u64,
     /// Spans dropped because the queue was full (the collector was down or slow
-    /// for longer than the queue could absorb).
+    /// for longer than the queue could absorb): the oldest queued ones.
     pub dropped_queue_full: u64,
-    /// Spans in export requests that failed (after the exporter's retries).
+    /// Spans in export requests that failed (after retries), or that the
+    /// collector refused in an accepted request (OTLP partial success).
     pub failed: u64,
+    /// Spans larger, alone, than one export request may carry.
+    pub too_large: u64,
+    /// Spans still queued (or in flight) when shutdown hit its deadline.
+    pub unfinished_at_shutdown: u64,
 }
 
 impl ExportStats {
     /// Spans lost, for any reason.
     pub fn lost(&self) -> u64 {
-        self.dropped_queue_full + self.failed
+        self.dropped_queue_full + self.failed + self.too_large + self.unfinished_at_shutdown
     }
 }
 
@@ -151,7 +336,51 @@ impl Counters {
             exported: self.exported.load(Ordering::Relaxed),
             dropped_queue_full: self.dropped_queue_full.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
+            too_large: self.too_large.load(Ordering::Relaxed),
+            unfinished_at_shutdown: self.unfinished.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// The queue: items waiting for export, and the bytes of those and of the
+/// batch being exported.
+struct Queue<T> {
+    items: VecDeque<(T, usize)>,
+    /// Bytes of the queued items and of the batch in flight.
+    bytes: usize,
+    /// Items in the batch in flight.
+    in_flight: usize,
+}
+
+/// What the request path and the export thread share.
+struct Shared<T> {
+    queue: Mutex<Queue<T>>,
+    max_items: usize,
+    max_bytes: usize,
+    batch_size: usize,
+    counters: Arc<Counters>,
+    /// A full batch is waiting.
+    wake: Notify,
+    /// Items were dropped: the reporter says so, once per episode.
+    loss: Notify,
+    /// A loss or a failure was reported and export has not resumed since.
+    losing: AtomicBool,
+    /// Export is failing.
+    failing: AtomicBool,
+    /// Shutdown was asked for: retries stop.
+    stopping: AtomicBool,
+    stop: Notify,
+    /// The last export failure, for the queue-full report.
+    last_failure: Mutex<Option<String>>,
+    /// Lost items when the current episode of losses began.
+    lost_before: AtomicU64,
+}
+
+impl<T> Shared<T> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue<T>> {
+        // A panic while holding the lock cannot leave the queue inconsistent
+        // (every change is a single push/pop and counter update).
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -162,18 +391,19 @@ enum Control {
 
 /// The queue and its export thread.
 pub(crate) struct QueueProcessor<T> {
-    spans: mpsc::Sender<T>,
+    shared: Arc<Shared<T>>,
     control: mpsc::UnboundedSender<Control>,
-    counters: Arc<Counters>,
     thread: Mutex<Option<JoinHandle<()>>>,
-    /// Warned once about drops from the request path? (reported by the thread)
+    destination: String,
+    kind: &'static str,
     shut_down: AtomicBool,
 }
 
 impl<T> fmt::Debug for QueueProcessor<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("QueueProcessor")
-            .field("stats", &self.counters.snapshot())
+            .field("destination", &self.destination)
+            .field("stats", &self.shared.counters.snapshot())
             .finish_non_exhaustive()
     }
 }
@@ -190,11 +420,29 @@ impl<T: Send + 'static> QueueProcessor<T> {
         E: Export<Item = T>,
         F: FnOnce() -> crate::Result<E> + Send + 'static,
     {
-        let (spans_tx, spans_rx) = mpsc::channel(batch.max_queue_size);
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
-        let (ready_tx, ready_rx) = std_mpsc::sync_channel::<crate::Result<()>>(1);
-        let thread_counters = counters.clone();
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                items: VecDeque::with_capacity(batch.max_queue_size.min(4096)),
+                bytes: 0,
+                in_flight: 0,
+            }),
+            max_items: batch.max_queue_size,
+            max_bytes: batch.max_queue_bytes,
+            batch_size: batch.max_export_batch_size,
+            counters: counters.clone(),
+            wake: Notify::new(),
+            loss: Notify::new(),
+            losing: AtomicBool::new(false),
+            failing: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+            stop: Notify::new(),
+            last_failure: Mutex::new(None),
+            lost_before: AtomicU64::new(0),
+        });
+        let (ready_tx, ready_rx) = std_mpsc::sync_channel::<crate::Result<String>>(1);
+        let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
             .name("distributed-tracing-export".into())
             .spawn(move || {
@@ -222,14 +470,14 @@ impl<T: Send + 'static> QueueProcessor<T> {
                         }
                     };
                     exporter.set_resource(&resource);
-                    let _ = ready_tx.send(Ok(()));
+                    let destination = exporter.destination().to_owned();
+                    let _ = ready_tx.send(Ok(destination.clone()));
+                    tokio::spawn(report_losses::<E>(thread_shared.clone(), destination));
                     Worker {
                         exporter,
-                        spans: spans_rx,
+                        shared: thread_shared,
                         control: control_rx,
-                        counters: thread_counters,
                         batch,
-                        reported_drops: 0,
                     }
                     .run()
                     .await;
@@ -239,21 +487,22 @@ impl<T: Send + 'static> QueueProcessor<T> {
                 what: "starting the export thread".into(),
                 source: e,
             })?;
-        match ready_rx.recv() {
-            Ok(Ok(())) => {}
+        let destination = match ready_rx.recv() {
+            Ok(Ok(destination)) => destination,
             Ok(Err(e)) => return Err(e),
             Err(_) => {
                 return Err(crate::Error::Sdk(OTelSdkError::InternalFailure(
                     "the export thread ended while starting".into(),
                 )))
             }
-        }
+        };
         Ok((
             Self {
-                spans: spans_tx,
+                shared,
                 control: control_tx,
-                counters: counters.clone(),
                 thread: Mutex::new(Some(thread)),
+                destination,
+                kind: E::KIND,
                 shut_down: AtomicBool::new(false),
             },
             counters,
@@ -276,16 +525,44 @@ impl<T: Send + 'static> QueueProcessor<T> {
             Err(std_mpsc::RecvTimeoutError::Disconnected) => Err(OTelSdkError::AlreadyShutdown),
         }
     }
-}
 
-impl<T: Send + 'static> QueueProcessor<T> {
-    /// Queues `item` without blocking; when the queue is full (or shut down)
-    /// it is dropped and counted, and the export thread reports it.
-    fn enqueue(&self, item: T) {
-        if self.spans.try_send(item).is_err() {
-            self.counters
+    /// Queues `item` without blocking. When the queue is over its bounds, the
+    /// oldest items make room (the new one too, if it alone is over the byte
+    /// budget); they are counted, and the first drop of an episode is reported.
+    fn enqueue(&self, item: T, size: usize) {
+        if self.shut_down.load(Ordering::Relaxed) {
+            return;
+        }
+        let shared = &*self.shared;
+        let mut evicted: Vec<T> = Vec::new();
+        let queued = {
+            let mut q = shared.lock();
+            q.items.push_back((item, size));
+            q.bytes += size;
+            while q.items.len() > shared.max_items || q.bytes > shared.max_bytes {
+                match q.items.pop_front() {
+                    Some((old, bytes)) => {
+                        q.bytes -= bytes;
+                        evicted.push(old);
+                    }
+                    None => break,
+                }
+            }
+            q.items.len()
+        };
+        if !evicted.is_empty() {
+            shared
+                .counters
                 .dropped_queue_full
-                .fetch_add(1, Ordering::Relaxed);
+                .fetch_add(evicted.len() as u64, Ordering::Relaxed);
+            if !shared.losing.load(Ordering::Relaxed) {
+                shared.loss.notify_one();
+            }
+            // Dropped outside the lock.
+            drop(evicted);
+        }
+        if queued == shared.batch_size {
+            shared.wake.notify_one();
         }
     }
 
@@ -298,6 +575,8 @@ impl<T: Send + 'static> QueueProcessor<T> {
             return Err(OTelSdkError::AlreadyShutdown);
         }
         let start = Instant::now();
+        self.shared.stopping.store(true, Ordering::Release);
+        self.shared.stop.notify_one();
         let result = self.ask(Control::Shutdown, timeout);
         // Join only if the thread is done; a thread stuck in an export past the
         // deadline is left to finish on its own rather than hanging the caller.
@@ -308,7 +587,52 @@ impl<T: Send + 'static> QueueProcessor<T> {
                 }
             }
         }
+        if result.is_err() {
+            let q = self.shared.lock();
+            let unfinished = (q.items.len() + q.in_flight) as u64;
+            self.shared
+                .counters
+                .unfinished
+                .store(unfinished, Ordering::Relaxed);
+        }
+        self.report_summary(result.as_ref().err());
         result
+    }
+
+    /// The totals of this run, always, at shutdown.
+    fn report_summary(&self, error: Option<&OTelSdkError>) {
+        let stats = self.shared.counters.snapshot();
+        let kind = self.kind;
+        let to = &self.destination;
+        if stats.lost() == 0 && error.is_none() {
+            tracing::info!(
+                target: "distributed_tracing::export",
+                exported = stats.exported,
+                "{kind}s exported to {to} during this run: {}, none lost",
+                stats.exported
+            );
+        } else {
+            tracing::warn!(
+                target: "distributed_tracing::export",
+                exported = stats.exported,
+                lost = stats.lost(),
+                dropped_queue_full = stats.dropped_queue_full,
+                failed = stats.failed,
+                too_large = stats.too_large,
+                unfinished_at_shutdown = stats.unfinished_at_shutdown,
+                "{kind}s exported to {to} during this run: {}, lost: {}{}",
+                stats.exported,
+                stats.lost(),
+                match error {
+                    Some(OTelSdkError::Timeout(t)) => format!(
+                        " (shutdown stopped waiting after {} ms)",
+                        t.as_millis()
+                    ),
+                    Some(e) => format!(" (shutdown: {e})"),
+                    None => String::new(),
+                }
+            );
+        }
     }
 }
 
@@ -317,7 +641,8 @@ impl SpanProcessor for QueueProcessor<SpanData> {
 
     fn on_end(&self, span: SpanData) {
         if span.span_context.is_sampled() {
-            self.enqueue(span);
+            let size = span_bytes(&span);
+            self.enqueue(span, size);
         }
     }
 
@@ -334,35 +659,57 @@ impl SpanProcessor for QueueProcessor<SpanData> {
     }
 }
 
+/// Reports the first drop of an episode at once, on the export thread's
+/// runtime, even while the worker waits on a hanging export.
+async fn report_losses<E: Export>(shared: Arc<Shared<E::Item>>, destination: String) {
+    loop {
+        shared.loss.notified().await;
+        if shared.losing.swap(true, Ordering::AcqRel) {
+            continue;
+        }
+        let why = match shared.last_failure.lock().ok().and_then(|f| f.clone()) {
+            Some(failure) => format!("export to {destination} is failing: {failure}"),
+            None => format!("export to {destination} is not keeping up"),
+        };
+        tracing::warn!(
+            target: "distributed_tracing::export",
+            max_queue_size = shared.max_items,
+            max_queue_bytes = shared.max_bytes,
+            "{kind} queue full ({why}): the oldest queued {kind}s are dropped and counted (reported once; the total comes at shutdown)",
+            kind = E::KIND
+        );
+    }
+}
+
 /// The export thread's state.
 struct Worker<E: Export> {
     exporter: E,
-    spans: mpsc::Receiver<E::Item>,
+    shared: Arc<Shared<E::Item>>,
     control: mpsc::UnboundedReceiver<Control>,
-    counters: Arc<Counters>,
     batch: BatchConfig,
-    /// Queue drops already reported.
-    reported_drops: u64,
 }
+
+/// The first wait between two attempts, and the longest.
+const RETRY_INITIAL: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
 
 impl<E: Export> Worker<E> {
     async fn run(mut self) {
-        let mut buffer: Vec<E::Item> = Vec::with_capacity(self.batch.max_export_batch_size);
         let mut tick =
             tokio::time::interval(self.batch.scheduled_delay.max(Duration::from_millis(1)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
+        let shared = self.shared.clone();
         loop {
             tokio::select! {
                 biased;
                 control = self.control.recv() => match control {
                     Some(Control::Flush(reply)) => {
-                        let result = self.drain(&mut buffer).await;
+                        let result = self.export_queued(true).await;
                         let _ = reply.send(result);
                     }
                     Some(Control::Shutdown(reply)) => {
-                        let mut result = self.drain(&mut buffer).await;
-                        self.report_summary();
+                        let mut result = self.export_queued(true).await;
                         if let Err(e) = self.exporter.shutdown() {
                             result = result.and(Err(e));
                         }
@@ -371,114 +718,243 @@ impl<E: Export> Worker<E> {
                     }
                     None => return,
                 },
-                span = self.spans.recv() => match span {
-                    Some(span) => {
-                        buffer.push(span);
-                        if buffer.len() >= self.batch.max_export_batch_size {
-                            let _ = self.export(&mut buffer).await;
-                        }
-                    }
-                    None => return,
-                },
+                _ = shared.wake.notified() => {
+                    let _ = self.export_queued(false).await;
+                }
                 _ = tick.tick() => {
-                    let _ = self.export(&mut buffer).await;
-                    self.report_drops();
+                    let _ = self.export_queued(true).await;
                 }
             }
         }
     }
 
-    /// Exports everything queued so far.
-    async fn drain(&mut self, buffer: &mut Vec<E::Item>) -> OTelSdkResult {
+    /// Exports full batches, or (`all`) everything queued now.
+    async fn export_queued(&mut self, all: bool) -> OTelSdkResult {
         let mut result = Ok(());
         loop {
-            while buffer.len() < self.batch.max_export_batch_size {
-                match self.spans.try_recv() {
-                    Ok(span) => buffer.push(span),
-                    Err(_) => break,
+            let items: Vec<(E::Item, usize)> = {
+                let mut q = self.shared.lock();
+                if q.items.is_empty() || (!all && q.items.len() < self.batch.max_export_batch_size)
+                {
+                    break;
+                }
+                let n = q.items.len().min(self.batch.max_export_batch_size);
+                q.in_flight = n;
+                q.items.drain(..n).collect()
+            };
+            let bytes: usize = items.iter().map(|(_, b)| b).sum();
+            let encoded: Vec<E::Encoded> = items
+                .into_iter()
+                .map(|(item, _)| self.exporter.encode(item))
+                .collect();
+            if let Err(e) = self.export_sized(encoded).await {
+                result = Err(e);
+            }
+            let mut q = self.shared.lock();
+            q.in_flight = 0;
+            q.bytes -= bytes;
+        }
+        result
+    }
+
+    /// Cuts `batch` into requests under the exporter's limit and sends each.
+    async fn export_sized(&mut self, batch: Vec<E::Encoded>) -> OTelSdkResult {
+        let limit = self.exporter.max_request_bytes();
+        let mut result = Ok(());
+        let mut request: Vec<E::Encoded> = Vec::new();
+        let mut request_bytes = 0;
+        // What a request adds beyond its items: the resource and the scopes.
+        let overhead = 16 * 1024;
+        for item in batch {
+            let len = E::encoded_len(&item);
+            if let Some(limit) = limit {
+                if len + overhead > limit {
+                    self.too_large(1, &format!("{len} bytes alone"));
+                    continue;
+                }
+                if !request.is_empty() && request_bytes + len + overhead > limit {
+                    if let Err(e) = self.send(std::mem::take(&mut request)).await {
+                        result = Err(e);
+                    }
+                    request_bytes = 0;
                 }
             }
-            if buffer.is_empty() {
-                break;
-            }
-            if let Err(e) = self.export(buffer).await {
+            request_bytes += len;
+            request.push(item);
+        }
+        if !request.is_empty() {
+            if let Err(e) = self.send(request).await {
                 result = Err(e);
             }
         }
-        self.report_drops();
         result
     }
 
-    /// Exports the buffer (emptying it), with the export deadline.
-    async fn export(&mut self, buffer: &mut Vec<E::Item>) -> OTelSdkResult {
-        if buffer.is_empty() {
-            return Ok(());
-        }
-        let batch = std::mem::take(buffer);
-        let n = batch.len() as u64;
-        let result = match tokio::time::timeout(
-            self.batch.export_timeout,
-            self.exporter.export(batch),
-        )
-        .await
-        {
-            Ok(result) => result,
-            Err(_) => Err(OTelSdkError::Timeout(self.batch.export_timeout)),
-        };
-        match &result {
-            Ok(()) => {
-                self.counters.exported.fetch_add(n, Ordering::Relaxed);
-                if self.counters.failing.swap(false, Ordering::Relaxed) {
-                    tracing::info!(
-                        target: "distributed_tracing::export",
-                        lost_so_far = self.counters.snapshot().lost(),
-                        "{} export resumed",
-                        E::KIND
-                    );
+    /// Sends one request: retried while the failure is transient and time is
+    /// left; split in halves when the collector finds it too large.
+    async fn send(&mut self, request: Vec<E::Encoded>) -> OTelSdkResult {
+        let deadline = Instant::now() + self.batch.export_timeout;
+        // Requests still to send, the first one next (halves go to the front).
+        let mut pending: VecDeque<Vec<E::Encoded>> = VecDeque::from([request]);
+        let mut result = Ok(());
+        while let Some(request) = pending.pop_front() {
+            let n = request.len() as u64;
+            let mut delay = RETRY_INITIAL;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let timeout = self
+                    .exporter
+                    .request_timeout()
+                    .unwrap_or(self.batch.export_timeout)
+                    .min(left)
+                    .max(Duration::from_millis(1));
+                let failure = match self.exporter.send(&request, timeout).await {
+                    Ok(sent) => {
+                        self.succeeded(n, sent);
+                        break;
+                    }
+                    Err(failure) => failure,
+                };
+                if let Failure::TooLarge(why) = &failure {
+                    if request.len() > 1 {
+                        let mut first = request;
+                        let second = first.split_off(first.len() / 2);
+                        pending.push_front(second);
+                        pending.push_front(first);
+                    } else {
+                        self.too_large(1, why);
+                    }
+                    break;
                 }
-            }
-            Err(e) => {
-                self.counters.failed.fetch_add(n, Ordering::Relaxed);
-                if !self.counters.failing.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(
-                        target: "distributed_tracing::export",
-                        error = %e,
-                        batch = n,
-                        "{kind} export failed; {kind}s are lost until it recovers (reported once; the total comes at shutdown)",
-                        kind = E::KIND
-                    );
+                self.failing(&failure);
+                let wait = failure
+                    .retry_after()
+                    .map_or(delay, |hint| hint.max(delay))
+                    .min(RETRY_MAX.max(failure.retry_after().unwrap_or_default()));
+                // Full jitter over the upper half: attempts of many services spread out.
+                let wait = wait / 2 + jitter(wait / 2);
+                let stopping = self.shared.stopping.load(Ordering::Acquire);
+                if !failure.retryable() || stopping || Instant::now() + wait >= deadline {
+                    self.failed(n, &failure);
+                    result = Err(OTelSdkError::InternalFailure(format!(
+                        "{} export to {}: {failure}",
+                        E::KIND,
+                        self.exporter.destination()
+                    )));
+                    break;
                 }
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = self.shared.stop.notified() => {}
+                }
+                delay = (delay * 2).min(RETRY_MAX);
             }
         }
         result
     }
 
-    /// Reports queue drops once when they start.
-    fn report_drops(&mut self) {
-        let dropped = self.counters.dropped_queue_full.load(Ordering::Relaxed);
-        if dropped > 0 && self.reported_drops == 0 {
+    fn succeeded(&mut self, n: u64, sent: Sent) {
+        let counters = &self.shared.counters;
+        let accepted = n.saturating_sub(sent.rejected);
+        counters.exported.fetch_add(accepted, Ordering::Relaxed);
+        if sent.rejected > 0 {
+            counters.failed.fetch_add(sent.rejected, Ordering::Relaxed);
+            if !self.shared.losing.swap(true, Ordering::AcqRel) {
+                tracing::warn!(
+                    target: "distributed_tracing::export",
+                    rejected = sent.rejected,
+                    "{} {kind}s refused by the collector at {}: {} (reported once; the total comes at shutdown)",
+                    sent.rejected,
+                    self.exporter.destination(),
+                    sent.message,
+                    kind = E::KIND
+                );
+            }
+            return;
+        }
+        let was_failing = self.shared.failing.swap(false, Ordering::AcqRel);
+        let was_losing = self.shared.losing.swap(false, Ordering::AcqRel);
+        if let Ok(mut last) = self.shared.last_failure.lock() {
+            *last = None;
+        }
+        if was_failing || was_losing {
+            let lost = counters.snapshot().lost();
+            let before = self.shared.lost_before.swap(lost, Ordering::Relaxed);
+            tracing::info!(
+                target: "distributed_tracing::export",
+                lost_since = lost.saturating_sub(before),
+                lost_in_total = lost,
+                "{kind} export to {} resumed; {} {kind}s lost while it was interrupted",
+                self.exporter.destination(),
+                lost.saturating_sub(before),
+                kind = E::KIND
+            );
+        } else {
+            self.shared
+                .lost_before
+                .store(counters.snapshot().lost(), Ordering::Relaxed);
+        }
+    }
+
+    /// The first failure of an episode is reported at once.
+    fn failing(&mut self, failure: &Failure) {
+        if let Ok(mut last) = self.shared.last_failure.lock() {
+            *last = Some(failure.to_string());
+        }
+        if !self.shared.failing.swap(true, Ordering::AcqRel) {
             tracing::warn!(
                 target: "distributed_tracing::export",
-                dropped,
-                max_queue_size = self.batch.max_queue_size,
-                "{kind} queue full: new {kind}s are dropped (reported once; the total comes at shutdown)",
+                "{kind} export to {} failed: {failure}; {}",
+                self.exporter.destination(),
+                match failure.retryable() {
+                    true => format!(
+                        "retrying for up to {} ms while {kind}s stay queued (reported once until export resumes)",
+                        self.batch.export_timeout.as_millis(),
+                        kind = E::KIND
+                    ),
+                    false => format!(
+                        "not retried: these {kind}s are lost (reported once until export resumes)",
+                        kind = E::KIND
+                    ),
+                },
                 kind = E::KIND
             );
         }
-        self.reported_drops = dropped;
     }
 
-    fn report_summary(&self) {
-        let stats = self.counters.snapshot();
-        if stats.lost() > 0 {
+    fn failed(&mut self, n: u64, failure: &Failure) {
+        self.shared.counters.failed.fetch_add(n, Ordering::Relaxed);
+        if !self.shared.losing.swap(true, Ordering::AcqRel) {
             tracing::warn!(
                 target: "distributed_tracing::export",
-                exported = stats.exported,
-                dropped_queue_full = stats.dropped_queue_full,
-                failed = stats.failed,
-                "{}s lost during this run",
-                E::KIND
+                lost = n,
+                "{n} {kind}s lost: export to {} kept failing ({failure}) (reported once; the total comes at shutdown)",
+                self.exporter.destination(),
+                kind = E::KIND
             );
         }
     }
+
+    fn too_large(&mut self, n: u64, why: &str) {
+        let before = self
+            .shared
+            .counters
+            .too_large
+            .fetch_add(n, Ordering::Relaxed);
+        if before == 0 {
+            tracing::warn!(
+                target: "distributed_tracing::export",
+                "a {kind} too large to export to {} was dropped ({why}); lower the attribute limits (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT) (reported once; the total comes at shutdown)",
+                self.exporter.destination(),
+                kind = E::KIND
+            );
+        }
+    }
+}
+
+/// A random duration in `[0, max]`.
+fn jitter(max: Duration) -> Duration {
+    use rand::Rng as _;
+    let nanos = max.as_nanos().min(u64::MAX as u128) as u64;
+    Duration::from_nanos(rand::rng().random_range(0..=nanos))
 }

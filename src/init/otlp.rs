@@ -1,0 +1,757 @@
+//! The OTLP exporter of the export thread: spans (and, with feature `logs`,
+//! log records) encoded one by one, sent over OTLP/HTTP (reqwest) or OTLP/gRPC
+//! (tonic), with every failure classified.
+//!
+//! Why not `opentelemetry-otlp`'s exporters: the export thread must know, for
+//! each request, how large it is before it is sent (so one request stays under
+//! the collector's limit), whether a failure is worth retrying and after how
+//! long (the OTLP specification's retryable codes and throttling hints), and
+//! whether the collector rejected it as too large (so the batch is split, not
+//! dropped). The upstream exporters take a whole batch and return an opaque
+//! error string, and retry inside `export`, where spans are no longer queued.
+//!
+//! Each item is encoded once, on the export thread, into its protobuf bytes
+//! (`Span` or `LogRecord`); a request is assembled from those bytes with the
+//! resource and scopes encoded once. Retries resend the same bytes.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use opentelemetry_proto::tonic::common::v1::InstrumentationScope as ProtoScope;
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+use opentelemetry_sdk::Resource;
+use prost::bytes::{Buf as _, BufMut as _, Bytes};
+use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
+use prost::Message as _;
+
+use super::config::{OtlpConfig, OtlpProtocol};
+use super::processor::{Export, Failure, Sent};
+
+/// One kind of OTLP data: how an item is encoded and where it is sent.
+pub(crate) trait Signal: Send + 'static {
+    /// The SDK's item (a finished span, a log record with its scope).
+    type Item: Send + 'static;
+    /// The item's name in reports.
+    const KIND: &'static str;
+    /// The gRPC method.
+    const GRPC_PATH: &'static str;
+    /// The item as (its scope, its schema URL, its encoded protobuf message).
+    fn encode(item: Self::Item) -> (ProtoScope, String, Vec<u8>);
+}
+
+/// Finished spans (`ExportTraceServiceRequest`).
+#[derive(Debug)]
+pub(crate) struct Traces;
+
+impl Signal for Traces {
+    type Item = opentelemetry_sdk::trace::SpanData;
+    const KIND: &'static str = "span";
+    const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+    fn encode(span: Self::Item) -> (ProtoScope, String, Vec<u8>) {
+        let scope = ProtoScope::from((&span.instrumentation_scope, None));
+        let schema = span
+            .instrumentation_scope
+            .schema_url()
+            .unwrap_or_default()
+            .to_owned();
+        let proto = opentelemetry_proto::tonic::trace::v1::Span::from(span);
+        (scope, schema, proto.encode_to_vec())
+    }
+}
+
+/// Log records (`ExportLogsServiceRequest`: the same field numbers as traces).
+#[cfg(feature = "logs")]
+#[derive(Debug)]
+pub(crate) struct Logs;
+
+#[cfg(feature = "logs")]
+impl Signal for Logs {
+    type Item = super::processor::LogItem;
+    const KIND: &'static str = "log record";
+    const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+
+    fn encode((record, scope): Self::Item) -> (ProtoScope, String, Vec<u8>) {
+        let proto_scope = ProtoScope::from((&scope, record.target().cloned()));
+        let schema = scope.schema_url().unwrap_or_default().to_owned();
+        let proto = opentelemetry_proto::tonic::logs::v1::LogRecord::from(&record);
+        (proto_scope, schema, proto.encode_to_vec())
+    }
+}
+
+/// One encoded item: its scope (an index into the exporter's scopes) and bytes.
+#[derive(Debug)]
+pub(crate) struct Encoded {
+    scope: u32,
+    bytes: Vec<u8>,
+}
+
+/// The transport of one exporter.
+enum Transport {
+    #[cfg(feature = "otlp-http")]
+    Http {
+        client: reqwest::Client,
+        url: String,
+        headers: http::HeaderMap,
+    },
+    #[cfg(feature = "otlp-grpc")]
+    Grpc {
+        grpc: tonic::client::Grpc<tonic::transport::Channel>,
+        metadata: tonic::metadata::MetadataMap,
+    },
+}
+
+/// The OTLP exporter of one signal.
+pub(crate) struct OtlpExporter<S> {
+    transport: Transport,
+    /// The endpoint as shown in reports (credentials masked).
+    shown: String,
+    /// The resource's fields of `ResourceSpans`/`ResourceLogs`, encoded once.
+    resource: Vec<u8>,
+    /// Each scope's fields of `ScopeSpans`/`ScopeLogs`, encoded once.
+    scopes: Vec<Vec<u8>>,
+    scope_index: HashMap<Vec<u8>, u32>,
+    max_request_bytes: usize,
+    timeout: Duration,
+    _signal: std::marker::PhantomData<S>,
+}
+
+impl<S> fmt::Debug for OtlpExporter<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtlpExporter")
+            .field("endpoint", &self.shown)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The most of a response body that is read (a partial-success message is a
+/// few bytes; a wrong endpoint may answer with anything).
+const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+impl<S: Signal> OtlpExporter<S> {
+    /// The exporter for `config`'s endpoint of this signal. Runs inside the
+    /// export thread's runtime (tonic's lazy channel needs one).
+    pub(crate) fn new(
+        config: &OtlpConfig,
+        endpoint: &str,
+        max_request_bytes: usize,
+    ) -> crate::Result<Self> {
+        let shown = super::config::redact_url(endpoint);
+        let transport = match config.protocol {
+            #[cfg(feature = "otlp-http")]
+            OtlpProtocol::HttpProtobuf => {
+                let mut headers = http::HeaderMap::new();
+                for (k, v) in &config.headers {
+                    if let (Ok(name), Ok(value)) = (
+                        http::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()),
+                        http::HeaderValue::from_str(v),
+                    ) {
+                        headers.insert(name, value);
+                    }
+                }
+                let client = reqwest::Client::builder()
+                    // Never follow a redirect: the API key would go along to a
+                    // host the user did not name.
+                    .redirect(reqwest::redirect::Policy::none())
+                    .connect_timeout(config.timeout)
+                    .build()
+                    .map_err(|e| crate::Error::Exporter(format!("OTLP/HTTP client: {e}")))?;
+                Transport::Http {
+                    client,
+                    url: endpoint.to_owned(),
+                    headers,
+                }
+            }
+            #[cfg(feature = "otlp-grpc")]
+            OtlpProtocol::Grpc => {
+                let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())
+                    .map_err(|e| {
+                        crate::Error::Exporter(format!("OTLP/gRPC endpoint {shown}: {e}"))
+                    })?
+                    .connect_timeout(config.timeout)
+                    .tcp_nodelay(true)
+                    .connect_lazy();
+                let mut metadata = tonic::metadata::MetadataMap::new();
+                for (k, v) in &config.headers {
+                    if let (Ok(name), Ok(value)) = (
+                        tonic::metadata::AsciiMetadataKey::from_bytes(
+                            k.to_ascii_lowercase().as_bytes(),
+                        ),
+                        v.parse::<tonic::metadata::AsciiMetadataValue>(),
+                    ) {
+                        metadata.insert(name, value);
+                    }
+                }
+                Transport::Grpc {
+                    grpc: tonic::client::Grpc::new(channel),
+                    metadata,
+                }
+            }
+            #[allow(unreachable_patterns)]
+            other => {
+                return Err(crate::Error::Exporter(format!(
+                    "OTLP over {} is not in this build: enable the crate feature {}",
+                    other.as_str(),
+                    match other {
+                        OtlpProtocol::Grpc => "otlp-grpc",
+                        OtlpProtocol::HttpProtobuf => "otlp-http",
+                    }
+                )))
+            }
+        };
+        Ok(Self {
+            transport,
+            shown,
+            resource: Vec::new(),
+            scopes: Vec::new(),
+            scope_index: HashMap::new(),
+            max_request_bytes,
+            timeout: config.timeout,
+            _signal: std::marker::PhantomData,
+        })
+    }
+
+    /// The request for `batch`: one `ResourceSpans` (`ResourceLogs`) holding
+    /// one `ScopeSpans` (`ScopeLogs`) per scope, in the order first seen.
+    fn request(&self, batch: &[Encoded]) -> Vec<u8> {
+        let mut order: Vec<u32> = Vec::new();
+        for item in batch {
+            if !order.contains(&item.scope) {
+                order.push(item.scope);
+            }
+        }
+        let scope_len = |scope: u32| -> usize {
+            self.scopes[scope as usize].len()
+                + batch
+                    .iter()
+                    .filter(|i| i.scope == scope)
+                    .map(|i| field_len(2, i.bytes.len()))
+                    .sum::<usize>()
+        };
+        let scope_lens: Vec<usize> = order.iter().map(|&s| scope_len(s)).collect();
+        let resource_len =
+            self.resource.len() + scope_lens.iter().map(|&l| field_len(2, l)).sum::<usize>();
+        let mut out = Vec::with_capacity(field_len(1, resource_len));
+        put_field(&mut out, 1, resource_len);
+        out.extend_from_slice(&self.resource);
+        for (&scope, &len) in order.iter().zip(&scope_lens) {
+            put_field(&mut out, 2, len);
+            out.extend_from_slice(&self.scopes[scope as usize]);
+            for item in batch.iter().filter(|i| i.scope == scope) {
+                put_field(&mut out, 2, item.bytes.len());
+                out.extend_from_slice(&item.bytes);
+            }
+        }
+        out
+    }
+}
+
+/// The bytes of a length-delimited field of `len` bytes.
+fn field_len(tag: u32, len: usize) -> usize {
+    prost::encoding::key_len(tag) + encoded_len_varint(len as u64) + len
+}
+
+fn put_field(out: &mut Vec<u8>, tag: u32, len: usize) {
+    encode_key(tag, WireType::LengthDelimited, out);
+    encode_varint(len as u64, out);
+}
+
+/// A string field (omitted when empty, as protobuf does).
+fn put_string(out: &mut Vec<u8>, tag: u32, value: &str) {
+    if !value.is_empty() {
+        put_field(out, tag, value.len());
+        out.put_slice(value.as_bytes());
+    }
+}
+
+impl<S: Signal> Export for OtlpExporter<S> {
+    type Item = S::Item;
+    type Encoded = Encoded;
+    const KIND: &'static str = S::KIND;
+
+    fn encode(&mut self, item: S::Item) -> Encoded {
+        let (scope, schema, bytes) = S::encode(item);
+        // The scope's fields of ScopeSpans/ScopeLogs: scope = 1, schema_url = 3.
+        let mut key = Vec::new();
+        let scope_len = scope.encoded_len();
+        put_field(&mut key, 1, scope_len);
+        scope.encode_raw(&mut key);
+        put_string(&mut key, 3, &schema);
+        let next = self.scopes.len() as u32;
+        let index = *self.scope_index.entry(key.clone()).or_insert(next);
+        if index == next {
+            self.scopes.push(key);
+        }
+        Encoded {
+            scope: index,
+            bytes,
+        }
+    }
+
+    fn encoded_len(item: &Encoded) -> usize {
+        field_len(2, item.bytes.len())
+    }
+
+    fn max_request_bytes(&self) -> Option<usize> {
+        Some(self.max_request_bytes)
+    }
+
+    async fn send(&mut self, batch: &[Encoded], timeout: Duration) -> Result<Sent, Failure> {
+        let body = Bytes::from(self.request(batch));
+        if body.len() > self.max_request_bytes {
+            return Err(Failure::TooLarge(format!(
+                "{} bytes, over the {} bytes one request may carry",
+                body.len(),
+                self.max_request_bytes
+            )));
+        }
+        let response = match &mut self.transport {
+            #[cfg(feature = "otlp-http")]
+            Transport::Http {
+                client,
+                url,
+                headers,
+            } => send_http(client, url, headers, body, timeout).await?,
+            #[cfg(feature = "otlp-grpc")]
+            Transport::Grpc { grpc, metadata } => {
+                send_grpc(grpc, metadata, S::GRPC_PATH, body, timeout).await?
+            }
+        };
+        Ok(partial_success(&response))
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        // The resource's fields of ResourceSpans/ResourceLogs: resource = 1, schema_url = 3.
+        let attributes = ResourceAttributesWithSchema::from(resource);
+        let proto = opentelemetry_proto::tonic::resource::v1::Resource {
+            attributes: attributes.attributes.0,
+            dropped_attributes_count: 0,
+            entity_refs: Vec::new(),
+        };
+        let mut out = Vec::new();
+        put_field(&mut out, 1, proto.encoded_len());
+        proto.encode_raw(&mut out);
+        put_string(&mut out, 3, attributes.schema_url.as_deref().unwrap_or(""));
+        self.resource = out;
+    }
+
+    fn request_timeout(&self) -> Option<Duration> {
+        Some(self.timeout)
+    }
+
+    fn destination(&self) -> &str {
+        &self.shown
+    }
+
+    fn shutdown(&mut self) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+}
+
+/// The items the collector refused in an accepted request (OTLP partial
+/// success; traces and logs share the message's shape).
+fn partial_success(body: &[u8]) -> Sent {
+    match ExportTraceServiceResponse::decode(body) {
+        Ok(ExportTraceServiceResponse {
+            partial_success: Some(p),
+        }) => Sent {
+            rejected: u64::try_from(p.rejected_spans).unwrap_or(0),
+            message: crate::error::Shown::new(&p.error_message).to_string(),
+        },
+        _ => Sent::default(),
+    }
+}
+
+#[cfg(feature = "otlp-http")]
+async fn send_http(
+    client: &reqwest::Client,
+    url: &str,
+    headers: &http::HeaderMap,
+    body: Bytes,
+    timeout: Duration,
+) -> Result<Vec<u8>, Failure> {
+    let result = client
+        .post(url)
+        .headers(headers.clone())
+        .header(http::header::CONTENT_TYPE, "application/x-protobuf")
+        .timeout(timeout)
+        .body(body)
+        .send()
+        .await;
+    let mut response = match result {
+        Ok(response) => response,
+        Err(e) if e.is_timeout() => return Err(Failure::TimedOut(timeout)),
+        Err(e) if e.is_connect() => return Err(Failure::Unreachable(error_chain(&e))),
+        Err(e) => return Err(Failure::Transport(error_chain(&e))),
+    };
+    let status = response.status();
+    // Read at most MAX_RESPONSE_BYTES of the answer.
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = MAX_RESPONSE_BYTES.saturating_sub(body.len());
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if room <= chunk.len() {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(e) if e.is_timeout() => return Err(Failure::TimedOut(timeout)),
+            Err(e) if status.is_success() => return Err(Failure::Transport(error_chain(&e))),
+            Err(_) => break,
+        }
+    }
+    if status.is_success() {
+        return Ok(body);
+    }
+    let status_text = format!("HTTP status {status}");
+    Err(match status.as_u16() {
+        413 => Failure::TooLarge(format!("rejected with {status_text}")),
+        // The OTLP/HTTP specification's retryable answers.
+        429 | 502 | 503 | 504 => Failure::Rejected {
+            status: status_text,
+            retryable: true,
+            retry_after: response_retry_after(&response),
+        },
+        _ => Failure::Rejected {
+            status: status_text,
+            retryable: false,
+            retry_after: None,
+        },
+    })
+}
+
+/// `Retry-After` in seconds (the form collectors send).
+#[cfg(feature = "otlp-http")]
+fn response_retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let value = response.headers().get(http::header::RETRY_AFTER)?;
+    let seconds: u64 = value.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds))
+}
+
+#[cfg(feature = "otlp-grpc")]
+async fn send_grpc(
+    grpc: &mut tonic::client::Grpc<tonic::transport::Channel>,
+    metadata: &tonic::metadata::MetadataMap,
+    path: &'static str,
+    body: Bytes,
+    timeout: Duration,
+) -> Result<Vec<u8>, Failure> {
+    let attempt = async {
+        grpc.ready()
+            .await
+            .map_err(|e| Failure::Unreachable(error_chain(&e)))?;
+        let mut request = tonic::Request::new(body);
+        *request.metadata_mut() = metadata.clone();
+        request.set_timeout(timeout);
+        grpc.unary(
+            request,
+            http::uri::PathAndQuery::from_static(path),
+            RawCodec,
+        )
+        .await
+        .map(|response| response.into_inner())
+        .map_err(grpc_failure)
+    };
+    match tokio::time::timeout(timeout, attempt).await {
+        Ok(result) => result,
+        Err(_) => Err(Failure::TimedOut(timeout)),
+    }
+}
+
+/// A gRPC status as the OTLP specification classifies it.
+#[cfg(feature = "otlp-grpc")]
+fn grpc_failure(status: tonic::Status) -> Failure {
+    use tonic::Code;
+    use tonic_types::StatusExt as _;
+    let message = crate::error::Shown::new(status.message());
+    let code = status.code();
+    let retry_after = status
+        .get_details_retry_info()
+        .and_then(|info| info.retry_delay);
+    let too_large = matches!(code, Code::ResourceExhausted | Code::OutOfRange) && {
+        let m = status.message().to_ascii_lowercase();
+        m.contains("too large") || m.contains("larger than") || m.contains("exceeds")
+    };
+    if too_large {
+        return Failure::TooLarge(format!("rejected with gRPC status {code:?}: {message}"));
+    }
+    if code == Code::Unavailable && std::error::Error::source(&status).is_some() {
+        // tonic's own "could not connect" status, with its causes.
+        return Failure::Unreachable(error_chain(&status));
+    }
+    if code == Code::DeadlineExceeded {
+        return Failure::Rejected {
+            status: format!("gRPC status {code:?} (timed out): {message}"),
+            retryable: true,
+            retry_after: None,
+        };
+    }
+    // OTLP/gRPC: these codes are retryable; RESOURCE_EXHAUSTED only when the
+    // server says when to retry (RetryInfo).
+    let retryable = matches!(
+        code,
+        Code::Cancelled
+            | Code::DeadlineExceeded
+            | Code::Aborted
+            | Code::OutOfRange
+            | Code::Unavailable
+            | Code::DataLoss
+    ) || (code == Code::ResourceExhausted && retry_after.is_some());
+    Failure::Rejected {
+        status: format!("gRPC status {code:?}: {message}"),
+        retryable,
+        retry_after,
+    }
+}
+
+/// The error and its causes, `a: b: c`, shortened.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let next = e.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = e.source();
+    }
+    if text.len() > 300 {
+        let mut end = 300;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
+
+/// A gRPC codec that sends already-encoded bytes and returns the answer's bytes.
+#[cfg(feature = "otlp-grpc")]
+#[derive(Debug, Clone, Copy)]
+struct RawCodec;
+
+#[cfg(feature = "otlp-grpc")]
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = Vec<u8>;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+#[cfg(feature = "otlp-grpc")]
+impl tonic::codec::Encoder for RawCodec {
+    type Item = Bytes;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: Bytes,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        dst.put(item);
+        Ok(())
+    }
+}
+
+#[cfg(feature = "otlp-grpc")]
+impl tonic::codec::Decoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
+        let n = src.remaining().min(MAX_RESPONSE_BYTES);
+        let out = src.copy_to_bytes(n).to_vec();
+        src.advance(src.remaining());
+        Ok(Some(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId};
+    use opentelemetry::{InstrumentationScope, KeyValue};
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+
+    fn span(scope: &str, name: &'static str, n: u64) -> SpanData {
+        SpanData {
+            span_context: SpanContext::new(
+                TraceId::from(n as u128 + 1),
+                SpanId::from(n + 1),
+                TraceFlags::SAMPLED,
+                false,
+                Default::default(),
+            ),
+            parent_span_id: SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Server,
+            name: name.into(),
+            start_time: std::time::SystemTime::now(),
+            end_time: std::time::SystemTime::now(),
+            attributes: vec![KeyValue::new("k", "v".repeat(n as usize))],
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status: Status::Unset,
+            instrumentation_scope: InstrumentationScope::builder(scope.to_owned())
+                .with_version("1.0")
+                .build(),
+        }
+    }
+
+    fn exporter() -> OtlpExporter<Traces> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _entered = runtime.enter();
+        let config = OtlpConfig {
+            protocol: OtlpProtocol::HttpProtobuf,
+            endpoint: "http://127.0.0.1:4318/v1/traces".into(),
+            logs_endpoint: "http://127.0.0.1:4318/v1/logs".into(),
+            headers: Vec::new(),
+            timeout: Duration::from_secs(1),
+        };
+        let mut exporter =
+            OtlpExporter::<Traces>::new(&config, &config.endpoint, 4 * 1024 * 1024).unwrap();
+        exporter.set_resource(
+            &Resource::builder_empty()
+                .with_service_name("svc")
+                .with_schema_url([], "https://example.com/schema")
+                .build(),
+        );
+        exporter
+    }
+
+    /// The hand-assembled request decodes as the message prost would have
+    /// built: every span under its own scope, the resource once, and its size
+    /// is the sum the batching relies on.
+    #[test]
+    fn assembled_request_decodes() {
+        let mut exporter = exporter();
+        let spans = [
+            span("a", "one", 1),
+            span("b", "two", 200),
+            span("a", "three", 3),
+        ];
+        let encoded: Vec<Encoded> = spans.iter().cloned().map(|s| exporter.encode(s)).collect();
+        let body = exporter.request(&encoded);
+        let request = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
+        assert_eq!(request.resource_spans.len(), 1);
+        let rs = &request.resource_spans[0];
+        assert_eq!(rs.schema_url, "https://example.com/schema");
+        assert!(rs
+            .resource
+            .as_ref()
+            .unwrap()
+            .attributes
+            .iter()
+            .any(|kv| kv.key == "service.name"));
+        let scopes: Vec<(&str, Vec<&str>)> = rs
+            .scope_spans
+            .iter()
+            .map(|ss| {
+                let scope = ss.scope.as_ref().unwrap();
+                assert_eq!(scope.version, "1.0");
+                (
+                    scope.name.as_str(),
+                    ss.spans.iter().map(|s| s.name.as_str()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            scopes,
+            vec![("a", vec!["one", "three"]), ("b", vec!["two"])]
+        );
+        let b = &rs.scope_spans[1].spans[0];
+        assert_eq!(b.attributes[0].key, "k");
+        // Each span's bytes are what its own encoding gives.
+        let direct = opentelemetry_proto::tonic::trace::v1::Span::from(spans[1].clone());
+        assert_eq!(b, &direct);
+        // The request is no larger than its items' framed lengths, the resource
+        // and the scopes (what the batching adds up), plus the framing.
+        let items: usize = encoded
+            .iter()
+            .map(OtlpExporter::<Traces>::encoded_len)
+            .sum();
+        assert!(body.len() <= items + exporter.resource.len() + 2 * 64 + 16);
+        // The estimate used for the queue bounds the encoded size.
+        for s in &spans {
+            let bytes = opentelemetry_proto::tonic::trace::v1::Span::from(s.clone()).encoded_len();
+            let size = super::super::processor::span_bytes(s);
+            assert!(size >= bytes, "{size} < {bytes}");
+        }
+    }
+
+    #[test]
+    fn partial_success_is_read() {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess;
+        let body = ExportTraceServiceResponse {
+            partial_success: Some(ExportTracePartialSuccess {
+                rejected_spans: 3,
+                error_message: "quota".into(),
+            }),
+        }
+        .encode_to_vec();
+        let sent = partial_success(&body);
+        assert_eq!(sent.rejected, 3);
+        assert!(sent.message.contains("quota"));
+        assert_eq!(partial_success(&[]).rejected, 0);
+        assert_eq!(partial_success(&[0xff, 0xff]).rejected, 0, "garbage");
+    }
+
+    #[cfg(feature = "otlp-grpc")]
+    #[test]
+    fn grpc_statuses_are_classified() {
+        use tonic::{Code, Status};
+        let cases: &[(Status, &str)] = &[
+            (Status::new(Code::Unavailable, "down"), "retryable"),
+            (Status::new(Code::Aborted, "x"), "retryable"),
+            (Status::new(Code::DataLoss, "x"), "retryable"),
+            (Status::new(Code::OutOfRange, "x"), "retryable"),
+            (Status::new(Code::ResourceExhausted, "quota"), "final"),
+            (Status::new(Code::PermissionDenied, "key"), "final"),
+            (Status::new(Code::InvalidArgument, "bad"), "final"),
+            (
+                Status::new(
+                    Code::OutOfRange,
+                    "Error, decoded message length too large: found 5 bytes, the limit is: 4 bytes",
+                ),
+                "too large",
+            ),
+            (
+                Status::new(
+                    Code::ResourceExhausted,
+                    "grpc: received message larger than max (5 vs. 4)",
+                ),
+                "too large",
+            ),
+        ];
+        for (status, expected) in cases {
+            let got = match grpc_failure(status.clone()) {
+                Failure::TooLarge(_) => "too large",
+                f if f.retryable() => "retryable",
+                _ => "final",
+            };
+            assert_eq!(got, *expected, "{status:?}");
+        }
+    }
+}
