@@ -384,7 +384,12 @@ async fn send_http(
         Ok(response) => response,
         Err(e) if e.is_timeout() => return Err(Failure::TimedOut(timeout)),
         Err(e) if e.is_connect() => return Err(Failure::Unreachable(error_chain(&e))),
-        Err(e) => return Err(Failure::Transport(error_chain(&e))),
+        Err(e) if e.is_builder() || e.is_redirect() => {
+            return Err(Failure::Transport(error_chain(&e)))
+        }
+        // The connection broke (a collector restarting closes its keep-alive
+        // connections): worth another try.
+        Err(e) => return Err(Failure::Interrupted(error_chain(&e))),
     };
     let status = response.status();
     // Read at most MAX_RESPONSE_BYTES of the answer.
@@ -400,7 +405,7 @@ async fn send_http(
             }
             Ok(None) => break,
             Err(e) if e.is_timeout() => return Err(Failure::TimedOut(timeout)),
-            Err(e) if status.is_success() => return Err(Failure::Transport(error_chain(&e))),
+            Err(e) if status.is_success() => return Err(Failure::Interrupted(error_chain(&e))),
             Err(_) => break,
         }
     }

@@ -46,6 +46,8 @@ pub(crate) enum Failure {
     Unreachable(String),
     /// No answer within the request's deadline.
     TimedOut(Duration),
+    /// The connection broke during the request (the collector went away).
+    Interrupted(String),
     /// The collector answered with an error status.
     Rejected {
         status: String,
@@ -64,7 +66,7 @@ impl Failure {
     /// Whether the OTLP specification says to try again.
     pub(crate) fn retryable(&self) -> bool {
         match self {
-            Self::Unreachable(_) | Self::TimedOut(_) => true,
+            Self::Unreachable(_) | Self::TimedOut(_) | Self::Interrupted(_) => true,
             Self::Rejected { retryable, .. } => *retryable,
             Self::TooLarge(_) | Self::Transport(_) | Self::Sink(_) => false,
         }
@@ -83,6 +85,7 @@ impl fmt::Display for Failure {
         match self {
             Self::Unreachable(e) => write!(f, "cannot connect ({e})"),
             Self::TimedOut(t) => write!(f, "no answer within {} ms", t.as_millis()),
+            Self::Interrupted(e) => write!(f, "connection lost ({e})"),
             Self::Rejected { status, .. } => write!(f, "rejected with {status}"),
             Self::TooLarge(e) => write!(f, "request too large ({e})"),
             Self::Transport(e) => write!(f, "{e}"),

@@ -81,10 +81,59 @@ pub struct Store {
     spans: Arc<Mutex<Vec<Received>>>,
     logs: Arc<Mutex<Vec<(String, LogRecord)>>>,
     requests: Arc<Mutex<Vec<Headers>>>,
+    /// The largest request body the servers accept (gRPC's decoding limit,
+    /// HTTP's body limit: 413 past it).
+    max_request_bytes: Option<usize>,
+    /// Export requests still to refuse (503 + Retry-After / UNAVAILABLE).
+    refuse: Arc<std::sync::atomic::AtomicUsize>,
+    /// The `Retry-After` seconds sent with a refusal.
+    retry_after: Option<u64>,
+    /// Times of the refused and accepted requests.
+    attempts: Arc<Mutex<Vec<Instant>>>,
+    /// The encoded size of each accepted traces request.
+    sizes: Arc<Mutex<Vec<usize>>>,
 }
 
 impl Store {
+    /// A store whose servers accept requests of at most `bytes`.
+    pub fn with_max_request_bytes(bytes: usize) -> Store {
+        Store {
+            max_request_bytes: Some(bytes),
+            ..Store::default()
+        }
+    }
+
+    /// The next `n` export requests are refused as "unavailable" (HTTP 503
+    /// with `Retry-After: retry_after` seconds when given, gRPC UNAVAILABLE).
+    pub fn refuse_next(&mut self, n: usize, retry_after: Option<u64>) {
+        self.refuse.store(n, std::sync::atomic::Ordering::SeqCst);
+        self.retry_after = retry_after;
+    }
+
+    /// The encoded size of each accepted traces request.
+    pub fn request_sizes(&self) -> Vec<usize> {
+        self.sizes.lock().unwrap().clone()
+    }
+
+    /// When each export request arrived (refused ones included).
+    pub fn attempts(&self) -> Vec<Instant> {
+        self.attempts.lock().unwrap().clone()
+    }
+
+    /// Whether this request is refused (and counts it).
+    fn refused(&self) -> bool {
+        self.attempts.lock().unwrap().push(Instant::now());
+        self.refuse
+            .fetch_update(
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+                |n| n.checked_sub(1),
+            )
+            .is_ok()
+    }
+
     fn add(&self, request: ExportTraceServiceRequest, headers: Headers) {
+        self.sizes.lock().unwrap().push(request.encoded_len());
         let mut spans = self.spans.lock().unwrap();
         for rs in request.resource_spans {
             let service = service_name(rs.resource.as_ref());
@@ -155,6 +204,9 @@ impl TraceService for Grpc {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        if self.0.refused() {
+            return Err(tonic::Status::unavailable("refused by the test"));
+        }
         let headers = request
             .metadata()
             .clone()
@@ -221,9 +273,16 @@ impl Receiver {
                 match protocol {
                     Protocol::Grpc => {
                         let incoming = tokio_stream_from(listener);
+                        let limit = thread_store.max_request_bytes.unwrap_or(4 * 1024 * 1024);
                         tonic::transport::Server::builder()
-                            .add_service(TraceServiceServer::new(Grpc(thread_store.clone())))
-                            .add_service(LogsServiceServer::new(Grpc(thread_store)))
+                            .add_service(
+                                TraceServiceServer::new(Grpc(thread_store.clone()))
+                                    .max_decoding_message_size(limit),
+                            )
+                            .add_service(
+                                LogsServiceServer::new(Grpc(thread_store))
+                                    .max_decoding_message_size(limit),
+                            )
                             .serve_with_incoming_shutdown(incoming, shutdown)
                             .await
                             .unwrap();
@@ -232,6 +291,9 @@ impl Receiver {
                         let app = axum::Router::new()
                             .route("/v1/traces", axum::routing::post(http_export))
                             .route("/v1/logs", axum::routing::post(http_export_logs))
+                            .layer(axum::extract::DefaultBodyLimit::max(
+                                thread_store.max_request_bytes.unwrap_or(64 * 1024 * 1024),
+                            ))
                             .with_state(thread_store);
                         axum::serve(listener, app)
                             .with_graceful_shutdown(shutdown)
@@ -293,9 +355,19 @@ async fn http_export(
     axum::extract::State(store): axum::extract::State<Store>,
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
-) -> Result<Vec<u8>, axum::http::StatusCode> {
-    let request =
-        ExportTraceServiceRequest::decode(body).map_err(|_| axum::http::StatusCode::BAD_REQUEST)?;
+) -> Result<Vec<u8>, axum::response::Response> {
+    use axum::response::IntoResponse as _;
+    if store.refused() {
+        let mut response = axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+        if let Some(seconds) = store.retry_after {
+            response
+                .headers_mut()
+                .insert("retry-after", seconds.to_string().parse().unwrap());
+        }
+        return Err(response);
+    }
+    let request = ExportTraceServiceRequest::decode(body)
+        .map_err(|_| axum::http::StatusCode::BAD_REQUEST.into_response())?;
     let headers = headers
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
