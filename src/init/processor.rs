@@ -375,6 +375,8 @@ struct Shared<T> {
     stop: Notify,
     /// The last export failure, for the queue-full report.
     last_failure: Mutex<Option<String>>,
+    /// When the request in flight was sent, for the queue-full report.
+    sent_at: Mutex<Option<Instant>>,
     /// Lost items when the current episode of losses began.
     lost_before: AtomicU64,
 }
@@ -442,6 +444,7 @@ impl<T: Send + 'static> QueueProcessor<T> {
             stopping: AtomicBool::new(false),
             stop: Notify::new(),
             last_failure: Mutex::new(None),
+            sent_at: Mutex::new(None),
             lost_before: AtomicU64::new(0),
         });
         let (ready_tx, ready_rx) = std_mpsc::sync_channel::<crate::Result<String>>(1);
@@ -672,7 +675,13 @@ async fn report_losses<E: Export>(shared: Arc<Shared<E::Item>>, destination: Str
         }
         let why = match shared.last_failure.lock().ok().and_then(|f| f.clone()) {
             Some(failure) => format!("export to {destination} is failing: {failure}"),
-            None => format!("export to {destination} is not keeping up"),
+            None => match shared.sent_at.lock().ok().and_then(|t| *t) {
+                Some(sent) => format!(
+                    "export to {destination} is not keeping up: a request has waited {} ms for an answer",
+                    sent.elapsed().as_millis()
+                ),
+                None => format!("export to {destination} is not keeping up"),
+            },
         };
         tracing::warn!(
             target: "distributed_tracing::export",
@@ -811,7 +820,10 @@ impl<E: Export> Worker<E> {
                     .unwrap_or(self.batch.export_timeout)
                     .min(left)
                     .max(Duration::from_millis(1));
-                let failure = match self.exporter.send(&request, timeout).await {
+                self.set_sent_at(Some(Instant::now()));
+                let sent = self.exporter.send(&request, timeout).await;
+                self.set_sent_at(None);
+                let failure = match sent {
                     Ok(sent) => {
                         self.succeeded(n, sent);
                         break;
@@ -854,6 +866,12 @@ impl<E: Export> Worker<E> {
             }
         }
         result
+    }
+
+    fn set_sent_at(&self, at: Option<Instant>) {
+        if let Ok(mut sent_at) = self.shared.sent_at.lock() {
+            *sent_at = at;
+        }
     }
 
     fn succeeded(&mut self, n: u64, sent: Sent) {
