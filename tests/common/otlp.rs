@@ -366,8 +366,25 @@ async fn http_export(
         }
         return Err(response);
     }
-    let request = ExportTraceServiceRequest::decode(body)
-        .map_err(|_| axum::http::StatusCode::BAD_REQUEST.into_response())?;
+    // Collectors (rotel) send gzip bodies.
+    let body = match headers.get("content-encoding").map(|v| v.as_bytes()) {
+        Some(b"gzip") => {
+            use std::io::Read as _;
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&body[..])
+                .read_to_end(&mut out)
+                .map_err(|_| axum::http::StatusCode::BAD_REQUEST.into_response())?;
+            axum::body::Bytes::from(out)
+        }
+        _ => body,
+    };
+    let request = ExportTraceServiceRequest::decode(body.clone()).map_err(|e| {
+        eprintln!(
+            "test receiver: undecodable /v1/traces body ({e}; {headers:?}; {} bytes)",
+            body.len()
+        );
+        axum::http::StatusCode::BAD_REQUEST.into_response()
+    })?;
     let headers = headers
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
