@@ -2,6 +2,9 @@
 
 use crate::context::inject_trace_context;
 
+#[cfg(feature = "reqwest")]
+use super::attributes::capped;
+
 /// Writes the current trace context (`traceparent`, `tracestate`, `baggage`,
 /// or what the configured propagator writes) into an outgoing request's
 /// headers: for hyper or any client built on `http::Request`.
@@ -38,16 +41,67 @@ impl RequestBuilderExt for reqwest::RequestBuilder {
 /// request's headers; the span records the method, URL, status code, and an
 /// error status for 5xx answers and failed calls.
 ///
+/// `url.full` never holds the URL's credentials (`REDACTED:REDACTED` in their
+/// place) nor the values of signed-URL query keys (`sig`, `Signature`, ...:
+/// `REDACTED`), and, like `server.address`, an unknown method's name and a
+/// failed call's error message (whose URL is redacted the same way), is cut
+/// to at most [`max_attribute_len`](Self::max_attribute_len) bytes, by
+/// default [`DEFAULT_MAX_ATTRIBUTE_LEN`](super::DEFAULT_MAX_ATTRIBUTE_LEN)
+/// (1024), at a character boundary.
+///
 /// ```no_run
+/// use distributed_tracing::http::TracingMiddleware;
+///
 /// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-///     .with(distributed_tracing::http::TracingMiddleware::default())
+///     .with(TracingMiddleware::new().max_attribute_len(2048))
 ///     .build();
 /// # drop(client);
 /// ```
 #[cfg(feature = "reqwest")]
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct TracingMiddleware {
-    _private: (),
+    max_attribute_len: usize,
+    known_methods: &'static [&'static str],
+}
+
+#[cfg(feature = "reqwest")]
+impl Default for TracingMiddleware {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(feature = "reqwest")]
+impl TracingMiddleware {
+    /// Values cut to [`DEFAULT_MAX_ATTRIBUTE_LEN`](super::DEFAULT_MAX_ATTRIBUTE_LEN)
+    /// bytes, the [`DEFAULT_KNOWN_METHODS`](super::DEFAULT_KNOWN_METHODS).
+    pub const fn new() -> Self {
+        Self {
+            max_attribute_len: super::DEFAULT_MAX_ATTRIBUTE_LEN,
+            known_methods: super::DEFAULT_KNOWN_METHODS,
+        }
+    }
+
+    /// The most bytes of each value copied from a request into the span:
+    /// `url.full`, `server.address`, `http.request.method_original` and a
+    /// failed call's error message. Default
+    /// [`DEFAULT_MAX_ATTRIBUTE_LEN`](super::DEFAULT_MAX_ATTRIBUTE_LEN) (1024).
+    /// A longer value is cut at the last UTF-8 character boundary that fits.
+    pub const fn max_attribute_len(mut self, max: usize) -> Self {
+        self.max_attribute_len = max;
+        self
+    }
+
+    /// The methods recorded as they are in `http.request.method` and the span
+    /// name; any other is recorded as `_OTHER` with the method in
+    /// `http.request.method_original`, and the span is named `HTTP`, as the
+    /// semantic conventions ask. The list replaces
+    /// [`DEFAULT_KNOWN_METHODS`](super::DEFAULT_KNOWN_METHODS); methods are
+    /// case-sensitive.
+    pub const fn known_methods(mut self, methods: &'static [&'static str]) -> Self {
+        self.known_methods = methods;
+        self
+    }
 }
 
 #[cfg(feature = "reqwest")]
@@ -63,18 +117,27 @@ impl reqwest_middleware::Middleware for TracingMiddleware {
         use opentelemetry::KeyValue;
 
         let parent = crate::context::with_current_context(Clone::clone);
-        let method = req.method().as_str().to_owned();
-        let mut attributes = vec![
-            KeyValue::new("http.request.method", method.clone()),
-            KeyValue::new("url.full", req.url().to_string()),
-        ];
+        let max = self.max_attribute_len;
+        let mut attributes = Vec::with_capacity(5);
+        let name = super::attributes::push_method(
+            req.method().as_str(),
+            self.known_methods,
+            max,
+            &mut attributes,
+        );
+        if let Some(full) = full_url(req.url(), max) {
+            attributes.push(KeyValue::new("url.full", full));
+        }
         if let Some(host) = req.url().host_str() {
-            attributes.push(KeyValue::new("server.address", host.to_owned()));
+            attributes.push(KeyValue::new(
+                "server.address",
+                capped(host, max).to_owned(),
+            ));
         }
         if let Some(port) = req.url().port_or_known_default() {
             attributes.push(KeyValue::new("server.port", i64::from(port)));
         }
-        let builder = opentelemetry::trace::SpanBuilder::from_name(method)
+        let builder = opentelemetry::trace::SpanBuilder::from_name(name)
             .with_kind(SpanKind::Client)
             .with_attributes(attributes);
         let cx = crate::context::start_span(builder, &parent);
@@ -89,11 +152,180 @@ impl reqwest_middleware::Middleware for TracingMiddleware {
         match &result {
             Ok(response) => super::record_status(&span, response.status()),
             Err(error) => {
-                span.set_status(Status::error(error.to_string()));
+                span.set_status(Status::error(error_message(error, max)));
                 span.set_attribute(KeyValue::new("error.type", "request_failed"));
             }
         }
         span.end();
         result
+    }
+}
+
+/// `url.full`: the URL without its credentials (`REDACTED:REDACTED` in their
+/// place) and with the values of signed-URL query keys redacted, cut to `max`
+/// bytes. A URL with neither costs one copy of the part kept.
+#[cfg(feature = "reqwest")]
+fn full_url(url: &reqwest::Url, max: usize) -> Option<String> {
+    use super::attributes::{has_sensitive_value, push_capped, push_redacted_query};
+
+    let s = url.as_str();
+    let credentials = !url.username().is_empty() || url.password().is_some();
+    // The serialization ends with `[?query][#fragment]`.
+    let fragment_start = s.len() - url.fragment().map_or(0, |f| f.len() + 1);
+    let query = url
+        .query()
+        .filter(|q| has_sensitive_value(q))
+        .map(|q| (fragment_start - q.len(), q));
+    if !credentials && query.is_none() {
+        return Some(capped(s, max).to_owned());
+    }
+    let mut out = String::with_capacity(max.min(s.len() + 64));
+    let query_start = query.map_or(fragment_start, |(start, _)| start);
+    // Each push stops the chain once the cap is reached.
+    let _whole = match credentials {
+        // `scheme://userinfo@host[:port]path`: the userinfo is
+        // percent-encoded, so the first `@` after `://` ends it (without
+        // one, nothing is recorded rather than the credentials).
+        true => {
+            let authority = url.scheme().len() + "://".len();
+            let host = authority + s.get(authority..)?.find('@')? + 1;
+            push_capped(&mut out, &s[..authority], max)
+                && push_capped(&mut out, "REDACTED:REDACTED@", max)
+                && push_capped(&mut out, &s[host..query_start], max)
+        }
+        false => push_capped(&mut out, &s[..query_start], max),
+    } && query.is_none_or(|(_, q)| push_redacted_query(&mut out, q, max))
+        && push_capped(&mut out, &s[fragment_start..], max);
+    Some(out)
+}
+
+/// A failed call's error status: the error's message, the URL reqwest writes
+/// into it redacted as in `url.full`, cut to `max` bytes.
+#[cfg(feature = "reqwest")]
+fn error_message(error: &reqwest_middleware::Error, max: usize) -> String {
+    let mut message = error.to_string();
+    if let reqwest_middleware::Error::Reqwest(e) = error {
+        if let Some(url) = e.url() {
+            let redacted = full_url(url, usize::MAX).unwrap_or_default();
+            message = message.replace(url.as_str(), &redacted);
+        }
+    }
+    message.truncate(capped(&message, max).len());
+    message
+}
+
+#[cfg(all(test, feature = "reqwest"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_url_has_no_credentials_nor_signatures() {
+        // (url, cap, url.full, why)
+        let cases: &[(&str, usize, &str, &str)] = &[
+            (
+                "http://example.com/a?b=1",
+                1024,
+                "http://example.com/a?b=1",
+                "nothing to hide",
+            ),
+            (
+                "http://example.com/abcdef",
+                22,
+                "http://example.com/abc",
+                "cut",
+            ),
+            (
+                "https://user:pass@example.com/a",
+                1024,
+                "https://REDACTED:REDACTED@example.com/a",
+                "user and password",
+            ),
+            (
+                "https://user@example.com/",
+                1024,
+                "https://REDACTED:REDACTED@example.com/",
+                "user only",
+            ),
+            (
+                "https://:pass@example.com/",
+                1024,
+                "https://REDACTED:REDACTED@example.com/",
+                "password only",
+            ),
+            (
+                "http://u%40x:p%40ss@[::1]:8080/p@th?q=@#f@",
+                1024,
+                "http://REDACTED:REDACTED@[::1]:8080/p@th?q=@#f@",
+                "`@` in the userinfo (encoded), IPv6 host, port, `@` further on",
+            ),
+            (
+                "https://s3.example.com/o?AWSAccessKeyId=AKIA&Signature=abc&Expires=1#top",
+                1024,
+                "https://s3.example.com/o?AWSAccessKeyId=REDACTED&Signature=REDACTED&Expires=1#top",
+                "signed URL, fragment kept",
+            ),
+            (
+                "https://u:p@example.com/?sig=abc",
+                1024,
+                "https://REDACTED:REDACTED@example.com/?sig=REDACTED",
+                "both",
+            ),
+            (
+                "https://u:p@example.com/?sig=abc",
+                20,
+                "https://REDACTED:RED",
+                "cut inside the redacted userinfo",
+            ),
+            (
+                "https://example.com/?sig=abc&x=1",
+                32,
+                "https://example.com/?sig=REDACTE",
+                "cut inside a redacted value",
+            ),
+            (
+                "https://example.com/\u{e9}?sig=1",
+                21,
+                "https://example.com/%",
+                "cut inside a percent-encoded path stays ASCII",
+            ),
+            ("https://u:p@example.com/", 0, "", "cap 0"),
+        ];
+        for (url, max, expected, why) in cases {
+            let url = reqwest::Url::parse(url).unwrap();
+            let full = full_url(&url, *max).unwrap();
+            assert_eq!(full, *expected, "{why}");
+            assert!(full.len() <= *max, "{why}");
+        }
+    }
+
+    #[test]
+    fn a_failed_call_reports_its_url_redacted() {
+        let url = reqwest::Url::parse("http://user:secret@127.0.0.1:1/?sig=abc").unwrap();
+        let error = reqwest_middleware::Error::Reqwest(
+            reqwest::Client::new()
+                .get(url.clone())
+                .header("bad header", "x")
+                .build()
+                .unwrap_err(),
+        );
+        // The builder took the credentials out of the URL into a header: give
+        // the error a URL that still has them.
+        let error = match error {
+            reqwest_middleware::Error::Reqwest(e) => {
+                reqwest_middleware::Error::Reqwest(e.with_url(url))
+            }
+            other => other,
+        };
+        assert!(error.to_string().contains("secret"), "{error}");
+        let message = error_message(&error, 1024);
+        assert!(
+            !message.contains("secret") && !message.contains("abc"),
+            "{message}"
+        );
+        assert!(
+            message.contains("REDACTED:REDACTED@127.0.0.1:1/?sig=REDACTED"),
+            "{message}"
+        );
+        assert!(error_message(&error, 5).len() <= 5);
     }
 }

@@ -12,11 +12,37 @@
 //!   (hyper and others); with feature `reqwest`, [`TracingMiddleware`] for
 //!   `reqwest-middleware` (a CLIENT span per call) and
 //!   [`RequestBuilderExt::with_trace_context`] for a plain `reqwest::RequestBuilder`.
+//!
+//! # What a request can put into a span
+//!
+//! Spans wait in the exporter's queue with their attributes, so both sides
+//! bound what they copy from a request:
+//!
+//! * every value is cut to at most [`DEFAULT_MAX_ATTRIBUTE_LEN`] (1024) bytes,
+//!   at a UTF-8 character boundary: on the server `user_agent.original`,
+//!   `url.path`, `url.query`, `url.scheme`, `http.route` (and so the span
+//!   name) and `http.request.method_original`; on the client `url.full`,
+//!   `server.address` and `http.request.method_original`. Change it with
+//!   [`TraceLayer::max_attribute_len`] and
+//!   [`TracingMiddleware::max_attribute_len`];
+//! * a method outside [`DEFAULT_KNOWN_METHODS`] (the semantic conventions'
+//!   list) is recorded as `http.request.method = "_OTHER"`, the method itself
+//!   in `http.request.method_original`, and names the span `HTTP` (or
+//!   `HTTP {route}`), so a caller cannot mint span names; `known_methods`
+//!   on either side replaces the list;
+//! * the values of the query keys `AWSAccessKeyId`, `Signature`, `sig` and
+//!   `X-Goog-Signature` are recorded as `REDACTED` in `url.query` and
+//!   `url.full`, and credentials in a client's URL as `REDACTED:REDACTED`,
+//!   as the semantic conventions ask.
 
+#[cfg(any(feature = "http-server", feature = "reqwest"))]
+mod attributes;
 mod client;
 #[cfg(feature = "http-server")]
 mod server;
 
+#[cfg(any(feature = "http-server", feature = "reqwest"))]
+pub use attributes::{DEFAULT_KNOWN_METHODS, DEFAULT_MAX_ATTRIBUTE_LEN};
 pub use client::inject_into_request;
 #[cfg(feature = "reqwest")]
 pub use client::{RequestBuilderExt, TracingMiddleware};

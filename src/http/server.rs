@@ -1,5 +1,6 @@
 //! [`TraceLayer`]: the server middleware.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
@@ -7,6 +8,9 @@ use std::task::{Context as TaskContext, Poll};
 use opentelemetry::trace::{Link, SpanBuilder, SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 
+use super::attributes::{
+    self, capped, capped_utf8, DEFAULT_KNOWN_METHODS, DEFAULT_MAX_ATTRIBUTE_LEN,
+};
 use crate::propagation::extract_trace_context_from_headers;
 
 /// What to do with a caller's trace context (`traceparent`, `baggage`).
@@ -57,6 +61,12 @@ pub type RouteFn = fn(&http::Extensions) -> Option<String>;
 
 /// The tower layer that traces every request; see the [module docs](crate::http).
 ///
+/// Each value it copies from a request into the span (the user agent, path,
+/// query, route, scheme and an unknown method's name) is cut to at most
+/// [`max_attribute_len`](Self::max_attribute_len) bytes, by default
+/// [`DEFAULT_MAX_ATTRIBUTE_LEN`] (1024), at a character boundary: a caller
+/// cannot make the spans waiting for export hold more than that per value.
+///
 /// ```
 /// use axum::{routing::get, Router};
 /// use distributed_tracing::http::{TraceLayer, Trust};
@@ -67,8 +77,11 @@ pub type RouteFn = fn(&http::Extensions) -> Option<String>;
 ///     .route_layer(TraceLayer::new().route_fn(|ext| {
 ///         ext.get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_owned())
 ///     }));
-/// // At the edge: callers' traces are linked, never continued.
-/// let edge: Router = Router::new().layer(TraceLayer::new().trust(Trust::NewTraceWithLink));
+/// // At the edge: callers' traces are linked, never continued, and the
+/// // values copied from a request are shorter.
+/// let edge: Router = Router::new().layer(
+///     TraceLayer::new().trust(Trust::NewTraceWithLink).max_attribute_len(256),
+/// );
 /// # drop((app, edge));
 /// ```
 #[derive(Clone)]
@@ -76,6 +89,8 @@ pub struct TraceLayer<P = Trust> {
     policy: P,
     traceresponse: bool,
     route: Option<RouteFn>,
+    max_attribute_len: usize,
+    known_methods: &'static [&'static str],
 }
 
 impl<P: fmt::Debug> fmt::Debug for TraceLayer<P> {
@@ -83,6 +98,8 @@ impl<P: fmt::Debug> fmt::Debug for TraceLayer<P> {
         f.debug_struct("TraceLayer")
             .field("policy", &self.policy)
             .field("traceresponse", &self.traceresponse)
+            .field("max_attribute_len", &self.max_attribute_len)
+            .field("known_methods", &self.known_methods)
             .finish_non_exhaustive()
     }
 }
@@ -94,12 +111,16 @@ impl Default for TraceLayer {
 }
 
 impl TraceLayer {
-    /// Continues callers' traces ([`Trust::Continue`]), no `traceresponse`.
-    pub fn new() -> Self {
+    /// Continues callers' traces ([`Trust::Continue`]), no `traceresponse`,
+    /// values copied from a request cut to [`DEFAULT_MAX_ATTRIBUTE_LEN`] bytes,
+    /// the [`DEFAULT_KNOWN_METHODS`].
+    pub const fn new() -> Self {
         Self {
             policy: Trust::Continue,
             traceresponse: false,
             route: None,
+            max_attribute_len: DEFAULT_MAX_ATTRIBUTE_LEN,
+            known_methods: DEFAULT_KNOWN_METHODS,
         }
     }
 }
@@ -112,20 +133,43 @@ impl<P> TraceLayer<P> {
             policy,
             traceresponse: self.traceresponse,
             route: self.route,
+            max_attribute_len: self.max_attribute_len,
+            known_methods: self.known_methods,
         }
     }
 
     /// Adds W3C Trace Context Level 2's `traceresponse` header to responses:
     /// the server span's context, so a caller can find the trace its request
     /// started (useful at the edge, where callers' contexts are not continued).
-    pub fn traceresponse(mut self, on: bool) -> Self {
+    pub const fn traceresponse(mut self, on: bool) -> Self {
         self.traceresponse = on;
         self
     }
 
     /// How to read a request's route template (`http.route` and the span name).
-    pub fn route_fn(mut self, route: RouteFn) -> Self {
+    pub const fn route_fn(mut self, route: RouteFn) -> Self {
         self.route = Some(route);
+        self
+    }
+
+    /// The most bytes of each value copied from a request into the span:
+    /// `user_agent.original`, `url.path`, `url.query`, `url.scheme`,
+    /// `http.route` (the span name adds a known method or `HTTP` to it) and
+    /// `http.request.method_original`. Default [`DEFAULT_MAX_ATTRIBUTE_LEN`]
+    /// (1024). A longer value is cut at the last UTF-8 character boundary
+    /// that fits; a user agent that is not UTF-8 within the cap is not recorded.
+    pub const fn max_attribute_len(mut self, max: usize) -> Self {
+        self.max_attribute_len = max;
+        self
+    }
+
+    /// The methods recorded as they are in `http.request.method` and the span
+    /// name; any other is recorded as `_OTHER` with the method in
+    /// `http.request.method_original`, and the span is named `HTTP` (or
+    /// `HTTP {route}`), as the semantic conventions ask. The list replaces
+    /// [`DEFAULT_KNOWN_METHODS`]; methods are case-sensitive.
+    pub const fn known_methods(mut self, methods: &'static [&'static str]) -> Self {
+        self.known_methods = methods;
         self
     }
 }
@@ -182,25 +226,43 @@ impl<P: TrustPolicy> TraceLayer<P> {
 
     fn start<B>(&self, req: &http::Request<B>) -> Context {
         let (parent, links) = self.parent(req.headers(), req.extensions());
-        let method = req.method().as_str().to_owned();
-        let route = self.route.and_then(|f| f(req.extensions()));
-        let name = match &route {
-            Some(route) => format!("{method} {route}"),
-            None => method.clone(),
+        let max = self.max_attribute_len;
+        let mut attributes = Vec::with_capacity(8);
+        let method = attributes::push_method(
+            req.method().as_str(),
+            self.known_methods,
+            max,
+            &mut attributes,
+        );
+        let route =
+            self.route
+                .and_then(|f| f(req.extensions()))
+                .map(|route| match route.len() <= max {
+                    true => route,
+                    // Only the part kept is copied; the long `String` is dropped here.
+                    false => capped(&route, max).to_owned(),
+                });
+        let name: Cow<'static, str> = match &route {
+            Some(route) => format!("{method} {route}").into(),
+            None => method.into(),
         };
-        let mut attributes = Vec::with_capacity(6);
-        attributes.push(KeyValue::new("http.request.method", method));
-        attributes.push(KeyValue::new("url.path", req.uri().path().to_owned()));
+        attributes.push(KeyValue::new(
+            "url.path",
+            capped(req.uri().path(), max).to_owned(),
+        ));
+        if let Some(query) = req.uri().query() {
+            attributes.push(KeyValue::new("url.query", attributes::query(query, max)));
+        }
         if let Some(route) = route {
             attributes.push(KeyValue::new("http.route", route));
         }
         if let Some(scheme) = req.uri().scheme_str() {
-            attributes.push(KeyValue::new("url.scheme", scheme.to_owned()));
+            attributes.push(KeyValue::new("url.scheme", capped(scheme, max).to_owned()));
         }
         if let Some(agent) = req
             .headers()
             .get(http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
+            .and_then(|v| capped_utf8(v.as_bytes(), max))
         {
             attributes.push(KeyValue::new("user_agent.original", agent.to_owned()));
         }

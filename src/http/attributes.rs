@@ -1,0 +1,309 @@
+//! What the HTTP layers copy from a request into span attributes, bounded:
+//! every value cut to a byte cap at a character boundary, the method reduced
+//! to the semantic conventions' known set, and the query values the
+//! conventions call sensitive redacted.
+//!
+//! Spans wait in the exporter's queue with their attributes; a value copied
+//! whole from a request lets any caller decide how much memory that queue
+//! holds. The cuts here borrow from the request and allocate nothing: a short
+//! value costs a length check, a long one a few comparisons at the cut.
+
+use opentelemetry::KeyValue;
+
+/// The default cap, in bytes, on each value the HTTP layers copy from a
+/// request into a span (user agent, path, query, route, scheme, URL, method).
+pub const DEFAULT_MAX_ATTRIBUTE_LEN: usize = 1024;
+
+/// The methods recorded as they are in `http.request.method` by default: those
+/// of RFC 9110, `PATCH` (RFC 5789) and `QUERY`, the list of the HTTP semantic
+/// conventions. Any other method is recorded as `_OTHER`, with the method
+/// itself in `http.request.method_original`.
+pub const DEFAULT_KNOWN_METHODS: &[&str] = &[
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY",
+];
+
+/// The query keys whose values the semantic conventions say SHOULD be
+/// redacted (`url.query`, `url.full`): signed-URL credentials.
+const SENSITIVE_QUERY_KEYS: [&str; 4] = ["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"];
+
+/// What a redacted value is replaced by.
+const REDACTED: &str = "REDACTED";
+
+/// `s` cut to at most `max` bytes, at the last character boundary that fits.
+///
+/// A value that fits is returned whole; a longer one loses at most 3 more
+/// bytes than needed (the rest of a character that straddles the cut).
+pub(crate) fn capped(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    // A UTF-8 character is at most 4 bytes: at most 3 steps back.
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The first `max` bytes of a header value as text, cut at a character
+/// boundary; `None` when those bytes are not UTF-8. Only the bytes that can be
+/// recorded are validated, so a long value costs no more than a short one.
+#[cfg(feature = "http-server")]
+pub(crate) fn capped_utf8(bytes: &[u8], max: usize) -> Option<&str> {
+    let head = &bytes[..bytes.len().min(max)];
+    match std::str::from_utf8(head) {
+        Ok(text) => Some(text),
+        // The cut fell inside a character: keep the ones before it.
+        Err(e) if e.error_len().is_none() && head.len() < bytes.len() => {
+            std::str::from_utf8(&head[..e.valid_up_to()]).ok()
+        }
+        Err(_) => None,
+    }
+}
+
+/// Appends `s` to `out` without letting `out` grow past `max` bytes; false
+/// when `s` did not fit whole (the caller stops there).
+pub(crate) fn push_capped(out: &mut String, s: &str, max: usize) -> bool {
+    let piece = capped(s, max.saturating_sub(out.len()));
+    out.push_str(piece);
+    piece.len() == s.len()
+}
+
+/// The key of a query pair whose value is to be redacted (`sig=...`).
+fn sensitive_key(pair: &str) -> Option<&'static str> {
+    SENSITIVE_QUERY_KEYS.iter().copied().find(|key| {
+        pair.len() > key.len() && pair.as_bytes()[key.len()] == b'=' && pair.starts_with(key)
+    })
+}
+
+/// Whether a query (without its `?`) holds a value to redact.
+pub(crate) fn has_sensitive_value(query: &str) -> bool {
+    query.split('&').any(|pair| sensitive_key(pair).is_some())
+}
+
+/// Appends a query (without its `?`) to `out`, sensitive values replaced by
+/// `REDACTED`, without letting `out` grow past `max` bytes; false when it
+/// did not fit whole.
+pub(crate) fn push_redacted_query(out: &mut String, query: &str, max: usize) -> bool {
+    for (i, pair) in query.split('&').enumerate() {
+        let whole = (i == 0 || push_capped(out, "&", max))
+            && match sensitive_key(pair) {
+                Some(key) => {
+                    push_capped(out, key, max)
+                        && push_capped(out, "=", max)
+                        && push_capped(out, REDACTED, max)
+                }
+                None => push_capped(out, pair, max),
+            };
+        if !whole {
+            return false;
+        }
+    }
+    true
+}
+
+/// `url.query`: the query (without its `?`), sensitive values redacted, cut
+/// to `max` bytes. Only the part that fits under the cap is searched.
+#[cfg(feature = "http-server")]
+pub(crate) fn query(query: &str, max: usize) -> String {
+    let head = capped(query, max);
+    if !has_sensitive_value(head) {
+        return head.to_owned();
+    }
+    // Each `REDACTED` may be longer than the value it replaces.
+    let mut out = String::with_capacity(max.min(head.len() + 64));
+    push_redacted_query(&mut out, head, max);
+    out
+}
+
+/// Pushes `http.request.method` (and, for a method that is not in `known`,
+/// `http.request.method_original`, cut to `max` bytes) and returns the method
+/// part of the span name: the method itself, or `HTTP` for an unknown one.
+pub(crate) fn push_method(
+    method: &str,
+    known: &'static [&'static str],
+    max: usize,
+    attributes: &mut Vec<KeyValue>,
+) -> &'static str {
+    match known.iter().copied().find(|k| *k == method) {
+        Some(known) => {
+            attributes.push(KeyValue::new("http.request.method", known));
+            known
+        }
+        None => {
+            attributes.push(KeyValue::new("http.request.method", "_OTHER"));
+            attributes.push(KeyValue::new(
+                "http.request.method_original",
+                capped(method, max).to_owned(),
+            ));
+            "HTTP"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capped_cuts_at_a_character_boundary() {
+        // (value, cap, expected, why)
+        let cases: &[(&str, usize, &str, &str)] = &[
+            ("abc", 4, "abc", "ASCII under the cap"),
+            ("abcd", 4, "abcd", "ASCII at the cap"),
+            ("abcde", 4, "abcd", "ASCII over the cap"),
+            ("", 4, "", "empty"),
+            ("abc", 0, "", "cap 0"),
+            ("é", 0, "", "cap 0, multi-byte"),
+            ("aé", 2, "a", "2-byte char straddling the cut"),
+            ("aé", 3, "aé", "2-byte char ending at the cut"),
+            ("a€", 2, "a", "3-byte char, cut after its first byte"),
+            ("a€", 3, "a", "3-byte char, cut after its second byte"),
+            ("a€", 4, "a€", "3-byte char ending at the cut"),
+            ("a😀", 2, "a", "4-byte char, cut after its first byte"),
+            ("a😀", 3, "a", "4-byte char, cut after its second byte"),
+            ("a😀", 4, "a", "4-byte char, cut after its third byte"),
+            ("a😀b", 5, "a😀", "4-byte char ending at the cut"),
+            ("😀", 3, "", "only a 4-byte char, cap under it"),
+            ("éé", 3, "é", "2-byte chars, cut in the second"),
+        ];
+        for (value, max, expected, why) in cases {
+            assert_eq!(capped(value, *max), *expected, "{why}");
+            assert!(capped(value, *max).len() <= *max, "{why}");
+        }
+    }
+
+    #[test]
+    fn capped_borrows_from_its_input() {
+        let s = "abcdef";
+        assert!(std::ptr::eq(capped(s, 3).as_ptr(), s.as_ptr()));
+        assert!(std::ptr::eq(capped(s, 10), s));
+    }
+
+    #[cfg(feature = "http-server")]
+    #[test]
+    fn capped_utf8_validates_only_what_it_keeps() {
+        // (bytes, cap, expected, why)
+        let cases: &[(&[u8], usize, Option<&str>, &str)] = &[
+            (b"curl/8.5", 64, Some("curl/8.5"), "ASCII under the cap"),
+            (b"curl/8.5", 4, Some("curl"), "ASCII over the cap"),
+            (
+                "aé".as_bytes(),
+                2,
+                Some("a"),
+                "2-byte char straddling the cut",
+            ),
+            (
+                "a😀".as_bytes(),
+                4,
+                Some("a"),
+                "4-byte char straddling the cut",
+            ),
+            (
+                "a😀".as_bytes(),
+                5,
+                Some("a😀"),
+                "4-byte char ending at the cut",
+            ),
+            (b"ab\xff", 2, Some("ab"), "not UTF-8 past the cut: not read"),
+            (b"a\xffb", 8, None, "not UTF-8 before the cut"),
+            (
+                b"a\xc3",
+                8,
+                None,
+                "a character cut short by the value's end",
+            ),
+            (b"abc", 0, Some(""), "cap 0"),
+        ];
+        for (bytes, max, expected, why) in cases {
+            assert_eq!(capped_utf8(bytes, *max), *expected, "{why}");
+        }
+    }
+
+    #[cfg(feature = "http-server")]
+    #[test]
+    fn query_values_of_signature_keys_are_redacted() {
+        // (query, cap, expected, why)
+        let cases: &[(&str, usize, &str, &str)] = &[
+            ("a=1&b=2", 1024, "a=1&b=2", "nothing to redact"),
+            ("", 1024, "", "empty query"),
+            ("sig=abc", 1024, "sig=REDACTED", "sig"),
+            (
+                "AWSAccessKeyId=AKIA&Signature=xyz&Expires=1",
+                1024,
+                "AWSAccessKeyId=REDACTED&Signature=REDACTED&Expires=1",
+                "AWS signed URL",
+            ),
+            (
+                "X-Goog-Signature=abc&x=1",
+                1024,
+                "X-Goog-Signature=REDACTED&x=1",
+                "Google signed URL",
+            ),
+            ("sig=", 1024, "sig=REDACTED", "empty value"),
+            ("sig&x=1", 1024, "sig&x=1", "key without a value"),
+            (
+                "signature=abc",
+                1024,
+                "signature=abc",
+                "keys are case-sensitive",
+            ),
+            (
+                "xsig=abc&sigx=1",
+                1024,
+                "xsig=abc&sigx=1",
+                "whole keys only",
+            ),
+            ("a=1&sig=abc", 10, "a=1&sig=RE", "cut inside REDACTED"),
+            ("a=1&sig=abc", 3, "a=1", "sensitive key past the cut"),
+            ("a=1&sig=abc", 6, "a=1&si", "cut inside the key"),
+            ("a=é&sig=1", 3, "a=", "2-byte char straddling the cut"),
+            (
+                "sig=1&a=€",
+                15,
+                "sig=REDACTED&a=",
+                "redacted, then a 3-byte char at the cut",
+            ),
+        ];
+        for (q, max, expected, why) in cases {
+            assert_eq!(query(q, *max), *expected, "{why}");
+            assert!(query(q, *max).len() <= *max, "{why}");
+        }
+    }
+
+    #[test]
+    fn unknown_methods_are_other_with_the_original_capped() {
+        // (method, cap, http.request.method, method_original, name part)
+        let cases: &[(&str, usize, &str, Option<&str>, &str)] = &[
+            ("GET", 4, "GET", None, "GET"),
+            ("PATCH", 1, "PATCH", None, "PATCH"),
+            ("QUERY", 8, "QUERY", None, "QUERY"),
+            ("FOOBAR", 16, "_OTHER", Some("FOOBAR"), "HTTP"),
+            ("FOOBAR", 3, "_OTHER", Some("FOO"), "HTTP"),
+            ("get", 16, "_OTHER", Some("get"), "HTTP"),
+        ];
+        for (method, max, value, original, name) in cases {
+            let mut attributes = Vec::new();
+            let part = push_method(method, DEFAULT_KNOWN_METHODS, *max, &mut attributes);
+            assert_eq!(part, *name, "{method}");
+            let get = |k: &str| {
+                attributes
+                    .iter()
+                    .find(|kv| kv.key.as_str() == k)
+                    .map(|kv| kv.value.to_string())
+            };
+            assert_eq!(get("http.request.method").as_deref(), Some(*value));
+            assert_eq!(get("http.request.method_original").as_deref(), *original);
+        }
+        let mut attributes = Vec::new();
+        assert_eq!(
+            push_method("PROPFIND", &["PROPFIND"], 16, &mut attributes),
+            "PROPFIND"
+        );
+        assert_eq!(
+            attributes.len(),
+            1,
+            "a configured list replaces the default"
+        );
+    }
+}
