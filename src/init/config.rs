@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
+use super::sink::DEFAULT_MAX_BYTES;
 use crate::error::{Error, Shown};
 
 /// Where finished spans go.
@@ -24,6 +25,8 @@ pub enum TracesExporter {
     Console,
     /// JSON lines appended to a local file: the embedded default when nothing
     /// is configured, so that a new user sees traces without a collector.
+    /// Private to the user and rotated: see
+    /// [`ObservabilityBuilder::spans_file`](crate::ObservabilityBuilder::spans_file).
     File(std::path::PathBuf),
     /// Spans are recorded (ids, sampling) but sent nowhere (`OTEL_TRACES_EXPORTER=none`).
     None,
@@ -307,6 +310,14 @@ pub struct EffectiveConfig {
     /// (else `service.name`), `DD_ENV` (else `deployment.environment.name` or
     /// `deployment.environment`), `DD_VERSION` (else `service.version`).
     pub datadog: (String, Option<String>, Option<String>),
+    /// The size at which the local spans file is rotated
+    /// (`DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES`, bytes, default 16 MiB):
+    /// the file is renamed `<file>.1`, replacing the previous one, and a new
+    /// file started, so that the sink takes at most about twice this on disk.
+    pub spans_file_max_bytes: u64,
+    /// Whether the spans file's folder is the crate's per-user default (checked
+    /// and kept private at start-up) rather than a path given in code.
+    pub(crate) spans_dir_is_default: bool,
     /// Values that were reported and ignored.
     pub issues: Vec<ConfigIssue>,
 }
@@ -327,6 +338,7 @@ pub(crate) struct Overrides {
     pub(crate) max_queue_size: Option<usize>,
     pub(crate) scheduled_delay: Option<Duration>,
     pub(crate) default_spans_file: Option<std::path::PathBuf>,
+    pub(crate) spans_file_max_bytes: Option<u64>,
 }
 
 /// Reads variables, records the ones that cannot be used.
@@ -390,6 +402,22 @@ impl Env<'_> {
                     name,
                     &value,
                     "expected a positive integer; using the default",
+                );
+                None
+            }
+        }
+    }
+
+    /// A positive number of bytes.
+    fn bytes(&mut self, name: &'static str) -> Option<u64> {
+        let value = self.var(name)?;
+        match value.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                self.issue(
+                    name,
+                    &value,
+                    "expected a positive number of bytes; using the default",
                 );
                 None
             }
@@ -637,6 +665,7 @@ impl EffectiveConfig {
             .unwrap_or(Duration::from_secs(10));
 
         // Exporter: the embedded default (a local file) only when nothing asks for OTLP.
+        let mut spans_dir_is_default = false;
         let traces_exporter = match &over.traces_exporter {
             Some(e) => e.clone(),
             None => {
@@ -658,11 +687,13 @@ impl EffectiveConfig {
                 });
                 chosen.unwrap_or_else(|| match endpoint_set {
                     true => TracesExporter::Otlp,
-                    false => TracesExporter::File(
-                        over.default_spans_file
-                            .clone()
-                            .unwrap_or_else(|| default_spans_file(&service_name)),
-                    ),
+                    false => TracesExporter::File(match &over.default_spans_file {
+                        Some(path) => path.clone(),
+                        None => {
+                            spans_dir_is_default = true;
+                            default_spans_file(&service_name)
+                        }
+                    }),
                 })
             }
         };
@@ -747,6 +778,10 @@ impl EffectiveConfig {
             env.var("DD_VERSION")
                 .or_else(|| attribute(&["service.version"])),
         );
+        let spans_file_max_bytes = over
+            .spans_file_max_bytes
+            .or_else(|| env.bytes("DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES"))
+            .unwrap_or(DEFAULT_MAX_BYTES);
         // The specification: the batch size must not exceed the queue size.
         batch.max_export_batch_size = batch.max_export_batch_size.min(batch.max_queue_size);
 
@@ -769,6 +804,8 @@ impl EffectiveConfig {
             log_filter,
             log_format,
             datadog,
+            spans_file_max_bytes,
+            spans_dir_is_default,
             issues: env.issues,
         }
     }
@@ -1149,6 +1186,23 @@ mod tests {
             ("DD_ENV", "qa"),
         ]);
         assert_eq!(c.datadog, ("dd-shop".into(), Some("qa".into()), None));
+
+        assert_eq!(resolve(&[]).spans_file_max_bytes, 16 * 1024 * 1024);
+        let c = resolve(&[("DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES", " 4096 ")]);
+        assert_eq!((c.spans_file_max_bytes, c.issues.len()), (4096, 0));
+        let over = Overrides {
+            spans_file_max_bytes: Some(100),
+            ..Overrides::default()
+        };
+        let env = map_env(HashMap::from([(
+            "DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES".to_string(),
+            "4096".to_string(),
+        )]));
+        assert_eq!(
+            EffectiveConfig::resolve(&env, &over).spans_file_max_bytes,
+            100,
+            "the builder wins"
+        );
     }
 
     /// Every variable with a bad value: reported, naming the variable and the
@@ -1180,6 +1234,9 @@ mod tests {
             ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "-5"),
             ("OTEL_BSP_EXPORT_TIMEOUT", "1.5"),
             ("DISTRIBUTED_TRACING_LOG_FORMAT", "xml"),
+            ("DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES", "0"),
+            ("DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES", "16MiB"),
+            ("DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES", "-4096"),
             ("RUST_LOG", "info,[=bad"),
         ];
         for (name, value) in cases {
@@ -1193,6 +1250,7 @@ mod tests {
                 "{text}"
             );
             // The default is used instead.
+            assert_eq!(c.spans_file_max_bytes, DEFAULT_MAX_BYTES, "{name}");
             assert_eq!(c.sampler, defaults.sampler, "{name}");
             assert_eq!(c.otlp.protocol, defaults.otlp.protocol, "{name}");
             assert_eq!(c.batch, defaults.batch, "{name}");

@@ -11,6 +11,7 @@
 mod config;
 mod exporter;
 mod processor;
+mod sink;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -173,6 +174,13 @@ impl ObservabilityBuilder {
     /// `<temp dir>/distributed-tracing/<service name>.spans.jsonl`).
     pub fn spans_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.over.default_spans_file = Some(path.into());
+        self
+    }
+
+    /// The size at which the spans file is rotated to `<file>.1`, like
+    /// `DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES` (default 16 MiB; at least 1).
+    pub fn spans_file_max_bytes(mut self, bytes: u64) -> Self {
+        self.over.spans_file_max_bytes = Some(bytes.max(1));
         self
     }
 
@@ -497,7 +505,12 @@ fn build_pipeline(config: &EffectiveConfig) -> Result<(SdkTracerProvider, Arc<Co
             config.batch,
         )?,
         TracesExporter::File(path) => {
-            let sink = exporter::JsonLinesExporter::file(path, &service)?;
+            let sink = exporter::JsonLinesExporter::file(
+                path,
+                config.spans_dir_is_default,
+                config.spans_file_max_bytes,
+                &service,
+            )?;
             QueueProcessor::start(move || Ok(Spans(sink)), resource.clone(), config.batch)?
         }
         TracesExporter::None => {
