@@ -31,7 +31,8 @@ fn quickstart_lines_share_one_trace_id_and_its_spans_are_exported() {
     let tmp = std::env::temp_dir().join(format!("dt-quickstart-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
     let out = Command::new(example_binary())
-        .env("TMPDIR", &tmp)
+        .env("XDG_STATE_HOME", &tmp)
+        .env_remove("DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES")
         .env_remove("RUST_LOG")
         .env_remove("OTEL_SERVICE_NAME")
         .output()
@@ -94,6 +95,8 @@ fn run_quickstart(env: &[(&str, &str)]) -> Output {
     for var in [
         "RUST_LOG",
         "OTEL_SERVICE_NAME",
+        "XDG_STATE_HOME",
+        "DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES",
         "OTEL_TRACES_EXPORTER",
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
@@ -171,10 +174,12 @@ fn quickstart_exports_over_otlp_with_the_logged_trace_id() {
 /// the service runs on with the default (the OpenTelemetry specification).
 #[test]
 fn a_bad_environment_value_is_reported_and_ignored() {
+    let state = std::env::temp_dir().join(format!("dt-quickstart-bad-{}", std::process::id()));
     let out = run_quickstart(&[
         ("OTEL_TRACES_SAMPLER", "sometimes"),
-        ("TMPDIR", &std::env::temp_dir().to_string_lossy()),
+        ("XDG_STATE_HOME", state.to_str().unwrap()),
     ]);
+    std::fs::remove_dir_all(&state).ok();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let warning = stdout
         .lines()

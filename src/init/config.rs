@@ -10,9 +10,10 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::sink::DEFAULT_MAX_BYTES;
+use super::sink::{current_uid, Uid, DEFAULT_MAX_BYTES};
 use crate::error::{Error, Shown};
 
 /// Where finished spans go.
@@ -511,8 +512,9 @@ fn default_service_name() -> String {
         .unwrap_or_else(|| "unknown_service".to_string())
 }
 
-/// `<temp dir>/distributed-tracing/<service>.spans.jsonl`
-fn default_spans_file(service: &str) -> std::path::PathBuf {
+/// `<folder>/<service>.spans.jsonl`, the folder chosen by [`spans_dir`] from
+/// the configuration's environment (so `with_env` can move it).
+fn default_spans_file(env: &Env<'_>, service: &str) -> PathBuf {
     let safe: String = service
         .chars()
         .map(|c| {
@@ -523,9 +525,62 @@ fn default_spans_file(service: &str) -> std::path::PathBuf {
             }
         })
         .collect();
-    std::env::temp_dir()
-        .join("distributed-tracing")
-        .join(format!("{safe}.spans.jsonl"))
+    // `TMPDIR` as `std::env::temp_dir` reads it on Unix, but from this environment.
+    let tmp = env
+        .var("TMPDIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .unwrap_or_else(|| match cfg!(unix) {
+            true => PathBuf::from("/tmp"),
+            false => std::env::temp_dir(),
+        });
+    let dir = spans_dir(
+        env.var("XDG_STATE_HOME").as_deref(),
+        env.var("HOME").as_deref(),
+        &|p| p.is_dir(),
+        &tmp,
+        &|| current_uid().ok(),
+    );
+    dir.join(format!("{safe}.spans.jsonl"))
+}
+
+/// The per-user folder of the default spans file, first that applies:
+/// * `$XDG_STATE_HOME/distributed-tracing` (absolute, as the XDG Base
+///   Directory specification requires; a relative one is ignored);
+/// * `$HOME/.local/state/distributed-tracing` (the specification's default),
+///   when `HOME` is an absolute path to an existing folder other than `/`
+///   (daemons often run with `HOME=/` or `/nonexistent`);
+/// * `<tmp>/distributed-tracing-<uid>` (Unix; `<tmp>/distributed-tracing`
+///   elsewhere, where the temporary folder is the user's own).
+///
+/// Its checks (owner, mode) happen when the file is opened (`sink.rs`).
+fn spans_dir(
+    xdg_state_home: Option<&str>,
+    home: Option<&str>,
+    is_dir: &dyn Fn(&Path) -> bool,
+    tmp: &Path,
+    uid: &dyn Fn() -> Option<Uid>,
+) -> PathBuf {
+    const NAME: &str = "distributed-tracing";
+    if let Some(state) = xdg_state_home.map(Path::new).filter(|p| p.is_absolute()) {
+        return state.join(NAME);
+    }
+    if let Some(home) = home
+        .map(Path::new)
+        // `parent()`: not the root folder.
+        .filter(|p| p.is_absolute() && p.parent().is_some() && is_dir(p))
+    {
+        return home.join(".local").join("state").join(NAME);
+    }
+    #[cfg(unix)]
+    if let Some(uid) = uid() {
+        return tmp.join(format!("{NAME}-{uid}"));
+    }
+    #[cfg(not(unix))]
+    let _ = uid;
+    // Unix without a user id: opening asks for it again and fails with the
+    // reason, or checks this shared folder's owner like any other.
+    tmp.join(NAME)
 }
 
 impl EffectiveConfig {
@@ -691,7 +746,7 @@ impl EffectiveConfig {
                         Some(path) => path.clone(),
                         None => {
                             spans_dir_is_default = true;
-                            default_spans_file(&service_name)
+                            default_spans_file(&env, &service_name)
                         }
                     }),
                 })
@@ -1202,6 +1257,90 @@ mod tests {
             EffectiveConfig::resolve(&env, &over).spans_file_max_bytes,
             100,
             "the builder wins"
+        );
+    }
+
+    /// The folder of the default spans file, for each environment.
+    #[test]
+    fn the_spans_folder_is_per_user() {
+        let existing = |p: &Path| p == Path::new("/home/ana") || p == Path::new("/");
+        let tmp = Path::new("/var/tmp");
+        let per_user_tmp = match cfg!(unix) {
+            true => "/var/tmp/distributed-tracing-1000",
+            false => "/var/tmp/distributed-tracing",
+        };
+        let cases: &[(Option<&str>, Option<&str>, &str, &str)] = &[
+            (
+                Some("/state"),
+                Some("/home/ana"),
+                "/state/distributed-tracing",
+                "XDG_STATE_HOME first",
+            ),
+            (
+                Some("state"),
+                Some("/home/ana"),
+                "/home/ana/.local/state/distributed-tracing",
+                "a relative XDG_STATE_HOME is ignored (XDG spec)",
+            ),
+            (
+                None,
+                Some("/home/ana"),
+                "/home/ana/.local/state/distributed-tracing",
+                "HOME only",
+            ),
+            (
+                None,
+                Some("/nonexistent"),
+                per_user_tmp,
+                "HOME is not a folder",
+            ),
+            (None, Some("/"), per_user_tmp, "HOME is the root folder"),
+            (None, Some("home/ana"), per_user_tmp, "HOME is relative"),
+            (None, None, per_user_tmp, "neither"),
+        ];
+        #[cfg(unix)]
+        let uid: Uid = 1000;
+        #[cfg(not(unix))]
+        let uid: Uid = ();
+        for (xdg, home, expected, why) in cases {
+            let dir = spans_dir(*xdg, *home, &existing, tmp, &|| Some(uid));
+            assert_eq!(dir, Path::new(expected), "{why}");
+        }
+    }
+
+    /// The default file's path comes from the configuration's environment.
+    #[test]
+    fn the_default_spans_file_follows_the_given_environment() {
+        let dir = std::env::temp_dir();
+        let state = dir.to_str().unwrap();
+        let c = resolve(&[("XDG_STATE_HOME", state), ("OTEL_SERVICE_NAME", "a/b c")]);
+        assert_eq!(
+            c.traces_exporter,
+            TracesExporter::File(dir.join("distributed-tracing").join("a_b_c.spans.jsonl"))
+        );
+        assert!(c.spans_dir_is_default);
+        let c = resolve(&[("HOME", state), ("OTEL_SERVICE_NAME", "s")]);
+        assert_eq!(
+            c.traces_exporter,
+            TracesExporter::File(dir.join(".local/state/distributed-tracing/s.spans.jsonl"))
+        );
+        let c = resolve(&[("TMPDIR", state), ("OTEL_SERVICE_NAME", "s")]);
+        let TracesExporter::File(path) = c.traces_exporter else {
+            panic!("{:?}", c.traces_exporter)
+        };
+        assert!(path.starts_with(state), "{path:?}");
+        let over = Overrides {
+            default_spans_file: Some("/elsewhere/s.jsonl".into()),
+            ..Overrides::default()
+        };
+        let c = EffectiveConfig::resolve(&map_env(HashMap::new()), &over);
+        assert_eq!(
+            c.traces_exporter,
+            TracesExporter::File("/elsewhere/s.jsonl".into())
+        );
+        assert!(
+            !c.spans_dir_is_default,
+            "a path given in code is the caller's"
         );
     }
 
