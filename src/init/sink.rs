@@ -24,6 +24,23 @@ use std::path::{Path, PathBuf};
 /// The default maximum size of the spans file: 16 MiB.
 pub(crate) const DEFAULT_MAX_BYTES: u64 = 16 * 1024 * 1024;
 
+/// A size in bytes as people read it: `16 MiB`, `4 KiB`, `1000 bytes`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Size(pub(crate) u64);
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const KIB: u64 = 1024;
+        const MIB: u64 = 1024 * KIB;
+        match self.0 {
+            n if n >= MIB && n % MIB == 0 => write!(f, "{} MiB", n / MIB),
+            n if n >= KIB && n % KIB == 0 => write!(f, "{} KiB", n / KIB),
+            1 => f.write_str("1 byte"),
+            n => write!(f, "{n} bytes"),
+        }
+    }
+}
+
 /// Who owns the folder and the file: a user id on Unix, nothing elsewhere.
 #[cfg(unix)]
 pub(crate) type Uid = u32;
@@ -285,6 +302,19 @@ impl SpansFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        for (bytes, shown) in [
+            (16 * 1024 * 1024, "16 MiB"),
+            (4096, "4 KiB"),
+            (1536 * 1024, "1536 KiB"),
+            (1000, "1000 bytes"),
+            (1, "1 byte"),
+        ] {
+            assert_eq!(Size(bytes).to_string(), shown, "{bytes}");
+        }
+    }
 
     #[cfg(unix)]
     #[test]
