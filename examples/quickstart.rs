@@ -59,6 +59,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         distributed_tracing::TracesExporter::Otlp => {
             format!("OTLP {}", guard.config().otlp.endpoint)
         }
+        // The spans file could not be opened: the warning at start-up says why.
+        distributed_tracing::TracesExporter::File(path) => {
+            format!("nowhere ({} could not be opened)", path.display())
+        }
         other => format!("{other:?}"),
     };
     drop(guard);

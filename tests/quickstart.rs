@@ -1,6 +1,7 @@
 //! The quickstart example, run as a user runs it: every log line it prints
 //! carries the same valid trace id, and that trace's spans (a root and three
-//! children fetched in spawned tasks) are in the local spans file it names.
+//! children fetched in spawned tasks) are in the local spans file it names,
+//! the one its start-up line announces.
 
 mod common;
 
@@ -31,7 +32,8 @@ fn quickstart_lines_share_one_trace_id_and_its_spans_are_exported() {
     let tmp = std::env::temp_dir().join(format!("dt-quickstart-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
     let out = Command::new(example_binary())
-        .env("TMPDIR", &tmp)
+        .env("XDG_STATE_HOME", &tmp)
+        .env_remove("DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES")
         .env_remove("RUST_LOG")
         .env_remove("OTEL_SERVICE_NAME")
         .output()
@@ -43,7 +45,9 @@ fn quickstart_lines_share_one_trace_id_and_its_spans_are_exported() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let log_lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with('[')).collect();
+    let mut lines = stdout.lines().filter(|l| l.starts_with('['));
+    let startup = lines.next().expect("the start-up line");
+    let log_lines: Vec<&str> = lines.collect();
     assert_eq!(log_lines.len(), 8, "{stdout}");
     let ids: Vec<&str> = log_lines.iter().map(|l| &l[1..33]).collect();
     let trace_id = ids[0];
@@ -72,6 +76,10 @@ fn quickstart_lines_share_one_trace_id_and_its_spans_are_exported() {
     assert!(summary.starts_with(&format!("trace {trace_id}: spans written to ")));
     let path = summary.split("spans written to ").nth(1).unwrap();
     assert!(path.starts_with(tmp.to_str().unwrap()), "{path}");
+    assert_eq!(
+        startup,
+        format!("[-] [INFO    ] spans are written to {path} (JSON lines, rotated at 16 MiB)")
+    );
     let spans: Vec<serde_json::Value> = std::fs::read_to_string(path)
         .unwrap()
         .lines()
@@ -94,6 +102,8 @@ fn run_quickstart(env: &[(&str, &str)]) -> Output {
     for var in [
         "RUST_LOG",
         "OTEL_SERVICE_NAME",
+        "XDG_STATE_HOME",
+        "DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES",
         "OTEL_TRACES_EXPORTER",
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
@@ -118,11 +128,12 @@ fn run_quickstart(env: &[(&str, &str)]) -> Output {
     out
 }
 
-/// The trace id on the quickstart's log lines (all the same).
+/// The trace id on the quickstart's log lines (all the same; the start-up
+/// lines, outside any trace, show `[-]`).
 fn logged_trace_id(stdout: &str) -> String {
     let ids: Vec<&str> = stdout
         .lines()
-        .filter(|l| l.starts_with('[') && l.contains("[INFO    ]"))
+        .filter(|l| l.starts_with('[') && !l.starts_with("[-]") && l.contains("[INFO    ]"))
         .map(|l| &l[1..33])
         .collect();
     assert_eq!(ids.len(), 8, "{stdout}");
@@ -171,10 +182,12 @@ fn quickstart_exports_over_otlp_with_the_logged_trace_id() {
 /// the service runs on with the default (the OpenTelemetry specification).
 #[test]
 fn a_bad_environment_value_is_reported_and_ignored() {
+    let state = std::env::temp_dir().join(format!("dt-quickstart-bad-{}", std::process::id()));
     let out = run_quickstart(&[
         ("OTEL_TRACES_SAMPLER", "sometimes"),
-        ("TMPDIR", &std::env::temp_dir().to_string_lossy()),
+        ("XDG_STATE_HOME", state.to_str().unwrap()),
     ]);
+    std::fs::remove_dir_all(&state).ok();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let warning = stdout
         .lines()
@@ -185,6 +198,39 @@ fn a_bad_environment_value_is_reported_and_ignored() {
         "{warning}"
     );
     logged_trace_id(&stdout);
+}
+
+/// The reported failure: the spans file cannot be opened (here a symbolic link
+/// planted at its path). The quickstart still runs and exits 0, one warning
+/// names the file and why, and nothing is written through the link.
+#[test]
+fn quickstart_runs_when_its_spans_file_cannot_be_opened() {
+    let tmp = std::env::temp_dir().join(format!("dt-quickstart-sink-{}", std::process::id()));
+    let dir = tmp.join("distributed-tracing");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("unknown_service_quickstart.spans.jsonl");
+    let victim = tmp.join("victim");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&victim, &file).unwrap();
+    #[cfg(not(unix))]
+    std::fs::create_dir(&file).unwrap();
+    let out = run_quickstart(&[("XDG_STATE_HOME", tmp.to_str().unwrap())]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let warnings: Vec<&str> = stdout.lines().filter(|l| l.contains("[WARN")).collect();
+    assert_eq!(warnings.len(), 1, "{stdout}");
+    assert!(
+        warnings[0].contains("spans are not exported")
+            && warnings[0].contains(file.to_str().unwrap()),
+        "{}",
+        warnings[0]
+    );
+    let trace_id = logged_trace_id(&stdout);
+    assert!(
+        stdout.contains(&format!("trace {trace_id}: spans sent to nowhere")),
+        "{stdout}"
+    );
+    assert!(!victim.exists());
+    std::fs::remove_dir_all(&tmp).ok();
 }
 
 /// `OTEL_SDK_DISABLED=true`: the service runs, nothing is exported.

@@ -10,8 +10,10 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::sink::{current_uid, Uid, DEFAULT_MAX_BYTES};
 use crate::error::{Error, Shown};
 
 /// Where finished spans go.
@@ -24,6 +26,8 @@ pub enum TracesExporter {
     Console,
     /// JSON lines appended to a local file: the embedded default when nothing
     /// is configured, so that a new user sees traces without a collector.
+    /// Private to the user and rotated: see
+    /// [`ObservabilityBuilder::spans_file`](crate::ObservabilityBuilder::spans_file).
     File(std::path::PathBuf),
     /// Spans are recorded (ids, sampling) but sent nowhere (`OTEL_TRACES_EXPORTER=none`).
     None,
@@ -319,6 +323,14 @@ pub struct EffectiveConfig {
     /// (else `service.name`), `DD_ENV` (else `deployment.environment.name` or
     /// `deployment.environment`), `DD_VERSION` (else `service.version`).
     pub datadog: (String, Option<String>, Option<String>),
+    /// The size at which the local spans file is rotated
+    /// (`DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES`, bytes, default 16 MiB):
+    /// the file is renamed `<file>.1`, replacing the previous one, and a new
+    /// file started, so that the sink takes at most about twice this on disk.
+    pub spans_file_max_bytes: u64,
+    /// Whether the spans file's folder is the crate's per-user default (checked
+    /// and kept private at start-up) rather than a path given in code.
+    pub(crate) spans_dir_is_default: bool,
     /// Values that were reported and ignored.
     pub issues: Vec<ConfigIssue>,
 }
@@ -341,6 +353,7 @@ pub(crate) struct Overrides {
     pub(crate) default_spans_file: Option<std::path::PathBuf>,
     pub(crate) max_queue_bytes: Option<usize>,
     pub(crate) max_export_bytes: Option<usize>,
+    pub(crate) spans_file_max_bytes: Option<u64>,
 }
 
 /// Reads variables, records the ones that cannot be used.
@@ -404,6 +417,22 @@ impl Env<'_> {
                     name,
                     &value,
                     "expected a positive integer; using the default",
+                );
+                None
+            }
+        }
+    }
+
+    /// A positive number of bytes.
+    fn bytes(&mut self, name: &'static str) -> Option<u64> {
+        let value = self.var(name)?;
+        match value.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                self.issue(
+                    name,
+                    &value,
+                    "expected a positive number of bytes; using the default",
                 );
                 None
             }
@@ -514,8 +543,9 @@ fn default_service_name() -> String {
         .unwrap_or_else(|| "unknown_service".to_string())
 }
 
-/// `<temp dir>/distributed-tracing/<service>.spans.jsonl`
-fn default_spans_file(service: &str) -> std::path::PathBuf {
+/// `<folder>/<service>.spans.jsonl`, the folder chosen by [`spans_dir`] from
+/// the configuration's environment (so `with_env` can move it).
+fn default_spans_file(env: &Env<'_>, service: &str) -> PathBuf {
     let safe: String = service
         .chars()
         .map(|c| {
@@ -526,9 +556,62 @@ fn default_spans_file(service: &str) -> std::path::PathBuf {
             }
         })
         .collect();
-    std::env::temp_dir()
-        .join("distributed-tracing")
-        .join(format!("{safe}.spans.jsonl"))
+    // `TMPDIR` as `std::env::temp_dir` reads it on Unix, but from this environment.
+    let tmp = env
+        .var("TMPDIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .unwrap_or_else(|| match cfg!(unix) {
+            true => PathBuf::from("/tmp"),
+            false => std::env::temp_dir(),
+        });
+    let dir = spans_dir(
+        env.var("XDG_STATE_HOME").as_deref(),
+        env.var("HOME").as_deref(),
+        &|p| p.is_dir(),
+        &tmp,
+        &|| current_uid().ok(),
+    );
+    dir.join(format!("{safe}.spans.jsonl"))
+}
+
+/// The per-user folder of the default spans file, first that applies:
+/// * `$XDG_STATE_HOME/distributed-tracing` (absolute, as the XDG Base
+///   Directory specification requires; a relative one is ignored);
+/// * `$HOME/.local/state/distributed-tracing` (the specification's default),
+///   when `HOME` is an absolute path to an existing folder other than `/`
+///   (daemons often run with `HOME=/` or `/nonexistent`);
+/// * `<tmp>/distributed-tracing-<uid>` (Unix; `<tmp>/distributed-tracing`
+///   elsewhere, where the temporary folder is the user's own).
+///
+/// Its checks (owner, mode) happen when the file is opened (`sink.rs`).
+fn spans_dir(
+    xdg_state_home: Option<&str>,
+    home: Option<&str>,
+    is_dir: &dyn Fn(&Path) -> bool,
+    tmp: &Path,
+    uid: &dyn Fn() -> Option<Uid>,
+) -> PathBuf {
+    const NAME: &str = "distributed-tracing";
+    if let Some(state) = xdg_state_home.map(Path::new).filter(|p| p.is_absolute()) {
+        return state.join(NAME);
+    }
+    if let Some(home) = home
+        .map(Path::new)
+        // `parent()`: not the root folder.
+        .filter(|p| p.is_absolute() && p.parent().is_some() && is_dir(p))
+    {
+        return home.join(".local").join("state").join(NAME);
+    }
+    #[cfg(unix)]
+    if let Some(uid) = uid() {
+        return tmp.join(format!("{NAME}-{uid}"));
+    }
+    #[cfg(not(unix))]
+    let _ = uid;
+    // Unix without a user id: opening asks for it again and fails with the
+    // reason, or checks this shared folder's owner like any other.
+    tmp.join(NAME)
 }
 
 impl EffectiveConfig {
@@ -668,6 +751,7 @@ impl EffectiveConfig {
             .unwrap_or(Duration::from_secs(10));
 
         // Exporter: the embedded default (a local file) only when nothing asks for OTLP.
+        let mut spans_dir_is_default = false;
         let traces_exporter = match &over.traces_exporter {
             Some(e) => e.clone(),
             None => {
@@ -689,11 +773,13 @@ impl EffectiveConfig {
                 });
                 chosen.unwrap_or_else(|| match endpoint_set {
                     true => TracesExporter::Otlp,
-                    false => TracesExporter::File(
-                        over.default_spans_file
-                            .clone()
-                            .unwrap_or_else(|| default_spans_file(&service_name)),
-                    ),
+                    false => TracesExporter::File(match &over.default_spans_file {
+                        Some(path) => path.clone(),
+                        None => {
+                            spans_dir_is_default = true;
+                            default_spans_file(&env, &service_name)
+                        }
+                    }),
                 })
             }
         };
@@ -786,6 +872,10 @@ impl EffectiveConfig {
             env.var("DD_VERSION")
                 .or_else(|| attribute(&["service.version"])),
         );
+        let spans_file_max_bytes = over
+            .spans_file_max_bytes
+            .or_else(|| env.bytes("DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES"))
+            .unwrap_or(DEFAULT_MAX_BYTES);
         // The specification: the batch size must not exceed the queue size.
         batch.max_export_batch_size = batch.max_export_batch_size.min(batch.max_queue_size);
 
@@ -808,6 +898,8 @@ impl EffectiveConfig {
             log_filter,
             log_format,
             datadog,
+            spans_file_max_bytes,
+            spans_dir_is_default,
             issues: env.issues,
         }
     }
@@ -1189,6 +1281,107 @@ mod tests {
             ("DD_ENV", "qa"),
         ]);
         assert_eq!(c.datadog, ("dd-shop".into(), Some("qa".into()), None));
+
+        assert_eq!(resolve(&[]).spans_file_max_bytes, 16 * 1024 * 1024);
+        let c = resolve(&[("DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES", " 4096 ")]);
+        assert_eq!((c.spans_file_max_bytes, c.issues.len()), (4096, 0));
+        let over = Overrides {
+            spans_file_max_bytes: Some(100),
+            ..Overrides::default()
+        };
+        let env = map_env(HashMap::from([(
+            "DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES".to_string(),
+            "4096".to_string(),
+        )]));
+        assert_eq!(
+            EffectiveConfig::resolve(&env, &over).spans_file_max_bytes,
+            100,
+            "the builder wins"
+        );
+    }
+
+    /// The folder of the default spans file, for each environment.
+    #[test]
+    fn the_spans_folder_is_per_user() {
+        let existing = |p: &Path| p == Path::new("/home/ana") || p == Path::new("/");
+        let tmp = Path::new("/var/tmp");
+        let per_user_tmp = match cfg!(unix) {
+            true => "/var/tmp/distributed-tracing-1000",
+            false => "/var/tmp/distributed-tracing",
+        };
+        let cases: &[(Option<&str>, Option<&str>, &str, &str)] = &[
+            (
+                Some("/state"),
+                Some("/home/ana"),
+                "/state/distributed-tracing",
+                "XDG_STATE_HOME first",
+            ),
+            (
+                Some("state"),
+                Some("/home/ana"),
+                "/home/ana/.local/state/distributed-tracing",
+                "a relative XDG_STATE_HOME is ignored (XDG spec)",
+            ),
+            (
+                None,
+                Some("/home/ana"),
+                "/home/ana/.local/state/distributed-tracing",
+                "HOME only",
+            ),
+            (
+                None,
+                Some("/nonexistent"),
+                per_user_tmp,
+                "HOME is not a folder",
+            ),
+            (None, Some("/"), per_user_tmp, "HOME is the root folder"),
+            (None, Some("home/ana"), per_user_tmp, "HOME is relative"),
+            (None, None, per_user_tmp, "neither"),
+        ];
+        #[cfg(unix)]
+        let uid: Uid = 1000;
+        #[cfg(not(unix))]
+        let uid: Uid = ();
+        for (xdg, home, expected, why) in cases {
+            let dir = spans_dir(*xdg, *home, &existing, tmp, &|| Some(uid));
+            assert_eq!(dir, Path::new(expected), "{why}");
+        }
+    }
+
+    /// The default file's path comes from the configuration's environment.
+    #[test]
+    fn the_default_spans_file_follows_the_given_environment() {
+        let dir = std::env::temp_dir();
+        let state = dir.to_str().unwrap();
+        let c = resolve(&[("XDG_STATE_HOME", state), ("OTEL_SERVICE_NAME", "a/b c")]);
+        assert_eq!(
+            c.traces_exporter,
+            TracesExporter::File(dir.join("distributed-tracing").join("a_b_c.spans.jsonl"))
+        );
+        assert!(c.spans_dir_is_default);
+        let c = resolve(&[("HOME", state), ("OTEL_SERVICE_NAME", "s")]);
+        assert_eq!(
+            c.traces_exporter,
+            TracesExporter::File(dir.join(".local/state/distributed-tracing/s.spans.jsonl"))
+        );
+        let c = resolve(&[("TMPDIR", state), ("OTEL_SERVICE_NAME", "s")]);
+        let TracesExporter::File(path) = c.traces_exporter else {
+            panic!("{:?}", c.traces_exporter)
+        };
+        assert!(path.starts_with(state), "{path:?}");
+        let over = Overrides {
+            default_spans_file: Some("/elsewhere/s.jsonl".into()),
+            ..Overrides::default()
+        };
+        let c = EffectiveConfig::resolve(&map_env(HashMap::new()), &over);
+        assert_eq!(
+            c.traces_exporter,
+            TracesExporter::File("/elsewhere/s.jsonl".into())
+        );
+        assert!(
+            !c.spans_dir_is_default,
+            "a path given in code is the caller's"
+        );
     }
 
     /// Every variable with a bad value: reported, naming the variable and the
@@ -1220,6 +1413,9 @@ mod tests {
             ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "-5"),
             ("OTEL_BSP_EXPORT_TIMEOUT", "1.5"),
             ("DISTRIBUTED_TRACING_LOG_FORMAT", "xml"),
+            ("DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES", "0"),
+            ("DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES", "16MiB"),
+            ("DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES", "-4096"),
             ("RUST_LOG", "info,[=bad"),
         ];
         for (name, value) in cases {
@@ -1233,6 +1429,7 @@ mod tests {
                 "{text}"
             );
             // The default is used instead.
+            assert_eq!(c.spans_file_max_bytes, DEFAULT_MAX_BYTES, "{name}");
             assert_eq!(c.sampler, defaults.sampler, "{name}");
             assert_eq!(c.otlp.protocol, defaults.otlp.protocol, "{name}");
             assert_eq!(c.batch, defaults.batch, "{name}");

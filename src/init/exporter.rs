@@ -1,10 +1,9 @@
 //! The exporters `init_observability` can install: OTLP (gRPC or HTTP) and the
 //! local JSON-lines sink (a file, or standard output for `console`).
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write as _};
+use std::io::Write as _;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::UNIX_EPOCH;
 
 use opentelemetry::trace::{SpanId, SpanKind, Status};
@@ -14,14 +13,37 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 use serde_json::json;
 
+use super::sink::SpansFile;
 use crate::error::{Error, Result};
 use crate::ids::{SpanIdHex, TraceIdHex};
 
 /// Finished spans as JSON lines, one span a line: the embedded default sink
-/// (a file) and the `console` exporter (standard output).
+/// (a file, see [`SpansFile`]) and the `console` exporter (standard output).
 pub(crate) struct JsonLinesExporter {
-    out: Arc<Mutex<Box<dyn std::io::Write + Send>>>,
+    out: Mutex<Out>,
     service: String,
+}
+
+/// Where the lines go.
+enum Out {
+    Stdout(std::io::Stdout),
+    File(SpansFile),
+}
+
+impl Out {
+    fn write_line(&mut self, line: &str) -> std::io::Result<()> {
+        match self {
+            Out::Stdout(out) => writeln!(out, "{line}"),
+            Out::File(file) => file.write_line(line),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Out::Stdout(out) => out.flush(),
+            Out::File(file) => file.flush(),
+        }
+    }
 }
 
 impl std::fmt::Debug for JsonLinesExporter {
@@ -33,31 +55,29 @@ impl std::fmt::Debug for JsonLinesExporter {
 }
 
 impl JsonLinesExporter {
-    /// Appends to `path`, creating it (and its folder).
-    pub(crate) fn file(path: &Path, service: &str) -> Result<Self> {
-        let io = |source| Error::Io {
+    /// Appends to `path`, creating it (and its folder), rotated at `max_bytes`;
+    /// `private_dir`: the folder is the crate's default one (see [`SpansFile`]).
+    pub(crate) fn file(
+        path: &Path,
+        private_dir: bool,
+        max_bytes: u64,
+        service: &str,
+    ) -> Result<Self> {
+        let file = SpansFile::open(path, private_dir, max_bytes).map_err(|source| Error::Io {
             what: format!("opening the spans file {}", path.display()),
             source,
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        let file: File = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(io)?;
-        Ok(Self::new(Box::new(BufWriter::new(file)), service))
+        })?;
+        Ok(Self::new(Out::File(file), service))
     }
 
     /// Writes to standard output.
     pub(crate) fn stdout(service: &str) -> Self {
-        Self::new(Box::new(std::io::stdout()), service)
+        Self::new(Out::Stdout(std::io::stdout()), service)
     }
 
-    fn new(out: Box<dyn std::io::Write + Send>, service: &str) -> Self {
+    fn new(out: Out, service: &str) -> Self {
         Self {
-            out: Arc::new(Mutex::new(out)),
+            out: Mutex::new(out),
             service: service.to_string(),
         }
     }
@@ -112,7 +132,8 @@ impl SpanExporter for JsonLinesExporter {
             .lock()
             .map_err(|_| OTelSdkError::InternalFailure("spans sink lock poisoned".into()))?;
         for line in lines {
-            writeln!(out, "{line}").map_err(|e| OTelSdkError::InternalFailure(e.to_string()))?;
+            out.write_line(&line)
+                .map_err(|e| OTelSdkError::InternalFailure(e.to_string()))?;
         }
         out.flush()
             .map_err(|e| OTelSdkError::InternalFailure(e.to_string()))

@@ -13,6 +13,7 @@ mod exporter;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod otlp;
 mod processor;
+mod sink;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -189,9 +190,23 @@ impl ObservabilityBuilder {
     }
 
     /// The file of the embedded default sink (default:
-    /// `<temp dir>/distributed-tracing/<service name>.spans.jsonl`).
+    /// `<service name>.spans.jsonl` in `$XDG_STATE_HOME/distributed-tracing/`,
+    /// else `$HOME/.local/state/distributed-tracing/`, else
+    /// `<temp dir>/distributed-tracing-<uid>/`, a folder kept private to the
+    /// user). The file is opened the same way wherever it is: never through a
+    /// symbolic link, mode 0600, rotated at
+    /// [`spans_file_max_bytes`](Self::spans_file_max_bytes). When it cannot be
+    /// opened, the service starts anyway, spans are not exported and a warning
+    /// says why (an error with [`strict`](Self::strict)).
     pub fn spans_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.over.default_spans_file = Some(path.into());
+        self
+    }
+
+    /// The size at which the spans file is rotated to `<file>.1`, like
+    /// `DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES` (default 16 MiB; at least 1).
+    pub fn spans_file_max_bytes(mut self, bytes: u64) -> Self {
+        self.over.spans_file_max_bytes = Some(bytes.max(1));
         self
     }
 
@@ -283,12 +298,24 @@ impl ObservabilityBuilder {
     /// Builds the export pipeline (tracer provider, queue, exporter) without
     /// installing anything global: for a subscriber stack of your own (use
     /// [`ObservabilityGuard::tracer_provider`]), or for tests.
+    ///
+    /// A spans file that cannot be opened is reported here (to the current
+    /// `tracing` subscriber, else standard error), unless strict.
     pub fn build(self) -> Result<ObservabilityGuard> {
+        let guard = self.build_quietly()?;
+        guard.report_spans_sink(false);
+        Ok(guard)
+    }
+
+    /// `build` without the report (`init` makes it once its subscriber is in).
+    fn build_quietly(self) -> Result<ObservabilityGuard> {
         let config = self.config()?;
+        let mut spans_sink_failure = None;
         let (provider, counters) = match config.sdk_disabled {
             true => (None, None),
             false => {
-                let (provider, counters) = build_pipeline(&config)?;
+                let (provider, counters, failure) = build_pipeline(&config, self.strict)?;
+                spans_sink_failure = failure;
                 (Some(provider), Some(counters))
             }
         };
@@ -303,6 +330,7 @@ impl ObservabilityBuilder {
             #[cfg(feature = "logs")]
             logs,
             config,
+            spans_sink_failure,
             shutdown_deadline: self.shutdown_deadline.unwrap_or(SHUTDOWN_DEADLINE),
             dropped_lines: None,
             log_worker: None,
@@ -342,7 +370,7 @@ impl ObservabilityBuilder {
             .as_ref()
             .and_then(|o| o.0.lock().ok()?.take())
             .unwrap_or_else(|| Box::new(std::io::stdout()));
-        let mut guard = self.build()?;
+        let mut guard = self.build_quietly()?;
         let layer = match non_blocking {
             Some(lines) => {
                 let (writer, worker) =
@@ -400,6 +428,7 @@ impl ObservabilityBuilder {
                 issue.reason
             );
         }
+        guard.report_spans_sink(true);
         tracing::debug!(target: "distributed_tracing::init", config = ?config, "observability configured");
         Ok(guard)
     }
@@ -487,8 +516,13 @@ fn resource(config: &EffectiveConfig) -> Resource {
         .build()
 }
 
-/// The tracer provider and the export pipeline's counters.
-fn build_pipeline(config: &EffectiveConfig) -> Result<(SdkTracerProvider, Arc<Counters>)> {
+/// The tracer provider, the export pipeline's counters, and why the spans
+/// file could not be opened (then spans go nowhere, unless `strict` makes it
+/// an error).
+fn build_pipeline(
+    config: &EffectiveConfig,
+    strict: bool,
+) -> Result<(SdkTracerProvider, Arc<Counters>, Option<String>)> {
     let resource = resource(config);
     let service = config.service_name.clone();
     let (processor, counters) = match &config.traces_exporter {
@@ -523,19 +557,35 @@ fn build_pipeline(config: &EffectiveConfig) -> Result<(SdkTracerProvider, Arc<Co
             resource.clone(),
             config.batch,
         )?,
-        TracesExporter::File(path) => {
-            let sink = Sink {
-                exporter: exporter::JsonLinesExporter::file(path, &service)?,
-                destination: format!("the spans file {}", path.display()),
-            };
-            QueueProcessor::start(move || Ok(sink), resource.clone(), config.batch)?
-        }
+        TracesExporter::File(path) => match exporter::JsonLinesExporter::file(
+            path,
+            config.spans_dir_is_default,
+            config.spans_file_max_bytes,
+            &service,
+        ) {
+            Ok(exporter) => {
+                let sink = Sink {
+                    exporter,
+                    destination: format!("the spans file {}", path.display()),
+                };
+                QueueProcessor::start(move || Ok(sink), resource.clone(), config.batch)?
+            }
+            Err(e) if strict => return Err(e),
+            // As with `None`: the provider still gives spans their ids.
+            Err(e) => {
+                let provider = SdkTracerProvider::builder()
+                    .with_resource(resource)
+                    .with_sampler(sampler(config)?)
+                    .build();
+                return Ok((provider, Arc::new(Counters::default()), Some(e.to_string())));
+            }
+        },
         TracesExporter::None => {
             let provider = SdkTracerProvider::builder()
                 .with_resource(resource)
                 .with_sampler(sampler(config)?)
                 .build();
-            return Ok((provider, Arc::new(Counters::default())));
+            return Ok((provider, Arc::new(Counters::default()), None));
         }
     };
     let provider = SdkTracerProvider::builder()
@@ -543,7 +593,7 @@ fn build_pipeline(config: &EffectiveConfig) -> Result<(SdkTracerProvider, Arc<Co
         .with_sampler(sampler(config)?)
         .with_span_processor(processor)
         .build();
-    Ok((provider, counters))
+    Ok((provider, counters, None))
 }
 
 /// The logger provider exporting OTLP log records, and its counters.
@@ -587,6 +637,8 @@ pub struct ObservabilityGuard {
     #[cfg(feature = "logs")]
     logs: Option<(opentelemetry_sdk::logs::SdkLoggerProvider, Arc<Counters>)>,
     config: EffectiveConfig,
+    /// Why the spans file could not be opened (spans then go nowhere).
+    spans_sink_failure: Option<String>,
     shutdown_deadline: Duration,
     dropped_lines: Option<tracing_appender::non_blocking::ErrorCounter>,
     // Flushes the log lines still buffered when dropped (after the provider).
@@ -605,11 +657,36 @@ impl ObservabilityGuard {
         &self.config
     }
 
-    /// The file of the local span sink, when that is where spans go.
+    /// The file of the local span sink, when that is where spans go: `None`
+    /// with another exporter, or when the file could not be opened (the
+    /// warning at start-up says why; spans are then not exported).
     pub fn spans_file(&self) -> Option<&std::path::Path> {
-        match &self.config.traces_exporter {
-            TracesExporter::File(path) => Some(path),
+        match (&self.config.traces_exporter, &self.spans_sink_failure) {
+            (TracesExporter::File(path), None) => Some(path),
             _ => None,
+        }
+    }
+
+    /// Says once, at start-up, why the spans file could not be opened
+    /// (warning) or, with `announce`, where spans are written (info).
+    fn report_spans_sink(&self, announce: bool) {
+        const TARGET: &str = "distributed_tracing::init";
+        if let Some(reason) = &self.spans_sink_failure {
+            let text = format!("spans are not exported: {reason}");
+            // `build` may run before any subscriber is installed (it makes the
+            // provider the subscriber's layer needs): then on standard error.
+            match tracing::dispatcher::get_default(|d| d.is::<tracing::subscriber::NoSubscriber>())
+            {
+                true => eprintln!("distributed-tracing: {text}"),
+                false => tracing::warn!(target: TARGET, "{text}"),
+            }
+        } else if let (true, Some(path)) = (announce, self.spans_file()) {
+            tracing::info!(
+                target: TARGET,
+                "spans are written to {} (JSON lines, rotated at {})",
+                path.display(),
+                sink::Size(self.config.spans_file_max_bytes)
+            );
         }
     }
 
