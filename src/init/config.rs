@@ -72,7 +72,8 @@ impl OtlpProtocol {
 }
 
 /// The sampler for new spans (`OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`).
-#[derive(Debug, Clone, PartialEq)]
+/// Its `Debug` form masks the credentials of the Jaeger endpoint.
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub enum SamplerConfig {
     /// `always_on`
@@ -104,16 +105,44 @@ pub enum SamplerConfig {
     },
 }
 
+impl fmt::Debug for SamplerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::AlwaysOn => f.write_str("AlwaysOn"),
+            Self::AlwaysOff => f.write_str("AlwaysOff"),
+            Self::TraceIdRatio(r) => f.debug_tuple("TraceIdRatio").field(r).finish(),
+            Self::ParentBasedAlwaysOn => f.write_str("ParentBasedAlwaysOn"),
+            Self::ParentBasedAlwaysOff => f.write_str("ParentBasedAlwaysOff"),
+            Self::ParentBasedTraceIdRatio(r) => {
+                f.debug_tuple("ParentBasedTraceIdRatio").field(r).finish()
+            }
+            Self::JaegerRemote {
+                parent_based,
+                endpoint,
+                polling_interval,
+                initial_sampling_rate,
+            } => f
+                .debug_struct("JaegerRemote")
+                .field("parent_based", parent_based)
+                .field("endpoint", &redact_url(endpoint))
+                .field("polling_interval", polling_interval)
+                .field("initial_sampling_rate", initial_sampling_rate)
+                .finish(),
+        }
+    }
+}
+
 /// Parses `jaeger_remote`'s `OTEL_TRACES_SAMPLER_ARG`.
 fn jaeger_remote_arg(env: &mut Env<'_>, parent_based: bool) -> SamplerConfig {
     let mut endpoint = "http://localhost:5778/sampling".to_string();
     let mut polling_interval = Duration::from_millis(60_000);
     let mut initial_sampling_rate = 0.001;
     if let Some(value) = env.var("OTEL_TRACES_SAMPLER_ARG") {
+        let shown = redact_sampler_arg(&value);
         let mut bad = |reason: &str| {
             env.issue(
                 "OTEL_TRACES_SAMPLER_ARG",
-                &value,
+                &shown,
                 format!("{reason}; the defaults are used"),
             )
         };
@@ -227,7 +256,8 @@ pub struct OtlpConfig {
 }
 
 impl fmt::Debug for OtlpConfig {
-    /// Header values are secrets (API keys): they are masked.
+    /// Header values are secrets (API keys): they are masked; so are the
+    /// credentials of the endpoints ([`redact_url`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let headers: Vec<String> = self
             .headers
@@ -236,8 +266,8 @@ impl fmt::Debug for OtlpConfig {
             .collect();
         f.debug_struct("OtlpConfig")
             .field("protocol", &self.protocol.as_str())
-            .field("endpoint", &self.endpoint)
-            .field("logs_endpoint", &self.logs_endpoint)
+            .field("endpoint", &redact_url(&self.endpoint))
+            .field("logs_endpoint", &redact_url(&self.logs_endpoint))
             .field("headers", &headers)
             .field("timeout", &self.timeout)
             .finish()
@@ -399,16 +429,23 @@ impl Env<'_> {
     /// `key=value` pairs separated by `,`, each percent-decoded (the W3C Baggage
     /// form used by `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_EXPORTER_OTLP_HEADERS`).
     /// An invalid list is ignored whole, as the specification says.
-    fn pairs(&mut self, name: &'static str) -> Vec<(String, String)> {
+    ///
+    /// With `secret` (headers: API keys), the values are masked in the issue
+    /// ([`mask_pairs`]).
+    fn pairs(&mut self, name: &'static str, secret: bool) -> Vec<(String, String)> {
         let Some(value) = self.var(name) else {
             return Vec::new();
         };
-        match parse_pairs(&value) {
+        match parse_pairs(&value, secret) {
             Ok(pairs) => pairs,
             Err(reason) => {
+                let shown = match secret {
+                    true => mask_pairs(&value),
+                    false => value,
+                };
                 self.issue(
                     name,
-                    &value,
+                    &shown,
                     format!("{reason}; the whole value is ignored"),
                 );
                 Vec::new()
@@ -417,20 +454,41 @@ impl Env<'_> {
     }
 }
 
+/// A `key=value` list as shown when its values are secrets (headers): every
+/// value replaced by `***`, and a member without `=` (which may be a value
+/// written `Authorization: Bearer ...`) by `***` whole.
+fn mask_pairs(value: &str) -> String {
+    value
+        .split(',')
+        .map(|member| match member.split_once('=') {
+            _ if member.trim().is_empty() => member.to_string(),
+            Some((key, _)) => format!("{}=***", key.trim()),
+            None => "***".to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Parses `k1=v1,k2=v2` with percent-decoding; keys are trimmed and non-empty.
-pub(crate) fn parse_pairs(value: &str) -> Result<Vec<(String, String)>, String> {
+/// With `secret`, the error names a member by its key only (see [`mask_pairs`]).
+pub(crate) fn parse_pairs(value: &str, secret: bool) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     for member in value.split(',') {
         if member.trim().is_empty() {
             continue;
         }
-        let (key, val) = member
-            .split_once('=')
-            .ok_or_else(|| format!("member {:?} has no '='", member.trim()))?;
+        let shown = match secret {
+            true => mask_pairs(member),
+            false => member.trim().to_string(),
+        };
+        let (key, val) = member.split_once('=').ok_or_else(|| match secret {
+            true => "a member has no '=' (a header is written name=value)".to_string(),
+            false => format!("member {shown:?} has no '='"),
+        })?;
         let key = percent_decode(key.trim()).ok_or("invalid percent-encoding")?;
         let val = percent_decode(val.trim()).ok_or("invalid percent-encoding")?;
         if key.is_empty() {
-            return Err(format!("member {:?} has an empty key", member.trim()));
+            return Err(format!("member {shown:?} has an empty key"));
         }
         out.push((key, val));
     }
@@ -453,6 +511,33 @@ fn percent_decode(s: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+/// An URL as this crate shows it (log lines, `Debug`, errors): its userinfo
+/// (`user:password@`) replaced by `REDACTED:REDACTED@`, as the OpenTelemetry
+/// semantic conventions ask for `url.full`; the rest as given.
+///
+/// It works on any string, a valid URL or not (it also shows values that were
+/// refused): the userinfo is everything between `://` (or the start) and the
+/// last `@`. An `@` later in the URL (in the path or the query) hides more
+/// than the userinfo, never less: a password holding `/`, `?` or `#` is still
+/// hidden whole.
+pub(crate) fn redact_url(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    match url[start..].rfind('@') {
+        Some(at) => format!("{}REDACTED:REDACTED{}", &url[..start], &url[start + at..]),
+        None => url.to_string(),
+    }
+}
+
+/// `OTEL_TRACES_SAMPLER_ARG` as shown: each comma-separated entry through
+/// [`redact_url`] (the `endpoint=` of `jaeger_remote` may hold credentials).
+fn redact_sampler_arg(value: &str) -> String {
+    value
+        .split(',')
+        .map(redact_url)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Validates an endpoint URL: `http` or `https` with a host. TLS is not built
@@ -510,7 +595,7 @@ impl EffectiveConfig {
         let sdk_disabled = env.bool("OTEL_SDK_DISABLED");
 
         // Resource: OTEL_RESOURCE_ATTRIBUTES, then OTEL_SERVICE_NAME, then the builder.
-        let mut resource_attributes = env.pairs("OTEL_RESOURCE_ATTRIBUTES");
+        let mut resource_attributes = env.pairs("OTEL_RESOURCE_ATTRIBUTES", false);
         let from_attributes = resource_attributes
             .iter()
             .position(|(k, _)| k == "service.name")
@@ -562,7 +647,7 @@ impl EffectiveConfig {
                     if let Err(reason) = check_endpoint(&value) {
                         env.issue(
                             name,
-                            &value,
+                            &redact_url(&value),
                             format!("{reason}; using the default endpoint"),
                         );
                         continue;
@@ -593,7 +678,7 @@ impl EffectiveConfig {
                 Err(reason) => {
                     env.issue(
                         "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
-                        &value,
+                        &redact_url(&value),
                         format!("{reason}; using the traces endpoint's"),
                     );
                     None
@@ -608,27 +693,49 @@ impl EffectiveConfig {
             },
         });
 
-        let mut headers = env.pairs("OTEL_EXPORTER_OTLP_HEADERS");
-        for (k, v) in env.pairs("OTEL_EXPORTER_OTLP_TRACES_HEADERS") {
-            headers.retain(|(key, _)| *key != k);
-            headers.push((k, v));
-        }
-        for (k, v) in &over.otlp_headers {
-            headers.retain(|(key, _)| key != k);
-            headers.push((k.clone(), v.clone()));
-        }
-        let before = headers.len();
-        headers.retain(|(k, v)| {
-            http::HeaderName::from_bytes(k.as_bytes()).is_ok()
-                && http::HeaderValue::from_str(v).is_ok()
-        });
-        if headers.len() != before {
-            let value = env.var("OTEL_EXPORTER_OTLP_HEADERS").unwrap_or_default();
-            env.issue(
+        // Headers: generic, then per-signal, then the builder's, a later one
+        // replacing an earlier one of the same name. Their values are secrets:
+        // masked wherever they are shown.
+        let mut headers: Vec<(String, String)> = Vec::new();
+        let sources = [
+            (
                 "OTEL_EXPORTER_OTLP_HEADERS",
-                &value,
-                "a header name or value is not valid in HTTP; that header is not sent",
-            );
+                env.pairs("OTEL_EXPORTER_OTLP_HEADERS", true),
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+                env.pairs("OTEL_EXPORTER_OTLP_TRACES_HEADERS", true),
+            ),
+            (
+                "ObservabilityBuilder::otlp_header",
+                over.otlp_headers.clone(),
+            ),
+        ];
+        for (source, pairs) in sources {
+            for (k, v) in pairs {
+                let what = match (
+                    http::HeaderName::from_bytes(k.as_bytes()),
+                    http::HeaderValue::from_str(&v),
+                ) {
+                    (Ok(_), Ok(_)) => None,
+                    (Err(_), _) => Some("name"),
+                    (_, Err(_)) => Some("value"),
+                };
+                if let Some(what) = what {
+                    let shown = match env.var(source) {
+                        Some(value) => mask_pairs(&value),
+                        None => format!("{k}=***"),
+                    };
+                    env.issue(
+                        source,
+                        &shown,
+                        format!("header {k:?}: its {what} is not valid in HTTP; that header is not sent"),
+                    );
+                    continue;
+                }
+                headers.retain(|(key, _)| *key != k);
+                headers.push((k, v));
+            }
         }
         let timeout = over
             .otlp_timeout
@@ -889,17 +996,107 @@ mod tests {
     #[test]
     fn pairs_are_percent_decoded() {
         assert_eq!(
-            parse_pairs("a=1, b = x%20y ,,c=%3D").unwrap(),
+            parse_pairs("a=1, b = x%20y ,,c=%3D", false).unwrap(),
             vec![
                 ("a".into(), "1".into()),
                 ("b".into(), "x y".into()),
                 ("c".into(), "=".into())
             ]
         );
-        assert!(parse_pairs("a").is_err());
-        assert!(parse_pairs("=1").is_err());
-        assert!(parse_pairs("a=%zz").is_err());
-        assert!(parse_pairs("a=%e9").is_err(), "not UTF-8");
+        assert!(parse_pairs("a", false).is_err());
+        assert!(parse_pairs("=1", false).is_err());
+        assert!(parse_pairs("a=%zz", false).is_err());
+        assert!(parse_pairs("a=%e9", false).is_err(), "not UTF-8");
+        for (secret, message) in [
+            ("Authorization: Bearer abc", "a member has no '='"),
+            ("=abc", "member \"=***\" has an empty key"),
+        ] {
+            let err = parse_pairs(secret, true).unwrap_err();
+            assert!(err.starts_with(message) && !err.contains("abc"), "{err}");
+        }
+    }
+
+    #[test]
+    fn urls_are_shown_without_credentials() {
+        for (url, shown) in [
+            ("http://collector:4318", "http://collector:4318"),
+            (
+                "http://user:pass@collector:4318/v1/traces",
+                "http://REDACTED:REDACTED@collector:4318/v1/traces",
+            ),
+            ("http://user@host", "http://REDACTED:REDACTED@host"),
+            ("https://u:p@h?q=1", "https://REDACTED:REDACTED@h?q=1"),
+            // Not a valid URL: still hidden, however it is written.
+            ("user:pass@host:4317", "REDACTED:REDACTED@host:4317"),
+            ("http://u:p/ss#w@host/", "http://REDACTED:REDACTED@host/"),
+            ("http://u:p@ss@host", "http://REDACTED:REDACTED@host"),
+            ("", ""),
+            ("http://", "http://"),
+            ("http://h/path@x", "http://REDACTED:REDACTED@x"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
+        assert_eq!(
+            redact_sampler_arg("pollingIntervalMs=5,endpoint=http://a:b@h:5778/sampling"),
+            "pollingIntervalMs=5,endpoint=http://REDACTED:REDACTED@h:5778/sampling"
+        );
+        assert_eq!(
+            mask_pairs("api-key=abc, x-tenant = t1,,Authorization: Bearer x"),
+            "api-key=***,x-tenant=***,,***"
+        );
+    }
+
+    /// A password in a URL never appears in `Debug` (the configuration dump at
+    /// start-up) nor in a reported value.
+    #[test]
+    fn credentials_are_never_shown() {
+        let c = resolve(&[
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "http://user:s3cret@collector:4318",
+            ),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=s3cret"),
+            ("OTEL_TRACES_SAMPLER", "parentbased_jaeger_remote"),
+            (
+                "OTEL_TRACES_SAMPLER_ARG",
+                "endpoint=http://user:s3cret@jaeger:5778/sampling,pollingIntervalMs=soon",
+            ),
+        ]);
+        assert_eq!(
+            c.otlp.endpoint, "http://user:s3cret@collector:4318/v1/traces",
+            "used as given"
+        );
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+        assert!(
+            debug.contains("REDACTED:REDACTED@collector:4318"),
+            "{debug}"
+        );
+        for (name, value) in [
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "https://user:s3cret@collector:4318",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "ftp://user:s3cret@collector",
+            ),
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "user:s3cret@collector"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=s3cret,bad"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "Authorization: Bearer s3cret"),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "k=s3cret%"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "bad key=s3cret"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "k=s3cret\u{1}x"),
+        ] {
+            let c = resolve(&[(name, value), ("OTEL_LOGS_EXPORTER", "otlp")]);
+            assert!(!c.issues.is_empty(), "{name}={value}");
+            for issue in &c.issues {
+                let text = Error::from(issue.clone()).to_string();
+                assert!(!text.contains("s3cret"), "{text}");
+                assert!(!format!("{issue:?}").contains("s3cret"), "{issue:?}");
+            }
+            assert!(!format!("{c:?}").contains("s3cret"), "{c:?}");
+        }
     }
 
     #[test]
@@ -1188,8 +1385,13 @@ mod tests {
             let issue = &c.issues[0];
             assert_eq!(issue.variable, *name);
             let text = Error::from(issue.clone()).to_string();
+            // Shown as given, but for the secrets (header values, credentials).
+            let shown = match name.contains("HEADERS") {
+                true => mask_pairs(value),
+                false => redact_url(value),
+            };
             assert!(
-                text.contains(name) && text.contains(&value[..value.len().min(8)]),
+                text.contains(name) && text.contains(&shown[..shown.len().min(8)]),
                 "{text}"
             );
             // The default is used instead.

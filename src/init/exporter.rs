@@ -15,7 +15,7 @@ use opentelemetry_sdk::Resource;
 use serde_json::json;
 
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-use super::config::{OtlpConfig, OtlpProtocol};
+use super::config::{redact_url, OtlpConfig, OtlpProtocol};
 use crate::error::{Error, Result};
 use crate::ids::{SpanIdHex, TraceIdHex};
 
@@ -27,8 +27,11 @@ macro_rules! otlp_exporter {
     ($exporter:ty, $config:expr, $endpoint:expr) => {{
         use opentelemetry_otlp::WithExportConfig as _;
         let config: &OtlpConfig = $config;
-        let build_error =
-            |e: opentelemetry_otlp::ExporterBuildError| Error::Exporter(e.to_string());
+        let endpoint: String = $endpoint;
+        // The builder's errors may quote the endpoint: never with its password.
+        let build_error = |e: opentelemetry_otlp::ExporterBuildError| {
+            Error::Exporter(e.to_string().replace(&endpoint, &redact_url(&endpoint)))
+        };
         match config.protocol {
             #[cfg(feature = "otlp-grpc")]
             OtlpProtocol::Grpc => {
@@ -46,7 +49,7 @@ macro_rules! otlp_exporter {
                     opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(headers);
                 <$exporter>::builder()
                     .with_tonic()
-                    .with_endpoint($endpoint)
+                    .with_endpoint(endpoint.clone())
                     .with_timeout(config.timeout)
                     .with_metadata(metadata)
                     .build()
@@ -58,7 +61,7 @@ macro_rules! otlp_exporter {
                 <$exporter>::builder()
                     .with_http()
                     .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                    .with_endpoint($endpoint)
+                    .with_endpoint(endpoint.clone())
                     .with_timeout(config.timeout)
                     .with_headers(config.headers.iter().cloned().collect())
                     .build()
