@@ -24,8 +24,8 @@ pub use ids::{
     SpanIdHex, TraceIdHex,
 };
 pub use init::{
-    init_observability, propagator, BatchConfig, ConfigIssue, EffectiveConfig, ExportStats,
-    LogFormatName, ObservabilityBuilder, ObservabilityGuard, OtlpConfig, OtlpProtocol,
+    init_observability, propagator, BatchConfig, ConfigIssue, Disabled, EffectiveConfig,
+    ExportStats, LogFormatName, ObservabilityBuilder, ObservabilityGuard, OtlpConfig, OtlpProtocol,
     PropagatorName, SamplerConfig, TracesExporter,
 };
 pub use logging::{

@@ -137,8 +137,10 @@ fn jaeger_remote_arg(env: &mut Env<'_>, parent_based: bool) -> SamplerConfig {
     let mut endpoint = "http://localhost:5778/sampling".to_string();
     let mut polling_interval = Duration::from_millis(60_000);
     let mut initial_sampling_rate = 0.001;
+    let mut unusable_endpoint = None;
+    let mut shown = String::new();
     if let Some(value) = env.var("OTEL_TRACES_SAMPLER_ARG") {
-        let shown = redact_sampler_arg(&value);
+        shown = redact_sampler_arg(&value);
         let mut bad = |reason: &str| {
             env.issue(
                 "OTEL_TRACES_SAMPLER_ARG",
@@ -150,7 +152,7 @@ fn jaeger_remote_arg(env: &mut Env<'_>, parent_based: bool) -> SamplerConfig {
             match pair.split_once('=').map(|(k, v)| (k.trim(), v.trim())) {
                 Some(("endpoint", v)) => match check_endpoint(v) {
                     Ok(()) => endpoint = v.to_string(),
-                    Err(reason) => bad(&format!("endpoint: {reason}")),
+                    Err(reason) => unusable_endpoint = Some(reason),
                 },
                 Some(("pollingIntervalMs", v)) => match v.parse::<u64>() {
                     Ok(ms) if ms > 0 => polling_interval = Duration::from_millis(ms),
@@ -165,6 +167,15 @@ fn jaeger_remote_arg(env: &mut Env<'_>, parent_based: bool) -> SamplerConfig {
                 )),
             }
         }
+    }
+    if let Some(reason) = unusable_endpoint {
+        env.disabling(
+            "OTEL_TRACES_SAMPLER_ARG",
+            &shown,
+            format!("endpoint: {reason}; {REMOTE_SAMPLER_DISABLED}"),
+            Disabled::RemoteSampler,
+        );
+        return SamplerConfig::ParentBasedAlwaysOn;
     }
     SamplerConfig::JaegerRemote {
         parent_based,
@@ -246,7 +257,7 @@ pub struct OtlpConfig {
     /// The full URL spans are sent to (for HTTP, with the `/v1/traces` path).
     pub endpoint: String,
     /// The full URL log records are sent to (feature `logs`; for HTTP, with the
-    /// `/v1/logs` path): `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, else derived like
+    /// `/v1/logs` path): `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, else derived from
     /// `endpoint`.
     pub logs_endpoint: String,
     /// Extra request headers (`OTEL_EXPORTER_OTLP_HEADERS`): API keys and the like.
@@ -274,20 +285,81 @@ impl fmt::Debug for OtlpConfig {
     }
 }
 
-/// A configuration value that was reported and ignored (see the module docs).
+/// A configuration value that was reported (see the module docs): ignored,
+/// the default taking its place (a warning at start-up), or, when
+/// [`disables`](Self::disables) says so, unusable in a way that turns
+/// something off (an error at start-up).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConfigIssue {
-    /// The environment variable.
+    /// The environment variable, or the builder method for a value given in
+    /// code (`ObservabilityBuilder::otlp_endpoint`).
     pub variable: &'static str,
-    /// Its value (shortened if long).
+    /// Its value (shortened if long; credentials and header values masked).
     pub value: Shown,
     /// Why it cannot be used, and what is used instead.
     pub reason: String,
+    /// What this value turns off, if anything: an OTLP endpoint that cannot be
+    /// used as given disables the export that would use it rather than send to
+    /// another address (with the API keys of `OTEL_EXPORTER_OTLP_HEADERS`).
+    pub disables: Option<Disabled>,
 }
+
+/// What an unusable configuration value turns off ([`ConfigIssue::disables`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Disabled {
+    /// Span export: spans are still recorded (ids, sampling, log lines) but
+    /// sent nowhere, as with [`TracesExporter::None`].
+    SpanExport,
+    /// The export of `tracing` events as OTLP log records (feature `logs`).
+    LogExport,
+    /// The Jaeger remote sampler (`OTEL_TRACES_SAMPLER_ARG`'s `endpoint=`):
+    /// `parentbased_always_on` samples instead.
+    RemoteSampler,
+}
+
+impl fmt::Display for Disabled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::SpanExport => "span export",
+            Self::LogExport => "log record export",
+            Self::RemoteSampler => "Jaeger remote sampler",
+        })
+    }
+}
+
+/// What an unusable Jaeger sampling endpoint leads to.
+const REMOTE_SAMPLER_DISABLED: &str = "the Jaeger remote sampler is disabled (no request goes to a sampling endpoint you did not name): parentbased_always_on samples instead";
 
 impl fmt::Display for ConfigIssue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}={}: {}", self.variable, self.value, self.reason)
+    }
+}
+
+impl ConfigIssue {
+    /// Logs the issue at start-up: a warning for an ignored value, an error for
+    /// one that disables something.
+    pub(crate) fn log(&self) {
+        const TARGET: &str = "distributed_tracing::init";
+        match self.disables {
+            Some(disabled) => tracing::error!(
+                target: TARGET,
+                variable = self.variable,
+                value = %self.value,
+                disables = %disabled,
+                "unusable configuration: {}",
+                self.reason
+            ),
+            None => tracing::warn!(
+                target: TARGET,
+                variable = self.variable,
+                value = %self.value,
+                "ignored configuration: {}",
+                self.reason
+            ),
+        }
     }
 }
 
@@ -315,10 +387,13 @@ pub struct EffectiveConfig {
     pub service_name: String,
     /// Other resource attributes (`OTEL_RESOURCE_ATTRIBUTES`, then the builder's).
     pub resource_attributes: Vec<(String, String)>,
-    /// Where spans go.
+    /// Where spans go: [`TracesExporter::None`] also when OTLP was asked for
+    /// but its endpoint cannot be used as given (reported, see
+    /// [`ConfigIssue::disables`]).
     pub traces_exporter: TracesExporter,
     /// Whether `tracing` events are also exported as OTLP log records (feature
-    /// `logs`): `OTEL_LOGS_EXPORTER=otlp`, or unset while spans go over OTLP.
+    /// `logs`): `OTEL_LOGS_EXPORTER=otlp`, or unset while spans go over OTLP;
+    /// `false` when their endpoint cannot be used as given.
     pub logs_otlp: bool,
     /// The OTLP settings (used when `traces_exporter` is `Otlp`).
     pub otlp: OtlpConfig,
@@ -371,12 +446,28 @@ impl Env<'_> {
         (self.get)(name).filter(|v| !v.trim().is_empty())
     }
 
+    /// Reports a value that is ignored, the default taking its place.
     fn issue(&mut self, variable: &'static str, value: &str, reason: impl Into<String>) {
         self.issues.push(ConfigIssue {
             variable,
             value: Shown::new(value),
             reason: reason.into(),
+            disables: None,
         });
+    }
+
+    /// Reports a value that cannot be used and turns `disabled` off.
+    fn disabling(
+        &mut self,
+        variable: &'static str,
+        value: &str,
+        reason: impl Into<String>,
+        disabled: Disabled,
+    ) {
+        self.issue(variable, value, reason);
+        if let Some(issue) = self.issues.last_mut() {
+            issue.disables = Some(disabled);
+        }
     }
 
     /// A boolean: `true`/`false`, case-insensitive.
@@ -547,7 +638,7 @@ fn check_endpoint(url: &str) -> Result<(), String> {
     match uri.scheme_str() {
         Some("http") => {}
         Some("https") => {
-            return Err("https needs TLS, which this build does not include: send to a local collector over http".into())
+            return Err("https needs TLS, which this build does not include yet: send to a collector on the local network over http://, and let it speak TLS".into())
         }
         _ => return Err("the URL must start with http://".into()),
     }
@@ -630,68 +721,77 @@ impl EffectiveConfig {
         });
         let protocol = protocol.unwrap_or(OtlpProtocol::HttpProtobuf);
 
-        // Endpoint: the per-signal URL is used as is; the generic one is a base
-        // URL to which HTTP appends `v1/traces`.
-        let mut endpoint_set = over.otlp_endpoint.is_some();
-        let endpoint = match &over.otlp_endpoint {
-            Some(url) => Some(url.clone()),
-            None => {
-                let mut found = None;
-                for (name, per_signal) in [
-                    ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", true),
-                    ("OTEL_EXPORTER_OTLP_ENDPOINT", false),
-                ] {
-                    let Some(value) = env.var(name) else { continue };
-                    endpoint_set = true;
-                    let value = value.trim().to_string();
-                    if let Err(reason) = check_endpoint(&value) {
-                        env.issue(
-                            name,
-                            &redact_url(&value),
-                            format!("{reason}; using the default endpoint"),
-                        );
-                        continue;
-                    }
-                    found = Some(match (per_signal, protocol) {
-                        (false, OtlpProtocol::HttpProtobuf) => {
-                            format!("{}/v1/traces", value.trim_end_matches('/'))
-                        }
-                        _ => value,
-                    });
-                    break;
+        // Endpoint: the builder's or the per-signal URL is used as is; the
+        // generic one is a base URL to which HTTP appends `v1/traces`. The first
+        // one set decides: an unusable one is never replaced by another (the
+        // next one, or the default), which would send the spans, and the headers
+        // with their API keys, to an address the user did not name.
+        let given = match &over.otlp_endpoint {
+            Some(url) => Some(("ObservabilityBuilder::otlp_endpoint", url.clone(), true)),
+            None => [
+                ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", true),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", false),
+            ]
+            .into_iter()
+            .find_map(|(name, per_signal)| Some((name, env.var(name)?, per_signal))),
+        };
+        let endpoint_set = given.is_some();
+        // (variable, value, why) of an endpoint that cannot be used.
+        let mut unusable: Option<(&'static str, String, String)> = None;
+        let endpoint = match given {
+            None => match protocol {
+                OtlpProtocol::Grpc => "http://localhost:4317".to_string(),
+                OtlpProtocol::HttpProtobuf => "http://localhost:4318/v1/traces".to_string(),
+            },
+            Some((name, value, per_signal)) => {
+                let value = value.trim().to_string();
+                if let Err(reason) = check_endpoint(&value) {
+                    unusable = Some((name, value.clone(), reason));
                 }
-                found
+                match (per_signal, protocol) {
+                    (false, OtlpProtocol::HttpProtobuf) => {
+                        format!("{}/v1/traces", value.trim_end_matches('/'))
+                    }
+                    _ => value,
+                }
             }
         };
-        let endpoint = endpoint.unwrap_or_else(|| match protocol {
-            OtlpProtocol::Grpc => "http://localhost:4317".to_string(),
-            OtlpProtocol::HttpProtobuf => "http://localhost:4318/v1/traces".to_string(),
-        });
-        // Logs: their own variable, else the traces endpoint with the logs path.
-        let logs_endpoint = over.otlp_logs_endpoint.clone().or_else(|| {
-            let value = env
-                .var("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT")?
-                .trim()
-                .to_string();
-            match check_endpoint(&value) {
-                Ok(()) => Some(value),
-                Err(reason) => {
-                    env.issue(
-                        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
-                        &redact_url(&value),
-                        format!("{reason}; using the traces endpoint's"),
-                    );
-                    None
-                }
+        // Logs: their own URL, else the traces endpoint with the logs path (so
+        // an unusable traces endpoint leaves the logs without one too).
+        let logs_given = match &over.otlp_logs_endpoint {
+            Some(url) => Some((
+                "ObservabilityBuilder::otlp_logs_endpoint",
+                url.trim().to_string(),
+            )),
+            None => env
+                .var("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT")
+                .map(|v| ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", v.trim().to_string())),
+        };
+        let (logs_endpoint, logs_unusable, logs_derived) = match logs_given {
+            Some((name, value)) => {
+                let bad = check_endpoint(&value)
+                    .err()
+                    .map(|reason| (name, value.clone(), reason));
+                (value, bad, false)
             }
-        });
-        let logs_endpoint = logs_endpoint.unwrap_or_else(|| match protocol {
-            OtlpProtocol::Grpc => endpoint.clone(),
-            OtlpProtocol::HttpProtobuf => match endpoint.strip_suffix("/v1/traces") {
-                Some(base) => format!("{base}/v1/logs"),
-                None => endpoint.clone(),
-            },
-        });
+            None => {
+                let derived = match protocol {
+                    OtlpProtocol::Grpc => endpoint.clone(),
+                    OtlpProtocol::HttpProtobuf => match endpoint.strip_suffix("/v1/traces") {
+                        Some(base) => format!("{base}/v1/logs"),
+                        None => endpoint.clone(),
+                    },
+                };
+                let bad = unusable.clone().map(|(name, value, reason)| {
+                    (
+                        name,
+                        value,
+                        format!("{reason}; log records would go there too (no OTEL_EXPORTER_OTLP_LOGS_ENDPOINT)"),
+                    )
+                });
+                (derived, bad, true)
+            }
+        };
 
         // Headers: generic, then per-signal, then the builder's, a later one
         // replacing an earlier one of the same name. Their values are secrets:
@@ -744,7 +844,7 @@ impl EffectiveConfig {
             .unwrap_or(Duration::from_secs(10));
 
         // Exporter: the embedded default (a local file) only when nothing asks for OTLP.
-        let traces_exporter = match &over.traces_exporter {
+        let mut traces_exporter = match &over.traces_exporter {
             Some(e) => e.clone(),
             None => {
                 let chosen = env.var("OTEL_TRACES_EXPORTER").and_then(|value| {
@@ -774,7 +874,7 @@ impl EffectiveConfig {
             }
         };
 
-        let logs_otlp = match env.var("OTEL_LOGS_EXPORTER") {
+        let mut logs_otlp = match env.var("OTEL_LOGS_EXPORTER") {
             None => traces_exporter == TracesExporter::Otlp,
             Some(value) => match value.split(',').next().unwrap_or("").trim() {
                 "otlp" => true,
@@ -789,10 +889,60 @@ impl EffectiveConfig {
                 }
             },
         };
-        let sampler = over
-            .sampler
-            .clone()
-            .unwrap_or_else(|| sampler_from_env(&mut env));
+        // An unusable endpoint disables the export that would use it (no
+        // fallback: see above), and is only ignored when nothing would.
+        if let Some((name, value, reason)) = unusable {
+            match traces_exporter {
+                TracesExporter::Otlp => {
+                    env.disabling(
+                        name,
+                        &redact_url(&value),
+                        format!("{reason}; span export is disabled: no span is sent, to this or any other endpoint"),
+                        Disabled::SpanExport,
+                    );
+                    traces_exporter = TracesExporter::None;
+                }
+                _ => env.issue(
+                    name,
+                    &redact_url(&value),
+                    format!("{reason}; ignored (spans do not go over OTLP)"),
+                ),
+            }
+        }
+        if let Some((name, value, reason)) = logs_unusable {
+            match (logs_otlp && cfg!(feature = "logs"), logs_derived) {
+                (true, _) => env.disabling(
+                    name,
+                    &redact_url(&value),
+                    format!("{reason}; log record export is disabled: no log record is sent, to this or any other endpoint"),
+                    Disabled::LogExport,
+                ),
+                // Already reported with the traces endpoint.
+                (false, true) => {}
+                (false, false) => env.issue(
+                    name,
+                    &redact_url(&value),
+                    format!("{reason}; ignored (log records do not go over OTLP)"),
+                ),
+            }
+            logs_otlp = false;
+        }
+        let sampler = match &over.sampler {
+            Some(SamplerConfig::JaegerRemote { endpoint, .. })
+                if check_endpoint(endpoint).is_err() =>
+            {
+                let reason = check_endpoint(endpoint).unwrap_err();
+                env.disabling(
+                    "ObservabilityBuilder::sampler",
+                    &redact_url(endpoint),
+                    format!("{reason}; {REMOTE_SAMPLER_DISABLED}"),
+                    Disabled::RemoteSampler,
+                );
+                SamplerConfig::ParentBasedAlwaysOn
+            }
+            Some(sampler) => sampler.clone(),
+            None => sampler_from_env(&mut env),
+        };
         let propagators = over
             .propagators
             .clone()
@@ -1348,6 +1498,192 @@ mod tests {
         assert_eq!(c.datadog, ("dd-shop".into(), Some("qa".into()), None));
     }
 
+    /// An OTLP endpoint that cannot be used as given disables the export that
+    /// would use it, with an error naming the variable and the value: never
+    /// the default endpoint or another variable's instead (which would send the
+    /// spans and the API keys of the headers to an address nobody named).
+    #[test]
+    fn unusable_endpoints_disable_their_export() {
+        let with_logs = cfg!(feature = "logs");
+        // (variables, the variable reported, why, the spans exported, the log records exported)
+        let cases: &[(&[(&str, &str)], &str, &str, bool, bool)] = &[
+            (
+                &[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317")],
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "http://",
+                false,
+                false,
+            ),
+            (
+                &[("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector")],
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "http://",
+                false,
+                false,
+            ),
+            (
+                &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318")],
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "TLS",
+                false,
+                false,
+            ),
+            (
+                &[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://")],
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "not a URL",
+                false,
+                false,
+            ),
+            (
+                &[(
+                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                    "http://:4318/v1/traces",
+                )],
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "host",
+                false,
+                false,
+            ),
+            // A bad per-signal endpoint does not fall back to the generic one.
+            (
+                &[
+                    (
+                        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                        "https://traces:4318/v1/traces",
+                    ),
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://generic:4318"),
+                ],
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "TLS",
+                false,
+                false,
+            ),
+            // With OTEL_TRACES_EXPORTER=otlp and an endpoint of its own, the logs stay.
+            (
+                &[
+                    ("OTEL_TRACES_EXPORTER", "otlp"),
+                    ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://traces"),
+                    (
+                        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                        "http://logs:4318/v1/logs",
+                    ),
+                ],
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://",
+                false,
+                true,
+            ),
+            // The logs' own endpoint: the logs go nowhere, the spans on.
+            (
+                &[
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+                    (
+                        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                        "https://logs:4318/v1/logs",
+                    ),
+                ],
+                "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                "TLS",
+                true,
+                false,
+            ),
+        ];
+        for (vars, variable, why, spans, logs) in cases {
+            let c = resolve(vars);
+            let exported = c.traces_exporter == TracesExporter::Otlp;
+            assert_eq!(exported, *spans, "{vars:?}: {c:?}");
+            assert_eq!(c.logs_otlp, *logs, "{vars:?}");
+            if *spans && !with_logs {
+                continue; // nothing to disable: this build exports no log records
+            }
+            let issue = &c.issues[0];
+            assert_eq!(issue.variable, *variable, "{vars:?}");
+            assert!(issue.reason.contains(why), "{vars:?}: {issue}");
+            assert!(issue.disables.is_some(), "{vars:?}: {issue}");
+            assert!(issue.reason.contains("disabled"), "{issue}");
+            let disabled: Vec<_> = c.issues.iter().filter_map(|i| i.disables).collect();
+            let mut expected = Vec::new();
+            if !spans {
+                expected.push(Disabled::SpanExport);
+            }
+            if !logs && with_logs {
+                expected.push(Disabled::LogExport);
+            }
+            assert_eq!(disabled, expected, "{vars:?}: {:?}", c.issues);
+            assert_eq!(c.issues.len(), expected.len(), "{vars:?}: {:?}", c.issues);
+            let text = Error::from(issue.clone()).to_string();
+            assert!(
+                text.contains(variable) && text.contains("disabled"),
+                "{text}"
+            );
+        }
+
+        // An endpoint that no export uses is only ignored.
+        let c = resolve(&[
+            ("OTEL_TRACES_EXPORTER", "console"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector"),
+        ]);
+        assert_eq!(c.traces_exporter, TracesExporter::Console);
+        assert_eq!(c.issues.len(), 1, "{:?}", c.issues);
+        assert_eq!(c.issues[0].disables, None);
+
+        // The builder's URLs are checked the same way.
+        let over = Overrides {
+            otlp_endpoint: Some("https://user:pw@collector:4318/v1/traces".into()),
+            ..Overrides::default()
+        };
+        let c = EffectiveConfig::resolve(&|_| None, &over);
+        assert_eq!(c.traces_exporter, TracesExporter::None);
+        assert_eq!(c.issues[0].variable, "ObservabilityBuilder::otlp_endpoint");
+        assert_eq!(c.issues[0].disables, Some(Disabled::SpanExport));
+        assert!(!format!("{:?}", c.issues).contains("pw"));
+        let over = Overrides {
+            otlp_endpoint: Some("http://collector:4318/v1/traces".into()),
+            otlp_logs_endpoint: Some("collector".into()),
+            ..Overrides::default()
+        };
+        let c = EffectiveConfig::resolve(&|_| None, &over);
+        assert_eq!(c.traces_exporter, TracesExporter::Otlp);
+        assert!(!c.logs_otlp);
+        assert_eq!(
+            c.issues[0].variable,
+            "ObservabilityBuilder::otlp_logs_endpoint"
+        );
+        assert_eq!(
+            c.issues[0].disables,
+            Some(Disabled::LogExport).filter(|_| with_logs)
+        );
+
+        // The Jaeger sampling endpoint: the default sampler, no request to a
+        // host nobody named.
+        if cfg!(feature = "jaeger-remote-sampler") {
+            let c = resolve(&[
+                ("OTEL_TRACES_SAMPLER", "jaeger_remote"),
+                (
+                    "OTEL_TRACES_SAMPLER_ARG",
+                    "endpoint=https://jaeger:5778/sampling",
+                ),
+            ]);
+            assert_eq!(c.sampler, SamplerConfig::ParentBasedAlwaysOn);
+            assert_eq!(c.issues.len(), 1, "{:?}", c.issues);
+            assert_eq!(c.issues[0].disables, Some(Disabled::RemoteSampler));
+            assert!(c.issues[0].reason.contains("parentbased_always_on"));
+        }
+        let over = Overrides {
+            sampler: Some(SamplerConfig::JaegerRemote {
+                parent_based: true,
+                endpoint: "jaeger:5778".into(),
+                polling_interval: Duration::from_secs(1),
+                initial_sampling_rate: 1.0,
+            }),
+            ..Overrides::default()
+        };
+        let c = EffectiveConfig::resolve(&|_| None, &over);
+        assert_eq!(c.sampler, SamplerConfig::ParentBasedAlwaysOn);
+        assert_eq!(c.issues[0].variable, "ObservabilityBuilder::sampler");
+    }
+
     /// Every variable with a bad value: reported, naming the variable and the
     /// value, and the default used.
     #[test]
@@ -1358,10 +1694,6 @@ mod tests {
             ("OTEL_RESOURCE_ATTRIBUTES", "team"),
             ("OTEL_RESOURCE_ATTRIBUTES", "a=%zz"),
             ("OTEL_TRACES_EXPORTER", "zipkin"),
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector"),
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"),
-            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://"),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/xml"),
             ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "GRPC"),
             ("OTEL_EXPORTER_OTLP_HEADERS", "api-key"),

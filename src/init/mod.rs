@@ -26,7 +26,7 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 pub use config::{
-    BatchConfig, ConfigIssue, EffectiveConfig, LogFormatName, OtlpConfig, OtlpProtocol,
+    BatchConfig, ConfigIssue, Disabled, EffectiveConfig, LogFormatName, OtlpConfig, OtlpProtocol,
     PropagatorName, SamplerConfig, TracesExporter,
 };
 pub use processor::ExportStats;
@@ -112,7 +112,9 @@ impl ObservabilityBuilder {
     }
 
     /// Sends spans over OTLP to this URL (for HTTP, the full URL with
-    /// `/v1/traces`), like `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`.
+    /// `/v1/traces`), like `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`. Checked like
+    /// it: a URL that cannot be used (not `http://`, no host) disables span
+    /// export, reported at start-up ([`ConfigIssue::disables`]).
     pub fn otlp_endpoint(mut self, url: impl Into<String>) -> Self {
         self.over.otlp_endpoint = Some(url.into());
         self
@@ -120,7 +122,8 @@ impl ObservabilityBuilder {
 
     /// Sends log records (feature `logs`) over OTLP to this URL (for HTTP, the
     /// full URL with `/v1/logs`), like `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`.
-    /// Default: derived from the traces endpoint.
+    /// Default: derived from the traces endpoint. A URL that cannot be used
+    /// disables log export, reported at start-up.
     pub fn otlp_logs_endpoint(mut self, url: impl Into<String>) -> Self {
         self.over.otlp_logs_endpoint = Some(url.into());
         self
@@ -241,7 +244,9 @@ impl ObservabilityBuilder {
     /// Makes every configuration value that cannot be used an error at
     /// start-up ([`Error::Config`](crate::Error::Config), naming the variable
     /// and the value). Without it, as the OpenTelemetry specification asks,
-    /// such a value is reported (a warning at start-up) and ignored.
+    /// such a value is reported (a warning at start-up) and ignored; an OTLP
+    /// endpoint that cannot be used disables its export instead (an error
+    /// at start-up, see [`ConfigIssue::disables`]).
     pub fn strict(mut self, strict: bool) -> Self {
         self.strict = strict;
         self
@@ -373,13 +378,7 @@ impl ObservabilityBuilder {
         }
         let config = &guard.config;
         for issue in &config.issues {
-            tracing::warn!(
-                target: "distributed_tracing::init",
-                variable = issue.variable,
-                value = %issue.value,
-                "ignored configuration: {}",
-                issue.reason
-            );
+            issue.log();
         }
         tracing::debug!(target: "distributed_tracing::init", config = ?config, "observability configured");
         Ok(guard)
