@@ -341,26 +341,48 @@ impl fmt::Display for ConfigIssue {
 impl ConfigIssue {
     /// Logs the issue at start-up: a warning for an ignored value, an error for
     /// one that disables something.
+    ///
+    /// The message quotes the value (`OTEL_TRACES_SAMPLER="bogus": ...`), so a
+    /// text line shows where it starts and ends; the `value` field is the bare
+    /// string (control characters escaped), so that a JSON line carries
+    /// `"value":"bogus"`, quoted once.
     pub(crate) fn log(&self) {
         const TARGET: &str = "distributed_tracing::init";
+        let value = escape_control(self.value.as_str());
+        let value: &str = &value;
         match self.disables {
             Some(disabled) => tracing::error!(
                 target: TARGET,
                 variable = self.variable,
-                value = %self.value,
+                value,
                 disables = %disabled,
-                "unusable configuration: {}",
-                self.reason
+                "unusable configuration {self}"
             ),
             None => tracing::warn!(
                 target: TARGET,
                 variable = self.variable,
-                value = %self.value,
-                "ignored configuration: {}",
-                self.reason
+                value,
+                "ignored configuration {self}"
             ),
         }
     }
+}
+
+/// `value` with its control characters escaped (`\n`, `\u{1b}`): a value
+/// logged as a field cannot break a text line or forge another one.
+fn escape_control(value: &str) -> std::borrow::Cow<'_, str> {
+    if !value.chars().any(char::is_control) {
+        return value.into();
+    }
+    value
+        .chars()
+        .flat_map(|c| {
+            let escaped = c.is_control().then(|| c.escape_default());
+            let plain = (!c.is_control()).then_some(c);
+            escaped.into_iter().flatten().chain(plain)
+        })
+        .collect::<String>()
+        .into()
 }
 
 impl From<ConfigIssue> for Error {
@@ -1247,6 +1269,103 @@ mod tests {
             }
             assert!(!format!("{c:?}").contains("s3cret"), "{c:?}");
         }
+    }
+
+    /// Start-up lines for issues, JSON and text: the value quoted once, at
+    /// WARN for an ignored value and ERROR for one that disables an export.
+    #[test]
+    fn issues_are_logged_once_quoted() {
+        use crate::logging::{fmt_layer, JsonFormat, LogFormat, TraceContextFormat};
+        use std::sync::{Arc, Mutex};
+        use tracing_subscriber::layer::SubscriberExt as _;
+
+        #[derive(Clone, Default)]
+        struct Capture(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Capture {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        fn lines(format: LogFormat, issues: &[ConfigIssue]) -> Vec<String> {
+            let out = Capture::default();
+            let writer = out.clone();
+            let subscriber =
+                tracing_subscriber::registry().with(fmt_layer(format, move || writer.clone()));
+            tracing::subscriber::with_default(subscriber, || issues.iter().for_each(|i| i.log()));
+            let bytes = out.0.lock().unwrap().clone();
+            String::from_utf8(bytes)
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect()
+        }
+        let c = resolve(&[
+            ("OTEL_TRACES_SAMPLER", "bogus"),
+            ("OTEL_PROPAGATORS", "tracecontext,w3c\nforged line"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://u:pw@collector:4318"),
+            ("OTEL_LOGS_EXPORTER", "none"),
+        ]);
+        let issues = c.issues;
+        assert_eq!(
+            issues.iter().map(|i| i.variable).collect::<Vec<_>>(),
+            [
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "OTEL_TRACES_SAMPLER",
+                "OTEL_PROPAGATORS"
+            ]
+        );
+
+        let json = lines(LogFormat::Json(JsonFormat::new()), &issues);
+        assert_eq!(json.len(), 3, "{json:#?}");
+        let json: Vec<serde_json::Value> = json
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        // (level, value, in the message)
+        for (line, (level, value, message)) in json.iter().zip([
+            (
+                "ERROR",
+                "https://REDACTED:REDACTED@collector:4318",
+                "unusable configuration OTEL_EXPORTER_OTLP_ENDPOINT=\"https://REDACTED:REDACTED@collector:4318\": https needs TLS",
+            ),
+            (
+                "WARN",
+                "bogus",
+                "ignored configuration OTEL_TRACES_SAMPLER=\"bogus\": unknown sampler",
+            ),
+            (
+                "WARN",
+                "tracecontext,w3c\\nforged line",
+                "ignored configuration OTEL_PROPAGATORS=\"tracecontext,w3c\\nforged line\"",
+            ),
+        ]) {
+            assert_eq!(line["level"], level, "{line}");
+            assert_eq!(line["fields"]["value"], value, "{line}");
+            let text = line["message"].as_str().unwrap();
+            assert!(text.starts_with(message), "{text}");
+        }
+        assert_eq!(json[0]["fields"]["disables"], "span export");
+        assert!(json[0]["message"].as_str().unwrap().contains("disabled"));
+
+        let pattern = TraceContextFormat::new("[{level}] {message}{fields}").unwrap();
+        let text = lines(LogFormat::Text(pattern), &issues);
+        assert_eq!(text.len(), 3, "one line each, none forged: {text:#?}");
+        assert!(
+            text[0].starts_with("[ERROR] unusable configuration OTEL_EXPORTER_OTLP_ENDPOINT=\"https://REDACTED:REDACTED@collector:4318\": "),
+            "{}",
+            text[0]
+        );
+        assert!(
+            text[1].starts_with("[WARN] ignored configuration OTEL_TRACES_SAMPLER=\"bogus\": ")
+                && text[1].ends_with(" variable=OTEL_TRACES_SAMPLER value=bogus"),
+            "{}",
+            text[1]
+        );
+        assert!(text.iter().all(|l| !l.contains("pw")), "{text:#?}");
     }
 
     #[test]
