@@ -229,12 +229,15 @@ pub struct BatchConfig {
     /// default 2048). When the queue is full, new spans are dropped and counted:
     /// memory stays bounded whatever the collector does.
     pub max_queue_size: usize,
-    /// Delay between two exports (`OTEL_BSP_SCHEDULE_DELAY`, milliseconds, default 5000).
+    /// Delay between two exports (`OTEL_BSP_SCHEDULE_DELAY`, milliseconds, default
+    /// 5000; 0 is reported and ignored).
     pub scheduled_delay: Duration,
-    /// Spans in one export request, at most (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, default 512).
+    /// Spans in one export request, at most (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`,
+    /// default 512), never more than `max_queue_size` (a larger value is
+    /// reported and capped).
     pub max_export_batch_size: usize,
     /// Deadline of one export, retries included (`OTEL_BSP_EXPORT_TIMEOUT`,
-    /// milliseconds, default 30000).
+    /// milliseconds, default 30000; 0 is reported and ignored).
     pub export_timeout: Duration,
 }
 
@@ -262,7 +265,8 @@ pub struct OtlpConfig {
     pub logs_endpoint: String,
     /// Extra request headers (`OTEL_EXPORTER_OTLP_HEADERS`): API keys and the like.
     pub headers: Vec<(String, String)>,
-    /// Deadline of one export request (`OTEL_EXPORTER_OTLP_TIMEOUT`, default 10 s).
+    /// Deadline of one export request (`OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, else
+    /// `OTEL_EXPORTER_OTLP_TIMEOUT`, default 10 s; 0 is reported and ignored).
     pub timeout: Duration,
 }
 
@@ -520,6 +524,33 @@ impl Env<'_> {
                 );
                 None
             }
+        }
+    }
+
+    /// A duration in milliseconds where 0 would harm: 0 is reported (`zero`
+    /// says why) and ignored, like a bad value.
+    fn nonzero_millis(&mut self, name: &'static str, zero: &str) -> Option<Duration> {
+        let ms = self.millis(name)?;
+        if ms.is_zero() {
+            self.issue(name, "0", format!("{zero}; ignored"));
+            return None;
+        }
+        Some(ms)
+    }
+
+    /// The builder's duration, checked like [`nonzero_millis`](Self::nonzero_millis).
+    fn nonzero_override(
+        &mut self,
+        method: &'static str,
+        value: Option<Duration>,
+        zero: &str,
+    ) -> Option<Duration> {
+        match value {
+            Some(d) if d.is_zero() => {
+                self.issue(method, "Duration::ZERO", format!("{zero}; ignored"));
+                None
+            }
+            other => other,
         }
     }
 
@@ -859,10 +890,15 @@ impl EffectiveConfig {
                 headers.push((k, v));
             }
         }
-        let timeout = over
-            .otlp_timeout
-            .or_else(|| env.millis("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"))
-            .or_else(|| env.millis("OTEL_EXPORTER_OTLP_TIMEOUT"))
+        const INSTANT_TIMEOUT: &str = "0 would make every export request time out at once";
+        let timeout = env
+            .nonzero_override(
+                "ObservabilityBuilder::otlp_timeout",
+                over.otlp_timeout,
+                INSTANT_TIMEOUT,
+            )
+            .or_else(|| env.nonzero_millis("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", INSTANT_TIMEOUT))
+            .or_else(|| env.nonzero_millis("OTEL_EXPORTER_OTLP_TIMEOUT", INSTANT_TIMEOUT))
             .unwrap_or(Duration::from_secs(10));
 
         // Exporter: the embedded default (a local file) only when nothing asks for OTLP.
@@ -971,20 +1007,41 @@ impl EffectiveConfig {
             .unwrap_or_else(|| propagators_from_env(&mut env));
 
         let defaults = BatchConfig::default();
-        let mut batch = BatchConfig {
-            max_queue_size: over
-                .max_queue_size
-                .or_else(|| env.count("OTEL_BSP_MAX_QUEUE_SIZE"))
-                .unwrap_or(defaults.max_queue_size),
-            scheduled_delay: over
-                .scheduled_delay
-                .or_else(|| env.millis("OTEL_BSP_SCHEDULE_DELAY"))
+        const SPINNING: &str =
+            "0 would export without a pause, keeping a core busy while the service is idle";
+        let max_queue_size = over
+            .max_queue_size
+            .or_else(|| env.count("OTEL_BSP_MAX_QUEUE_SIZE"))
+            .unwrap_or(defaults.max_queue_size);
+        let max_export_batch_size = match env.count("OTEL_BSP_MAX_EXPORT_BATCH_SIZE") {
+            // The specification: the batch size must not exceed the queue size.
+            Some(n) if n > max_queue_size => {
+                env.issue(
+                    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+                    &n.to_string(),
+                    format!("larger than the queue size ({max_queue_size}); capped to it"),
+                );
+                max_queue_size
+            }
+            Some(n) => n,
+            None => defaults.max_export_batch_size.min(max_queue_size),
+        };
+        let batch = BatchConfig {
+            max_queue_size,
+            scheduled_delay: env
+                .nonzero_override(
+                    "ObservabilityBuilder::scheduled_delay",
+                    over.scheduled_delay,
+                    SPINNING,
+                )
+                .or_else(|| env.nonzero_millis("OTEL_BSP_SCHEDULE_DELAY", SPINNING))
                 .unwrap_or(defaults.scheduled_delay),
-            max_export_batch_size: env
-                .count("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")
-                .unwrap_or(defaults.max_export_batch_size),
+            max_export_batch_size,
             export_timeout: env
-                .millis("OTEL_BSP_EXPORT_TIMEOUT")
+                .nonzero_millis(
+                    "OTEL_BSP_EXPORT_TIMEOUT",
+                    "0 would make every export time out at once",
+                )
                 .unwrap_or(defaults.export_timeout),
         };
         let log_filter = match env.var("RUST_LOG") {
@@ -1026,8 +1083,6 @@ impl EffectiveConfig {
             env.var("DD_VERSION")
                 .or_else(|| attribute(&["service.version"])),
         );
-        // The specification: the batch size must not exceed the queue size.
-        batch.max_export_batch_size = batch.max_export_batch_size.min(batch.max_queue_size);
 
         Self {
             sdk_disabled,
@@ -1070,16 +1125,39 @@ fn ratio_arg(env: &mut Env<'_>) -> f64 {
     }
 }
 
+/// Reports `OTEL_TRACES_SAMPLER_ARG` set for a sampler that takes none (`why`).
+fn unused_arg(env: &mut Env<'_>, why: &str) {
+    if let Some(value) = env.var("OTEL_TRACES_SAMPLER_ARG") {
+        env.issue(
+            "OTEL_TRACES_SAMPLER_ARG",
+            &redact_sampler_arg(&value),
+            format!("{why}, which takes no argument; ignored"),
+        );
+    }
+}
+
 fn sampler_from_env(env: &mut Env<'_>) -> SamplerConfig {
     let Some(value) = env.var("OTEL_TRACES_SAMPLER") else {
+        unused_arg(
+            env,
+            "OTEL_TRACES_SAMPLER is unset: the sampler is parentbased_always_on",
+        );
         return SamplerConfig::ParentBasedAlwaysOn;
     };
-    match value.trim() {
-        "always_on" => SamplerConfig::AlwaysOn,
-        "always_off" => SamplerConfig::AlwaysOff,
+    let name = value.trim();
+    let (sampler, takes_arg) = match name {
+        "always_on" => (SamplerConfig::AlwaysOn, false),
+        "always_off" => (SamplerConfig::AlwaysOff, false),
+        "parentbased_always_on" => (SamplerConfig::ParentBasedAlwaysOn, false),
+        "parentbased_always_off" => (SamplerConfig::ParentBasedAlwaysOff, false),
+        _ => (SamplerConfig::ParentBasedAlwaysOn, true),
+    };
+    if !takes_arg {
+        unused_arg(env, &format!("the sampler is {name}"));
+        return sampler;
+    }
+    match name {
         "traceidratio" => SamplerConfig::TraceIdRatio(ratio_arg(env)),
-        "parentbased_always_on" => SamplerConfig::ParentBasedAlwaysOn,
-        "parentbased_always_off" => SamplerConfig::ParentBasedAlwaysOff,
         "parentbased_traceidratio" => SamplerConfig::ParentBasedTraceIdRatio(ratio_arg(env)),
         name @ ("jaeger_remote" | "parentbased_jaeger_remote")
             if cfg!(feature = "jaeger-remote-sampler") =>
@@ -1569,7 +1647,7 @@ mod tests {
         let c = resolve(&[
             ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
             ("OTEL_BSP_SCHEDULE_DELAY", "250"),
-            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "500"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "50"),
             ("OTEL_BSP_EXPORT_TIMEOUT", "1000"),
         ]);
         assert_eq!(
@@ -1577,12 +1655,17 @@ mod tests {
             BatchConfig {
                 max_queue_size: 100,
                 scheduled_delay: Duration::from_millis(250),
-                max_export_batch_size: 100,
+                max_export_batch_size: 50,
                 export_timeout: Duration::from_millis(1000),
             },
-            "the batch size is capped by the queue size"
         );
         assert!(c.issues.is_empty());
+        let c = resolve(&[("OTEL_BSP_MAX_QUEUE_SIZE", "100")]);
+        assert_eq!(
+            c.batch.max_export_batch_size, 100,
+            "the default batch size is capped by the queue size"
+        );
+        assert!(c.issues.is_empty(), "the default is not reported");
 
         assert_eq!(resolve(&[]).log_filter, "info");
         assert_eq!(
@@ -1827,6 +1910,13 @@ mod tests {
             ("OTEL_BSP_SCHEDULE_DELAY", "soon"),
             ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "-5"),
             ("OTEL_BSP_EXPORT_TIMEOUT", "1.5"),
+            // Values that parse but would harm: reported and ignored the same way.
+            ("OTEL_BSP_SCHEDULE_DELAY", "0"),
+            ("OTEL_BSP_EXPORT_TIMEOUT", "0"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "0"),
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0"),
+            // Set, but no sampler uses it.
+            ("OTEL_TRACES_SAMPLER_ARG", "0.5"),
             ("DISTRIBUTED_TRACING_LOG_FORMAT", "xml"),
             ("RUST_LOG", "info,[=bad"),
         ];
@@ -1849,7 +1939,48 @@ mod tests {
             assert_eq!(c.sampler, defaults.sampler, "{name}");
             assert_eq!(c.otlp.protocol, defaults.otlp.protocol, "{name}");
             assert_eq!(c.batch, defaults.batch, "{name}");
+            assert_eq!(c.otlp.timeout, defaults.otlp.timeout, "{name}");
         }
+        // A sampler argument no sampler takes.
+        for name in [
+            "always_on",
+            "always_off",
+            "parentbased_always_on",
+            "parentbased_always_off",
+        ] {
+            let c = resolve(&[
+                ("OTEL_TRACES_SAMPLER", name),
+                ("OTEL_TRACES_SAMPLER_ARG", "0.1"),
+            ]);
+            assert_eq!(c.issues.len(), 1, "{name}: {:?}", c.issues);
+            assert_eq!(c.issues[0].variable, "OTEL_TRACES_SAMPLER_ARG");
+            assert!(c.issues[0].reason.contains(name), "{}", c.issues[0]);
+        }
+        // A batch size over the queue size: capped, and now said.
+        let c = resolve(&[
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "500"),
+        ]);
+        assert_eq!(c.batch.max_export_batch_size, 100);
+        assert_eq!(c.issues.len(), 1, "{:?}", c.issues);
+        assert_eq!(c.issues[0].variable, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE");
+        // A zero duration from the builder, like the variable's.
+        let over = Overrides {
+            scheduled_delay: Some(Duration::ZERO),
+            otlp_timeout: Some(Duration::ZERO),
+            ..Overrides::default()
+        };
+        let c = EffectiveConfig::resolve(&|_| None, &over);
+        assert_eq!(c.batch, defaults.batch);
+        assert_eq!(c.otlp.timeout, defaults.otlp.timeout);
+        let reported: Vec<_> = c.issues.iter().map(|i| i.variable).collect();
+        assert_eq!(
+            reported,
+            [
+                "ObservabilityBuilder::otlp_timeout",
+                "ObservabilityBuilder::scheduled_delay"
+            ]
+        );
         let c = resolve(&[
             ("OTEL_TRACES_SAMPLER", "traceidratio"),
             ("OTEL_TRACES_SAMPLER_ARG", "1.5"),

@@ -142,6 +142,8 @@ impl ObservabilityBuilder {
     }
 
     /// The deadline of one OTLP request, like `OTEL_EXPORTER_OTLP_TIMEOUT`.
+    /// Zero, which would fail every request at once, is reported at start-up
+    /// and the default (10 s) used.
     pub fn otlp_timeout(mut self, timeout: Duration) -> Self {
         self.over.otlp_timeout = Some(timeout);
         self
@@ -167,6 +169,8 @@ impl ObservabilityBuilder {
     }
 
     /// The delay between exports, like `OTEL_BSP_SCHEDULE_DELAY` (default 5 s).
+    /// Zero is reported at start-up and the default used, as for the variable:
+    /// exporting without a pause keeps a core busy while the service is idle.
     pub fn scheduled_delay(mut self, delay: Duration) -> Self {
         self.over.scheduled_delay = Some(delay);
         self
