@@ -26,7 +26,7 @@ pub use ids::{
 pub use init::{
     init_observability, propagator, BatchConfig, ConfigIssue, Disabled, EffectiveConfig,
     ExportStats, LogFormatName, ObservabilityBuilder, ObservabilityGuard, OtlpConfig, OtlpProtocol,
-    PropagatorName, SamplerConfig, TracesExporter,
+    PropagatorName, SamplerConfig, SpanLimitsConfig, TracesExporter,
 };
 pub use logging::{
     json_fmt_layer, otel_layer, otel_layer_with, setup_trace_logging, trace_context_fmt_layer,

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
+use super::limits::SpanLimitsConfig;
 use crate::error::{Error, Shown};
 
 /// Where finished spans go.
@@ -429,6 +430,8 @@ pub struct EffectiveConfig {
     pub propagators: Vec<PropagatorName>,
     /// Batch export settings.
     pub batch: BatchConfig,
+    /// What one span keeps (the `OTEL_*_LIMIT` variables).
+    pub span_limits: SpanLimitsConfig,
     /// The log filter, `RUST_LOG`'s syntax (default `info`).
     pub log_filter: String,
     /// `DISTRIBUTED_TRACING_LOG_FORMAT`: `text`, `json` or `datadog` (`None`:
@@ -458,6 +461,18 @@ pub(crate) struct Overrides {
     pub(crate) max_queue_size: Option<usize>,
     pub(crate) scheduled_delay: Option<Duration>,
     pub(crate) default_spans_file: Option<std::path::PathBuf>,
+    pub(crate) limits: LimitOverrides,
+}
+
+/// The builder's span limits (each `None`: the environment decides).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LimitOverrides {
+    pub(crate) attribute_value_length: Option<usize>,
+    pub(crate) attribute_count: Option<u32>,
+    pub(crate) event_count: Option<u32>,
+    pub(crate) link_count: Option<u32>,
+    pub(crate) event_attribute_count: Option<u32>,
+    pub(crate) link_attribute_count: Option<u32>,
 }
 
 /// Reads variables, records the ones that cannot be used.
@@ -551,6 +566,22 @@ impl Env<'_> {
                 None
             }
             other => other,
+        }
+    }
+
+    /// A limit: a non-negative integer that fits `T`.
+    fn limit<T: std::str::FromStr>(&mut self, name: &'static str) -> Option<T> {
+        let value = self.var(name)?;
+        match value.trim().parse::<T>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.issue(
+                    name,
+                    &value,
+                    "expected a non-negative integer (at most 4294967295 for a count); using the default",
+                );
+                None
+            }
         }
     }
 
@@ -1044,6 +1075,41 @@ impl EffectiveConfig {
                 )
                 .unwrap_or(defaults.export_timeout),
         };
+        // Limits: the span-specific variable, else the generic one (the
+        // specification's precedence), else the default.
+        let any_length = env.limit::<usize>("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT");
+        let any_count = env.limit::<u32>("OTEL_ATTRIBUTE_COUNT_LIMIT");
+        let limits = &over.limits;
+        let default_limits = SpanLimitsConfig::default();
+        let span_limits = SpanLimitsConfig {
+            attribute_value_length: limits
+                .attribute_value_length
+                .or_else(|| env.limit("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT"))
+                .or(any_length),
+            attribute_count: limits
+                .attribute_count
+                .or_else(|| env.limit("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT"))
+                .or(any_count)
+                .unwrap_or(default_limits.attribute_count),
+            event_count: limits
+                .event_count
+                .or_else(|| env.limit("OTEL_SPAN_EVENT_COUNT_LIMIT"))
+                .unwrap_or(default_limits.event_count),
+            link_count: limits
+                .link_count
+                .or_else(|| env.limit("OTEL_SPAN_LINK_COUNT_LIMIT"))
+                .unwrap_or(default_limits.link_count),
+            event_attribute_count: limits
+                .event_attribute_count
+                .or_else(|| env.limit("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT"))
+                .or(any_count)
+                .unwrap_or(default_limits.event_attribute_count),
+            link_attribute_count: limits
+                .link_attribute_count
+                .or_else(|| env.limit("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT"))
+                .or(any_count)
+                .unwrap_or(default_limits.link_attribute_count),
+        };
         let log_filter = match env.var("RUST_LOG") {
             Some(value) => match tracing_subscriber::EnvFilter::try_new(&value) {
                 Ok(_) => value,
@@ -1100,6 +1166,7 @@ impl EffectiveConfig {
             sampler,
             propagators,
             batch,
+            span_limits,
             log_filter,
             log_format,
             datadog,
@@ -1667,6 +1734,81 @@ mod tests {
         );
         assert!(c.issues.is_empty(), "the default is not reported");
 
+        // Limits: the span's own variable wins over the generic one.
+        assert_eq!(resolve(&[]).span_limits, SpanLimitsConfig::default());
+        let c = resolve(&[
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "100"),
+            ("OTEL_ATTRIBUTE_COUNT_LIMIT", "10"),
+        ]);
+        assert_eq!(
+            c.span_limits,
+            SpanLimitsConfig {
+                attribute_value_length: Some(100),
+                attribute_count: 10,
+                event_count: 128,
+                link_count: 128,
+                event_attribute_count: 10,
+                link_attribute_count: 10,
+            },
+            "the generic limits apply to the span, its events and links"
+        );
+        let c = resolve(&[
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "100"),
+            ("OTEL_ATTRIBUTE_COUNT_LIMIT", "10"),
+            ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "20"),
+            ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "2"),
+            ("OTEL_SPAN_EVENT_COUNT_LIMIT", "3"),
+            ("OTEL_SPAN_LINK_COUNT_LIMIT", "0"),
+            ("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "4"),
+            ("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "5"),
+        ]);
+        assert_eq!(
+            c.span_limits,
+            SpanLimitsConfig {
+                attribute_value_length: Some(20),
+                attribute_count: 2,
+                event_count: 3,
+                link_count: 0,
+                event_attribute_count: 4,
+                link_attribute_count: 5,
+            }
+        );
+        assert!(c.issues.is_empty(), "{:?}", c.issues);
+        let over = Overrides {
+            limits: LimitOverrides {
+                attribute_value_length: Some(7),
+                attribute_count: Some(1),
+                event_count: Some(2),
+                link_count: Some(3),
+                event_attribute_count: Some(4),
+                link_attribute_count: Some(5),
+            },
+            ..Overrides::default()
+        };
+        let vars = [
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "100"),
+            ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "50"),
+            ("OTEL_SPAN_EVENT_COUNT_LIMIT", "50"),
+        ];
+        let get = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        };
+        let c = EffectiveConfig::resolve(&get, &over);
+        assert_eq!(
+            c.span_limits,
+            SpanLimitsConfig {
+                attribute_value_length: Some(7),
+                attribute_count: 1,
+                event_count: 2,
+                link_count: 3,
+                event_attribute_count: 4,
+                link_attribute_count: 5,
+            },
+            "the builder wins"
+        );
+
         assert_eq!(resolve(&[]).log_filter, "info");
         assert_eq!(
             resolve(&[("RUST_LOG", "warn,my_crate=debug")]).log_filter,
@@ -1918,6 +2060,14 @@ mod tests {
             // Set, but no sampler uses it.
             ("OTEL_TRACES_SAMPLER_ARG", "0.5"),
             ("DISTRIBUTED_TRACING_LOG_FORMAT", "xml"),
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "-1"),
+            ("OTEL_ATTRIBUTE_COUNT_LIMIT", "many"),
+            ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "1e3"),
+            ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "4294967296"),
+            ("OTEL_SPAN_EVENT_COUNT_LIMIT", "1.5"),
+            ("OTEL_SPAN_LINK_COUNT_LIMIT", "-3"),
+            ("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "x"),
+            ("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "+-1"),
             ("RUST_LOG", "info,[=bad"),
         ];
         for (name, value) in cases {
@@ -1940,6 +2090,7 @@ mod tests {
             assert_eq!(c.otlp.protocol, defaults.otlp.protocol, "{name}");
             assert_eq!(c.batch, defaults.batch, "{name}");
             assert_eq!(c.otlp.timeout, defaults.otlp.timeout, "{name}");
+            assert_eq!(c.span_limits, defaults.span_limits, "{name}");
         }
         // A sampler argument no sampler takes.
         for name in [

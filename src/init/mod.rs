@@ -10,6 +10,7 @@
 
 mod config;
 mod exporter;
+mod limits;
 mod processor;
 
 use std::collections::HashMap;
@@ -29,6 +30,7 @@ pub use config::{
     BatchConfig, ConfigIssue, Disabled, EffectiveConfig, LogFormatName, OtlpConfig, OtlpProtocol,
     PropagatorName, SamplerConfig, TracesExporter,
 };
+pub use limits::SpanLimitsConfig;
 pub use processor::ExportStats;
 
 use crate::error::Result;
@@ -173,6 +175,44 @@ impl ObservabilityBuilder {
     /// exporting without a pause keeps a core busy while the service is idle.
     pub fn scheduled_delay(mut self, delay: Duration) -> Self {
         self.over.scheduled_delay = Some(delay);
+        self
+    }
+
+    /// The longest string attribute value kept, in characters, like
+    /// `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT` (default: no limit); see
+    /// [`SpanLimitsConfig`].
+    pub fn attribute_value_length_limit(mut self, chars: usize) -> Self {
+        self.over.limits.attribute_value_length = Some(chars);
+        self
+    }
+
+    /// Attributes per span, like `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT` (default 128).
+    pub fn attribute_count_limit(mut self, attributes: u32) -> Self {
+        self.over.limits.attribute_count = Some(attributes);
+        self
+    }
+
+    /// Events per span, like `OTEL_SPAN_EVENT_COUNT_LIMIT` (default 128).
+    pub fn event_count_limit(mut self, events: u32) -> Self {
+        self.over.limits.event_count = Some(events);
+        self
+    }
+
+    /// Links per span, like `OTEL_SPAN_LINK_COUNT_LIMIT` (default 128).
+    pub fn link_count_limit(mut self, links: u32) -> Self {
+        self.over.limits.link_count = Some(links);
+        self
+    }
+
+    /// Attributes per span event, like `OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT` (default 128).
+    pub fn event_attribute_count_limit(mut self, attributes: u32) -> Self {
+        self.over.limits.event_attribute_count = Some(attributes);
+        self
+    }
+
+    /// Attributes per span link, like `OTEL_LINK_ATTRIBUTE_COUNT_LIMIT` (default 128).
+    pub fn link_attribute_count_limit(mut self, attributes: u32) -> Self {
+        self.over.limits.link_attribute_count = Some(attributes);
         self
     }
 
@@ -507,6 +547,7 @@ fn build_pipeline(config: &EffectiveConfig) -> Result<(SdkTracerProvider, Arc<Co
             let provider = SdkTracerProvider::builder()
                 .with_resource(resource)
                 .with_sampler(sampler(config)?)
+                .with_span_limits(config.span_limits.sdk())
                 .build();
             return Ok((provider, Arc::new(Counters::default())));
         }
@@ -514,6 +555,7 @@ fn build_pipeline(config: &EffectiveConfig) -> Result<(SdkTracerProvider, Arc<Co
     let provider = SdkTracerProvider::builder()
         .with_resource(resource)
         .with_sampler(sampler(config)?)
+        .with_span_limits(config.span_limits.sdk())
         .with_span_processor(processor)
         .build();
     Ok((provider, counters))
