@@ -273,7 +273,7 @@ pub struct OtlpConfig {
 
 impl fmt::Debug for OtlpConfig {
     /// Header values are secrets (API keys): they are masked; so are the
-    /// credentials of the endpoints ([`redact_url`]).
+    /// credentials of the endpoints (`REDACTED:REDACTED@`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let headers: Vec<String> = self
             .headers
@@ -1850,7 +1850,8 @@ mod tests {
     fn unusable_endpoints_disable_their_export() {
         let with_logs = cfg!(feature = "logs");
         // (variables, the variable reported, why, the spans exported, the log records exported)
-        let cases: &[(&[(&str, &str)], &str, &str, bool, bool)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str, bool, bool);
+        let cases: &[Case] = &[
             (
                 &[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317")],
                 "OTEL_EXPORTER_OTLP_ENDPOINT",
