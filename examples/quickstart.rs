@@ -56,8 +56,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // collector is configured, else over OTLP.
     let spans_file = guard.spans_file().map(std::path::Path::to_path_buf);
     let destination = match &guard.config().traces_exporter {
+        // The protocol only: the endpoint may hold credentials (`user:password@`).
         distributed_tracing::TracesExporter::Otlp => {
-            format!("OTLP {}", guard.config().otlp.endpoint)
+            format!("OTLP ({})", guard.config().otlp.protocol.as_str())
         }
         // The spans file could not be opened: the warning at start-up says why.
         distributed_tracing::TracesExporter::File(path) => {

@@ -54,7 +54,10 @@ fn request(addr: SocketAddr, agent: &str) {
 fn hostile_headers_and_a_silent_collector_do_not_grow_memory() {
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let guard = ObservabilityBuilder::default()
-        .with_env([("OTEL_BSP_SCHEDULE_DELAY", "100"), ("RUST_LOG", "warn,export_memory_bound=info")])
+        .with_env([
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("RUST_LOG", "warn,export_memory_bound=info"),
+        ])
         .otlp_endpoint(format!("http://{}", silent.local_addr().unwrap()))
         .otlp_protocol(OtlpProtocol::Grpc)
         .otlp_timeout(Duration::from_secs(60))

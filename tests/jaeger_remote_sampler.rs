@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
 use distributed_tracing::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
-use distributed_tracing::{ObservabilityBuilder, SamplerConfig};
+use distributed_tracing::{Disabled, ObservabilityBuilder, SamplerConfig};
 
 #[derive(Clone, Default)]
 struct Strategy {
@@ -115,18 +115,13 @@ fn a_bad_sampler_argument_is_reported() {
     let config = ObservabilityBuilder::default()
         .with_env([
             ("OTEL_TRACES_SAMPLER", "parentbased_jaeger_remote"),
-            (
-                "OTEL_TRACES_SAMPLER_ARG",
-                "endpoint=ftp://nowhere,pollingIntervalMs=soon",
-            ),
+            ("OTEL_TRACES_SAMPLER_ARG", "pollingIntervalMs=soon"),
         ])
         .config()
         .unwrap();
-    assert_eq!(config.issues.len(), 2, "{:?}", config.issues);
-    assert!(config
-        .issues
-        .iter()
-        .all(|i| i.variable == "OTEL_TRACES_SAMPLER_ARG"));
+    assert_eq!(config.issues.len(), 1, "{:?}", config.issues);
+    assert_eq!(config.issues[0].variable, "OTEL_TRACES_SAMPLER_ARG");
+    assert_eq!(config.issues[0].disables, None);
     match config.sampler {
         SamplerConfig::JaegerRemote {
             parent_based,
@@ -136,8 +131,48 @@ fn a_bad_sampler_argument_is_reported() {
         } => {
             assert!(parent_based);
             assert_eq!(endpoint, "http://localhost:5778/sampling", "the default");
-            assert_eq!(polling_interval, Duration::from_secs(60));
+            assert_eq!(polling_interval, Duration::from_secs(60), "the default");
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// An `endpoint=` that cannot be used is not replaced by the default one (a
+/// request to a host nobody named): the remote sampler is disabled, and the
+/// default sampler used, with an error at start-up (`Error::Config` if strict).
+#[test]
+fn an_unusable_sampling_endpoint_disables_the_remote_sampler() {
+    let env = [
+        ("OTEL_TRACES_SAMPLER", "parentbased_jaeger_remote"),
+        (
+            "OTEL_TRACES_SAMPLER_ARG",
+            "endpoint=ftp://user:secret@nowhere,pollingIntervalMs=soon",
+        ),
+    ];
+    let config = ObservabilityBuilder::default()
+        .with_env(env)
+        .config()
+        .unwrap();
+    assert_eq!(config.sampler, SamplerConfig::ParentBasedAlwaysOn);
+    assert_eq!(config.issues.len(), 2, "{:?}", config.issues);
+    assert!(config
+        .issues
+        .iter()
+        .all(|i| i.variable == "OTEL_TRACES_SAMPLER_ARG"));
+    let disabling: Vec<_> = config
+        .issues
+        .iter()
+        .filter(|i| i.disables.is_some())
+        .collect();
+    assert_eq!(disabling.len(), 1);
+    assert_eq!(disabling[0].disables, Some(Disabled::RemoteSampler));
+    assert!(disabling[0].reason.contains("parentbased_always_on"));
+    assert!(!format!("{config:?}").contains("secret"), "{config:?}");
+    let err = ObservabilityBuilder::default()
+        .with_env(env)
+        .strict(true)
+        .config()
+        .unwrap_err();
+    assert!(err.to_string().contains("OTEL_TRACES_SAMPLER_ARG"), "{err}");
+    assert!(!err.to_string().contains("secret"), "{err}");
 }

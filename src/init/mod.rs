@@ -10,6 +10,7 @@
 
 mod config;
 mod exporter;
+mod limits;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod otlp;
 mod processor;
@@ -29,9 +30,10 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 pub use config::{
-    BatchConfig, ConfigIssue, EffectiveConfig, LogFormatName, OtlpConfig, OtlpProtocol,
+    BatchConfig, ConfigIssue, Disabled, EffectiveConfig, LogFormatName, OtlpConfig, OtlpProtocol,
     PropagatorName, SamplerConfig, TracesExporter,
 };
+pub use limits::SpanLimitsConfig;
 pub use processor::ExportStats;
 
 use crate::error::Result;
@@ -115,7 +117,9 @@ impl ObservabilityBuilder {
     }
 
     /// Sends spans over OTLP to this URL (for HTTP, the full URL with
-    /// `/v1/traces`), like `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`.
+    /// `/v1/traces`), like `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`. Checked like
+    /// it: a URL that cannot be used (not `http://`, no host) disables span
+    /// export, reported at start-up ([`ConfigIssue::disables`]).
     pub fn otlp_endpoint(mut self, url: impl Into<String>) -> Self {
         self.over.otlp_endpoint = Some(url.into());
         self
@@ -123,7 +127,8 @@ impl ObservabilityBuilder {
 
     /// Sends log records (feature `logs`) over OTLP to this URL (for HTTP, the
     /// full URL with `/v1/logs`), like `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`.
-    /// Default: derived from the traces endpoint.
+    /// Default: derived from the traces endpoint. A URL that cannot be used
+    /// disables log export, reported at start-up.
     pub fn otlp_logs_endpoint(mut self, url: impl Into<String>) -> Self {
         self.over.otlp_logs_endpoint = Some(url.into());
         self
@@ -142,6 +147,8 @@ impl ObservabilityBuilder {
     }
 
     /// The deadline of one OTLP request, like `OTEL_EXPORTER_OTLP_TIMEOUT`.
+    /// Zero, which would fail every request at once, is reported at start-up
+    /// and the default (10 s) used.
     pub fn otlp_timeout(mut self, timeout: Duration) -> Self {
         self.over.otlp_timeout = Some(timeout);
         self
@@ -184,8 +191,48 @@ impl ObservabilityBuilder {
     }
 
     /// The delay between exports, like `OTEL_BSP_SCHEDULE_DELAY` (default 5 s).
+    /// Zero is reported at start-up and the default used, as for the variable:
+    /// exporting without a pause keeps a core busy while the service is idle.
     pub fn scheduled_delay(mut self, delay: Duration) -> Self {
         self.over.scheduled_delay = Some(delay);
+        self
+    }
+
+    /// The longest string attribute value kept, in characters, like
+    /// `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT` (default: no limit); see
+    /// [`SpanLimitsConfig`].
+    pub fn attribute_value_length_limit(mut self, chars: usize) -> Self {
+        self.over.limits.attribute_value_length = Some(chars);
+        self
+    }
+
+    /// Attributes per span, like `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT` (default 128).
+    pub fn attribute_count_limit(mut self, attributes: u32) -> Self {
+        self.over.limits.attribute_count = Some(attributes);
+        self
+    }
+
+    /// Events per span, like `OTEL_SPAN_EVENT_COUNT_LIMIT` (default 128).
+    pub fn event_count_limit(mut self, events: u32) -> Self {
+        self.over.limits.event_count = Some(events);
+        self
+    }
+
+    /// Links per span, like `OTEL_SPAN_LINK_COUNT_LIMIT` (default 128).
+    pub fn link_count_limit(mut self, links: u32) -> Self {
+        self.over.limits.link_count = Some(links);
+        self
+    }
+
+    /// Attributes per span event, like `OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT` (default 128).
+    pub fn event_attribute_count_limit(mut self, attributes: u32) -> Self {
+        self.over.limits.event_attribute_count = Some(attributes);
+        self
+    }
+
+    /// Attributes per span link, like `OTEL_LINK_ATTRIBUTE_COUNT_LIMIT` (default 128).
+    pub fn link_attribute_count_limit(mut self, attributes: u32) -> Self {
+        self.over.limits.link_attribute_count = Some(attributes);
         self
     }
 
@@ -275,7 +322,9 @@ impl ObservabilityBuilder {
     /// Makes every configuration value that cannot be used an error at
     /// start-up ([`Error::Config`](crate::Error::Config), naming the variable
     /// and the value). Without it, as the OpenTelemetry specification asks,
-    /// such a value is reported (a warning at start-up) and ignored.
+    /// such a value is reported (a warning at start-up) and ignored; an OTLP
+    /// endpoint that cannot be used disables its export instead (an error
+    /// at start-up, see [`ConfigIssue::disables`]).
     pub fn strict(mut self, strict: bool) -> Self {
         self.strict = strict;
         self
@@ -420,13 +469,7 @@ impl ObservabilityBuilder {
         }
         let config = &guard.config;
         for issue in &config.issues {
-            tracing::warn!(
-                target: "distributed_tracing::init",
-                variable = issue.variable,
-                value = %issue.value,
-                "ignored configuration: {}",
-                issue.reason
-            );
+            issue.log();
         }
         guard.report_spans_sink(true);
         tracing::debug!(target: "distributed_tracing::init", config = ?config, "observability configured");
@@ -584,6 +627,7 @@ fn build_pipeline(
             let provider = SdkTracerProvider::builder()
                 .with_resource(resource)
                 .with_sampler(sampler(config)?)
+                .with_span_limits(config.span_limits.sdk())
                 .build();
             return Ok((provider, Arc::new(Counters::default()), None));
         }
@@ -591,7 +635,8 @@ fn build_pipeline(
     let provider = SdkTracerProvider::builder()
         .with_resource(resource)
         .with_sampler(sampler(config)?)
-        .with_span_processor(processor)
+        .with_span_limits(config.span_limits.sdk())
+        .with_span_processor(processor.truncating(config.span_limits.attribute_value_length))
         .build();
     Ok((provider, counters, None))
 }

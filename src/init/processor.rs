@@ -402,6 +402,9 @@ pub(crate) struct QueueProcessor<T> {
     destination: String,
     kind: &'static str,
     shut_down: AtomicBool,
+    /// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`: string values are cut to this
+    /// many characters when a span ends (the 0.33 SDK has no such limit).
+    value_length: Option<usize>,
 }
 
 impl<T> fmt::Debug for QueueProcessor<T> {
@@ -510,9 +513,16 @@ impl<T: Send + 'static> QueueProcessor<T> {
                 destination,
                 kind: E::KIND,
                 shut_down: AtomicBool::new(false),
+                value_length: None,
             },
             counters,
         ))
+    }
+
+    /// Cuts the string values of every span to `limit` characters when it ends.
+    pub(crate) fn truncating(mut self, limit: Option<usize>) -> Self {
+        self.value_length = limit;
+        self
     }
 
     /// Sends a control message and waits for its answer, at most `deadline`.
@@ -645,8 +655,11 @@ impl<T: Send + 'static> QueueProcessor<T> {
 impl SpanProcessor for QueueProcessor<SpanData> {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
-    fn on_end(&self, span: SpanData) {
+    fn on_end(&self, mut span: SpanData) {
         if span.span_context.is_sampled() {
+            if let Some(limit) = self.value_length {
+                super::limits::truncate_span(&mut span, limit);
+            }
             let size = span_bytes(&span);
             self.enqueue(span, size);
         }

@@ -1,0 +1,102 @@
+//! What `init` reports about its configuration, on JSON lines: a value that is
+//! ignored is a warning carrying `"value":"bogus"` (quoted once); an OTLP
+//! endpoint that cannot be used is an error saying span export is disabled,
+//! and spans still get their ids; no password of an endpoint URL or header
+//! value appears anywhere, the debug dump of the configuration included.
+
+use std::sync::{Arc, Mutex};
+
+use distributed_tracing::{
+    get_trace_id, Disabled, JsonFormat, LogFormat, ObservabilityBuilder, TracesExporter,
+};
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn unusable_configuration_is_reported_once_quoted_and_without_secrets() {
+    let output = Capture::default();
+    let guard = ObservabilityBuilder::default()
+        .with_env([
+            ("RUST_LOG", "info,distributed_tracing=debug"),
+            ("OTEL_TRACES_SAMPLER", "bogus"),
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "https://user:s3cret@collector.example:4318",
+            ),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=s3cret"),
+            ("OTEL_LOGS_EXPORTER", "none"),
+        ])
+        .log_format(LogFormat::Json(JsonFormat::new()))
+        .log_output(output.clone())
+        .init()
+        .expect("a bad value is not an error unless strict");
+
+    // Span export is off, the spans still have their ids.
+    assert_eq!(guard.config().traces_exporter, TracesExporter::None);
+    assert_eq!(
+        guard.config().issues[0].disables,
+        Some(Disabled::SpanExport)
+    );
+    assert!(guard.tracer_provider().is_some());
+    let trace_id = tracing::info_span!("request").in_scope(get_trace_id);
+    assert!(trace_id.is_some_and(|id| id.len() == 32 && id != "0".repeat(32)));
+    drop(guard);
+
+    let text = String::from_utf8(output.0.lock().unwrap().clone()).unwrap();
+    assert!(!text.contains("s3cret"), "{text}");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let with = |variable: &str| -> &serde_json::Value {
+        let found: Vec<_> = lines
+            .iter()
+            .filter(|l| l["fields"]["variable"] == variable)
+            .collect();
+        assert_eq!(found.len(), 1, "one line for {variable}: {text}");
+        found[0]
+    };
+
+    let sampler = with("OTEL_TRACES_SAMPLER");
+    assert_eq!(sampler["level"], "WARN");
+    assert_eq!(
+        sampler["fields"]["value"], "bogus",
+        "quoted once: {sampler}"
+    );
+
+    let endpoint = with("OTEL_EXPORTER_OTLP_ENDPOINT");
+    assert_eq!(endpoint["level"], "ERROR");
+    assert_eq!(
+        endpoint["fields"]["value"],
+        "https://REDACTED:REDACTED@collector.example:4318"
+    );
+    assert_eq!(endpoint["fields"]["disables"], "span export");
+    let message = endpoint["message"].as_str().unwrap();
+    assert!(
+        message.contains("TLS") && message.contains("span export is disabled"),
+        "{message}"
+    );
+
+    let dump = lines
+        .iter()
+        .find(|l| l["message"] == "observability configured")
+        .unwrap_or_else(|| panic!("the debug dump: {text}"));
+    assert!(
+        dump["fields"]["config"]
+            .as_str()
+            .unwrap()
+            .contains("REDACTED:REDACTED@collector.example"),
+        "{dump}"
+    );
+}
