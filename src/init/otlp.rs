@@ -22,7 +22,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope as ProtoScope;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::Resource;
-use prost::bytes::{Buf as _, BufMut as _, Bytes};
+use prost::bytes::{BufMut as _, Bytes};
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 use prost::Message as _;
 
@@ -36,6 +36,7 @@ pub(crate) trait Signal: Send + 'static {
     /// The item's name in reports.
     const KIND: &'static str;
     /// The gRPC method.
+    #[cfg(feature = "otlp-grpc")]
     const GRPC_PATH: &'static str;
     /// The item as (its scope, its schema URL, its encoded protobuf message).
     fn encode(item: Self::Item) -> (ProtoScope, String, Vec<u8>);
@@ -48,6 +49,7 @@ pub(crate) struct Traces;
 impl Signal for Traces {
     type Item = opentelemetry_sdk::trace::SpanData;
     const KIND: &'static str = "span";
+    #[cfg(feature = "otlp-grpc")]
     const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
     fn encode(span: Self::Item) -> (ProtoScope, String, Vec<u8>) {
@@ -71,6 +73,7 @@ pub(crate) struct Logs;
 impl Signal for Logs {
     type Item = super::processor::LogItem;
     const KIND: &'static str = "log record";
+    #[cfg(feature = "otlp-grpc")]
     const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 
     fn encode((record, scope): Self::Item) -> (ProtoScope, String, Vec<u8>) {
@@ -581,6 +584,7 @@ impl tonic::codec::Decoder for RawCodec {
         &mut self,
         src: &mut tonic::codec::DecodeBuf<'_>,
     ) -> Result<Option<Vec<u8>>, tonic::Status> {
+        use prost::bytes::Buf as _;
         let n = src.remaining().min(MAX_RESPONSE_BYTES);
         let out = src.copy_to_bytes(n).to_vec();
         src.advance(src.remaining());

@@ -41,6 +41,8 @@ use super::config::BatchConfig;
 
 /// Why one export request failed.
 #[derive(Debug, Clone)]
+// Which variants are built depends on the transports in the build.
+#[allow(dead_code)]
 pub(crate) enum Failure {
     /// No connection could be made (refused, unreachable, DNS).
     Unreachable(String),
