@@ -47,8 +47,15 @@ fn quickstart_lines_share_one_trace_id_and_its_spans_are_exported() {
 
     let mut lines = stdout.lines().filter(|l| l.starts_with('['));
     let startup = lines.next().expect("the start-up line");
-    let log_lines: Vec<&str> = lines.collect();
+    // The crate's own lines outside the trace ("[-]"): the start-up line, and
+    // the export total at shutdown.
+    let (own, log_lines): (Vec<&str>, Vec<&str>) = lines.partition(|l| l.starts_with("[-]"));
     assert_eq!(log_lines.len(), 8, "{stdout}");
+    assert!(
+        own.iter()
+            .any(|l| l.contains("spans exported to") && l.contains(": 4, none lost")),
+        "the total at shutdown: {stdout}"
+    );
     let ids: Vec<&str> = log_lines.iter().map(|l| &l[1..33]).collect();
     let trace_id = ids[0];
     assert!(
@@ -266,6 +273,13 @@ fn quickstart_datadog_json_lines_match_the_exported_spans() {
         .lines()
         .take_while(|l| !l.is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        // The crate's own lines (the export totals at shutdown) aside.
+        .filter(|l: &serde_json::Value| {
+            !l["target"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("distributed_tracing")
+        })
         .collect();
     assert_eq!(lines.len(), 8, "{stdout}");
     let store = receiver.stop();
