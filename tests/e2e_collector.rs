@@ -153,41 +153,16 @@ fn spans_reach_a_real_backend_through_a_real_collector() {
             .spawn()
             .expect("start phoenix"),
     );
-    let rotel_log = std::fs::File::create(work.join("rotel.log")).unwrap();
-    let rotel_bin = rotel_bin();
-    let _rotel = Process(
-        Command::new(rotel_bin)
-            .args([
-                "start",
-                "--exporter",
-                "otlp",
-                "--otlp-exporter-protocol",
-                "http",
-            ])
-            .arg("--otlp-grpc-endpoint")
-            .arg(format!("127.0.0.1:{rotel_grpc}"))
-            .arg("--otlp-http-endpoint")
-            .arg(format!("127.0.0.1:{rotel_http}"))
-            .arg("--otlp-exporter-endpoint")
-            .arg(format!("http://127.0.0.1:{phoenix_http}"))
-            .arg("--batch-timeout")
-            .arg("100ms")
-            .arg("--pid-file")
-            .arg(work.join("rotel.pid"))
-            .arg("--log-file")
-            .arg(work.join("rotel-agent.log"))
-            .stdin(Stdio::null())
-            .stdout(rotel_log.try_clone().unwrap())
-            .stderr(rotel_log)
-            .spawn()
-            .expect("start rotel"),
-    );
     wait_until("phoenix to start", Duration::from_secs(120), || {
         http_get(phoenix_http, "/v1/projects").filter(|(status, _)| *status == 200)
     });
-    wait_until("rotel to listen", Duration::from_secs(30), || {
-        TcpStream::connect(("127.0.0.1", rotel_grpc)).ok()
-    });
+    let _rotel = start_rotel(
+        &work,
+        rotel_grpc,
+        rotel_http,
+        None,
+        &format!("http://127.0.0.1:{phoenix_http}"),
+    );
 
     let project = format!("dt-e2e-{}", std::process::id());
     let cases = [
@@ -232,25 +207,31 @@ fn spans_reach_a_real_backend_through_a_real_collector() {
     std::fs::remove_dir_all(&work).ok();
 }
 
-/// Starts rotel receiving OTLP/gRPC on `grpc_port` with a message limit of
-/// `max_mib` MiB, forwarding over OTLP/HTTP to `receiver`.
-fn start_rotel(work: &Path, grpc_port: u16, http_port: u16, max_mib: u32, to: &str) -> Process {
+/// Starts rotel receiving OTLP on `grpc_port` and `http_port` (with a gRPC
+/// message limit of `max_mib` MiB when given), forwarding over OTLP/HTTP to
+/// `to`; returns once it listens.
+fn start_rotel(
+    work: &Path,
+    grpc_port: u16,
+    http_port: u16,
+    max_mib: Option<u32>,
+    to: &str,
+) -> Process {
     let log = std::fs::File::create(work.join("rotel.log")).unwrap();
+    let mut command = Command::new(rotel_bin());
+    command.arg("start");
+    if let Some(max_mib) = max_mib {
+        command
+            .arg("--otlp-grpc-max-recv-msg-size-mib")
+            .arg(max_mib.to_string());
+    }
     let process = Process(
-        Command::new(rotel_bin())
-            .args([
-                "start",
-                "--exporter",
-                "otlp",
-                "--otlp-exporter-protocol",
-                "http",
-            ])
+        command
+            .args(["--exporter", "otlp", "--otlp-exporter-protocol", "http"])
             .arg("--otlp-grpc-endpoint")
             .arg(format!("127.0.0.1:{grpc_port}"))
             .arg("--otlp-http-endpoint")
             .arg(format!("127.0.0.1:{http_port}"))
-            .arg("--otlp-grpc-max-recv-msg-size-mib")
-            .arg(max_mib.to_string())
             .arg("--otlp-exporter-endpoint")
             .arg(to)
             .arg("--batch-timeout")
@@ -282,7 +263,7 @@ fn a_real_collector_with_a_small_limit_and_a_restart_loses_no_normal_span() {
     let backend = Receiver::start(Protocol::Http, 0, Store::default());
     let [grpc_port, http_port, _, _] = free_ports();
     let to = format!("http://{}", backend.addr);
-    let mut rotel = Some(start_rotel(&work, grpc_port, http_port, 1, &to));
+    let mut rotel = Some(start_rotel(&work, grpc_port, http_port, Some(1), &to));
 
     let guard = ObservabilityBuilder::default()
         .with_env([("OTEL_BSP_SCHEDULE_DELAY", "100")])
@@ -325,7 +306,7 @@ fn a_real_collector_with_a_small_limit_and_a_restart_loses_no_normal_span() {
             drop(rotel.take());
         }
         if round == 25 {
-            rotel = Some(start_rotel(&work, grpc_port, http_port, 1, &to));
+            rotel = Some(start_rotel(&work, grpc_port, http_port, Some(1), &to));
         }
     }
     guard.flush().expect("the collector is back");

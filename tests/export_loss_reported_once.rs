@@ -1,6 +1,7 @@
 //! Losses are reported once, not per span: one warning when export starts to
-//! fail, one when the queue starts dropping, one note when export resumes, one
-//! total at shutdown, whatever the number of spans and export attempts.
+//! fail, one when failed requests start losing spans, one when the queue starts
+//! dropping, one note when export resumes, one total at shutdown, whatever the
+//! number of spans and export attempts.
 
 mod common;
 
@@ -95,6 +96,7 @@ fn losses_are_reported_once() {
         "{messages:#?}"
     );
     assert_eq!(count("span queue full"), 1, "{messages:#?}");
+    assert_eq!(count("spans lost: export to"), 1, "{messages:#?}");
     assert_eq!(
         count(&format!("span export to {endpoint} resumed")),
         1,
@@ -107,5 +109,5 @@ fn losses_are_reported_once() {
         1,
         "the total, at shutdown: {messages:#?} {stats_at_end:?}"
     );
-    assert_eq!(messages.len(), 4, "nothing per span: {messages:#?}");
+    assert_eq!(messages.len(), 5, "nothing per span: {messages:#?}");
 }

@@ -487,9 +487,9 @@ fn grpc_failure(status: tonic::Status) -> Failure {
     if too_large {
         return Failure::TooLarge(format!("rejected with gRPC status {code:?}: {message}"));
     }
-    if code == Code::Unavailable && std::error::Error::source(&status).is_some() {
+    if let (Code::Unavailable, Some(source)) = (code, std::error::Error::source(&status)) {
         // tonic's own "could not connect" status, with its causes.
-        return Failure::Unreachable(error_chain(&status));
+        return Failure::Unreachable(error_chain(source));
     }
     if code == Code::DeadlineExceeded {
         return Failure::Rejected {

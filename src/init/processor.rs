@@ -368,8 +368,11 @@ struct Shared<T> {
     wake: Notify,
     /// Items were dropped: the reporter says so, once per episode.
     loss: Notify,
-    /// A loss or a failure was reported and export has not resumed since.
+    /// Items were lost (dropped or failed) and export has not resumed since.
     losing: AtomicBool,
+    /// This episode's queue drops / failed requests were reported.
+    reported_queue_full: AtomicBool,
+    reported_failed: AtomicBool,
     /// Export is failing.
     failing: AtomicBool,
     /// Shutdown was asked for: retries stop.
@@ -381,7 +384,16 @@ struct Shared<T> {
     sent_at: Mutex<Option<Instant>>,
     /// Lost items when the current episode of losses began.
     lost_before: AtomicU64,
+    /// Whether an export failed during the current episode.
+    episode_failed: AtomicBool,
+    /// When the queue last dropped an item, in ms since `epoch`.
+    last_drop_ms: AtomicU64,
+    epoch: Instant,
 }
+
+/// An episode of queue drops without export failures (a collector slower
+/// than the spans come) ends after this long without a drop.
+const OVERLOAD_QUIET: Duration = Duration::from_secs(5);
 
 impl<T> Shared<T> {
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue<T>> {
@@ -445,12 +457,17 @@ impl<T: Send + 'static> QueueProcessor<T> {
             wake: Notify::new(),
             loss: Notify::new(),
             losing: AtomicBool::new(false),
+            reported_queue_full: AtomicBool::new(false),
+            reported_failed: AtomicBool::new(false),
             failing: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             stop: Notify::new(),
             last_failure: Mutex::new(None),
             sent_at: Mutex::new(None),
             lost_before: AtomicU64::new(0),
+            episode_failed: AtomicBool::new(false),
+            last_drop_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
         });
         let (ready_tx, ready_rx) = std_mpsc::sync_channel::<crate::Result<String>>(1);
         let thread_shared = shared.clone();
@@ -573,7 +590,10 @@ impl<T: Send + 'static> QueueProcessor<T> {
                 .counters
                 .dropped_queue_full
                 .fetch_add(evicted.len() as u64, Ordering::Relaxed);
-            if !shared.losing.load(Ordering::Relaxed) {
+            shared
+                .last_drop_ms
+                .store(shared.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+            if !shared.reported_queue_full.load(Ordering::Relaxed) {
                 shared.loss.notify_one();
             }
             // Dropped outside the lock.
@@ -685,7 +705,8 @@ impl SpanProcessor for QueueProcessor<SpanData> {
 async fn report_losses<E: Export>(shared: Arc<Shared<E::Item>>, destination: String) {
     loop {
         shared.loss.notified().await;
-        if shared.losing.swap(true, Ordering::AcqRel) {
+        shared.losing.store(true, Ordering::Release);
+        if shared.reported_queue_full.swap(true, Ordering::AcqRel) {
             continue;
         }
         let why = match shared.last_failure.lock().ok().and_then(|f| f.clone()) {
@@ -836,11 +857,16 @@ impl<E: Export> Worker<E> {
                     .min(left)
                     .max(Duration::from_millis(1));
                 self.set_sent_at(Some(Instant::now()));
+                let drops_before = self
+                    .shared
+                    .counters
+                    .dropped_queue_full
+                    .load(Ordering::Relaxed);
                 let sent = self.exporter.send(&request, timeout).await;
                 self.set_sent_at(None);
                 let failure = match sent {
                     Ok(sent) => {
-                        self.succeeded(n, sent);
+                        self.succeeded(n, sent, drops_before);
                         break;
                     }
                     Err(failure) => failure,
@@ -889,13 +915,15 @@ impl<E: Export> Worker<E> {
         }
     }
 
-    fn succeeded(&mut self, n: u64, sent: Sent) {
+    /// An accepted request; `drops_before`: the queue's drops when it was sent.
+    fn succeeded(&mut self, n: u64, sent: Sent, drops_before: u64) {
         let counters = &self.shared.counters;
         let accepted = n.saturating_sub(sent.rejected);
         counters.exported.fetch_add(accepted, Ordering::Relaxed);
         if sent.rejected > 0 {
             counters.failed.fetch_add(sent.rejected, Ordering::Relaxed);
-            if !self.shared.losing.swap(true, Ordering::AcqRel) {
+            self.shared.losing.store(true, Ordering::Release);
+            if !self.shared.reported_failed.swap(true, Ordering::AcqRel) {
                 tracing::warn!(
                     target: "distributed_tracing::export",
                     rejected = sent.rejected,
@@ -909,10 +937,29 @@ impl<E: Export> Worker<E> {
             return;
         }
         let was_failing = self.shared.failing.swap(false, Ordering::AcqRel);
-        let was_losing = self.shared.losing.swap(false, Ordering::AcqRel);
         if let Ok(mut last) = self.shared.last_failure.lock() {
             *last = None;
         }
+        // An episode with failures ends with the first accepted request (the
+        // collector is back). One of drops alone (a collector that answers, but
+        // slower than spans come) goes on while the queue keeps dropping: no
+        // "resumed" note and no new "queue full" warning after every request.
+        let shared = &self.shared;
+        let dropping = counters.dropped_queue_full.load(Ordering::Relaxed) != drops_before;
+        let since_drop = (shared.epoch.elapsed().as_millis() as u64)
+            .saturating_sub(shared.last_drop_ms.load(Ordering::Relaxed));
+        let overloaded = dropping || since_drop < OVERLOAD_QUIET.as_millis() as u64;
+        if !was_failing
+            && !shared.episode_failed.load(Ordering::Acquire)
+            && overloaded
+            && shared.losing.load(Ordering::Acquire)
+        {
+            return;
+        }
+        shared.episode_failed.store(false, Ordering::Release);
+        shared.reported_queue_full.store(false, Ordering::Release);
+        shared.reported_failed.store(false, Ordering::Release);
+        let was_losing = self.shared.losing.swap(false, Ordering::AcqRel);
         if was_failing || was_losing {
             let lost = counters.snapshot().lost();
             let before = self.shared.lost_before.swap(lost, Ordering::Relaxed);
@@ -937,6 +984,7 @@ impl<E: Export> Worker<E> {
         if let Ok(mut last) = self.shared.last_failure.lock() {
             *last = Some(failure.to_string());
         }
+        self.shared.episode_failed.store(true, Ordering::Release);
         if !self.shared.failing.swap(true, Ordering::AcqRel) {
             tracing::warn!(
                 target: "distributed_tracing::export",
@@ -960,7 +1008,8 @@ impl<E: Export> Worker<E> {
 
     fn failed(&mut self, n: u64, failure: &Failure) {
         self.shared.counters.failed.fetch_add(n, Ordering::Relaxed);
-        if !self.shared.losing.swap(true, Ordering::AcqRel) {
+        self.shared.losing.store(true, Ordering::Release);
+        if !self.shared.reported_failed.swap(true, Ordering::AcqRel) {
             tracing::warn!(
                 target: "distributed_tracing::export",
                 lost = n,
