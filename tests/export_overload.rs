@@ -4,24 +4,12 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::otlp::{Protocol, Receiver, Store};
+use common::Lines;
 use distributed_tracing::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use distributed_tracing::{ObservabilityBuilder, OtlpProtocol};
-
-#[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Lines {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[test]
 fn sustained_overload_is_reported_once() {
@@ -46,7 +34,7 @@ fn sustained_overload_is_reported_once() {
     }
     let stats = guard.export_stats();
     guard.flush().unwrap();
-    let text = String::from_utf8_lossy(&lines.0.lock().unwrap()).into_owned();
+    let text = lines.text();
     assert!(
         stats.exported > 0 && stats.dropped_queue_full > 0,
         "{stats:?}"

@@ -3,42 +3,14 @@
 //! export timeout), the failure names the endpoint and its cause, and the
 //! total is printed at shutdown even when the shutdown deadline cuts it short.
 
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::net::TcpListener;
+use std::time::Duration;
+
+use common::Lines;
 use distributed_tracing::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use distributed_tracing::{ObservabilityBuilder, OtlpProtocol};
-
-#[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Lines {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Lines {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-
-    /// Waits until a line contains `needle`, at most `limit`.
-    fn wait_for(&self, needle: &str, limit: Duration) -> Option<Duration> {
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            if self.text().contains(needle) {
-                return Some(start.elapsed());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-}
 
 #[test]
 fn a_hanging_collector_is_reported_at_once_and_the_total_at_shutdown() {

@@ -8,7 +8,8 @@
 
 pub mod otlp;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use distributed_tracing::opentelemetry::trace::{SpanId, TraceId};
 use distributed_tracing::opentelemetry_sdk::trace::{
@@ -92,4 +93,35 @@ pub fn e2e_venv() -> std::path::PathBuf {
         "scripts/e2e-setup.sh failed: the Python peers could not be installed from PyPI"
     );
     venv
+}
+
+/// Log output captured in memory (`ObservabilityBuilder::log_output`).
+#[derive(Clone, Default)]
+pub struct Lines(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Lines {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until a line contains `needle`, at most `limit`.
+    pub fn wait_for(&self, needle: &str, limit: Duration) -> Option<Duration> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if self.text().contains(needle) {
+                return Some(start.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
 }
