@@ -33,6 +33,23 @@ fn rotel_bin() -> std::path::PathBuf {
 /// A child process killed when the test ends, however it ends.
 struct Process(Child);
 
+impl Process {
+    /// Sends SIGTERM and waits for the process to exit, at most `limit`
+    /// (then it is killed when dropped).
+    fn terminate(mut self, limit: Duration) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -303,7 +320,10 @@ fn a_real_collector_with_a_small_limit_and_a_restart_loses_no_normal_span() {
         }
         std::thread::sleep(Duration::from_millis(100));
         if round == 5 {
-            drop(rotel.take());
+            // A restart as an orchestrator does it: SIGTERM, so the collector
+            // forwards what it has accepted (a SIGKILL loses its batch, which
+            // it has already acknowledged: no exporter can recover that).
+            rotel.take().unwrap().terminate(Duration::from_secs(10));
         }
         if round == 25 {
             rotel = Some(start_rotel(&work, grpc_port, http_port, Some(1), &to));
