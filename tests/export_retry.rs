@@ -11,9 +11,9 @@ use common::otlp::{Protocol, Receiver, Store};
 use distributed_tracing::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use distributed_tracing::{ObservabilityBuilder, ObservabilityGuard, OtlpProtocol};
 
-fn pipeline(protocol: Protocol, receiver: &Receiver) -> ObservabilityGuard {
+fn pipeline(protocol: Protocol, receiver: &Receiver, schedule_delay_ms: u64) -> ObservabilityGuard {
     ObservabilityBuilder::default()
-        .with_env([("OTEL_BSP_SCHEDULE_DELAY", "100")])
+        .with_env([("OTEL_BSP_SCHEDULE_DELAY", schedule_delay_ms.to_string())])
         .otlp_endpoint(receiver.endpoint(protocol))
         .otlp_protocol(match protocol {
             Protocol::Grpc => OtlpProtocol::Grpc,
@@ -32,7 +32,7 @@ fn a_collector_restart_under_load_loses_nothing() {
     for protocol in [Protocol::Grpc, Protocol::Http] {
         let receiver = Receiver::start(protocol, 0, Store::default());
         let port = receiver.addr.port();
-        let guard = pipeline(protocol, &receiver);
+        let guard = pipeline(protocol, &receiver, 100);
         let tracer = guard.tracer_provider().unwrap().tracer("restart");
         let mut receiver = Some(receiver);
         let mut stopped_at = None;
@@ -80,7 +80,8 @@ fn unavailable_is_retried_after_the_servers_hint() {
         let mut store = Store::default();
         store.refuse_next(2, Some(1));
         let receiver = Receiver::start(protocol, 0, store);
-        let guard = pipeline(protocol, &receiver);
+        // Only the flush exports: the five spans go in one request.
+        let guard = pipeline(protocol, &receiver, 600_000);
         let tracer = guard.tracer_provider().unwrap().tracer("throttled");
         for i in 0..5 {
             tracer.start(format!("throttled-{i}")).end();
