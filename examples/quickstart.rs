@@ -11,10 +11,12 @@
 //! the trace as a tree:
 //!
 //! ```text
+//! [-] [INFO    ] spans are written to ~/.local/state/distributed-tracing/unknown_service_quickstart.spans.jsonl (JSON lines, rotated at 16 MiB)
 //! [7c2d9e0f3b8a41c6a5e4d3c2b1a09f8e] [INFO    ] Batch processing started items=3
 //! [7c2d9e0f3b8a41c6a5e4d3c2b1a09f8e] [INFO    ] Fetching item item_id=1
 //! ...
 //! [7c2d9e0f3b8a41c6a5e4d3c2b1a09f8e] [INFO    ] Batch processing finished fetched=3
+//! [-] [INFO    ] spans exported to the spans file ... during this run: 4, none lost exported=4
 //! ```
 
 use std::time::Duration;
