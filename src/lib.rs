@@ -10,6 +10,13 @@ mod init;
 pub mod logging;
 pub mod propagation;
 pub mod task;
+#[cfg(any(
+    feature = "http-server",
+    feature = "reqwest",
+    feature = "otlp-grpc",
+    feature = "otlp-http"
+))]
+mod text;
 
 pub use context::{
     clear_trace_context, current_span_context, current_span_id, current_trace_flags,

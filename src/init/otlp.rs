@@ -529,11 +529,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = e.source();
     }
     if text.len() > 300 {
-        let mut end = 300;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
+        text.truncate(crate::text::capped(&text, 300).len());
         text.push('…');
     }
     text
