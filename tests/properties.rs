@@ -329,12 +329,14 @@ proptest! {
     }
 }
 
-/// A `tracestate` line: members valid, near-valid (14-character system ids,
-/// `,`/`=` in values, upper case) or arbitrary, joined with `,`.
+/// A `tracestate` line: members valid (Level 2 keys, `@` anywhere after the
+/// first character; a few keys, so duplicates are common), near-valid (a leading
+/// `@`, `,`/`=` in values, upper case) or arbitrary, joined with `,`.
 fn tracestate_line() -> impl Strategy<Value = String> {
     let member = prop_oneof![
         4 => "[a-z][a-z0-9_*/-]{0,6}(@[a-z][a-z0-9]{0,14})?=[ -~]{1,8}",
-        1 => "[0-9][a-z]{0,3}@[a-z]{1,14}=[!-+]{1,3}",
+        2 => "[0-9a-c][a-c@]{0,3}=[!-+]{1,3}",
+        1 => "@[a-z]{1,3}=[a-z]{1,4}",
         1 => "[A-Za-z]{1,4}=[a-z]{1,4}",
         1 => value(),
     ];
@@ -419,10 +421,11 @@ proptest! {
         prop_assert_eq!(sc.trace_id(), TraceId::from(trace_id));
     }
 
-    /// A valid tracestate comes back as it was sent (members joined with ",").
+    /// A valid tracestate (Level 2 keys, distinct) comes back as it was sent
+    /// (members joined with ",").
     #[test]
     fn tracestate_round_trips(
-        members in prop::collection::btree_map("[a-z][a-z0-9_*/-]{0,15}", "[!-+--<>-~]([ !-+--<>-~]{0,14}[!-+--<>-~])?", 1..=32),
+        members in prop::collection::btree_map("[a-z0-9][a-z0-9_*/@-]{0,15}", "[!-+--<>-~]([ !-+--<>-~]{0,14}[!-+--<>-~])?", 1..=32),
         ows in "[ \t]{0,2}",
     ) {
         let list: Vec<String> = members.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -432,6 +435,28 @@ proptest! {
         let cx = W3cTraceContextPropagator::new().extract(&carrier);
         let out = inject(&W3cTraceContextPropagator::new(), &cx);
         prop_assert_eq!(out.get("tracestate"), Some(&list.join(",")));
+    }
+
+    /// A list with repeated keys is kept, each key's first entry in order (a
+    /// reference model of Level 2's "receivers MAY discard duplicate keys").
+    #[test]
+    fn tracestate_duplicates_keep_the_first_entry(
+        members in prop::collection::vec(("[a-c][@a-c]{0,1}", "[a-z0-9]{1,3}"), 1..=32),
+    ) {
+        let list: Vec<String> = members.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut expected: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (k, v) in &members {
+            if seen.insert(k.clone()) {
+                expected.push(format!("{k}={v}"));
+            }
+        }
+        let mut carrier = HashMap::new();
+        carrier.insert("traceparent".to_string(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_string());
+        carrier.insert("tracestate".to_string(), list.join(","));
+        let cx = W3cTraceContextPropagator::new().extract(&carrier);
+        let out = inject(&W3cTraceContextPropagator::new(), &cx);
+        prop_assert_eq!(out.get("tracestate"), Some(&expected.join(",")));
     }
 
     /// Any baggage value, and any token key, round-trips exactly.

@@ -1,7 +1,11 @@
 //! The cases of the W3C Trace Context test suite (w3c/trace-context, `test/test.py`,
 //! STRICT_LEVEL 2), transcribed: a service receives these headers, continues or
 //! restarts the trace with `init_trace_from_headers`, and sends the context on
-//! with `inject_trace_context`. What it sends is checked as the suite checks it.
+//! with `inject_trace_context`. What it sends is checked as the suite checks it,
+//! except the `tracestate` key and duplicate-key cases, which follow the current
+//! Level 2 text (the suite still encodes Level 1's key grammar and rejects
+//! duplicates; Level 2 allows `@` anywhere after the first character and lets a
+//! receiver drop the later duplicates).
 
 use distributed_tracing::{init_trace_from_headers, inject_trace_context};
 
@@ -343,20 +347,26 @@ fn tracestate_cases() {
             Some("foo=1,bar=2,rojo=1,congo=2,baz=3".into()),
             "multiple headers combined in order",
         ),
-        (vec![tp(&valid), ts("foo=1,foo=1")], None, "duplicated keys"),
+        // Level 2 has no uniqueness rule; a receiver may discard duplicates it
+        // did not generate: the first entry is kept, the list too.
+        (
+            vec![tp(&valid), ts("foo=1,foo=1")],
+            Some("foo=1".into()),
+            "duplicated keys",
+        ),
         (
             vec![tp(&valid), ts("foo=1,foo=2")],
-            None,
+            Some("foo=1".into()),
             "duplicated keys, other values",
         ),
         (
             vec![tp(&valid), ts("foo=1"), ts("foo=1")],
-            None,
+            Some("foo=1".into()),
             "duplicated keys over headers",
         ),
         (
             vec![tp(&valid), ts("foo=1"), ts("foo=2")],
-            None,
+            Some("foo=1".into()),
             "duplicated keys over headers 2",
         ),
         (
@@ -407,10 +417,28 @@ fn tracestate_cases() {
         (vec![tp(&valid), ts("foo =1")], None, "space in key"),
         (vec![tp(&valid), ts("FOO=1")], None, "uppercase key"),
         (vec![tp(&valid), ts("foo.bar=1")], None, "dot in key"),
-        (vec![tp(&valid), ts("foo@=1,bar=2")], None, "empty vendor"),
-        (vec![tp(&valid), ts("@foo=1,bar=2")], None, "empty tenant"),
-        (vec![tp(&valid), ts("foo@@bar=1,bar=2")], None, "double @"),
-        (vec![tp(&valid), ts("foo@bar@baz=1,bar=2")], None, "two @"),
+        // Level 2 keys: `( lcalpha / DIGIT ) 0*255 keychar`, `@` a keychar.
+        (
+            vec![tp(&valid), ts("foo@=1,bar=2")],
+            Some("foo@=1,bar=2".into()),
+            "@ last",
+        ),
+        (vec![tp(&valid), ts("@foo=1,bar=2")], None, "@ first"),
+        (
+            vec![tp(&valid), ts("foo@@bar=1,bar=2")],
+            Some("foo@@bar=1,bar=2".into()),
+            "double @",
+        ),
+        (
+            vec![tp(&valid), ts("foo@bar@baz=1,bar=2")],
+            Some("foo@bar@baz=1,bar=2".into()),
+            "two @",
+        ),
+        (
+            vec![tp(&valid), ts("1foo=1")],
+            Some("1foo=1".into()),
+            "key starts with a digit",
+        ),
         (
             vec![
                 tp(&valid),
@@ -466,7 +494,7 @@ fn tracestate_cases() {
                 ts("foo=1"),
                 ts(&format!("{}@v=1", "t".repeat(242))),
             ],
-            None,
+            Some(format!("foo=1,{}@v=1", "t".repeat(242))),
             "242-char tenant",
         ),
         (
@@ -475,7 +503,7 @@ fn tracestate_cases() {
                 ts("foo=1"),
                 ts(&format!("t@{}=1", "v".repeat(15))),
             ],
-            None,
+            Some(format!("foo=1,t@{}=1", "v".repeat(15))),
             "15-char vendor",
         ),
         (vec![tp(&valid), ts("foo=bar=baz")], None, "= in value"),

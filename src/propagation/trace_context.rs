@@ -14,11 +14,14 @@
 //!   fields after a `-`, which are ignored (the rules for future versions);
 //! * the Level 2 `random` flag (`0x02`) is kept; other unknown flag bits are
 //!   ignored and never sent on;
-//! * `tracestate` keys follow the current grammar (simple keys start with a letter,
-//!   multi-tenant keys `tenant@system` with a 241/14 character split), values are
-//!   1 to 256 printable characters, and a list with more than 32 members, a
-//!   duplicate key or any malformed member is dropped whole while the
-//!   `traceparent` is kept;
+//! * `tracestate` keys follow the Level 2 grammar (a lowercase letter or digit,
+//!   then up to 255 of `a-z 0-9 _ - * / @`), values are 1 to 256 printable
+//!   characters; a list with more than 32 members or any malformed member is
+//!   dropped whole while the `traceparent` is kept; a key repeated later in a
+//!   list is dropped, the list kept (upstream rejects keys such as `1foo` or
+//!   `foo@@bar`, and the whole list with them);
+//! * the `random` flag of a caller is kept on every outgoing header of its
+//!   trace, sampled or not (see [`crate::context`]);
 //! * two `traceparent` headers make the request's context invalid (a new trace).
 
 use std::sync::{Arc, OnceLock};
@@ -83,11 +86,12 @@ impl W3cTraceContextPropagator {
 
 /// A valid `tracestate` that OpenTelemetry's [`TraceState`] cannot hold.
 ///
-/// `TraceState` validates keys with an older grammar than the W3C's (it rejects a
-/// 14-character system id in a multi-tenant key, which the spec allows). Such a
-/// header is kept verbatim in the [`Context`] beside the span context, bound to its
-/// trace id, and sent on unchanged by [`inject`](TextMapPropagator::inject_context)
-/// while the span context's own `TraceState` is empty.
+/// `TraceState` validates keys with an older grammar than the W3C's Level 2 (it
+/// rejects `foo@@bar`, `foo@bar@baz` or more than 13 characters after the `@`). Such a
+/// list is kept (valid members, later duplicates dropped) in the [`Context`]
+/// beside the span context, bound to its trace id, and sent on by
+/// [`inject`](TextMapPropagator::inject_context) while the span context's own
+/// `TraceState` is empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RawTraceState {
     pub(crate) trace_id: TraceId,
@@ -173,17 +177,20 @@ pub(crate) enum TracestateError {
     MissingEquals,
     Key,
     Value,
-    DuplicateKey,
 }
 
-/// Parses the `tracestate` header lines (joined as one list) into its members.
+/// Parses the `tracestate` header lines (joined as one list) into its members,
+/// in order; a key repeated later in the list is dropped (the first entry is
+/// the most recent position: see "Mutating the tracestate Field").
 ///
-/// Linear in the input; stops at the first error or at the 33rd member.
+/// Linear in the input for distinct keys, at most 32 × 32 key comparisons;
+/// stops at the first error or at the 33rd member.
 pub(crate) fn parse_tracestate<'a>(
     lines: impl IntoIterator<Item = &'a str>,
 ) -> Result<Vec<(&'a str, &'a str)>, TracestateError> {
     use TracestateError as E;
     let mut members: Vec<(&str, &str)> = Vec::new();
+    let mut received = 0;
     for line in lines {
         // list = list-member 0*31( OWS "," OWS list-member ); repeated header lines
         // are one list, as if joined with ",".
@@ -193,10 +200,12 @@ pub(crate) fn parse_tracestate<'a>(
             if member.is_empty() {
                 continue;
             }
-            // At most 32 members; a longer list is invalid and dropped whole.
-            if members.len() == MAX_TRACESTATE_MEMBERS {
+            // At most 32 members as received (duplicates count): a longer list
+            // does not match the grammar and is dropped whole.
+            if received == MAX_TRACESTATE_MEMBERS {
                 return Err(E::TooManyMembers);
             }
+            received += 1;
             // list-member = key "=" value
             let at = find_byte(member, b'=').ok_or(E::MissingEquals)?;
             let (key, value) = (&member[..at], &member[at + 1..]);
@@ -206,11 +215,11 @@ pub(crate) fn parse_tracestate<'a>(
             if !valid_value(value) {
                 return Err(E::Value);
             }
-            // Keys are unique within a list.
-            if members.iter().any(|(k, _)| *k == key) {
-                return Err(E::DuplicateKey);
+            // The grammar has no uniqueness rule; receivers MAY discard duplicate
+            // keys they did not generate: the later entries go, the list stays.
+            if !members.iter().any(|(k, _)| *k == key) {
+                members.push((key, value));
             }
-            members.push((key, value));
         }
     }
     Ok(members)
@@ -238,7 +247,7 @@ fn join_members(members: &[(&str, &str)]) -> String {
     out
 }
 
-/// `lcalpha / DIGIT / "_" / "-" / "*" / "/"`
+/// `keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"`
 fn key_char(b: u8) -> bool {
     const TABLE: [bool; 256] = {
         let mut table = [false; 256];
@@ -247,7 +256,7 @@ fn key_char(b: u8) -> bool {
             let b = c as u8;
             table[c] = b.is_ascii_lowercase()
                 || b.is_ascii_digit()
-                || matches!(b, b'_' | b'-' | b'*' | b'/');
+                || matches!(b, b'_' | b'-' | b'*' | b'/' | b'@');
             c += 1;
         }
         table
@@ -288,30 +297,13 @@ fn trim_ows(s: &str) -> &str {
     &s[start..end]
 }
 
-/// key = simple-key / multi-tenant-key
+/// `key = ( lcalpha / DIGIT ) 0*255 ( keychar )` (W3C Trace Context Level 2:
+/// `@` may appear anywhere after the first character, any number of times).
 fn valid_key(key: &str) -> bool {
     let b = key.as_bytes();
-    match find_byte(key, b'@') {
-        // simple-key = lcalpha 0*255( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
-        None => {
-            (1..=256).contains(&b.len())
-                && b[0].is_ascii_lowercase()
-                && b[1..].iter().all(|&c| key_char(c))
-        }
-        // multi-tenant-key = tenant-id "@" system-id
-        Some(at) => {
-            let (tenant, system) = (&b[..at], &b[at + 1..]);
-            // tenant-id = ( lcalpha / DIGIT ) 0*240( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
-            let tenant_ok = (1..=241).contains(&tenant.len())
-                && (tenant[0].is_ascii_lowercase() || tenant[0].is_ascii_digit())
-                && tenant[1..].iter().all(|&c| key_char(c));
-            // system-id = lcalpha 0*13( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
-            let system_ok = (1..=14).contains(&system.len())
-                && system[0].is_ascii_lowercase()
-                && system[1..].iter().all(|&c| key_char(c));
-            tenant_ok && system_ok
-        }
-    }
+    (1..=256).contains(&b.len())
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b[1..].iter().all(|&c| key_char(c))
 }
 
 /// value = 0*255(chr) nblk-chr, with chr = %x20 / nblk-chr and
@@ -600,35 +592,56 @@ mod tests {
 
     #[test]
     fn tracestate_keys() {
+        // key = ( lcalpha / DIGIT ) 0*255 ( keychar )
+        // keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"
         let valid = [
             ("a", "one letter"),
+            ("7", "one digit"),
             ("foo", "simple"),
-            ("f0o_-*/", "all allowed characters"),
-            (&*"k".repeat(256), "256-char simple key"),
-            ("1tenant@vendor", "tenant id starts with a digit"),
+            ("1foo", "starts with a digit"),
+            ("f0o_-*/@", "every keychar"),
+            (&*"k".repeat(256), "256 characters"),
+            (&*format!("9{}", "@".repeat(255)), "a digit then 255 @"),
+            ("t@v", "tenant@system"),
+            ("1tenant@vendor", "tenant starts with a digit"),
+            ("foo@", "@ last"),
+            ("t@", "one letter then @"),
+            ("foo@@bar", "two @ in a row"),
+            ("foo@bar@baz", "two @ apart"),
+            ("t@1v", "digit after @"),
+            ("t@_v", "underscore after @"),
             (
                 &*format!("{}@{}", "t".repeat(241), "v".repeat(14)),
-                "241-char tenant, 14-char system (max)",
+                "241-char tenant, 14-char system",
             ),
-            ("t@v", "shortest multi-tenant"),
+            (
+                &*format!("{}@v", "t".repeat(242)),
+                "242-char tenant before @",
+            ),
+            (&*format!("t@{}", "v".repeat(15)), "15-char system after @"),
         ];
         for (key, label) in valid {
             assert!(valid_key(key), "{label}");
         }
         let invalid = [
             ("", "empty"),
-            ("1foo", "simple key starts with a digit"),
-            ("Foo", "uppercase"),
+            ("@foo", "starts with @"),
+            ("@", "only @"),
+            ("_foo", "starts with underscore"),
+            ("-foo", "starts with dash"),
+            ("*foo", "starts with asterisk"),
+            ("/foo", "starts with slash"),
+            ("Foo", "uppercase first"),
+            ("fOo", "uppercase inside"),
             ("foo.bar", "dot"),
             ("foo bar", "space"),
-            (&*"k".repeat(257), "257-char simple key"),
-            (&*format!("{}@v", "t".repeat(242)), "242-char tenant id"),
-            (&*format!("t@{}", "v".repeat(15)), "15-char system id"),
-            ("t@1v", "system id starts with a digit"),
-            ("@v", "empty tenant"),
-            ("t@", "empty system id"),
-            ("t@v@w", "two @"),
-            ("_t@v", "tenant starts with underscore"),
+            ("foo\tbar", "tab"),
+            ("foo=bar", "equals"),
+            (&*"k".repeat(257), "257 characters"),
+            (
+                &*format!("{}@{}", "t".repeat(200), "v".repeat(56)),
+                "257 characters with @",
+            ),
             ("tö", "non-ASCII"),
         ];
         for (key, label) in invalid {
@@ -685,15 +698,15 @@ mod tests {
                 E::TooManyMembers,
                 "33 members over two lines",
             ),
-            (vec![many.join(",")], E::TooManyMembers, "10 000 members"),
-            (vec!["a=1,a=2".into()], E::DuplicateKey, "duplicate key"),
             (
-                vec!["a=1".into(), "a=1".into()],
-                E::DuplicateKey,
-                "duplicate over lines",
+                vec![members32.join(","), "k0=1".into()],
+                E::TooManyMembers,
+                "33 members, the last a duplicate",
             ),
+            (vec![many.join(",")], E::TooManyMembers, "10 000 members"),
             (vec!["a".into()], E::MissingEquals, "no equals sign"),
             (vec!["A=1".into()], E::Key, "uppercase key"),
+            (vec!["@a=1,b=2".into()], E::Key, "key starts with @"),
             (vec!["a=".into()], E::Value, "empty value"),
             (vec!["a=1=2".into()], E::Value, "equals in value"),
             (
@@ -708,6 +721,35 @@ mod tests {
         }
     }
 
+    #[test]
+    fn tracestate_duplicate_keys_keep_the_first_entry() {
+        // (lines, members kept, label)
+        let cases: [(&[&str], &[(&str, &str)], &str); 6] = [
+            (&["foo=1,foo=1"], &[("foo", "1")], "same key, same value"),
+            (&["foo=1,foo=2"], &[("foo", "1")], "same key, other value"),
+            (&["foo=1", "foo=1"], &[("foo", "1")], "over two lines"),
+            (
+                &["foo=1", "foo=2"],
+                &[("foo", "1")],
+                "over two lines, other value",
+            ),
+            (
+                &["a=1,b=2,a=3,c=4,b=5"],
+                &[("a", "1"), ("b", "2"), ("c", "4")],
+                "order of first entries kept",
+            ),
+            (
+                &["foo@@bar=1,bar=2,foo@@bar=3"],
+                &[("foo@@bar", "1"), ("bar", "2")],
+                "Level 2 key repeated",
+            ),
+        ];
+        for (lines, kept, label) in cases {
+            let parsed = parse_tracestate(lines.iter().copied());
+            assert_eq!(parsed.as_deref(), Ok(kept), "{label}");
+        }
+    }
+
     fn extract(pairs: &[(&str, &str)]) -> Context {
         let mut map: HashMap<String, String> = HashMap::new();
         for (k, v) in pairs {
@@ -719,11 +761,55 @@ mod tests {
     #[test]
     fn extract_keeps_traceparent_when_tracestate_is_invalid() {
         let header = format!("00-{TID}-{SID}-01");
-        let cx = extract(&[("traceparent", &header), ("tracestate", "a=1,a=2")]);
+        let cx = extract(&[("traceparent", &header), ("tracestate", "a=1,A=2")]);
         let span = cx.span();
         let sc = span.span_context();
         assert!(sc.is_valid() && sc.is_remote());
         assert_eq!(sc.trace_state().header(), "");
+    }
+
+    #[test]
+    fn tracestate_sent_on_under_the_level_2_grammar() {
+        let tenant242 = format!("{}@v=1", "t".repeat(242));
+        let system15 = format!("t@{}=1", "v".repeat(15));
+        // (incoming tracestate, outgoing tracestate, label)
+        let cases: Vec<(&str, Option<&str>, &str)> = vec![
+            (
+                "1foo=1,bar=2",
+                Some("1foo=1,bar=2"),
+                "key starts with a digit",
+            ),
+            ("foo@=1,bar=2", Some("foo@=1,bar=2"), "@ last"),
+            (
+                "foo@@bar=1,bar=2",
+                Some("foo@@bar=1,bar=2"),
+                "two @ in a row",
+            ),
+            (
+                "foo@bar@baz=1,bar=2",
+                Some("foo@bar@baz=1,bar=2"),
+                "two @ apart",
+            ),
+            ("t@=1", Some("t@=1"), "one letter then @"),
+            (&tenant242, Some(&tenant242), "242-char tenant"),
+            (&system15, Some(&system15), "15-char system"),
+            ("foo=1,foo=2", Some("foo=1"), "duplicate key: first kept"),
+            ("a=1, b=2 ,a=3", Some("a=1,b=2"), "duplicate key, OWS"),
+            ("@foo=1,bar=2", None, "key starts with @: dropped whole"),
+            ("foo@=1,Bar=2", None, "uppercase key: dropped whole"),
+        ];
+        let header = format!("00-{TID}-{SID}-01");
+        for (incoming, outgoing, label) in cases {
+            let cx = extract(&[("traceparent", &header), ("tracestate", incoming)]);
+            let mut out: HashMap<String, String> = HashMap::new();
+            W3cTraceContextPropagator::new().inject_context(&cx, &mut out);
+            assert_eq!(out.get("traceparent"), Some(&header), "{label}");
+            assert_eq!(
+                out.get("tracestate").map(String::as_str),
+                outgoing,
+                "{label}"
+            );
+        }
     }
 
     #[test]
@@ -740,14 +826,20 @@ mod tests {
     }
 
     #[test]
-    fn tracestate_that_upstream_cannot_hold_is_sent_on_verbatim() {
-        let key = format!("{}@{}", "t".repeat(241), "v".repeat(14));
-        let state = format!("foo=1,{key}=1");
-        let header = format!("00-{TID}-{SID}-01");
-        let cx = extract(&[("traceparent", &header), ("tracestate", &state)]);
-        let mut out: HashMap<String, String> = HashMap::new();
-        W3cTraceContextPropagator::new().inject_context(&cx, &mut out);
-        assert_eq!(out["tracestate"], state);
+    fn tracestate_that_upstream_cannot_hold_is_sent_on() {
+        let system15 = format!("t@{}", "v".repeat(15));
+        for key in ["foo@@bar", "foo@bar@baz", &system15] {
+            assert!(
+                TraceState::from_key_value([(key, "1")]).is_err(),
+                "{key}: upstream holds it now; this test no longer tests the fallback"
+            );
+            let state = format!("foo=1,{key}=1,foo=2");
+            let header = format!("00-{TID}-{SID}-01");
+            let cx = extract(&[("traceparent", &header), ("tracestate", &state)]);
+            let mut out: HashMap<String, String> = HashMap::new();
+            W3cTraceContextPropagator::new().inject_context(&cx, &mut out);
+            assert_eq!(out["tracestate"], format!("foo=1,{key}=1"), "{key}");
+        }
     }
 
     #[test]
