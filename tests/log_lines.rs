@@ -143,7 +143,7 @@ fn events_in_nested_instrumented_spans_carry_the_exported_ids() {
     let (t, s, flags) = text_ids(&line);
     assert_eq!(
         (t.as_str(), s.as_str(), flags.as_str()),
-        (&*trace_id, &*inner_span, "01")
+        (&*trace_id, &*inner_span, "03")
     );
     assert!(line.contains("answer=42"), "{line}");
 
@@ -154,6 +154,8 @@ fn events_in_nested_instrumented_spans_carry_the_exported_ids() {
         .expect("the span of the line was exported");
     assert_eq!(inner.name, "inner_work");
     assert_eq!(format!("{:032x}", inner.span_context.trace_id()), trace_id);
+    // Sampled, and random: the trace was started here (W3C Level 2).
+    assert_eq!(format!("{:02x}", inner.span_context.trace_flags()), flags);
     let outer_line = out.text.line(&format!("outer says hello tag={tag}"));
     let (outer_trace, outer_span, _) = text_ids(&outer_line);
     assert_eq!(outer_trace, trace_id);
@@ -162,7 +164,7 @@ fn events_in_nested_instrumented_spans_carry_the_exported_ids() {
     let j = json(&out.json.line(&format!("\"tag\":\"{tag}\",\"answer\":42")));
     assert_eq!(j["trace_id"], trace_id.as_str());
     assert_eq!(j["span_id"], inner_span.as_str());
-    assert_eq!(j["trace_flags"], "01");
+    assert_eq!(j["trace_flags"], "03");
     assert_eq!(j["message"], "inner says hello");
     assert_eq!(j["level"], "INFO");
     assert_eq!(j["target"], "log_lines");

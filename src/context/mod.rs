@@ -7,6 +7,7 @@
 //! innermost scope wins in both worlds, and every function here reads the same
 //! thread-local OTel context stack.
 
+mod random_flag;
 mod scope;
 
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId};
@@ -21,6 +22,7 @@ use crate::propagation::{
     HeaderInjector,
 };
 
+pub(crate) use random_flag::{RandomFlagProvider, RandomFlagTracer};
 #[cfg(any(feature = "http-server", feature = "reqwest"))]
 pub(crate) use scope::start_span;
 pub(crate) use scope::{cache_installed_tracer, TRACER_NAME};

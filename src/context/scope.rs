@@ -16,6 +16,7 @@ use opentelemetry::trace::{
 use opentelemetry::{global, Context};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
+use super::RandomFlagTracer;
 use crate::ids::{new_span_id, new_trace_id, SpanIdHex, TraceIdHex};
 use crate::propagation::{
     extract_trace_context_from_headers, traceparent_string, ExtractedContext, FLAG_RANDOM,
@@ -29,12 +30,14 @@ pub(crate) const TRACER_NAME: &str = "distributed-tracing";
 /// installed, cached once it did: `global::tracer` costs a lock and an
 /// allocation per call, and its boxed spans one more allocation per span.
 /// Before that, or with a provider installed by other code, the global
-/// provider's tracer at the time of the call.
-static INSTALLED_TRACER: std::sync::OnceLock<SdkTracer> = std::sync::OnceLock::new();
+/// provider's tracer at the time of the call. Both keep the W3C `random` flag
+/// ([`RandomFlagTracer`]).
+static INSTALLED_TRACER: std::sync::OnceLock<RandomFlagTracer<SdkTracer>> =
+    std::sync::OnceLock::new();
 
 /// Called by `init_observability` right after it installed `provider` globally.
 pub(crate) fn cache_installed_tracer(provider: &SdkTracerProvider) {
-    let _ = INSTALLED_TRACER.set(provider.tracer(TRACER_NAME));
+    let _ = INSTALLED_TRACER.set(RandomFlagTracer(provider.tracer(TRACER_NAME)));
 }
 
 /// Starts a span for this crate (scopes, server and client spans) as a child of
@@ -42,7 +45,9 @@ pub(crate) fn cache_installed_tracer(provider: &SdkTracerProvider) {
 pub(crate) fn start_span(builder: SpanBuilder, parent: &Context) -> Context {
     match INSTALLED_TRACER.get() {
         Some(tracer) => parent.with_span(tracer.build_with_context(builder, parent)),
-        None => parent.with_span(global::tracer(TRACER_NAME).build_with_context(builder, parent)),
+        None => parent.with_span(
+            RandomFlagTracer(global::tracer(TRACER_NAME)).build_with_context(builder, parent),
+        ),
     }
 }
 

@@ -464,7 +464,7 @@ impl ObservabilityBuilder {
             names => global::set_text_map_propagator(propagator(names)),
         }
         if let Some(provider) = &guard.provider {
-            global::set_tracer_provider(provider.clone());
+            global::set_tracer_provider(crate::context::RandomFlagProvider(provider.clone()));
             crate::context::cache_installed_tracer(provider);
         }
         let config = &guard.config;

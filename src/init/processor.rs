@@ -30,7 +30,7 @@ use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use opentelemetry::trace::TraceState;
+use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceState};
 use opentelemetry::{Context, KeyValue, Value};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
@@ -674,11 +674,31 @@ impl<T: Send + 'static> QueueProcessor<T> {
     }
 }
 
+/// A root span's trace id came from the SDK's random id generator: it is
+/// exported with the W3C `random` flag, as its headers were sent (the SDK gives
+/// a root no flag but `sampled`; see `context::random_flag`).
+fn random_flag_on_root(span: &mut SpanData) {
+    let sc = &span.span_context;
+    let flags = sc.trace_flags().to_u8();
+    if flags & crate::propagation::FLAG_RANDOM == 0 {
+        span.span_context = SpanContext::new(
+            sc.trace_id(),
+            sc.span_id(),
+            TraceFlags::new(flags | crate::propagation::FLAG_RANDOM),
+            sc.is_remote(),
+            sc.trace_state().clone(),
+        );
+    }
+}
+
 impl SpanProcessor for QueueProcessor<SpanData> {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
     fn on_end(&self, mut span: SpanData) {
         if span.span_context.is_sampled() {
+            if span.parent_span_id == SpanId::INVALID {
+                random_flag_on_root(&mut span);
+            }
             if let Some(limit) = self.value_length {
                 super::limits::truncate_span(&mut span, limit);
             }

@@ -293,7 +293,8 @@ where
     use tracing_subscriber::filter::filter_fn;
     use tracing_subscriber::Layer as _;
     let layer = tracing_opentelemetry::layer()
-        .with_tracer(tracer)
+        // Spans keep the W3C `random` flag through dropped spans and on new traces.
+        .with_tracer(crate::context::RandomFlagTracer(tracer))
         .with_context_activation(options.context_activation)
         .with_location(options.location)
         .with_threads(options.threads)
