@@ -95,6 +95,12 @@ fn one_trace_across_three_services() {
         "the frontend started the trace"
     );
     assert_eq!(front_server.span.name, "GET /checkout");
+    // W3C Level 2: the frontend started the trace, so its id is random; every
+    // span of the three services is exported sampled and random, as its
+    // `traceparent` headers were sent.
+    for s in &spans {
+        assert_eq!(s.span.flags & 0xff, 0x03, "{}: {}", s.service, s.span.name);
+    }
     assert_eq!(
         back_server.parent_span_id(),
         front_client.span_id(),

@@ -723,8 +723,9 @@ mod tests {
 
     #[test]
     fn tracestate_duplicate_keys_keep_the_first_entry() {
+        type Members<'a> = &'a [(&'a str, &'a str)];
         // (lines, members kept, label)
-        let cases: [(&[&str], &[(&str, &str)], &str); 6] = [
+        let cases: [(&[&str], Members, &str); 6] = [
             (&["foo=1,foo=1"], &[("foo", "1")], "same key, same value"),
             (&["foo=1,foo=2"], &[("foo", "1")], "same key, other value"),
             (&["foo=1", "foo=1"], &[("foo", "1")], "over two lines"),
