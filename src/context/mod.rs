@@ -6,6 +6,11 @@
 //! ([`DistributedTraceContext`], [`init_trace_context`], ...) attach theirs, so the
 //! innermost scope wins in both worlds, and every function here reads the same
 //! thread-local OTel context stack.
+//!
+//! The spans the crate starts, the `tracing` bridge's and the global provider's
+//! keep the W3C Level 2 `random` flag: a span has it when its parent had it,
+//! sampled or dropped, and when it starts a trace (the SDK alone gives a dropped
+//! span no flags and a root only `sampled`).
 
 mod random_flag;
 mod scope;

@@ -21,7 +21,8 @@
 //!   list is dropped, the list kept (upstream rejects keys such as `1foo` or
 //!   `foo@@bar`, and the whole list with them);
 //! * the `random` flag of a caller is kept on every outgoing header of its
-//!   trace, sampled or not (see [`crate::context`]);
+//!   trace, sampled or not, and a trace started here has it (the crate's
+//!   tracers correct the SDK's flags: see [`crate::context`]);
 //! * two `traceparent` headers make the request's context invalid (a new trace).
 
 use std::sync::{Arc, OnceLock};
@@ -840,6 +841,54 @@ mod tests {
             let mut out: HashMap<String, String> = HashMap::new();
             W3cTraceContextPropagator::new().inject_context(&cx, &mut out);
             assert_eq!(out["tracestate"], format!("foo=1,{key}=1"), "{key}");
+        }
+    }
+
+    #[test]
+    fn random_flag_through_an_unsampled_hop() {
+        use crate::context::RandomFlagTracer;
+        use opentelemetry::trace::{SpanBuilder, Tracer, TracerProvider};
+        use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+        // The default sampler, parentbased_always_on: an unsampled caller's
+        // child is dropped, a sampled caller's recorded.
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)))
+            .build();
+        let tracer = RandomFlagTracer(provider.tracer("test"));
+        // (incoming flags or None, outgoing flags, same trace, label)
+        let cases = [
+            (
+                Some("02"),
+                "02",
+                true,
+                "random, not sampled: kept on the dropped hop",
+            ),
+            (Some("03"), "03", true, "random, sampled"),
+            (Some("01"), "01", true, "sampled, not random: stays unset"),
+            (Some("00"), "00", true, "neither: stays unset"),
+            (Some("06"), "02", true, "unknown bit dropped, random kept"),
+            (
+                None,
+                "03",
+                false,
+                "no caller: a new trace, sampled and random",
+            ),
+        ];
+        for (incoming, outgoing, same_trace, label) in cases {
+            let headers: Vec<(&str, String)> = incoming
+                .map(|flags| ("traceparent", format!("00-{TID}-{SID}-{flags}")))
+                .into_iter()
+                .collect();
+            let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let parent = extract(&pairs);
+            let cx =
+                parent.with_span(tracer.build_with_context(SpanBuilder::from_name("hop"), &parent));
+            let mut out: HashMap<String, String> = HashMap::new();
+            W3cTraceContextPropagator::new().inject_context(&cx, &mut out);
+            let tp = &out["traceparent"];
+            assert_eq!(&tp[53..], outgoing, "{label}: {tp}");
+            assert_eq!(&tp[3..35] == TID, same_trace, "{label}: {tp}");
+            assert_ne!(&tp[36..52], SID, "{label}: a new span id");
         }
     }
 
