@@ -19,6 +19,9 @@ use axum::Router;
 const TID: &str = "12345678901234567890123456789012";
 const PID: &str = "1234567890123456";
 
+/// Request headers, in the order they are sent.
+type Headers = Vec<(&'static str, String)>;
+
 /// What each callback received: its id -> (traceparent lines, tracestate lines).
 type Seen = Arc<Mutex<HashMap<String, (Vec<String>, Vec<String>)>>>;
 
@@ -101,7 +104,7 @@ async fn the_example_passes_the_harness_protocol() {
     let tp = |flags: &str| format!("00-{TID}-{PID}-{flags}");
     // (label, headers, continued trace, outgoing flags, outgoing tracestate)
     #[rustfmt::skip]
-    let cases: Vec<(&str, Vec<(&str, String)>, bool, &str, Option<&str>)> = vec![
+    let cases: Vec<(&str, Headers, bool, &str, Option<&str>)> = vec![
         ("missing", vec![], false, "03", None),
         ("sampled", vec![("traceparent", tp("01"))], true, "01", None),
         ("random-unsampled", vec![("traceparent", tp("02"))], true, "02", None),
