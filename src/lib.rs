@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+pub mod bridge;
 pub mod context;
 mod error;
 pub mod http;
@@ -18,6 +19,7 @@ pub mod task;
 ))]
 mod text;
 
+pub use bridge::{otel_layer, otel_layer_with, BridgeOptions, SpanEvents};
 pub use context::{
     clear_trace_context, current_span_context, current_span_id, current_trace_flags,
     current_trace_id, current_trace_id_hex, get_span_id, get_trace_context_dict, get_trace_flags,
@@ -36,9 +38,8 @@ pub use init::{
     PropagatorName, SamplerConfig, SpanLimitsConfig, TracesExporter,
 };
 pub use logging::{
-    json_fmt_layer, otel_layer, otel_layer_with, setup_trace_logging, trace_context_fmt_layer,
-    BridgeOptions, DatadogTags, JsonFormat, LogFormat, SpanEvents, TraceContextFormat,
-    DEFAULT_PATTERN,
+    json_fmt_layer, setup_trace_logging, trace_context_fmt_layer, DatadogTags, JsonFormat,
+    LogFormat, TraceContextFormat, DEFAULT_PATTERN,
 };
 pub use propagation::{
     default_propagator, extract_context_from, extract_trace_context_from_headers,

@@ -7,12 +7,9 @@
 //! innermost scope wins in both worlds, and every function here reads the same
 //! thread-local OTel context stack.
 //!
-//! The spans the crate starts, the `tracing` bridge's and the global provider's
-//! keep the W3C Level 2 `random` flag: a span has it when its parent had it,
-//! sampled or dropped, and when it starts a trace (the SDK alone gives a dropped
-//! span no flags and a root only `sampled`).
+//! The spans of these scopes are started with the [bridge](crate::bridge)'s
+//! tracer, which keeps the W3C Level 2 `random` flag.
 
-mod random_flag;
 mod scope;
 
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId};
@@ -27,10 +24,6 @@ use crate::propagation::{
     HeaderInjector,
 };
 
-pub(crate) use random_flag::{RandomFlagProvider, RandomFlagTracer};
-#[cfg(any(feature = "http-server", feature = "reqwest"))]
-pub(crate) use scope::start_span;
-pub(crate) use scope::{cache_installed_tracer, TRACER_NAME};
 pub use scope::{DistributedTraceContext, Scoped, TraceContextGuard};
 
 /// Runs `f` on the current OpenTelemetry context: the innermost attached one

@@ -8,48 +8,18 @@ use std::pin::Pin;
 use std::task::{self, Poll};
 
 use opentelemetry::context::ContextGuard;
-use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::trace::{
     Link, SpanBuilder, SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId,
-    TraceState, Tracer,
+    TraceState,
 };
-use opentelemetry::{global, Context};
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry::Context;
 
-use super::RandomFlagTracer;
+use crate::bridge::start_span;
 use crate::ids::{new_span_id, new_trace_id, SpanIdHex, TraceIdHex};
 use crate::propagation::{
     extract_trace_context_from_headers, traceparent_string, ExtractedContext, FLAG_RANDOM,
     FLAG_SAMPLED,
 };
-
-/// The instrumentation scope name of the spans this crate starts.
-pub(crate) const TRACER_NAME: &str = "distributed-tracing";
-
-/// The SDK tracer of the provider [`init_observability`](crate::init_observability)
-/// installed, cached once it did: `global::tracer` costs a lock and an
-/// allocation per call, and its boxed spans one more allocation per span.
-/// Before that, or with a provider installed by other code, the global
-/// provider's tracer at the time of the call. Both keep the W3C `random` flag
-/// ([`RandomFlagTracer`]).
-static INSTALLED_TRACER: std::sync::OnceLock<RandomFlagTracer<SdkTracer>> =
-    std::sync::OnceLock::new();
-
-/// Called by `init_observability` right after it installed `provider` globally.
-pub(crate) fn cache_installed_tracer(provider: &SdkTracerProvider) {
-    let _ = INSTALLED_TRACER.set(RandomFlagTracer(provider.tracer(TRACER_NAME)));
-}
-
-/// Starts a span for this crate (scopes, server and client spans) as a child of
-/// `parent` (see [`INSTALLED_TRACER`]); returns `parent` with the span in it.
-pub(crate) fn start_span(builder: SpanBuilder, parent: &Context) -> Context {
-    match INSTALLED_TRACER.get() {
-        Some(tracer) => parent.with_span(tracer.build_with_context(builder, parent)),
-        None => parent.with_span(
-            RandomFlagTracer(global::tracer(TRACER_NAME)).build_with_context(builder, parent),
-        ),
-    }
-}
 
 /// Flags of a trace whose id we generated: sampled, and (W3C Level 2) random.
 const NEW_TRACE_FLAGS: TraceFlags = TraceFlags::new(FLAG_SAMPLED | FLAG_RANDOM);

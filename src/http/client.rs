@@ -140,7 +140,7 @@ impl reqwest_middleware::Middleware for TracingMiddleware {
         let builder = opentelemetry::trace::SpanBuilder::from_name(name)
             .with_kind(SpanKind::Client)
             .with_attributes(attributes);
-        let cx = crate::context::start_span(builder, &parent);
+        let cx = crate::bridge::start_span(builder, &parent);
         crate::propagation::inject_context_into(
             &cx,
             &mut crate::propagation::HeaderInjector(req.headers_mut()),

@@ -282,7 +282,7 @@ impl<P: TrustPolicy> TraceLayer<P> {
         if !links.is_empty() {
             builder = builder.with_links(links);
         }
-        crate::context::start_span(builder, &parent)
+        crate::bridge::start_span(builder, &parent)
     }
 }
 

@@ -36,11 +36,9 @@ pub use config::{
 pub use limits::SpanLimitsConfig;
 pub use processor::ExportStats;
 
+use crate::bridge::{bridge_layer, otel_layer_with, BridgeOptions};
 use crate::error::Result;
-use crate::logging::{
-    bridge_layer, fmt_layer, otel_layer_with, BridgeOptions, DatadogTags, JsonFormat, LogFormat,
-    TraceContextFormat,
-};
+use crate::logging::{fmt_layer, DatadogTags, JsonFormat, LogFormat, TraceContextFormat};
 use crate::propagation::{
     B3Propagator, DatadogPropagator, JaegerPropagator, W3cBaggagePropagator,
     W3cTraceContextPropagator, XrayPropagator,
@@ -445,7 +443,7 @@ impl ObservabilityBuilder {
         // a second `init` fails without disturbing the first one's pipeline.
         let otel = match &guard.provider {
             Some(provider) => {
-                bridge_layer(provider.tracer(crate::context::TRACER_NAME), bridge_options)
+                bridge_layer(provider.tracer(crate::bridge::TRACER_NAME), bridge_options)
             }
             None => otel_layer_with(bridge_options),
         };
@@ -464,8 +462,8 @@ impl ObservabilityBuilder {
             names => global::set_text_map_propagator(propagator(names)),
         }
         if let Some(provider) = &guard.provider {
-            global::set_tracer_provider(crate::context::RandomFlagProvider(provider.clone()));
-            crate::context::cache_installed_tracer(provider);
+            global::set_tracer_provider(crate::bridge::RandomFlagProvider(provider.clone()));
+            crate::bridge::cache_installed_tracer(provider);
         }
         let config = &guard.config;
         for issue in &config.issues {

@@ -676,7 +676,7 @@ impl<T: Send + 'static> QueueProcessor<T> {
 
 /// A root span's trace id came from the SDK's random id generator: it is
 /// exported with the W3C `random` flag, as its headers were sent (the SDK gives
-/// a root no flag but `sampled`; see `context::random_flag`).
+/// a root no flag but `sampled`; see `bridge::random_flag`).
 fn random_flag_on_root(span: &mut SpanData) {
     let sc = &span.span_context;
     let flags = sc.trace_flags().to_u8();

@@ -846,7 +846,7 @@ mod tests {
 
     #[test]
     fn random_flag_through_an_unsampled_hop() {
-        use crate::context::RandomFlagTracer;
+        use crate::bridge::RandomFlagTracer;
         use opentelemetry::trace::{SpanBuilder, Tracer, TracerProvider};
         use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
         // The default sampler, parentbased_always_on: an unsampled caller's

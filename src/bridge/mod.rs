@@ -1,0 +1,165 @@
+//! The `tracing`-to-OpenTelemetry bridge: the tracing-opentelemetry layer and
+//! its options ([`otel_layer`], [`otel_layer_with`], [`BridgeOptions`]), the
+//! tracer the crate's own spans are started with, and the tracer wrapper that
+//! keeps the W3C Level 2 `random` flag on both.
+//!
+//! The spans the crate starts, the `tracing` bridge's and the global provider's
+//! keep the `random` flag: a span has it when its parent had it, sampled or
+//! dropped, and when it starts a trace (the SDK alone gives a dropped span no
+//! flags and a root only `sampled`).
+
+mod random_flag;
+mod tracer;
+
+use tracing::Subscriber;
+use tracing_subscriber::registry::LookupSpan;
+
+pub(crate) use random_flag::{RandomFlagProvider, RandomFlagTracer};
+pub(crate) use tracer::{cache_installed_tracer, start_span, TRACER_NAME};
+
+/// Which `tracing` events inside a span are also recorded on the span, as span
+/// events ([`BridgeOptions::span_events`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SpanEvents {
+    /// None: log lines stay log lines (and OTLP log records with feature `logs`).
+    None,
+    /// `ERROR` events only (default): they also mark the span's status as an
+    /// error and record exceptions, as tracing-opentelemetry does.
+    #[default]
+    Errors,
+    /// Every event (tracing-opentelemetry's own default): each log line inside
+    /// a span is stored a second time, on the span.
+    All,
+}
+
+/// What the `tracing`-to-OpenTelemetry bridge records on each span; see
+/// [`otel_layer_with`]. The defaults keep what a trace viewer needs and drop
+/// what costs the most per span (the README's performance table has the
+/// measured cost of each option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BridgeOptions {
+    /// `code.file.path`, `code.line.number`, `code.module.name` (default on).
+    pub location: bool,
+    /// `thread.id` and `thread.name`, an allocated string per span (default off).
+    pub threads: bool,
+    /// `busy_ns` / `idle_ns`: two clock reads per enter/exit (default off).
+    pub timings: bool,
+    /// Which events become span events (default [`SpanEvents::Errors`]).
+    pub span_events: SpanEvents,
+    /// Make an entered `tracing` span's OpenTelemetry context current (default
+    /// on): OpenTelemetry-native code (`Context::current()`, other crates'
+    /// instrumentation) then sees the span. Off, entering and exiting a span
+    /// costs less (the README has the figures) and this crate's shims, log
+    /// lines, spawns and HTTP client still read the entered span, but
+    /// `Context::current()` does not, and neither do OTLP log records (feature
+    /// `logs`: the SDK's logger takes their trace from `Context::current()`).
+    pub context_activation: bool,
+}
+
+impl Default for BridgeOptions {
+    fn default() -> Self {
+        Self {
+            location: true,
+            threads: false,
+            timings: false,
+            span_events: SpanEvents::Errors,
+            context_activation: true,
+        }
+    }
+}
+
+impl BridgeOptions {
+    /// Sets [`location`](Self::location).
+    pub fn with_location(mut self, on: bool) -> Self {
+        self.location = on;
+        self
+    }
+
+    /// Sets [`threads`](Self::threads).
+    pub fn with_threads(mut self, on: bool) -> Self {
+        self.threads = on;
+        self
+    }
+
+    /// Sets [`timings`](Self::timings).
+    pub fn with_timings(mut self, on: bool) -> Self {
+        self.timings = on;
+        self
+    }
+
+    /// Sets [`context_activation`](Self::context_activation).
+    pub fn with_context_activation(mut self, on: bool) -> Self {
+        self.context_activation = on;
+        self
+    }
+
+    /// Sets [`span_events`](Self::span_events).
+    pub fn with_span_events(mut self, events: SpanEvents) -> Self {
+        self.span_events = events;
+        self
+    }
+
+    /// tracing-opentelemetry's own defaults (everything on), for comparison.
+    pub fn upstream() -> Self {
+        Self {
+            location: true,
+            threads: true,
+            timings: true,
+            span_events: SpanEvents::All,
+            context_activation: true,
+        }
+    }
+}
+
+/// The tracing-to-OpenTelemetry bridge layer with [`BridgeOptions::default`];
+/// see [`otel_layer_with`].
+pub fn otel_layer<S>() -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+{
+    otel_layer_with(BridgeOptions::default())
+}
+
+/// The tracing-to-OpenTelemetry bridge layer, with the global tracer provider's
+/// tracer (install the provider first) and context activation on, so that
+/// entering a `tracing` span makes its OTel context current.
+pub fn otel_layer_with<S>(
+    options: BridgeOptions,
+) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+{
+    bridge_layer(opentelemetry::global::tracer(TRACER_NAME), options)
+}
+
+/// The bridge layer with a given tracer (`init_observability` passes its
+/// provider's own, so that nothing global is touched before it succeeds).
+pub(crate) fn bridge_layer<S, T>(
+    tracer: T,
+    options: BridgeOptions,
+) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+    T: opentelemetry::trace::Tracer + Send + Sync + 'static,
+    T::Span: Send + Sync,
+{
+    use tracing_subscriber::filter::filter_fn;
+    use tracing_subscriber::Layer as _;
+    let layer = tracing_opentelemetry::layer()
+        // Spans keep the W3C `random` flag through dropped spans and on new traces.
+        .with_tracer(RandomFlagTracer(tracer))
+        .with_context_activation(options.context_activation)
+        .with_location(options.location)
+        .with_threads(options.threads)
+        .with_tracked_inactivity(options.timings);
+    match options.span_events {
+        SpanEvents::All => Box::new(layer),
+        // A per-layer filter: spans always pass; events only as chosen.
+        SpanEvents::Errors => Box::new(layer.with_filter(filter_fn(|meta| {
+            meta.is_span() || *meta.level() == tracing::Level::ERROR
+        }))),
+        SpanEvents::None => Box::new(layer.with_filter(filter_fn(|meta| meta.is_span()))),
+    }
+}
