@@ -11,12 +11,6 @@ mod init;
 pub mod logging;
 pub mod propagation;
 pub mod task;
-#[cfg(any(
-    feature = "http-server",
-    feature = "reqwest",
-    feature = "otlp-grpc",
-    feature = "otlp-http"
-))]
 mod text;
 
 pub use bridge::{otel_layer, otel_layer_with, BridgeOptions, SpanEvents};

@@ -16,6 +16,7 @@ use std::time::Duration;
 use super::limits::SpanLimitsConfig;
 use super::sink::{current_uid, Uid, DEFAULT_MAX_BYTES};
 use crate::error::{Error, Shown};
+use crate::text::{percent_decode, NotUtf8};
 
 /// Where finished spans go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -703,32 +704,14 @@ pub(crate) fn parse_pairs(value: &str, secret: bool) -> Result<Vec<(String, Stri
             true => "a member has no '=' (a header is written name=value)".to_string(),
             false => format!("member {shown:?} has no '='"),
         })?;
-        let key = percent_decode(key.trim()).ok_or("invalid percent-encoding")?;
-        let val = percent_decode(val.trim()).ok_or("invalid percent-encoding")?;
+        let key = percent_decode(key.trim(), NotUtf8::Reject).ok_or("invalid percent-encoding")?;
+        let val = percent_decode(val.trim(), NotUtf8::Reject).ok_or("invalid percent-encoding")?;
         if key.is_empty() {
             return Err(format!("member {shown:?} has an empty key"));
         }
         out.push((key, val));
     }
     Ok(out)
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = b.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// An URL as this crate shows it (log lines, `Debug`, errors): its userinfo

@@ -40,6 +40,7 @@ use opentelemetry::Context;
 
 use super::carrier::one_value;
 use crate::ids::{decode_hex_u128, decode_hex_u64, SpanIdHex, TraceIdHex};
+use crate::text::trim_ows;
 
 /// The single-header name.
 const B3: &str = "b3";
@@ -51,9 +52,6 @@ const X_B3_FLAGS: &str = "x-b3-flags";
 
 /// `{32}-{16}-{1}-{16}`: the longest single-header value.
 const MAX_SINGLE_LEN: usize = 32 + 1 + 16 + 1 + 1 + 1 + 16;
-
-/// HTTP "optional white space": spaces and horizontal tabs.
-const OWS: [char; 2] = [' ', '\t'];
 
 /// The strict B3 propagator, in the single-header or the multi-header encoding.
 ///
@@ -207,7 +205,7 @@ fn parse_sampling_state(b: &[u8]) -> Result<Sampling, B3Error> {
 pub(crate) fn parse_single(value: &str) -> Result<B3Single, B3Error> {
     use B3Error as E;
     // HTTP allows optional white space around a header value.
-    let b = value.trim_matches(OWS).as_bytes();
+    let b = trim_ows(value).as_bytes();
     // An empty value carries nothing.
     if b.is_empty() {
         return Err(E::Empty);
@@ -262,17 +260,17 @@ pub(crate) fn parse_multi(
 ) -> Result<B3Context, B3Error> {
     use B3Error as E;
     // HTTP allows optional white space around a header value.
-    let trace_id = parse_trace_id(trace_id.trim_matches(OWS).as_bytes())?;
-    let span_id = parse_span_id(span_id.trim_matches(OWS).as_bytes())?;
+    let trace_id = parse_trace_id(trim_ows(trace_id).as_bytes())?;
+    let span_id = parse_span_id(trim_ows(span_id).as_bytes())?;
     // X-B3-Sampled = `1` (accept) or `0` (deny); the legacy `true` / `false` are read too.
-    let sampled = match sampled.map(|s| s.trim_matches(OWS)) {
+    let sampled = match sampled.map(trim_ows) {
         None => None,
         Some("1" | "true") => Some(Sampling::Accept),
         Some("0" | "false") => Some(Sampling::Deny),
         Some(_) => return Err(E::Sampled),
     };
     // X-B3-Flags = `1` (debug); `0` is "not debug".
-    let debug = match flags.map(|s| s.trim_matches(OWS)) {
+    let debug = match flags.map(trim_ows) {
         None | Some("0") => false,
         Some("1") => true,
         Some(_) => return Err(E::Flags),

@@ -71,6 +71,8 @@ use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::Context;
 
+use crate::text::{percent_decode, trim_ows, NotUtf8};
+
 /// The `baggage` header name.
 pub(crate) const BAGGAGE: &str = "baggage";
 
@@ -79,9 +81,6 @@ const MAX_MEMBERS: usize = 64;
 
 /// §3.3.2 Condition 2: at most 8192 bytes, all `baggage` lines together.
 const MAX_BYTES: usize = 8192;
-
-/// HTTP "optional white space": spaces and horizontal tabs (§3.3.1, RFC 7230 §3.2.3).
-const OWS: [char; 2] = [' ', '\t'];
 
 /// The strict W3C Baggage propagator.
 ///
@@ -181,43 +180,6 @@ fn valid_value(s: &str) -> bool {
     s.bytes().all(baggage_octet)
 }
 
-fn hex_digit(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Percent-decodes a value that is already known to be `*baggage-octet`.
-fn percent_decode(value: &str) -> Result<String, MemberError> {
-    let b = value.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            // §3.3.1.3: a literal "%" MUST itself be encoded, so every "%" starts a
-            // "%" HEXDIG HEXDIG escape (RFC 3986 §2.1, either case).
-            let hi = b.get(i + 1).copied().and_then(hex_digit);
-            let lo = b.get(i + 2).copied().and_then(hex_digit);
-            let (Some(hi), Some(lo)) = (hi, lo) else {
-                return Err(MemberError::PercentEscape);
-            };
-            out.push((hi << 4) | lo);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    // §3.3.1.3: octet sequences that are not UTF-8 MUST be replaced with U+FFFD.
-    Ok(match String::from_utf8(out) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    })
-}
-
 /// Checks a property list (the text after a value's first `;`) and returns it
 /// normalised: each property's white space removed, joined with `;`.
 fn parse_properties(props: &str) -> Result<String, MemberError> {
@@ -226,8 +188,8 @@ fn parse_properties(props: &str) -> Result<String, MemberError> {
         // property = key OWS "=" OWS value / key OWS (§3.3.1), OWS around each
         // property removed (§3.3.1.4).
         let (key, value) = match property.split_once('=') {
-            Some((key, value)) => (key.trim_matches(OWS), Some(value.trim_matches(OWS))),
-            None => (property.trim_matches(OWS), None),
+            Some((key, value)) => (trim_ows(key), Some(trim_ows(value))),
+            None => (trim_ows(property), None),
         };
         // The property key is a token (an empty property is none).
         if !valid_token(key) {
@@ -262,7 +224,7 @@ pub(crate) fn parse_member(member: &str) -> Result<Member<'_>, MemberError> {
         .split_once('=')
         .ok_or(MemberError::MissingEquals)?;
     // OWS around the key and the value is not part of them (§3.3.1.2, §3.3.1.3).
-    let (key, value) = (key.trim_matches(OWS), value.trim_matches(OWS));
+    let (key, value) = (trim_ows(key), trim_ows(value));
     // key = token (RFC 7230 §3.2.6): ASCII only, not empty, no separators.
     if !valid_token(key) {
         return Err(MemberError::Key);
@@ -272,7 +234,9 @@ pub(crate) fn parse_member(member: &str) -> Result<Member<'_>, MemberError> {
     if !valid_value(value) {
         return Err(MemberError::Value);
     }
-    let value = percent_decode(value)?;
+    // §3.3.1.3: a literal "%" MUST itself be encoded, so every "%" starts an
+    // escape; octet sequences that are not UTF-8 MUST be replaced with U+FFFD.
+    let value = percent_decode(value, NotUtf8::Replace).ok_or(MemberError::PercentEscape)?;
     let properties = match properties {
         Some(props) => parse_properties(props)?,
         None => String::new(),
@@ -304,7 +268,7 @@ pub(crate) fn parse_baggage<'a>(lines: &[&'a str]) -> Result<Vec<Member<'a>>, Ba
     for line in lines {
         // baggage-string = list-member 0*179( OWS "," OWS list-member ) (§3.3.1).
         for member in line.split(',') {
-            let member = member.trim_matches(OWS);
+            let member = trim_ows(member);
             // Empty list elements are ignored (RFC 7230 §7).
             if member.is_empty() {
                 continue;
@@ -340,7 +304,7 @@ fn percent_encode(value: &str, out: &mut String) {
 
 /// The valid properties of a metadata string, normalised; invalid ones left out.
 fn sanitize_properties(metadata: &str) -> String {
-    if metadata.trim_matches(OWS).is_empty() {
+    if trim_ows(metadata).is_empty() {
         return String::new();
     }
     metadata

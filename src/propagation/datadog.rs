@@ -47,6 +47,7 @@ use opentelemetry::Context;
 
 use super::carrier::one_value;
 use crate::ids::decode_hex_u64;
+use crate::text::trim_ows;
 
 /// The header names, lowercase (header names are case-insensitive).
 const X_DATADOG_TRACE_ID: &str = "x-datadog-trace-id";
@@ -59,9 +60,6 @@ const TAG_TID: &str = "_dd.p.tid";
 
 /// The largest `x-datadog-tags` value read, in bytes.
 const MAX_TAGS_LEN: usize = 512;
-
-/// HTTP "optional white space": spaces and horizontal tabs.
-const OWS: [char; 2] = [' ', '\t'];
 
 /// The strict Datadog propagator (`x-datadog-trace-id`, `x-datadog-parent-id`,
 /// `x-datadog-sampling-priority`, `x-datadog-tags`).
@@ -159,7 +157,7 @@ fn decode_decimal_i64(b: &[u8]) -> Option<i64> {
 
 /// A header value without the optional white space HTTP allows around it.
 fn trim(s: &str) -> &[u8] {
-    s.trim_matches(OWS).as_bytes()
+    trim_ows(s).as_bytes()
 }
 
 /// Parses the `x-datadog-*` header values, strictly. Problems with the tags
@@ -203,7 +201,7 @@ pub(crate) fn parse_tags(value: &str) -> Result<u64, TagsError> {
     if value.len() > MAX_TAGS_LEN {
         return Err(E::TooLong);
     }
-    let value = value.trim_matches(OWS);
+    let value = trim_ows(value);
     // An empty header carries no tags.
     if value.is_empty() {
         return Ok(0);

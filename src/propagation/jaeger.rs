@@ -32,6 +32,7 @@ use opentelemetry::Context;
 
 use super::carrier::one_value;
 use crate::ids::{decode_hex_u128, decode_hex_u64, SpanIdHex, TraceIdHex};
+use crate::text::trim_ows;
 
 /// The header name.
 const UBER_TRACE_ID: &str = "uber-trace-id";
@@ -41,9 +42,6 @@ const JAEGER_SAMPLED: u64 = 0x01;
 
 /// `{32}%3A{16}%3A{16}%3A{2}`: the longest value, every separator URL-encoded.
 const MAX_LEN: usize = 32 + 3 + 16 + 3 + 16 + 3 + 2;
-
-/// HTTP "optional white space": spaces and horizontal tabs.
-const OWS: [char; 2] = [' ', '\t'];
 
 /// The strict Jaeger propagator (`uber-trace-id`).
 ///
@@ -110,7 +108,7 @@ pub(crate) struct UberTraceId {
 pub(crate) fn parse_uber_trace_id(value: &str) -> Result<UberTraceId, JaegerError> {
     use JaegerError as E;
     // HTTP allows optional white space around a header value.
-    let b = value.trim_matches(OWS).as_bytes();
+    let b = trim_ows(value).as_bytes();
     // The longest valid value has 75 characters (every `:` written `%3A`).
     if b.len() > MAX_LEN {
         return Err(E::TooLong);

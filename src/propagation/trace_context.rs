@@ -34,6 +34,7 @@ use opentelemetry::Context;
 
 use super::carrier::one_value;
 use crate::ids::{decode_hex_u128, decode_hex_u64, encode_hex};
+use crate::text::trim_ows;
 
 /// The `traceparent` header name.
 pub const TRACEPARENT: &str = "traceparent";
@@ -287,15 +288,6 @@ fn split_bytes(s: &str, sep: u8) -> impl Iterator<Item = &str> {
             }
         }
     })
-}
-
-/// `s` without W3C optional white space (spaces and tabs) around it.
-fn trim_ows(s: &str) -> &str {
-    let b = s.as_bytes();
-    let ows = |c: &u8| *c == b' ' || *c == b'\t';
-    let start = b.iter().position(|c| !ows(c)).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !ows(c)).map_or(start, |i| i + 1);
-    &s[start..end]
 }
 
 /// `key = ( lcalpha / DIGIT ) 0*255 ( keychar )` (W3C Trace Context Level 2:

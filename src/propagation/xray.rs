@@ -30,15 +30,13 @@ use opentelemetry::Context;
 
 use super::carrier::one_value;
 use crate::ids::{decode_hex_u128, decode_hex_u64, SpanIdHex, TraceIdHex};
+use crate::text::trim_ows;
 
 /// The header name (lowercase: carriers compare names case-insensitively).
 const X_AMZN_TRACE_ID: &str = "x-amzn-trace-id";
 
 /// The longest value parsed.
 const MAX_LEN: usize = 256;
-
-/// HTTP "optional white space": spaces and horizontal tabs.
-const OWS: [char; 2] = [' ', '\t'];
 
 /// The strict AWS X-Ray propagator (`X-Amzn-Trace-Id`), `xray` in
 /// `OTEL_PROPAGATORS`.
@@ -94,13 +92,13 @@ fn parse(value: &str) -> Result<SpanContext, XrayError> {
     }
     let (mut root, mut parent, mut sampled) = (None, None, None);
     for field in value.split(';') {
-        let field = field.trim_matches(OWS);
+        let field = trim_ows(field);
         if field.is_empty() {
             continue;
         }
         // field = key "=" value
         let (key, val) = field.split_once('=').ok_or(E::Field)?;
-        let slot = match key.trim_matches(OWS) {
+        let slot = match trim_ows(key) {
             "Root" => &mut root,
             "Parent" => &mut parent,
             "Sampled" => &mut sampled,
@@ -108,7 +106,7 @@ fn parse(value: &str) -> Result<SpanContext, XrayError> {
             _ => continue,
         };
         // Each known field at most once.
-        if slot.replace(val.trim_matches(OWS)).is_some() {
+        if slot.replace(trim_ows(val)).is_some() {
             return Err(E::Duplicate);
         }
     }
