@@ -21,7 +21,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::ops::Deref;
 
-use opentelemetry::trace::{SpanId, TraceId};
+use opentelemetry::trace::{SpanId, TraceFlags, TraceId};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -148,13 +148,6 @@ const fn unhex_table() -> [u8; 256] {
 }
 static UNHEX: [u8; 256] = unhex_table();
 
-/// Trace flags as two lowercase hex digits (`"01"`), without the formatting machinery.
-pub(crate) fn flags_hex(flags: opentelemetry::trace::TraceFlags) -> String {
-    let mut out = [0u8; 2];
-    encode_hex(&[flags.to_u8()], &mut out);
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Decodes lowercase hex (at most 32 digits) into an integer; `None` on any other byte.
 pub(crate) fn decode_hex_u128(bytes: &[u8]) -> Option<u128> {
     debug_assert!(bytes.len() <= 32);
@@ -189,23 +182,27 @@ pub(crate) fn encode_hex(bytes: &[u8], out: &mut [u8]) {
 }
 
 macro_rules! hex_type {
-    ($(#[$doc:meta])* $name:ident, $id:ty, $len:literal) => {
+    ($(#[$doc:meta])* $vis:vis $name:ident, $id:ty, $len:literal) => {
+        hex_type!($(#[$doc])* $vis $name, $id, $len, |id: $id| id.to_bytes());
+    };
+    // `$bytes`: the id's big-endian bytes (`$len / 2` of them).
+    ($(#[$doc:meta])* $vis:vis $name:ident, $id:ty, $len:literal, $bytes:expr) => {
         $(#[$doc])*
         #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct $name([u8; $len]);
+        $vis struct $name([u8; $len]);
 
         impl $name {
             /// The lowercase hex form of `id`, on the stack.
             #[inline]
-            pub fn new(id: $id) -> Self {
+            $vis fn new(id: $id) -> Self {
                 let mut buf = [0u8; $len];
-                encode_hex(&id.to_bytes(), &mut buf);
+                encode_hex(&($bytes)(id), &mut buf);
                 Self(buf)
             }
 
             /// The hex digits as a string slice.
             #[inline]
-            pub fn as_str(&self) -> &str {
+            $vis fn as_str(&self) -> &str {
                 // The buffer only ever holds ASCII hex digits written by `encode_hex`.
                 std::str::from_utf8(&self.0).unwrap_or_default()
             }
@@ -254,21 +251,116 @@ hex_type!(
     /// let hex = TraceIdHex::new(TraceId::from(0x4bf92f3577b34da6a3ce929d0e0e4736u128));
     /// assert_eq!(&*hex, "4bf92f3577b34da6a3ce929d0e0e4736");
     /// ```
-    TraceIdHex,
+    pub TraceIdHex,
     TraceId,
     32
 );
 hex_type!(
     /// A span id as 16 lowercase hex digits in a `Copy` stack buffer; derefs to `&str`.
-    SpanIdHex,
+    pub SpanIdHex,
     SpanId,
     16
 );
+hex_type!(
+    /// Trace flags as two lowercase hex digits (`"01"`, `"03"`) in a `Copy`
+    /// stack buffer; derefs to `&str`. All eight bits, as received: the
+    /// `traceparent` writer masks the flags its version does not define itself.
+    pub(crate) TraceFlagsHex,
+    TraceFlags,
+    2,
+    |flags: TraceFlags| [flags.to_u8()]
+);
+
+/// A trace id as Datadog has it: its lower 64 bits (Datadog's ids are 64-bit;
+/// the `datadog` propagator carries the upper half in the `_dd.p.tid` tag).
+#[inline]
+pub(crate) fn datadog_trace_id(id: TraceId) -> u64 {
+    u128::from_be_bytes(id.to_bytes()) as u64
+}
+
+/// A span id as Datadog has it: the same 64 bits, as an integer.
+#[inline]
+pub(crate) fn datadog_span_id(id: SpanId) -> u64 {
+    u64::from_be_bytes(id.to_bytes())
+}
+
+/// A `u64` in decimal, as Datadog writes its ids, in a `Copy` stack buffer;
+/// derefs to `&str`.
+#[derive(Clone, Copy)]
+pub(crate) struct Decimal {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Decimal {
+    /// The decimal digits of `n`, on the stack.
+    #[inline]
+    pub(crate) fn new(mut n: u64) -> Self {
+        let mut buf = [0u8; 20];
+        let mut start = buf.len();
+        loop {
+            start -= 1;
+            buf[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        Self { buf, start }
+    }
+}
+
+impl Deref for Decimal {
+    type Target = str;
+    #[inline]
+    fn deref(&self) -> &str {
+        // The buffer only ever holds ASCII digits written by `new`.
+        std::str::from_utf8(&self.buf[self.start..]).unwrap_or("0")
+    }
+}
+
+impl fmt::Display for Decimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn trace_flags_as_two_hex_digits() {
+        // (flags, expected, why)
+        let cases: &[(u8, &str, &str)] = &[
+            (0x00, "00", "none"),
+            (0x01, "01", "sampled"),
+            (0x03, "03", "sampled, random"),
+            (0xff, "ff", "every bit, as received"),
+            (0xa0, "a0", "lowercase"),
+        ];
+        for (flags, expected, why) in cases {
+            assert_eq!(
+                &*TraceFlagsHex::new(TraceFlags::new(*flags)),
+                *expected,
+                "{why}"
+            );
+        }
+    }
+
+    #[test]
+    fn datadog_ids_in_decimal() {
+        let trace = TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736);
+        let low = 0xa3ce_929d_0e0e_4736u64;
+        assert_eq!(datadog_trace_id(trace), low, "the lower 64 bits");
+        assert_eq!(&*Decimal::new(low), low.to_string());
+        let span = SpanId::from(0x00f0_67aa_0ba9_02b7);
+        assert_eq!(datadog_span_id(span), 0x00f0_67aa_0ba9_02b7);
+        for n in [0, 7, 10, 99, u64::MAX] {
+            assert_eq!(&*Decimal::new(n), n.to_string());
+        }
+    }
 
     #[test]
     fn generated_ids_are_lowercase_hex_of_the_right_length() {

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::error::Result;
-use crate::ids::{flags_hex, parse_span_id, parse_trace_id, SpanIdHex, TraceIdHex};
+use crate::ids::{parse_span_id, parse_trace_id, SpanIdHex, TraceFlagsHex, TraceIdHex};
 use crate::propagation::{
     extract_trace_context_from_headers, inject_context_into, traceparent_string, tracestate_header,
     HeaderInjector,
@@ -109,7 +109,7 @@ pub fn get_span_id() -> Option<String> {
 /// The current trace flags as two lowercase hex digits (`"01"`: sampled, `"03"`:
 /// sampled with a random trace id); `None` outside a trace.
 pub fn get_trace_flags() -> Option<String> {
-    with_current_span_context(|sc| flags_hex(sc.trace_flags()))
+    with_current_span_context(|sc| TraceFlagsHex::new(sc.trace_flags()).as_str().to_owned())
 }
 
 /// The current trace flags, typed.
@@ -270,7 +270,7 @@ fn dict_of(cx: &Context) -> Option<TraceContextDict> {
     sc.is_valid().then(|| TraceContextDict {
         trace_id: Some(TraceIdHex::new(sc.trace_id()).as_str().to_owned()),
         span_id: Some(SpanIdHex::new(sc.span_id()).as_str().to_owned()),
-        trace_flags: Some(flags_hex(sc.trace_flags())),
+        trace_flags: Some(TraceFlagsHex::new(sc.trace_flags()).as_str().to_owned()),
         traceparent: Some(traceparent_string(sc)),
         tracestate: tracestate_header(cx, sc),
     })

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::sink::SpansFile;
 use crate::error::{Error, Result};
-use crate::ids::{SpanIdHex, TraceIdHex};
+use crate::ids::{SpanIdHex, TraceFlagsHex, TraceIdHex};
 
 /// Finished spans as JSON lines, one span a line: the embedded default sink
 /// (a file, see [`SpansFile`]) and the `console` exporter (standard output).
@@ -100,7 +100,7 @@ impl JsonLinesExporter {
             "trace_id": TraceIdHex::new(span.span_context.trace_id()).as_str(),
             "span_id": SpanIdHex::new(span.span_context.span_id()).as_str(),
             "parent_span_id": (parent != SpanId::INVALID).then(|| SpanIdHex::new(parent).to_string()),
-            "trace_flags": format!("{:02x}", span.span_context.trace_flags().to_u8()),
+            "trace_flags": TraceFlagsHex::new(span.span_context.trace_flags()).as_str(),
             "kind": match span.span_kind {
                 SpanKind::Client => "client",
                 SpanKind::Server => "server",

@@ -11,8 +11,9 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 use super::event_ids;
-use super::text::itoa_u64;
-use crate::ids::{SpanIdHex, TraceIdHex};
+use crate::ids::{
+    datadog_span_id, datadog_trace_id, Decimal, SpanIdHex, TraceFlagsHex, TraceIdHex,
+};
 
 /// Datadog's log-trace correlation attributes, added to every JSON line inside
 /// a trace:
@@ -249,15 +250,17 @@ where
                 w.write_str("\",\"span_id\":\"")?;
                 w.write_str(&SpanIdHex::new(span_id))?;
             }
-            write!(w, "\",\"trace_flags\":\"{:02x}\"", ids.flags.to_u8())?;
+            w.write_str("\",\"trace_flags\":\"")?;
+            w.write_str(&TraceFlagsHex::new(ids.flags))?;
+            w.write_char('"')?;
         }
         if let Some(dd) = &self.datadog {
             if let Some(ids) = ids {
-                let low = u128::from_be_bytes(ids.trace_id.to_bytes()) as u64;
-                write!(w, ",\"dd.trace_id\":\"{}\"", itoa_u64(low, &mut [0; 20]))?;
+                let trace = Decimal::new(datadog_trace_id(ids.trace_id));
+                write!(w, ",\"dd.trace_id\":\"{trace}\"")?;
                 if let Some(span_id) = ids.span_id {
-                    let span = u64::from_be_bytes(span_id.to_bytes());
-                    write!(w, ",\"dd.span_id\":\"{}\"", itoa_u64(span, &mut [0; 20]))?;
+                    let span = Decimal::new(datadog_span_id(span_id));
+                    write!(w, ",\"dd.span_id\":\"{span}\"")?;
                 }
             }
             for (key, value) in [

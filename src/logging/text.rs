@@ -12,7 +12,9 @@ use tracing_subscriber::registry::LookupSpan;
 
 use super::{event_ids, EventIds};
 use crate::error::{Error, Result, Shown};
-use crate::ids::{SpanIdHex, TraceIdHex};
+use crate::ids::{
+    datadog_span_id, datadog_trace_id, Decimal, SpanIdHex, TraceFlagsHex, TraceIdHex,
+};
 
 /// The default line pattern: the old module's `[%(trace_id)s] [%(levelname)-8s] %(message)s`,
 /// plus the event's fields (if any) after the message.
@@ -260,44 +262,17 @@ impl TraceContextFormat {
                 Some(id) => write_padded(w, &SpanIdHex::new(id), pad),
                 None => write_padded(w, &self.placeholder, pad),
             },
-            Placeholder::TraceFlags => {
-                let hex = [
-                    HEX[(ids.flags.to_u8() >> 4) as usize],
-                    HEX[(ids.flags.to_u8() & 0xf) as usize],
-                ];
-                write_padded(w, std::str::from_utf8(&hex).unwrap_or("00"), pad)
-            }
+            Placeholder::TraceFlags => write_padded(w, &TraceFlagsHex::new(ids.flags), pad),
             Placeholder::DdTraceId => {
-                let low = u128::from_be_bytes(ids.trace_id.to_bytes()) as u64;
-                write_padded(w, itoa_u64(low, &mut [0; 20]), pad)
+                write_padded(w, &Decimal::new(datadog_trace_id(ids.trace_id)), pad)
             }
             Placeholder::DdSpanId => match ids.span_id {
-                Some(id) => write_padded(
-                    w,
-                    itoa_u64(u64::from_be_bytes(id.to_bytes()), &mut [0; 20]),
-                    pad,
-                ),
+                Some(id) => write_padded(w, &Decimal::new(datadog_span_id(id)), pad),
                 None => write_padded(w, &self.placeholder, pad),
             },
             _ => Ok(()),
         }
     }
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-/// `n` in decimal, in `buf`.
-pub(crate) fn itoa_u64(mut n: u64, buf: &mut [u8; 20]) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 impl<S, N> FormatEvent<S, N> for TraceContextFormat

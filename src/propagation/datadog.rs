@@ -46,7 +46,7 @@ use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, Tra
 use opentelemetry::Context;
 
 use super::carrier::one_value;
-use crate::ids::decode_hex_u64;
+use crate::ids::{datadog_span_id, datadog_trace_id, decode_hex_u64};
 use crate::text::trim_ows;
 
 /// The header names, lowercase (header names are case-insensitive).
@@ -276,15 +276,17 @@ impl TextMapPropagator for DatadogPropagator {
         if !sc.is_valid() {
             return;
         }
-        let trace_id = u128::from_be_bytes(sc.trace_id().to_bytes());
-        let (upper, lower) = ((trace_id >> 64) as u64, trace_id as u64);
         // Datadog's trace id is the lower 64 bits, and zero is invalid there.
+        let lower = datadog_trace_id(sc.trace_id());
         if lower == 0 {
             return;
         }
-        let span_id = u64::from_be_bytes(sc.span_id().to_bytes());
+        let upper = (u128::from_be_bytes(sc.trace_id().to_bytes()) >> 64) as u64;
         injector.set(X_DATADOG_TRACE_ID, lower.to_string());
-        injector.set(X_DATADOG_PARENT_ID, span_id.to_string());
+        injector.set(
+            X_DATADOG_PARENT_ID,
+            datadog_span_id(sc.span_id()).to_string(),
+        );
         let priority = if sc.is_sampled() { "1" } else { "0" };
         injector.set(X_DATADOG_SAMPLING_PRIORITY, priority.to_string());
         if upper != 0 {
