@@ -62,7 +62,12 @@ impl PropagatorName {
     pub const DEFAULT: [Self; 2] = [Self::TraceContext, Self::Baggage];
 
     /// The name used in `OTEL_PROPAGATORS`.
-    pub(crate) const fn as_str(self) -> &'static str {
+    ///
+    /// ```
+    /// use distributed_tracing::PropagatorName;
+    /// assert_eq!(PropagatorName::B3Multi.as_str(), "b3multi");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::TraceContext => "tracecontext",
             Self::Baggage => "baggage",
