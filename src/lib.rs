@@ -27,9 +27,9 @@ pub use ids::{
     SpanIdHex, TraceIdHex,
 };
 pub use init::{
-    init_observability, propagator, BatchConfig, ConfigIssue, Disabled, EffectiveConfig,
-    ExportStats, LogFormatName, ObservabilityBuilder, ObservabilityGuard, OtlpConfig, OtlpProtocol,
-    PropagatorName, SamplerConfig, SpanLimitsConfig, TracesExporter,
+    init_observability, BatchConfig, ConfigIssue, Disabled, EffectiveConfig, ExportStats,
+    LogFormatName, ObservabilityBuilder, ObservabilityGuard, OtlpConfig, OtlpProtocol,
+    SamplerConfig, SpanLimitsConfig, TracesExporter,
 };
 pub use logging::{
     json_fmt_layer, setup_trace_logging, trace_context_fmt_layer, DatadogTags, JsonFormat,
@@ -37,9 +37,10 @@ pub use logging::{
 };
 pub use propagation::{
     default_propagator, extract_context_from, extract_trace_context_from_headers,
-    extract_trace_context_from_pairs, inject_context_into, B3Propagator, DatadogPropagator,
-    ExtractedContext, HeaderExtractor, HeaderInjector, JaegerPropagator, PairsExtractor,
-    W3cBaggagePropagator, W3cPropagator, W3cTraceContextPropagator, XrayPropagator,
+    extract_trace_context_from_pairs, inject_context_into, propagator, B3Propagator,
+    DatadogPropagator, ExtractedContext, HeaderExtractor, HeaderInjector, JaegerPropagator,
+    PairsExtractor, PropagatorName, W3cBaggagePropagator, W3cPropagator, W3cTraceContextPropagator,
+    XrayPropagator,
 };
 pub use task::{
     in_current_trace_fn, spawn, spawn_background_job, spawn_blocking, InCurrentTrace,

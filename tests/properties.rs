@@ -17,44 +17,39 @@ use distributed_tracing::opentelemetry::trace::{
 use distributed_tracing::opentelemetry::Context;
 use distributed_tracing::{
     extract_trace_context_from_headers, extract_trace_context_from_pairs, parse_span_id,
-    parse_trace_id, B3Propagator, DatadogPropagator, HeaderExtractor, JaegerPropagator,
-    ObservabilityBuilder, PairsExtractor, TraceContextFormat, W3cBaggagePropagator, W3cPropagator,
+    parse_trace_id, B3Propagator, HeaderExtractor, ObservabilityBuilder, PairsExtractor,
+    PropagatorName, TraceContextFormat, W3cBaggagePropagator, W3cPropagator,
     W3cTraceContextPropagator,
 };
 use proptest::prelude::*;
+
+// The header names and the reference rules, shared with the fuzz targets.
+#[path = "common/reference.rs"]
+mod reference;
+use reference::{reference_id, reference_traceparent, HEADER_NAMES};
 
 // ---------------------------------------------------------------------------
 // Helpers and strategies
 // ---------------------------------------------------------------------------
 
-/// Every header name one of the propagators reads.
-const HEADER_NAMES: &[&str] = &[
-    "traceparent",
-    "tracestate",
-    "baggage",
-    "b3",
-    "x-b3-traceid",
-    "x-b3-spanid",
-    "x-b3-sampled",
-    "x-b3-flags",
-    "x-b3-parentspanid",
-    "uber-trace-id",
-    "x-datadog-trace-id",
-    "x-datadog-parent-id",
-    "x-datadog-sampling-priority",
-    "x-datadog-tags",
-];
+/// Every propagator of the registry (`OTEL_PROPAGATORS`'s names), with its
+/// name for failure messages.
+fn propagators() -> Vec<(PropagatorName, Box<dyn TextMapPropagator + Send + Sync>)> {
+    PropagatorName::ALL
+        .into_iter()
+        .map(|name| (name, name.propagator()))
+        .collect()
+}
 
-/// The propagators under test, with a name for failure messages.
-fn propagators() -> Vec<(&'static str, Box<dyn TextMapPropagator>)> {
-    vec![
-        ("w3c", Box::new(W3cTraceContextPropagator::new())),
-        ("b3 single", Box::new(B3Propagator::single_header())),
-        ("b3 multi", Box::new(B3Propagator::multi_header())),
-        ("jaeger", Box::new(JaegerPropagator::new())),
-        ("datadog", Box::new(DatadogPropagator::new())),
-        ("baggage", Box::new(W3cBaggagePropagator::new())),
-    ]
+/// The strategies reach every header a propagator of the registry reads (its
+/// `fields`: B3 also reads `x-b3-parentspanid`, which it does not write).
+#[test]
+fn header_names_cover_every_propagator() {
+    for (label, p) in propagators() {
+        for field in p.fields() {
+            assert!(HEADER_NAMES.contains(&field), "{label:?}: {field}");
+        }
+    }
 }
 
 /// A context that already holds a span context: a failed extract must hand it
@@ -101,13 +96,14 @@ fn value() -> impl Strategy<Value = String> {
         1 => "[0-9a-f]{16,32}-[0-9a-f]{16}(-[01d])?(-[0-9a-f]{16})?",
         1 => "[0-9a-f]{1,32}(:|%3A)[0-9a-f]{1,16}(:|%3a)[0-9a-f]{1,16}(:|%3A)[0-9a-f]{1,2}",
         1 => "([a-z0-9_.@]{1,12}=[!-~]{0,12},){0,40}",
+        1 => "(Root=1-[0-9a-f]{8}-[0-9a-f]{24}|Parent=[0-9a-f]{16}|Sampled=[01?]|Self=[ -~]{0,8}|[ ;=\t]){0,8}",
     ]
 }
 
 /// A header name: one a propagator reads (in any case), or anything.
 fn name() -> impl Strategy<Value = String> {
     prop_oneof![
-        5 => (prop::sample::select(HEADER_NAMES), any::<u64>()).prop_map(|(n, mask)| mixed_case(n, mask)),
+        5 => (prop::sample::select(&HEADER_NAMES[..]), any::<u64>()).prop_map(|(n, mask)| mixed_case(n, mask)),
         1 => any::<String>(),
     ]
 }
@@ -194,48 +190,6 @@ fn mutated_traceparent() -> impl Strategy<Value = String> {
     (traceparent(), prop::collection::vec(edit(), 0..4)).prop_map(|(tp, e)| apply(&tp, &e))
 }
 
-fn lower_hex(b: &[u8]) -> bool {
-    b.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
-}
-
-fn parse_hex(b: &[u8]) -> u128 {
-    u128::from_str_radix(std::str::from_utf8(b).unwrap(), 16).unwrap()
-}
-
-/// The W3C Trace Context rules for a `traceparent`, written independently of
-/// the crate: `Some((trace id, parent id, flags kept))` when valid.
-fn reference_traceparent(value: &str) -> Option<(u128, u64, u8)> {
-    let b = value.trim_matches([' ', '\t']).as_bytes();
-    if b.len() < 55 {
-        return None;
-    }
-    let (version, trace, parent, flags) = (&b[0..2], &b[3..35], &b[36..52], &b[53..55]);
-    let fields_ok = lower_hex(version)
-        && version != b"ff"
-        && b[2] == b'-'
-        && b[35] == b'-'
-        && b[52] == b'-'
-        && lower_hex(trace)
-        && lower_hex(parent)
-        && lower_hex(flags);
-    let length_ok = if version == b"00" {
-        b.len() == 55
-    } else {
-        b.len() == 55 || b[55] == b'-'
-    };
-    if !(fields_ok && length_ok) {
-        return None;
-    }
-    let (t, p) = (parse_hex(trace), parse_hex(parent) as u64);
-    (t != 0 && p != 0).then_some((t, p, parse_hex(flags) as u8 & 0x03))
-}
-
-/// `parse_trace_id` / `parse_span_id`'s contract: exactly `len` lowercase hex
-/// digits, not all zero.
-fn reference_id(s: &str, len: usize) -> bool {
-    s.len() == len && lower_hex(s.as_bytes()) && s.bytes().any(|c| c != b'0')
-}
-
 // ---------------------------------------------------------------------------
 // Extraction never panics and never lets an invalid input through
 // ---------------------------------------------------------------------------
@@ -254,12 +208,12 @@ proptest! {
             if sc == before {
                 continue;
             }
-            prop_assert!(sc.is_valid() && sc.is_remote(), "{label}: {sc:?}");
+            prop_assert!(sc.is_valid() && sc.is_remote(), "{label:?}: {sc:?}");
             let again = p.extract_with_context(&Context::new(), &inject(&*p, &cx));
             let again = span_context(&again);
-            prop_assert_eq!(again.trace_id(), sc.trace_id(), "{}", label);
-            prop_assert_eq!(again.span_id(), sc.span_id(), "{}", label);
-            prop_assert_eq!(again.is_sampled(), sc.is_sampled(), "{}", label);
+            prop_assert_eq!(again.trace_id(), sc.trace_id(), "{:?}", label);
+            prop_assert_eq!(again.span_id(), sc.span_id(), "{:?}", label);
+            prop_assert_eq!(again.is_sampled(), sc.is_sampled(), "{:?}", label);
         }
     }
 
@@ -267,7 +221,7 @@ proptest! {
     #[test]
     fn extract_from_raw_header_bytes_never_panics(
         raw in prop::collection::vec(
-            (prop::sample::select(HEADER_NAMES), prop::collection::vec(any::<u8>(), 0..600)),
+            (prop::sample::select(&HEADER_NAMES[..]), prop::collection::vec(any::<u8>(), 0..600)),
             0..8,
         )
     ) {
@@ -280,7 +234,7 @@ proptest! {
         for (label, p) in propagators() {
             let cx = p.extract_with_context(&base(), &HeaderExtractor(&headers));
             let sc = span_context(&cx);
-            prop_assert!(sc == span_context(&base()) || (sc.is_valid() && sc.is_remote()), "{}", label);
+            prop_assert!(sc == span_context(&base()) || (sc.is_valid() && sc.is_remote()), "{:?}", label);
         }
     }
 
@@ -403,17 +357,19 @@ proptest! {
         prop_assume!(trace_id != 0 && span_id != 0);
         let cx = context_with(trace_id, span_id, flags);
         for (label, p) in propagators() {
-            if label == "baggage" || (label == "datadog" && trace_id as u64 == 0) {
+            if label == PropagatorName::Baggage
+                || (label == PropagatorName::Datadog && trace_id as u64 == 0)
+            {
                 continue;
             }
             let headers = inject(&*p, &cx);
-            prop_assert!(!headers.is_empty(), "{}", label);
+            prop_assert!(!headers.is_empty(), "{:?}", label);
             let sc = span_context(&p.extract_with_context(&Context::new(), &headers));
-            prop_assert!(sc.is_valid() && sc.is_remote(), "{}: {:?}", label, headers);
-            prop_assert_eq!(sc.trace_id(), TraceId::from(trace_id), "{}", label);
-            prop_assert_eq!(sc.span_id(), SpanId::from(span_id), "{}", label);
-            let kept = if label == "w3c" { 0x03 } else { 0x01 };
-            prop_assert_eq!(sc.trace_flags().to_u8(), flags & kept, "{}", label);
+            prop_assert!(sc.is_valid() && sc.is_remote(), "{:?}: {:?}", label, headers);
+            prop_assert_eq!(sc.trace_id(), TraceId::from(trace_id), "{:?}", label);
+            prop_assert_eq!(sc.span_id(), SpanId::from(span_id), "{:?}", label);
+            let kept = if label == PropagatorName::TraceContext { 0x03 } else { 0x01 };
+            prop_assert_eq!(sc.trace_flags().to_u8(), flags & kept, "{:?}", label);
         }
         // The two B3 encodings read each other.
         let single = inject(&B3Propagator::single_header(), &cx);
@@ -532,6 +488,14 @@ fn regex(pattern: &str) -> proptest::string::RegexGeneratorStrategy<String> {
     proptest::string::string_regex(pattern).expect("a valid regex")
 }
 
+/// The `OTEL_PROPAGATORS` names of the registry.
+fn propagator_names() -> Vec<&'static str> {
+    PropagatorName::ALL
+        .iter()
+        .map(|name| name.as_str())
+        .collect()
+}
+
 fn id_candidate(len: usize) -> impl Strategy<Value = String> {
     prop_oneof![
         regex(&format!("[0-9a-f]{{{len}}}")),
@@ -634,7 +598,7 @@ proptest! {
                 prop_oneof![
                     any::<String>(),
                     "[0-9.eE+-]{0,25}",
-                    "(tracecontext|baggage|b3|b3multi|jaeger|datadog|none|xray|,| ){0,8}",
+                    regex(&format!("({}|none|,| ){{0,8}}", propagator_names().join("|"))),
                     "(always_on|always_off|traceidratio|parentbased_always_on|parentbased_traceidratio|otlp|console|none|true|false|grpc|http/protobuf|http/json)",
                     "(https?://)?[a-z0-9.:/\\[\\]@%-]{0,40}",
                     "([a-zA-Z0-9.%_-]{0,10}=[ -~]{0,10},){0,5}",
@@ -722,7 +686,7 @@ fn large_lists_are_handled_whole() {
         assert_eq!(
             span_context(&cx),
             span_context(&base()),
-            "{label}: 1 MiB of digits"
+            "{label:?}: 1 MiB of digits"
         );
     }
 }

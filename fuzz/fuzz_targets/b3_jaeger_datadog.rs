@@ -1,7 +1,9 @@
-//! B3 (both encodings), Jaeger and Datadog headers: extract leaves the context
-//! unchanged or gives a valid remote span context, which re-injects (with the
-//! same propagator and with W3C) and extracts again to the same ids and
-//! sampled flag. The same input through `http::HeaderMap` never panics either.
+//! B3 (both encodings), Jaeger, X-Ray and Datadog headers (every propagator of
+//! the registry, `PropagatorName::ALL`, but the W3C ones, which have targets of
+//! their own): extract leaves the context unchanged or gives a valid remote span
+//! context, which re-injects (with the same propagator and with W3C) and
+//! extracts again to the same ids and sampled flag. The same input through
+//! `http::HeaderMap` never panics either.
 #![no_main]
 
 #[path = "common.rs"]
@@ -15,8 +17,7 @@ use distributed_tracing::opentelemetry::trace::{
 };
 use distributed_tracing::opentelemetry::Context;
 use distributed_tracing::{
-    B3Propagator, DatadogPropagator, HeaderExtractor, JaegerPropagator, PairsExtractor,
-    W3cTraceContextPropagator,
+    HeaderExtractor, PairsExtractor, PropagatorName, W3cTraceContextPropagator,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -57,17 +58,22 @@ fn check(label: &str, p: &dyn TextMapPropagator, cx: &Context, before: &SpanCont
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let pairs = common::pairs(&text, "b3");
-    let propagators: [(&str, &dyn TextMapPropagator); 4] = [
-        ("b3 single", &B3Propagator::single_header()),
-        ("b3 multi", &B3Propagator::multi_header()),
-        ("jaeger", &JaegerPropagator::new()),
-        ("datadog", &DatadogPropagator::new()),
-    ];
+    let propagators: Vec<(&str, Box<dyn TextMapPropagator + Send + Sync>)> = PropagatorName::ALL
+        .into_iter()
+        // `traceparent_tracestate` and `baggage` fuzz the W3C ones.
+        .filter(|name| !matches!(name, PropagatorName::TraceContext | PropagatorName::Baggage))
+        .map(|name| (name.as_str(), name.propagator()))
+        .collect();
     let base = base();
     let before = base.span().span_context().clone();
     let carrier = PairsExtractor::new(pairs.iter().copied());
-    for (label, p) in propagators {
-        check(label, p, &p.extract_with_context(&base, &carrier), &before);
+    for (label, p) in &propagators {
+        check(
+            label,
+            &**p,
+            &p.extract_with_context(&base, &carrier),
+            &before,
+        );
     }
 
     let mut headers = http::HeaderMap::new();
@@ -79,10 +85,10 @@ fuzz_target!(|data: &[u8]| {
             headers.append(name, value);
         }
     }
-    for (label, p) in propagators {
+    for (label, p) in &propagators {
         check(
             label,
-            p,
+            &**p,
             &p.extract_with_context(&base, &HeaderExtractor(&headers)),
             &before,
         );

@@ -1,28 +1,18 @@
-//! Shared by the fuzz targets: the input as header lines, and the W3C rules for
-//! a `traceparent` written independently of the crate.
+//! Shared by the fuzz targets: the input as header lines, and (from
+//! `tests/common/reference.rs`, shared with the property tests) the header
+//! names the propagators read and the W3C rules for a `traceparent` written
+//! independently of the crate.
 #![allow(dead_code)]
 
-/// Header names the propagators read; a one-digit name `0`..`9` (and `a`..`d`)
-/// stands for one of them, so the fuzzer reaches them without spelling them.
-pub const NAMES: [&str; 14] = [
-    "traceparent",
-    "tracestate",
-    "baggage",
-    "b3",
-    "x-b3-traceid",
-    "x-b3-spanid",
-    "x-b3-sampled",
-    "x-b3-flags",
-    "uber-trace-id",
-    "x-datadog-trace-id",
-    "x-datadog-parent-id",
-    "x-datadog-sampling-priority",
-    "x-datadog-tags",
-    "x-b3-parentspanid",
-];
+#[path = "../../tests/common/reference.rs"]
+pub mod reference;
+
+use reference::HEADER_NAMES;
 
 /// The input split into header lines, `name:value` each; a line without `:` is
-/// a value of `default_name`.
+/// a value of `default_name`. A one-character name `0`..`9` (and `a`..`e`)
+/// stands for one of [`HEADER_NAMES`], so the fuzzer reaches them without spelling
+/// them.
 pub fn pairs<'a>(text: &'a str, default_name: &'a str) -> Vec<(&'a str, &'a str)> {
     text.split('\n')
         .map(|line| match line.split_once(':') {
@@ -34,46 +24,8 @@ pub fn pairs<'a>(text: &'a str, default_name: &'a str) -> Vec<(&'a str, &'a str)
 
 fn alias(name: &str) -> &str {
     match name.as_bytes() {
-        [d @ b'0'..=b'9'] => NAMES[usize::from(d - b'0')],
-        [d @ b'a'..=b'd'] => NAMES[10 + usize::from(d - b'a')],
+        [d @ b'0'..=b'9'] => HEADER_NAMES[usize::from(d - b'0')],
+        [d @ b'a'..=b'e'] => HEADER_NAMES[10 + usize::from(d - b'a')],
         _ => name,
     }
-}
-
-fn lower_hex(b: &[u8]) -> bool {
-    b.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
-}
-
-fn parse_hex(b: &[u8]) -> u128 {
-    b.iter().fold(0u128, |n, &c| {
-        n << 4 | u128::from((c as char).to_digit(16).unwrap())
-    })
-}
-
-/// The W3C Trace Context rules for one `traceparent` value: `Some((trace id,
-/// parent id, flags kept))` when valid.
-pub fn reference_traceparent(value: &str) -> Option<(u128, u64, u8)> {
-    let b = value.trim_matches([' ', '\t']).as_bytes();
-    if b.len() < 55 {
-        return None;
-    }
-    let (version, trace, parent, flags) = (&b[0..2], &b[3..35], &b[36..52], &b[53..55]);
-    let fields_ok = lower_hex(version)
-        && version != b"ff"
-        && b[2] == b'-'
-        && b[35] == b'-'
-        && b[52] == b'-'
-        && lower_hex(trace)
-        && lower_hex(parent)
-        && lower_hex(flags);
-    let length_ok = if version == b"00" {
-        b.len() == 55
-    } else {
-        b.len() == 55 || b[55] == b'-'
-    };
-    if !(fields_ok && length_ok) {
-        return None;
-    }
-    let (t, p) = (parse_hex(trace), parse_hex(parent) as u64);
-    (t != 0 && p != 0).then_some((t, p, parse_hex(flags) as u8 & 0x03))
 }

@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
         .map(|(_, v)| *v)
         .collect();
     let expected = match lines.as_slice() {
-        [one] => common::reference_traceparent(one),
+        [one] => common::reference::reference_traceparent(one),
         _ => None,
     };
     let Some((trace_id, span_id, flags)) = expected else {
@@ -61,7 +61,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(tp.len(), 55);
     assert!(tp.starts_with("00-"));
     assert_eq!(
-        common::reference_traceparent(tp),
+        common::reference::reference_traceparent(tp),
         Some((trace_id, span_id, flags))
     );
     assert_eq!(out.get("tracestate"), remote.tracestate().as_ref());

@@ -16,6 +16,7 @@ use std::time::Duration;
 use super::limits::SpanLimitsConfig;
 use super::sink::{current_uid, Uid, DEFAULT_MAX_BYTES};
 use crate::error::{Error, Shown};
+use crate::propagation::PropagatorName;
 use crate::text::{percent_decode, NotUtf8};
 
 /// Where finished spans go.
@@ -188,43 +189,6 @@ fn jaeger_remote_arg(env: &mut Env<'_>, parent_based: bool) -> SamplerConfig {
         endpoint,
         polling_interval,
         initial_sampling_rate,
-    }
-}
-
-/// A propagator named in `OTEL_PROPAGATORS`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum PropagatorName {
-    /// `tracecontext`: W3C Trace Context (this crate's strict propagator).
-    TraceContext,
-    /// `baggage`: W3C Baggage.
-    Baggage,
-    /// `b3`: B3 single header.
-    B3,
-    /// `b3multi`: B3 multiple headers.
-    B3Multi,
-    /// `jaeger`: `uber-trace-id`.
-    Jaeger,
-    /// `xray`: AWS X-Ray's `X-Amzn-Trace-Id`.
-    Xray,
-    /// `datadog`: `x-datadog-trace-id`, `x-datadog-parent-id`,
-    /// `x-datadog-sampling-priority`, `x-datadog-tags` (the name Datadog's own
-    /// tracers use in `OTEL_PROPAGATORS`).
-    Datadog,
-}
-
-impl PropagatorName {
-    fn parse(value: &str) -> Option<Self> {
-        match value {
-            "tracecontext" => Some(Self::TraceContext),
-            "baggage" => Some(Self::Baggage),
-            "b3" => Some(Self::B3),
-            "b3multi" => Some(Self::B3Multi),
-            "jaeger" => Some(Self::Jaeger),
-            "datadog" => Some(Self::Datadog),
-            "xray" => Some(Self::Xray),
-            _ => None,
-        }
     }
 }
 
@@ -1356,7 +1320,7 @@ fn sampler_from_env(env: &mut Env<'_>) -> SamplerConfig {
 }
 
 fn propagators_from_env(env: &mut Env<'_>) -> Vec<PropagatorName> {
-    let default = vec![PropagatorName::TraceContext, PropagatorName::Baggage];
+    let default = PropagatorName::DEFAULT.to_vec();
     let Some(value) = env.var("OTEL_PROPAGATORS") else {
         return default;
     };
@@ -1373,7 +1337,7 @@ fn propagators_from_env(env: &mut Env<'_>) -> Vec<PropagatorName> {
             (_, None) => env.issue(
                 "OTEL_PROPAGATORS",
                 &value,
-                format!("unknown propagator {name:?} (tracecontext, baggage, b3, b3multi, jaeger, xray, datadog, none); it is skipped"),
+                format!("{}; it is skipped", PropagatorName::unknown(name)),
             ),
         }
     }

@@ -21,7 +21,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{global, KeyValue};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
@@ -31,7 +30,7 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 
 pub use config::{
     BatchConfig, ConfigIssue, Disabled, EffectiveConfig, LogFormatName, OtlpConfig, OtlpProtocol,
-    PropagatorName, SamplerConfig, TracesExporter,
+    SamplerConfig, TracesExporter,
 };
 pub use limits::SpanLimitsConfig;
 pub use processor::ExportStats;
@@ -39,10 +38,7 @@ pub use processor::ExportStats;
 use crate::bridge::{bridge_layer, otel_layer_with, BridgeOptions};
 use crate::error::Result;
 use crate::logging::{fmt_layer, DatadogTags, JsonFormat, LogFormat, TraceContextFormat};
-use crate::propagation::{
-    B3Propagator, DatadogPropagator, JaegerPropagator, W3cBaggagePropagator,
-    W3cTraceContextPropagator, XrayPropagator,
-};
+use crate::propagation::PropagatorName;
 use processor::{Counters, QueueProcessor, Sink};
 
 /// How long the guard's drop waits for the last spans, by default.
@@ -454,13 +450,7 @@ impl ObservabilityBuilder {
             .with(bridge)
             .with(otel)
             .try_init()?;
-        match guard.config.propagators.as_slice() {
-            // The default, as one known type (see `W3cPropagator`).
-            [PropagatorName::TraceContext, PropagatorName::Baggage] => {
-                global::set_text_map_propagator(crate::W3cPropagator::new())
-            }
-            names => global::set_text_map_propagator(propagator(names)),
-        }
+        crate::propagation::install_global(&guard.config.propagators);
         if let Some(provider) = &guard.provider {
             global::set_tracer_provider(crate::bridge::RandomFlagProvider(provider.clone()));
             crate::bridge::cache_installed_tracer(provider);
@@ -473,34 +463,6 @@ impl ObservabilityBuilder {
         tracing::debug!(target: "distributed_tracing::init", config = ?config, "observability configured");
         Ok(guard)
     }
-}
-
-/// The composite propagator for `names`, in order, as `OTEL_PROPAGATORS`
-/// names them (this crate's strict W3C propagator for `tracecontext`).
-///
-/// ```
-/// use distributed_tracing::{propagator, PropagatorName};
-/// use opentelemetry::propagation::TextMapPropagator;
-/// let p = propagator(&[PropagatorName::TraceContext, PropagatorName::B3Multi]);
-/// let fields: Vec<&str> = p.fields().collect();
-/// assert!(fields.contains(&"traceparent") && fields.contains(&"x-b3-traceid"));
-/// ```
-pub fn propagator(names: &[PropagatorName]) -> TextMapCompositePropagator {
-    let propagators: Vec<Box<dyn TextMapPropagator + Send + Sync>> = names
-        .iter()
-        .map(|name| -> Box<dyn TextMapPropagator + Send + Sync> {
-            match name {
-                PropagatorName::TraceContext => Box::new(W3cTraceContextPropagator::new()),
-                PropagatorName::Baggage => Box::new(W3cBaggagePropagator::new()),
-                PropagatorName::B3 => Box::new(B3Propagator::single_header()),
-                PropagatorName::B3Multi => Box::new(B3Propagator::multi_header()),
-                PropagatorName::Jaeger => Box::new(JaegerPropagator::new()),
-                PropagatorName::Datadog => Box::new(DatadogPropagator::new()),
-                PropagatorName::Xray => Box::new(XrayPropagator::new()),
-            }
-        })
-        .collect();
-    TextMapCompositePropagator::new(propagators)
 }
 
 fn sampler(config: &EffectiveConfig) -> Result<Sampler> {

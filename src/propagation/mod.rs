@@ -17,6 +17,7 @@ mod baggage;
 mod carrier;
 mod datadog;
 mod jaeger;
+mod registry;
 mod trace_context;
 mod w3c;
 mod xray;
@@ -32,6 +33,8 @@ pub use baggage::W3cBaggagePropagator;
 pub use carrier::{HeaderExtractor, HeaderInjector, PairsExtractor, NOT_TEXT};
 pub use datadog::DatadogPropagator;
 pub use jaeger::JaegerPropagator;
+pub(crate) use registry::install_global;
+pub use registry::{propagator, PropagatorName};
 use trace_context::{normalized_tracestate, remote_context, Traceparent};
 pub(crate) use trace_context::{traceparent_string, tracestate_header};
 pub use trace_context::{
