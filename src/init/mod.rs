@@ -351,14 +351,15 @@ impl ObservabilityBuilder {
     /// A spans file that cannot be opened is reported here (to the current
     /// `tracing` subscriber, else standard error), unless strict.
     pub fn build(self) -> Result<ObservabilityGuard> {
-        let guard = self.build_quietly()?;
+        let config = self.config()?;
+        let guard = self.build_quietly(config)?;
         guard.report_spans_sink(false);
         Ok(guard)
     }
 
-    /// `build` without the report (`init` makes it once its subscriber is in).
-    fn build_quietly(self) -> Result<ObservabilityGuard> {
-        let config = self.config()?;
+    /// `build` with the configuration already resolved, without the report
+    /// (`init` makes it once its subscriber is in).
+    fn build_quietly(self, config: EffectiveConfig) -> Result<ObservabilityGuard> {
         let mut spans_sink_failure = None;
         let (provider, counters) = match config.sdk_disabled {
             true => (None, None),
@@ -394,13 +395,14 @@ impl ObservabilityBuilder {
     pub fn init(self) -> Result<ObservabilityGuard> {
         // The builder's format, else its pattern, else
         // `DISTRIBUTED_TRACING_LOG_FORMAT`, else text lines.
-        let env_config = self.config()?;
-        let format = match (&self.log_format, &self.log_pattern, env_config.log_format) {
+        // The environment is resolved once, here; `build_quietly` takes the result.
+        let config = self.config()?;
+        let format = match (&self.log_format, &self.log_pattern, config.log_format) {
             (Some(format), _, _) => format.clone(),
             (None, Some(pattern), _) => LogFormat::Text(TraceContextFormat::new(pattern)?),
             (None, None, Some(LogFormatName::Json)) => LogFormat::Json(JsonFormat::new()),
             (None, None, Some(LogFormatName::Datadog)) => {
-                let (service, env, version) = env_config.datadog.clone();
+                let (service, env, version) = config.datadog.clone();
                 let mut tags = DatadogTags::default().service(service);
                 if let Some(env) = env {
                     tags = tags.env(env);
@@ -419,7 +421,7 @@ impl ObservabilityBuilder {
             .as_ref()
             .and_then(|o| o.0.lock().ok()?.take())
             .unwrap_or_else(|| Box::new(std::io::stdout()));
-        let mut guard = self.build_quietly()?;
+        let mut guard = self.build_quietly(config)?;
         let layer = match non_blocking {
             Some(lines) => {
                 let (writer, worker) =
