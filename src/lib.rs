@@ -31,9 +31,9 @@ pub use ids::{
     SpanIdHex, TraceIdHex,
 };
 pub use init::{
-    init_observability, propagator, BatchConfig, ConfigIssue, Disabled, EffectiveConfig,
-    ExportStats, LogFormatName, ObservabilityBuilder, ObservabilityGuard, OtlpConfig, OtlpProtocol,
-    PropagatorName, SamplerConfig, SpanLimitsConfig, TracesExporter,
+    init_observability, propagator, BatchConfig, ConfigIssue, DatadogConfig, Disabled,
+    EffectiveConfig, ExportStats, LogFormatName, ObservabilityBuilder, ObservabilityGuard,
+    OtlpConfig, OtlpProtocol, PropagatorName, SamplerConfig, SpanLimitsConfig, TracesExporter,
 };
 pub use logging::{
     json_fmt_layer, otel_layer, otel_layer_with, setup_trace_logging, trace_context_fmt_layer,

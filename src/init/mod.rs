@@ -30,15 +30,15 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 pub use config::{
-    BatchConfig, ConfigIssue, Disabled, EffectiveConfig, LogFormatName, OtlpConfig, OtlpProtocol,
-    PropagatorName, SamplerConfig, TracesExporter,
+    BatchConfig, ConfigIssue, DatadogConfig, Disabled, EffectiveConfig, LogFormatName, OtlpConfig,
+    OtlpProtocol, PropagatorName, SamplerConfig, TracesExporter,
 };
 pub use limits::SpanLimitsConfig;
 pub use processor::ExportStats;
 
 use crate::error::Result;
 use crate::logging::{
-    bridge_layer, fmt_layer, otel_layer_with, BridgeOptions, DatadogTags, JsonFormat, LogFormat,
+    bridge_layer, fmt_layer, otel_layer_with, BridgeOptions, JsonFormat, LogFormat,
     TraceContextFormat,
 };
 use crate::propagation::{
@@ -402,15 +402,7 @@ impl ObservabilityBuilder {
             (None, Some(pattern), _) => LogFormat::Text(TraceContextFormat::new(pattern)?),
             (None, None, Some(LogFormatName::Json)) => LogFormat::Json(JsonFormat::new()),
             (None, None, Some(LogFormatName::Datadog)) => {
-                let (service, env, version) = config.datadog.clone();
-                let mut tags = DatadogTags::default().service(service);
-                if let Some(env) = env {
-                    tags = tags.env(env);
-                }
-                if let Some(version) = version {
-                    tags = tags.version(version);
-                }
-                LogFormat::Json(JsonFormat::new().datadog(tags))
+                LogFormat::Json(JsonFormat::new().datadog(config.datadog.clone().into()))
             }
             (None, None, _) => LogFormat::default(),
         };

@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use super::limits::SpanLimitsConfig;
 use crate::error::{Error, Shown};
+use crate::logging::DatadogTags;
 
 pub(crate) use env::{map_env, process_env};
 pub use propagators::PropagatorName;
@@ -231,6 +232,45 @@ impl fmt::Debug for OtlpConfig {
     }
 }
 
+/// Datadog's unified service tags, as resolved for `datadog` log lines
+/// ([`EffectiveConfig::datadog`]); [`DatadogTags`] converts from it.
+///
+/// ```
+/// use distributed_tracing::{DatadogTags, JsonFormat, ObservabilityBuilder};
+/// let config = ObservabilityBuilder::default()
+///     .with_env([("DD_SERVICE", "checkout"), ("DD_ENV", "prod")])
+///     .config()
+///     .unwrap();
+/// assert_eq!(config.datadog.service, "checkout");
+/// assert_eq!(config.datadog.env.as_deref(), Some("prod"));
+/// let format = JsonFormat::new().datadog(DatadogTags::from(config.datadog));
+/// # drop(format);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DatadogConfig {
+    /// `dd.service`: `DD_SERVICE`, else `service.name`.
+    pub service: String,
+    /// `dd.env`: `DD_ENV`, else the resource's `deployment.environment.name`
+    /// or `deployment.environment`.
+    pub env: Option<String>,
+    /// `dd.version`: `DD_VERSION`, else the resource's `service.version`.
+    pub version: Option<String>,
+}
+
+impl From<DatadogConfig> for DatadogTags {
+    fn from(config: DatadogConfig) -> Self {
+        let mut tags = DatadogTags::default().service(config.service);
+        if let Some(env) = config.env {
+            tags = tags.env(env);
+        }
+        if let Some(version) = config.version {
+            tags = tags.version(version);
+        }
+        tags
+    }
+}
+
 /// A configuration value that was reported (see the module docs): ignored,
 /// the default taking its place (a warning at start-up), or, when
 /// [`disables`](Self::disables) says so, unusable in a way that turns
@@ -378,7 +418,7 @@ pub struct EffectiveConfig {
     /// Datadog's unified service tags for `datadog` log lines: `DD_SERVICE`
     /// (else `service.name`), `DD_ENV` (else `deployment.environment.name` or
     /// `deployment.environment`), `DD_VERSION` (else `service.version`).
-    pub datadog: (String, Option<String>, Option<String>),
+    pub datadog: DatadogConfig,
     /// The size at which the local spans file is rotated
     /// (`DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES`, bytes, default 16 MiB):
     /// the file is renamed `<file>.1`, replacing the previous one, and a new

@@ -15,7 +15,8 @@ use super::env::{
 };
 use super::propagators::propagators_from_env;
 use super::{
-    export, sampler, BatchConfig, EffectiveConfig, LimitOverrides, LogFormatName, Overrides,
+    export, sampler, BatchConfig, DatadogConfig, EffectiveConfig, LimitOverrides, LogFormatName,
+    Overrides,
 };
 use crate::init::limits::SpanLimitsConfig;
 use crate::init::sink::DEFAULT_MAX_BYTES;
@@ -218,19 +219,24 @@ fn datadog(
     env: &Env<'_>,
     service_name: &str,
     resource_attributes: &[(String, String)],
-) -> (String, Option<String>, Option<String>) {
+) -> DatadogConfig {
     let attribute = |keys: &[&str]| {
         resource_attributes
             .iter()
             .find(|(k, _)| keys.contains(&k.as_str()))
             .map(|(_, v)| v.clone())
     };
-    (
-        env.var(DD_SERVICE)
-            .unwrap_or_else(|| service_name.to_string()),
-        env.var(DD_ENV)
+    let (service, dd_env, version) = datadog_vars(env);
+    DatadogConfig {
+        service: service.unwrap_or_else(|| service_name.to_string()),
+        env: dd_env
             .or_else(|| attribute(&["deployment.environment.name", "deployment.environment"])),
-        env.var(DD_VERSION)
-            .or_else(|| attribute(&["service.version"])),
-    )
+        version: version.or_else(|| attribute(&["service.version"])),
+    }
+}
+
+/// `DD_SERVICE`, `DD_ENV` and `DD_VERSION` as set (each `None` when unset
+/// or empty): read here only.
+fn datadog_vars(env: &Env<'_>) -> (Option<String>, Option<String>, Option<String>) {
+    (env.var(DD_SERVICE), env.var(DD_ENV), env.var(DD_VERSION))
 }

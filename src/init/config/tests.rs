@@ -543,14 +543,25 @@ fn good_values() {
     ]);
     assert_eq!(
         c.datadog,
-        ("shop".into(), Some("prod".into()), Some("2".into()))
+        DatadogConfig {
+            service: "shop".into(),
+            env: Some("prod".into()),
+            version: Some("2".into())
+        }
     );
     let c = resolve(&[
         ("OTEL_SERVICE_NAME", "shop"),
         ("DD_SERVICE", "dd-shop"),
         ("DD_ENV", "qa"),
     ]);
-    assert_eq!(c.datadog, ("dd-shop".into(), Some("qa".into()), None));
+    assert_eq!(
+        c.datadog,
+        DatadogConfig {
+            service: "dd-shop".into(),
+            env: Some("qa".into()),
+            version: None
+        }
+    );
 
     assert_eq!(resolve(&[]).spans_file_max_bytes, 16 * 1024 * 1024);
     let c = resolve(&[("DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES", " 4096 ")]);
