@@ -29,6 +29,7 @@ use opentelemetry_sdk::Resource;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
+pub(crate) use config::{datadog_tags_from_env, log_filter_from_env};
 pub use config::{
     BatchConfig, ConfigIssue, DatadogConfig, Disabled, EffectiveConfig, LogFormatName, OtlpConfig,
     OtlpProtocol, PropagatorName, SamplerConfig, TracesExporter,

@@ -32,6 +32,7 @@ use crate::logging::DatadogTags;
 
 pub(crate) use env::{map_env, process_env};
 pub use propagators::PropagatorName;
+pub(crate) use resolve::{datadog_tags_from_env, log_filter_from_env};
 
 /// Where finished spans go.
 #[derive(Debug, Clone, PartialEq, Eq)]

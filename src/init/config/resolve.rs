@@ -4,7 +4,7 @@
 //! one is the error of a strict start-up): it is kept as it was.
 
 use super::env::{
-    Env, DD_ENV, DD_SERVICE, DD_VERSION, DISTRIBUTED_TRACING_LOG_FORMAT,
+    process_env, Env, DD_ENV, DD_SERVICE, DD_VERSION, DISTRIBUTED_TRACING_LOG_FORMAT,
     DISTRIBUTED_TRACING_MAX_EXPORT_BYTES, DISTRIBUTED_TRACING_MAX_QUEUE_BYTES,
     DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES, OTEL_ATTRIBUTE_COUNT_LIMIT,
     OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, OTEL_BSP_EXPORT_TIMEOUT, OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
@@ -20,6 +20,7 @@ use super::{
 };
 use crate::init::limits::SpanLimitsConfig;
 use crate::init::sink::DEFAULT_MAX_BYTES;
+use crate::logging::DatadogTags;
 
 impl EffectiveConfig {
     /// Resolves the configuration from `get` (an environment) and `over`.
@@ -179,6 +180,12 @@ fn span_limits(env: &mut Env<'_>, limits: &LimitOverrides) -> SpanLimitsConfig {
     }
 }
 
+/// The log filter of the process environment, as [`log_filter`] resolves
+/// it, for `setup_trace_logging`, which reports nothing.
+pub(crate) fn log_filter_from_env() -> String {
+    log_filter(&mut Env::new(&process_env))
+}
+
 /// The log filter: `RUST_LOG` when `EnvFilter` accepts it, else `info`.
 fn log_filter(env: &mut Env<'_>) -> String {
     match env.var(RUST_LOG) {
@@ -239,4 +246,21 @@ fn datadog(
 /// or empty): read here only.
 fn datadog_vars(env: &Env<'_>) -> (Option<String>, Option<String>, Option<String>) {
     (env.var(DD_SERVICE), env.var(DD_ENV), env.var(DD_VERSION))
+}
+
+/// The tags the process environment sets, without the resource's fallbacks,
+/// for [`DatadogTags::from_env`].
+pub(crate) fn datadog_tags_from_env() -> DatadogTags {
+    let (service, env, version) = datadog_vars(&Env::new(&process_env));
+    let mut tags = DatadogTags::default();
+    if let Some(service) = service {
+        tags = tags.service(service);
+    }
+    if let Some(env) = env {
+        tags = tags.env(env);
+    }
+    if let Some(version) = version {
+        tags = tags.version(version);
+    }
+    tags
 }
