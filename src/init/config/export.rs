@@ -2,6 +2,7 @@
 //! default spans file.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::env::{
     mask_pairs, Env, HOME, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_GRPC_ENDPOINT_DEFAULT,
@@ -26,27 +27,7 @@ pub(super) struct Export {
 /// The exporter and the OTLP settings; `service_name` names the default
 /// spans file.
 pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -> Export {
-    // Protocol: per-signal, then generic, then the specification's default.
-    let protocol = over.otlp_protocol.or_else(|| {
-        [
-            OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
-            OTEL_EXPORTER_OTLP_PROTOCOL,
-        ]
-        .into_iter()
-        .find_map(|name| {
-            let value = env.var(name)?;
-            let parsed = OtlpProtocol::parse(value.trim());
-            if parsed.is_none() {
-                env.issue(
-                    name,
-                    &value,
-                    "expected grpc or http/protobuf; using http/protobuf",
-                );
-            }
-            parsed
-        })
-    });
-    let protocol = protocol.unwrap_or(OtlpProtocol::HttpProtobuf);
+    let protocol = protocol(env, over);
 
     // Endpoint: the builder's or the per-signal URL is used as is; the
     // generic one is a base URL to which HTTP appends `v1/traces`. The first
@@ -122,112 +103,13 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
         }
     };
 
-    // Headers: generic, then per-signal, then the builder's, a later one
-    // replacing an earlier one of the same name. Their values are secrets:
-    // masked wherever they are shown.
-    let mut headers: Vec<(String, String)> = Vec::new();
-    let sources = [
-        (
-            OTEL_EXPORTER_OTLP_HEADERS,
-            env.pairs(OTEL_EXPORTER_OTLP_HEADERS, true),
-        ),
-        (
-            OTEL_EXPORTER_OTLP_TRACES_HEADERS,
-            env.pairs(OTEL_EXPORTER_OTLP_TRACES_HEADERS, true),
-        ),
-        (
-            "ObservabilityBuilder::otlp_header",
-            over.otlp_headers.clone(),
-        ),
-    ];
-    for (source, pairs) in sources {
-        for (k, v) in pairs {
-            let what = match (
-                http::HeaderName::from_bytes(k.as_bytes()),
-                http::HeaderValue::from_str(&v),
-            ) {
-                (Ok(_), Ok(_)) => None,
-                (Err(_), _) => Some("name"),
-                (_, Err(_)) => Some("value"),
-            };
-            if let Some(what) = what {
-                let shown = match env.var(source) {
-                    Some(value) => mask_pairs(&value),
-                    None => format!("{k}=***"),
-                };
-                env.issue(
-                    source,
-                    &shown,
-                    format!(
-                        "header {k:?}: its {what} is not valid in HTTP; that header is not sent"
-                    ),
-                );
-                continue;
-            }
-            headers.retain(|(key, _)| *key != k);
-            headers.push((k, v));
-        }
-    }
-    const INSTANT_TIMEOUT: &str = "0 would make every export request time out at once";
-    let timeout = env
-        .nonzero_override(
-            "ObservabilityBuilder::otlp_timeout",
-            over.otlp_timeout,
-            INSTANT_TIMEOUT,
-        )
-        .or_else(|| env.nonzero_millis(OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, INSTANT_TIMEOUT))
-        .or_else(|| env.nonzero_millis(OTEL_EXPORTER_OTLP_TIMEOUT, INSTANT_TIMEOUT))
-        .unwrap_or(OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT);
+    let headers = headers(env, over);
+    let timeout = timeout(env, over);
 
-    // Exporter: the embedded default (a local file) only when nothing asks for OTLP.
-    let mut spans_dir_is_default = false;
-    let mut traces_exporter = match &over.traces_exporter {
-        Some(e) => e.clone(),
-        None => {
-            let chosen = env.var(OTEL_TRACES_EXPORTER).and_then(|value| {
-                let first = value.split(',').next().unwrap_or("").trim().to_string();
-                match first.as_str() {
-                    "otlp" => Some(TracesExporter::Otlp),
-                    "console" => Some(TracesExporter::Console),
-                    "none" => Some(TracesExporter::None),
-                    _ => {
-                        env.issue(
-                            OTEL_TRACES_EXPORTER,
-                            &value,
-                            "expected otlp, console or none; using the default",
-                        );
-                        None
-                    }
-                }
-            });
-            chosen.unwrap_or_else(|| match endpoint_set {
-                true => TracesExporter::Otlp,
-                false => TracesExporter::File(match &over.default_spans_file {
-                    Some(path) => path.clone(),
-                    None => {
-                        spans_dir_is_default = true;
-                        default_spans_file(env, service_name)
-                    }
-                }),
-            })
-        }
-    };
+    let (mut traces_exporter, spans_dir_is_default) =
+        traces_exporter(env, over, endpoint_set, service_name);
 
-    let mut logs_otlp = match env.var(OTEL_LOGS_EXPORTER) {
-        None => traces_exporter == TracesExporter::Otlp,
-        Some(value) => match value.split(',').next().unwrap_or("").trim() {
-            "otlp" => true,
-            "none" | "console" => false,
-            _ => {
-                env.issue(
-                    OTEL_LOGS_EXPORTER,
-                    &value,
-                    "expected otlp, console or none; log lines go to standard output only",
-                );
-                false
-            }
-        },
-    };
+    let mut logs_otlp = logs_exporter(env, &traces_exporter);
     // An unusable endpoint disables the export that would use it (no
     // fallback: see above), and is only ignored when nothing would.
     if let Some((name, value, reason)) = unusable {
@@ -277,6 +159,158 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
             timeout,
         },
         spans_dir_is_default,
+    }
+}
+
+/// The protocol: the builder's, else per-signal, then generic, then the
+/// specification's default.
+fn protocol(env: &mut Env<'_>, over: &Overrides) -> OtlpProtocol {
+    let protocol = over.otlp_protocol.or_else(|| {
+        [
+            OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+            OTEL_EXPORTER_OTLP_PROTOCOL,
+        ]
+        .into_iter()
+        .find_map(|name| {
+            let value = env.var(name)?;
+            let parsed = OtlpProtocol::parse(value.trim());
+            if parsed.is_none() {
+                env.issue(
+                    name,
+                    &value,
+                    "expected grpc or http/protobuf; using http/protobuf",
+                );
+            }
+            parsed
+        })
+    });
+    protocol.unwrap_or(OtlpProtocol::HttpProtobuf)
+}
+
+/// Headers: generic, then per-signal, then the builder's, a later one
+/// replacing an earlier one of the same name. Their values are secrets:
+/// masked wherever they are shown.
+fn headers(env: &mut Env<'_>, over: &Overrides) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = Vec::new();
+    let sources = [
+        (
+            OTEL_EXPORTER_OTLP_HEADERS,
+            env.pairs(OTEL_EXPORTER_OTLP_HEADERS, true),
+        ),
+        (
+            OTEL_EXPORTER_OTLP_TRACES_HEADERS,
+            env.pairs(OTEL_EXPORTER_OTLP_TRACES_HEADERS, true),
+        ),
+        (
+            "ObservabilityBuilder::otlp_header",
+            over.otlp_headers.clone(),
+        ),
+    ];
+    for (source, pairs) in sources {
+        for (k, v) in pairs {
+            let what = match (
+                http::HeaderName::from_bytes(k.as_bytes()),
+                http::HeaderValue::from_str(&v),
+            ) {
+                (Ok(_), Ok(_)) => None,
+                (Err(_), _) => Some("name"),
+                (_, Err(_)) => Some("value"),
+            };
+            if let Some(what) = what {
+                let shown = match env.var(source) {
+                    Some(value) => mask_pairs(&value),
+                    None => format!("{k}=***"),
+                };
+                env.issue(
+                    source,
+                    &shown,
+                    format!(
+                        "header {k:?}: its {what} is not valid in HTTP; that header is not sent"
+                    ),
+                );
+                continue;
+            }
+            headers.retain(|(key, _)| *key != k);
+            headers.push((k, v));
+        }
+    }
+    headers
+}
+
+/// The request deadline: the builder's, else per-signal, then generic, then
+/// the default (0 is reported and ignored).
+fn timeout(env: &mut Env<'_>, over: &Overrides) -> Duration {
+    const INSTANT_TIMEOUT: &str = "0 would make every export request time out at once";
+    env.nonzero_override(
+        "ObservabilityBuilder::otlp_timeout",
+        over.otlp_timeout,
+        INSTANT_TIMEOUT,
+    )
+    .or_else(|| env.nonzero_millis(OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, INSTANT_TIMEOUT))
+    .or_else(|| env.nonzero_millis(OTEL_EXPORTER_OTLP_TIMEOUT, INSTANT_TIMEOUT))
+    .unwrap_or(OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT)
+}
+
+/// The span exporter: the builder's, else `OTEL_TRACES_EXPORTER`, else OTLP
+/// when an endpoint is set, else the embedded default (a local file); and
+/// whether that file's folder is the crate's default.
+fn traces_exporter(
+    env: &mut Env<'_>,
+    over: &Overrides,
+    endpoint_set: bool,
+    service_name: &str,
+) -> (TracesExporter, bool) {
+    let mut spans_dir_is_default = false;
+    let traces_exporter = match &over.traces_exporter {
+        Some(e) => e.clone(),
+        None => {
+            let chosen = env.var(OTEL_TRACES_EXPORTER).and_then(|value| {
+                let first = value.split(',').next().unwrap_or("").trim().to_string();
+                match first.as_str() {
+                    "otlp" => Some(TracesExporter::Otlp),
+                    "console" => Some(TracesExporter::Console),
+                    "none" => Some(TracesExporter::None),
+                    _ => {
+                        env.issue(
+                            OTEL_TRACES_EXPORTER,
+                            &value,
+                            "expected otlp, console or none; using the default",
+                        );
+                        None
+                    }
+                }
+            });
+            chosen.unwrap_or_else(|| match endpoint_set {
+                true => TracesExporter::Otlp,
+                false => TracesExporter::File(match &over.default_spans_file {
+                    Some(path) => path.clone(),
+                    None => {
+                        spans_dir_is_default = true;
+                        default_spans_file(env, service_name)
+                    }
+                }),
+            })
+        }
+    };
+    (traces_exporter, spans_dir_is_default)
+}
+
+/// Whether log records go over OTLP: `OTEL_LOGS_EXPORTER`, else when spans do.
+fn logs_exporter(env: &mut Env<'_>, traces_exporter: &TracesExporter) -> bool {
+    match env.var(OTEL_LOGS_EXPORTER) {
+        None => *traces_exporter == TracesExporter::Otlp,
+        Some(value) => match value.split(',').next().unwrap_or("").trim() {
+            "otlp" => true,
+            "none" | "console" => false,
+            _ => {
+                env.issue(
+                    OTEL_LOGS_EXPORTER,
+                    &value,
+                    "expected otlp, console or none; log lines go to standard output only",
+                );
+                false
+            }
+        },
     }
 }
 
