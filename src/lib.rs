@@ -27,8 +27,8 @@ pub use ids::{
     SpanIdHex, TraceIdHex,
 };
 pub use init::{
-    init_observability, BatchConfig, ConfigIssue, Disabled, EffectiveConfig, ExportStats,
-    LogFormatName, ObservabilityBuilder, ObservabilityGuard, OtlpConfig, OtlpProtocol,
+    init_observability, BatchConfig, ConfigIssue, DatadogConfig, Disabled, EffectiveConfig,
+    ExportStats, LogFormatName, ObservabilityBuilder, ObservabilityGuard, OtlpConfig, OtlpProtocol,
     SamplerConfig, SpanLimitsConfig, TracesExporter,
 };
 pub use logging::{

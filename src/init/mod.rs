@@ -28,16 +28,17 @@ use opentelemetry_sdk::Resource;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
+pub(crate) use config::{datadog_tags_from_env, log_filter_from_env};
 pub use config::{
-    BatchConfig, ConfigIssue, Disabled, EffectiveConfig, LogFormatName, OtlpConfig, OtlpProtocol,
-    SamplerConfig, TracesExporter,
+    BatchConfig, ConfigIssue, DatadogConfig, Disabled, EffectiveConfig, LogFormatName, OtlpConfig,
+    OtlpProtocol, SamplerConfig, TracesExporter,
 };
 pub use limits::SpanLimitsConfig;
 pub use processor::ExportStats;
 
 use crate::bridge::{bridge_layer, otel_layer_with, BridgeOptions};
 use crate::error::Result;
-use crate::logging::{fmt_layer, DatadogTags, JsonFormat, LogFormat, TraceContextFormat};
+use crate::logging::{fmt_layer, JsonFormat, LogFormat, TraceContextFormat};
 use crate::propagation::PropagatorName;
 use processor::{Counters, QueueProcessor, Sink};
 
@@ -345,14 +346,15 @@ impl ObservabilityBuilder {
     /// A spans file that cannot be opened is reported here (to the current
     /// `tracing` subscriber, else standard error), unless strict.
     pub fn build(self) -> Result<ObservabilityGuard> {
-        let guard = self.build_quietly()?;
+        let config = self.config()?;
+        let guard = self.build_quietly(config)?;
         guard.report_spans_sink(false);
         Ok(guard)
     }
 
-    /// `build` without the report (`init` makes it once its subscriber is in).
-    fn build_quietly(self) -> Result<ObservabilityGuard> {
-        let config = self.config()?;
+    /// `build` with the configuration already resolved, without the report
+    /// (`init` makes it once its subscriber is in).
+    fn build_quietly(self, config: EffectiveConfig) -> Result<ObservabilityGuard> {
         let mut spans_sink_failure = None;
         let (provider, counters) = match config.sdk_disabled {
             true => (None, None),
@@ -388,21 +390,14 @@ impl ObservabilityBuilder {
     pub fn init(self) -> Result<ObservabilityGuard> {
         // The builder's format, else its pattern, else
         // `DISTRIBUTED_TRACING_LOG_FORMAT`, else text lines.
-        let env_config = self.config()?;
-        let format = match (&self.log_format, &self.log_pattern, env_config.log_format) {
+        // The environment is resolved once, here; `build_quietly` takes the result.
+        let config = self.config()?;
+        let format = match (&self.log_format, &self.log_pattern, config.log_format) {
             (Some(format), _, _) => format.clone(),
             (None, Some(pattern), _) => LogFormat::Text(TraceContextFormat::new(pattern)?),
             (None, None, Some(LogFormatName::Json)) => LogFormat::Json(JsonFormat::new()),
             (None, None, Some(LogFormatName::Datadog)) => {
-                let (service, env, version) = env_config.datadog.clone();
-                let mut tags = DatadogTags::default().service(service);
-                if let Some(env) = env {
-                    tags = tags.env(env);
-                }
-                if let Some(version) = version {
-                    tags = tags.version(version);
-                }
-                LogFormat::Json(JsonFormat::new().datadog(tags))
+                LogFormat::Json(JsonFormat::new().datadog(config.datadog.clone().into()))
             }
             (None, None, _) => LogFormat::default(),
         };
@@ -413,7 +408,7 @@ impl ObservabilityBuilder {
             .as_ref()
             .and_then(|o| o.0.lock().ok()?.take())
             .unwrap_or_else(|| Box::new(std::io::stdout()));
-        let mut guard = self.build_quietly()?;
+        let mut guard = self.build_quietly(config)?;
         let layer = match non_blocking {
             Some(lines) => {
                 let (writer, worker) =

@@ -41,14 +41,10 @@ pub struct DatadogTags {
 }
 
 impl DatadogTags {
-    /// From Datadog's `DD_SERVICE`, `DD_ENV` and `DD_VERSION`.
+    /// From Datadog's `DD_SERVICE`, `DD_ENV` and `DD_VERSION` (read where the
+    /// configuration reads them: an empty value is unset).
     pub fn from_env() -> Self {
-        let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
-        Self {
-            service: var("DD_SERVICE"),
-            env: var("DD_ENV"),
-            version: var("DD_VERSION"),
-        }
+        crate::init::datadog_tags_from_env()
     }
 
     /// `dd.service`.

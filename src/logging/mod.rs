@@ -208,7 +208,8 @@ pub fn setup_trace_logging(pattern: &str) -> Result<()> {
     Ok(())
 }
 
-/// `RUST_LOG`, or `info` when it is unset or invalid.
+/// `RUST_LOG`, or `info` when it is unset, empty or invalid (resolved where
+/// the configuration resolves it).
 pub(crate) fn env_filter() -> EnvFilter {
-    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
+    EnvFilter::new(crate::init::log_filter_from_env())
 }

@@ -1,0 +1,392 @@
+//! Reading the environment: the variables' names, each beside its default
+//! (as `opentelemetry-otlp` keeps them), and [`Env`], which reads a value and
+//! records the ones that cannot be used.
+//!
+//! Every variable this crate reads is named here, once.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::{ConfigIssue, Disabled};
+use crate::error::Shown;
+use crate::text::{percent_decode, NotUtf8};
+
+// Switch.
+
+/// `true` turns recording and export off.
+pub(crate) const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
+
+// Resource.
+
+/// `key=value,...` resource attributes.
+pub(crate) const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+/// `service.name` (default `unknown_service:<executable>`).
+pub(crate) const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+
+// Exporters.
+
+/// `otlp`, `console` or `none` (default: a local file, unless an OTLP endpoint is set).
+pub(crate) const OTEL_TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
+/// `otlp`, `console` or `none` (default: `otlp` when spans go over OTLP).
+pub(crate) const OTEL_LOGS_EXPORTER: &str = "OTEL_LOGS_EXPORTER";
+
+// OTLP.
+
+/// The traces' OTLP transport, before [`OTEL_EXPORTER_OTLP_PROTOCOL`].
+pub(crate) const OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
+/// `grpc` or `http/protobuf` (the default).
+pub(crate) const OTEL_EXPORTER_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+/// The traces' full URL, used as is.
+pub(crate) const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+/// A base URL (OTLP/HTTP appends `/v1/traces`).
+pub(crate) const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+/// The default endpoint of OTLP/gRPC.
+pub(crate) const OTEL_EXPORTER_OTLP_GRPC_ENDPOINT_DEFAULT: &str = "http://localhost:4317";
+/// The default traces endpoint of OTLP/HTTP.
+pub(crate) const OTEL_EXPORTER_OTLP_HTTP_TRACES_ENDPOINT_DEFAULT: &str =
+    "http://localhost:4318/v1/traces";
+/// The log records' full URL (default: derived from the traces endpoint).
+pub(crate) const OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT";
+/// Request headers, `name=value,...`.
+pub(crate) const OTEL_EXPORTER_OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+/// The traces' request headers, after [`OTEL_EXPORTER_OTLP_HEADERS`].
+pub(crate) const OTEL_EXPORTER_OTLP_TRACES_HEADERS: &str = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
+/// The traces' request deadline (milliseconds), before [`OTEL_EXPORTER_OTLP_TIMEOUT`].
+pub(crate) const OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
+/// The request deadline (milliseconds).
+pub(crate) const OTEL_EXPORTER_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
+/// Default of [`OTEL_EXPORTER_OTLP_TIMEOUT`].
+pub(crate) const OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
+
+// Sampler.
+
+/// The sampler's name (default `parentbased_always_on`).
+pub(crate) const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
+/// The sampler's argument: a ratio, or `jaeger_remote`'s `key=value` list.
+pub(crate) const OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
+/// Default of the ratio in [`OTEL_TRACES_SAMPLER_ARG`].
+pub(crate) const OTEL_TRACES_SAMPLER_ARG_RATIO_DEFAULT: f64 = 1.0;
+/// Default `endpoint=` of `jaeger_remote`.
+pub(crate) const JAEGER_REMOTE_ENDPOINT_DEFAULT: &str = "http://localhost:5778/sampling";
+/// Default `pollingIntervalMs=` of `jaeger_remote`.
+pub(crate) const JAEGER_REMOTE_POLLING_INTERVAL_DEFAULT: Duration = Duration::from_millis(60_000);
+/// Default `initialSamplingRate=` of `jaeger_remote`.
+pub(crate) const JAEGER_REMOTE_INITIAL_SAMPLING_RATE_DEFAULT: f64 = 0.001;
+
+// Propagators.
+
+/// The propagators, in order (default `tracecontext,baggage`).
+pub(crate) const OTEL_PROPAGATORS: &str = "OTEL_PROPAGATORS";
+
+// Batch export.
+
+/// Spans waiting for export, at most.
+pub(crate) const OTEL_BSP_MAX_QUEUE_SIZE: &str = "OTEL_BSP_MAX_QUEUE_SIZE";
+/// Default of [`OTEL_BSP_MAX_QUEUE_SIZE`].
+pub(crate) const OTEL_BSP_MAX_QUEUE_SIZE_DEFAULT: usize = 2048;
+/// Delay between two exports (milliseconds).
+pub(crate) const OTEL_BSP_SCHEDULE_DELAY: &str = "OTEL_BSP_SCHEDULE_DELAY";
+/// Default of [`OTEL_BSP_SCHEDULE_DELAY`].
+pub(crate) const OTEL_BSP_SCHEDULE_DELAY_DEFAULT: Duration = Duration::from_millis(5000);
+/// Spans in one export, at most.
+pub(crate) const OTEL_BSP_MAX_EXPORT_BATCH_SIZE: &str = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE";
+/// Default of [`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`].
+pub(crate) const OTEL_BSP_MAX_EXPORT_BATCH_SIZE_DEFAULT: usize = 512;
+/// Deadline of one export (milliseconds).
+pub(crate) const OTEL_BSP_EXPORT_TIMEOUT: &str = "OTEL_BSP_EXPORT_TIMEOUT";
+/// Default of [`OTEL_BSP_EXPORT_TIMEOUT`].
+pub(crate) const OTEL_BSP_EXPORT_TIMEOUT_DEFAULT: Duration = Duration::from_millis(30_000);
+/// Bytes of the queued spans, at most (this crate's variable).
+pub(crate) const DISTRIBUTED_TRACING_MAX_QUEUE_BYTES: &str = "DISTRIBUTED_TRACING_MAX_QUEUE_BYTES";
+/// Default of [`DISTRIBUTED_TRACING_MAX_QUEUE_BYTES`]: 32 MiB.
+pub(crate) const DISTRIBUTED_TRACING_MAX_QUEUE_BYTES_DEFAULT: usize = 32 * 1024 * 1024;
+/// Bytes of one OTLP export request, at most (this crate's variable).
+pub(crate) const DISTRIBUTED_TRACING_MAX_EXPORT_BYTES: &str =
+    "DISTRIBUTED_TRACING_MAX_EXPORT_BYTES";
+/// Default of [`DISTRIBUTED_TRACING_MAX_EXPORT_BYTES`]: 4 MiB less 64 KiB,
+/// under the 4 MiB that gRPC servers accept by default.
+pub(crate) const DISTRIBUTED_TRACING_MAX_EXPORT_BYTES_DEFAULT: usize = 4 * 1024 * 1024 - 64 * 1024;
+
+// Span limits (their defaults: `SpanLimitsConfig::default`).
+
+/// Attribute value length, any signal.
+pub(crate) const OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str = "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT";
+/// Attributes per record, any signal.
+pub(crate) const OTEL_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_ATTRIBUTE_COUNT_LIMIT";
+/// Attribute value length on spans.
+pub(crate) const OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str =
+    "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT";
+/// Attributes per span.
+pub(crate) const OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT";
+/// Events per span.
+pub(crate) const OTEL_SPAN_EVENT_COUNT_LIMIT: &str = "OTEL_SPAN_EVENT_COUNT_LIMIT";
+/// Links per span.
+pub(crate) const OTEL_SPAN_LINK_COUNT_LIMIT: &str = "OTEL_SPAN_LINK_COUNT_LIMIT";
+/// Attributes per span event.
+pub(crate) const OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT";
+/// Attributes per span link.
+pub(crate) const OTEL_LINK_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT";
+
+// Logging.
+
+/// The log filter, `EnvFilter`'s syntax.
+pub(crate) const RUST_LOG: &str = "RUST_LOG";
+/// Default of [`RUST_LOG`].
+pub(crate) const RUST_LOG_DEFAULT: &str = "info";
+/// `text` (the default), `json` or `datadog` (this crate's variable).
+pub(crate) const DISTRIBUTED_TRACING_LOG_FORMAT: &str = "DISTRIBUTED_TRACING_LOG_FORMAT";
+/// Datadog's `dd.service` (default: `service.name`).
+pub(crate) const DD_SERVICE: &str = "DD_SERVICE";
+/// Datadog's `dd.env` (default: `deployment.environment.name`).
+pub(crate) const DD_ENV: &str = "DD_ENV";
+/// Datadog's `dd.version` (default: `service.version`).
+pub(crate) const DD_VERSION: &str = "DD_VERSION";
+
+// The local spans file.
+
+/// The size at which the spans file is rotated (bytes, this crate's variable;
+/// default `sink::DEFAULT_MAX_BYTES`).
+pub(crate) const DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES: &str =
+    "DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES";
+/// The XDG state folder, first choice for the spans file's folder.
+pub(crate) const XDG_STATE_HOME: &str = "XDG_STATE_HOME";
+/// The home folder, second choice.
+pub(crate) const HOME: &str = "HOME";
+/// The temporary folder (Unix), last choice.
+pub(crate) const TMPDIR: &str = "TMPDIR";
+
+/// Reads variables, records the ones that cannot be used.
+pub(super) struct Env<'a> {
+    get: &'a dyn Fn(&str) -> Option<String>,
+    issues: Vec<ConfigIssue>,
+}
+
+impl<'a> Env<'a> {
+    /// Reads `get` (the process environment, or pairs given in code).
+    pub(super) fn new(get: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        Self {
+            get,
+            issues: Vec::new(),
+        }
+    }
+
+    /// The values reported, in the order they were read.
+    pub(super) fn into_issues(self) -> Vec<ConfigIssue> {
+        self.issues
+    }
+
+    /// The value, `None` when unset or empty (the specification: empty = unset).
+    pub(super) fn var(&self, name: &str) -> Option<String> {
+        (self.get)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    /// Reports a value that is ignored, the default taking its place.
+    pub(super) fn issue(&mut self, variable: &'static str, value: &str, reason: impl Into<String>) {
+        self.issues.push(ConfigIssue {
+            variable,
+            value: Shown::new(value),
+            reason: reason.into(),
+            disables: None,
+        });
+    }
+
+    /// Reports a value that cannot be used and turns `disabled` off.
+    pub(super) fn disabling(
+        &mut self,
+        variable: &'static str,
+        value: &str,
+        reason: impl Into<String>,
+        disabled: Disabled,
+    ) {
+        self.issue(variable, value, reason);
+        if let Some(issue) = self.issues.last_mut() {
+            issue.disables = Some(disabled);
+        }
+    }
+
+    /// A boolean: `true`/`false`, case-insensitive.
+    pub(super) fn bool(&mut self, name: &'static str) -> bool {
+        let Some(value) = self.var(name) else {
+            return false;
+        };
+        match value.trim().to_ascii_lowercase().as_str() {
+            "true" => true,
+            "false" => false,
+            _ => {
+                self.issue(name, &value, "expected true or false; using false");
+                false
+            }
+        }
+    }
+
+    /// A duration in milliseconds (a non-negative integer).
+    pub(super) fn millis(&mut self, name: &'static str) -> Option<Duration> {
+        let value = self.var(name)?;
+        match value.trim().parse::<u64>() {
+            Ok(ms) => Some(Duration::from_millis(ms)),
+            Err(_) => {
+                self.issue(
+                    name,
+                    &value,
+                    "expected milliseconds (a non-negative integer); using the default",
+                );
+                None
+            }
+        }
+    }
+
+    /// A duration in milliseconds where 0 would harm: 0 is reported (`zero`
+    /// says why) and ignored, like a bad value.
+    pub(super) fn nonzero_millis(&mut self, name: &'static str, zero: &str) -> Option<Duration> {
+        let ms = self.millis(name)?;
+        if ms.is_zero() {
+            self.issue(name, "0", format!("{zero}; ignored"));
+            return None;
+        }
+        Some(ms)
+    }
+
+    /// The builder's duration, checked like [`nonzero_millis`](Self::nonzero_millis).
+    pub(super) fn nonzero_override(
+        &mut self,
+        method: &'static str,
+        value: Option<Duration>,
+        zero: &str,
+    ) -> Option<Duration> {
+        match value {
+            Some(d) if d.is_zero() => {
+                self.issue(method, "Duration::ZERO", format!("{zero}; ignored"));
+                None
+            }
+            other => other,
+        }
+    }
+
+    /// A limit: a non-negative integer that fits `T`.
+    pub(super) fn limit<T: std::str::FromStr>(&mut self, name: &'static str) -> Option<T> {
+        let value = self.var(name)?;
+        match value.trim().parse::<T>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.issue(
+                    name,
+                    &value,
+                    "expected a non-negative integer (at most 4294967295 for a count); using the default",
+                );
+                None
+            }
+        }
+    }
+
+    /// A positive count.
+    pub(super) fn count(&mut self, name: &'static str) -> Option<usize> {
+        let value = self.var(name)?;
+        match value.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                self.issue(
+                    name,
+                    &value,
+                    "expected a positive integer; using the default",
+                );
+                None
+            }
+        }
+    }
+
+    /// A positive number of bytes.
+    pub(super) fn bytes(&mut self, name: &'static str) -> Option<u64> {
+        let value = self.var(name)?;
+        match value.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                self.issue(
+                    name,
+                    &value,
+                    "expected a positive number of bytes; using the default",
+                );
+                None
+            }
+        }
+    }
+
+    /// `key=value` pairs separated by `,`, each percent-decoded (the W3C Baggage
+    /// form used by `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_EXPORTER_OTLP_HEADERS`).
+    /// An invalid list is ignored whole, as the specification says.
+    ///
+    /// With `secret` (headers: API keys), the values are masked in the issue
+    /// ([`mask_pairs`]).
+    pub(super) fn pairs(&mut self, name: &'static str, secret: bool) -> Vec<(String, String)> {
+        let Some(value) = self.var(name) else {
+            return Vec::new();
+        };
+        match parse_pairs(&value, secret) {
+            Ok(pairs) => pairs,
+            Err(reason) => {
+                let shown = match secret {
+                    true => mask_pairs(&value),
+                    false => value,
+                };
+                self.issue(
+                    name,
+                    &shown,
+                    format!("{reason}; the whole value is ignored"),
+                );
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// A `key=value` list as shown when its values are secrets (headers): every
+/// value replaced by `***`, and a member without `=` (which may be a value
+/// written `Authorization: Bearer ...`) by `***` whole.
+pub(super) fn mask_pairs(value: &str) -> String {
+    value
+        .split(',')
+        .map(|member| match member.split_once('=') {
+            _ if member.trim().is_empty() => member.to_string(),
+            Some((key, _)) => format!("{}=***", key.trim()),
+            None => "***".to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Parses `k1=v1,k2=v2` with percent-decoding; keys are trimmed and non-empty.
+/// With `secret`, the error names a member by its key only (see [`mask_pairs`]).
+pub(crate) fn parse_pairs(value: &str, secret: bool) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for member in value.split(',') {
+        if member.trim().is_empty() {
+            continue;
+        }
+        let shown = match secret {
+            true => mask_pairs(member),
+            false => member.trim().to_string(),
+        };
+        let (key, val) = member.split_once('=').ok_or_else(|| match secret {
+            true => "a member has no '=' (a header is written name=value)".to_string(),
+            false => format!("member {shown:?} has no '='"),
+        })?;
+        let key = percent_decode(key.trim(), NotUtf8::Reject).ok_or("invalid percent-encoding")?;
+        let val = percent_decode(val.trim(), NotUtf8::Reject).ok_or("invalid percent-encoding")?;
+        if key.is_empty() {
+            return Err(format!("member {shown:?} has an empty key"));
+        }
+        out.push((key, val));
+    }
+    Ok(out)
+}
+
+/// The process environment.
+pub(crate) fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// An environment given as pairs (for tests and other configuration sources).
+pub(crate) fn map_env(
+    vars: HashMap<String, String>,
+) -> impl Fn(&str) -> Option<String> + Send + Sync {
+    move |name| vars.get(name).cloned()
+}

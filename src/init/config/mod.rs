@@ -1,0 +1,483 @@
+//! The effective configuration of [`init_observability`](crate::init_observability):
+//! the OpenTelemetry environment variables, overridden by the builder.
+//!
+//! Parsing follows the OpenTelemetry specification
+//! (<https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/>):
+//! an empty value is the same as an unset one, and a value that cannot be used is
+//! reported (naming the variable and the value) and ignored, the default taking
+//! its place. [`ObservabilityBuilder::strict`](crate::ObservabilityBuilder::strict)
+//! makes every such value an error at start-up instead.
+
+//!
+//! This module holds the public types; the reading of the environment is in
+//! [`env`] (the variable names, their defaults, the value parsers) and one
+//! resolver per concern, which [`EffectiveConfig::resolve`] calls in turn:
+//! `resolve.rs` (resource, batch, limits, logging), `export.rs` (exporter and
+//! OTLP), `sampler.rs` and `propagators.rs`.
+
+mod env;
+mod export;
+mod propagators;
+mod resolve;
+mod sampler;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::time::Duration;
+
+use super::limits::SpanLimitsConfig;
+use crate::error::{Error, Shown};
+use crate::logging::DatadogTags;
+
+use crate::propagation::PropagatorName;
+pub(crate) use env::{map_env, process_env};
+pub(crate) use resolve::{datadog_tags_from_env, log_filter_from_env};
+
+/// Where finished spans go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TracesExporter {
+    /// OTLP to a collector (`OTEL_TRACES_EXPORTER=otlp`, or any OTLP endpoint set).
+    Otlp,
+    /// JSON lines on standard output (`OTEL_TRACES_EXPORTER=console`).
+    Console,
+    /// JSON lines appended to a local file: the embedded default when nothing
+    /// is configured, so that a new user sees traces without a collector.
+    /// Private to the user and rotated: see
+    /// [`ObservabilityBuilder::spans_file`](crate::ObservabilityBuilder::spans_file).
+    File(std::path::PathBuf),
+    /// Spans are recorded (ids, sampling) but sent nowhere (`OTEL_TRACES_EXPORTER=none`).
+    None,
+}
+
+/// The log line format chosen by `DISTRIBUTED_TRACING_LOG_FORMAT` (this
+/// crate's variable; the OpenTelemetry specification has none for it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LogFormatName {
+    /// `text`: the pattern's lines (default).
+    Text,
+    /// `json`: JSON lines.
+    Json,
+    /// `datadog`: JSON lines with Datadog's correlation attributes.
+    Datadog,
+}
+
+/// The OTLP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OtlpProtocol {
+    /// OTLP/gRPC (`grpc`), default port 4317.
+    Grpc,
+    /// OTLP/HTTP with protobuf bodies (`http/protobuf`, the specification's
+    /// default), default port 4318.
+    HttpProtobuf,
+}
+
+impl OtlpProtocol {
+    fn parse(value: &str) -> Option<Self> {
+        match value {
+            "grpc" => Some(Self::Grpc),
+            "http/protobuf" => Some(Self::HttpProtobuf),
+            _ => None,
+        }
+    }
+
+    /// The name used in `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Grpc => "grpc",
+            Self::HttpProtobuf => "http/protobuf",
+        }
+    }
+}
+
+/// The sampler for new spans (`OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`).
+/// Its `Debug` form masks the credentials of the Jaeger endpoint.
+#[derive(Clone, PartialEq)]
+#[non_exhaustive]
+pub enum SamplerConfig {
+    /// `always_on`
+    AlwaysOn,
+    /// `always_off`
+    AlwaysOff,
+    /// `traceidratio` with the ratio in `[0, 1]`.
+    TraceIdRatio(f64),
+    /// `parentbased_always_on` (the default)
+    ParentBasedAlwaysOn,
+    /// `parentbased_always_off`
+    ParentBasedAlwaysOff,
+    /// `parentbased_traceidratio` with the ratio in `[0, 1]`.
+    ParentBasedTraceIdRatio(f64),
+    /// `jaeger_remote` (`parent_based: false`) and `parentbased_jaeger_remote`:
+    /// the sampling strategy is polled from a Jaeger sampling endpoint (feature
+    /// `jaeger-remote-sampler`). `OTEL_TRACES_SAMPLER_ARG`:
+    /// `endpoint=http://localhost:5778/sampling,pollingIntervalMs=60000,initialSamplingRate=0.001`
+    /// (those are the defaults; any of the three may be left out).
+    JaegerRemote {
+        /// Respect the parent's decision, use the remote strategy for roots.
+        parent_based: bool,
+        /// The sampling endpoint (`?service=<service name>` is appended).
+        endpoint: String,
+        /// How often the strategy is fetched.
+        polling_interval: Duration,
+        /// The trace id ratio used until the first strategy arrives.
+        initial_sampling_rate: f64,
+    },
+}
+
+impl fmt::Debug for SamplerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::AlwaysOn => f.write_str("AlwaysOn"),
+            Self::AlwaysOff => f.write_str("AlwaysOff"),
+            Self::TraceIdRatio(r) => f.debug_tuple("TraceIdRatio").field(r).finish(),
+            Self::ParentBasedAlwaysOn => f.write_str("ParentBasedAlwaysOn"),
+            Self::ParentBasedAlwaysOff => f.write_str("ParentBasedAlwaysOff"),
+            Self::ParentBasedTraceIdRatio(r) => {
+                f.debug_tuple("ParentBasedTraceIdRatio").field(r).finish()
+            }
+            Self::JaegerRemote {
+                parent_based,
+                endpoint,
+                polling_interval,
+                initial_sampling_rate,
+            } => f
+                .debug_struct("JaegerRemote")
+                .field("parent_based", parent_based)
+                .field("endpoint", &redact_url(endpoint))
+                .field("polling_interval", polling_interval)
+                .field("initial_sampling_rate", initial_sampling_rate)
+                .finish(),
+        }
+    }
+}
+
+/// Batch export settings (`OTEL_BSP_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchConfig {
+    /// Finished spans waiting for export, at most (`OTEL_BSP_MAX_QUEUE_SIZE`,
+    /// default 2048). When the queue is full, new spans are dropped and counted:
+    /// memory stays bounded whatever the collector does.
+    pub max_queue_size: usize,
+    /// Delay between two exports (`OTEL_BSP_SCHEDULE_DELAY`, milliseconds, default
+    /// 5000; 0 is reported and ignored).
+    pub scheduled_delay: Duration,
+    /// Spans in one export request, at most (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`,
+    /// default 512), never more than `max_queue_size` (a larger value is
+    /// reported and capped).
+    pub max_export_batch_size: usize,
+    /// Deadline of one export, retries included (`OTEL_BSP_EXPORT_TIMEOUT`,
+    /// milliseconds, default 30000; 0 is reported and ignored).
+    pub export_timeout: Duration,
+    /// Bytes the queued spans (and the batch being exported) may hold, at most
+    /// (`DISTRIBUTED_TRACING_MAX_QUEUE_BYTES`, default 32 MiB): with
+    /// `max_queue_size`, the memory bound of the export queue, whatever the
+    /// spans carry. Past it, the oldest queued spans are dropped and counted.
+    pub max_queue_bytes: usize,
+    /// Bytes one OTLP export request may carry, at most
+    /// (`DISTRIBUTED_TRACING_MAX_EXPORT_BYTES`, default 4 MiB less 64 KiB, under
+    /// the 4 MiB that gRPC servers accept by default). Larger batches are sent as
+    /// several requests; a span larger than this alone is dropped and counted.
+    pub max_export_bytes: usize,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self {
+            max_queue_size: env::OTEL_BSP_MAX_QUEUE_SIZE_DEFAULT,
+            scheduled_delay: env::OTEL_BSP_SCHEDULE_DELAY_DEFAULT,
+            max_export_batch_size: env::OTEL_BSP_MAX_EXPORT_BATCH_SIZE_DEFAULT,
+            export_timeout: env::OTEL_BSP_EXPORT_TIMEOUT_DEFAULT,
+            max_queue_bytes: env::DISTRIBUTED_TRACING_MAX_QUEUE_BYTES_DEFAULT,
+            max_export_bytes: env::DISTRIBUTED_TRACING_MAX_EXPORT_BYTES_DEFAULT,
+        }
+    }
+}
+
+/// The OTLP exporter's settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OtlpConfig {
+    /// The transport.
+    pub protocol: OtlpProtocol,
+    /// The full URL spans are sent to (for HTTP, with the `/v1/traces` path).
+    pub endpoint: String,
+    /// The full URL log records are sent to (feature `logs`; for HTTP, with the
+    /// `/v1/logs` path): `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, else derived from
+    /// `endpoint`.
+    pub logs_endpoint: String,
+    /// Extra request headers (`OTEL_EXPORTER_OTLP_HEADERS`): API keys and the like.
+    pub headers: Vec<(String, String)>,
+    /// Deadline of one export request (`OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, else
+    /// `OTEL_EXPORTER_OTLP_TIMEOUT`, default 10 s; 0 is reported and ignored).
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for OtlpConfig {
+    /// Header values are secrets (API keys): they are masked; so are the
+    /// credentials of the endpoints (`REDACTED:REDACTED@`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<String> = self
+            .headers
+            .iter()
+            .map(|(k, _)| format!("{k}=***"))
+            .collect();
+        f.debug_struct("OtlpConfig")
+            .field("protocol", &self.protocol.as_str())
+            .field("endpoint", &redact_url(&self.endpoint))
+            .field("logs_endpoint", &redact_url(&self.logs_endpoint))
+            .field("headers", &headers)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// Datadog's unified service tags, as resolved for `datadog` log lines
+/// ([`EffectiveConfig::datadog`]); [`DatadogTags`] converts from it.
+///
+/// ```
+/// use distributed_tracing::{DatadogTags, JsonFormat, ObservabilityBuilder};
+/// let config = ObservabilityBuilder::default()
+///     .with_env([("DD_SERVICE", "checkout"), ("DD_ENV", "prod")])
+///     .config()
+///     .unwrap();
+/// assert_eq!(config.datadog.service, "checkout");
+/// assert_eq!(config.datadog.env.as_deref(), Some("prod"));
+/// let format = JsonFormat::new().datadog(DatadogTags::from(config.datadog));
+/// # drop(format);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DatadogConfig {
+    /// `dd.service`: `DD_SERVICE`, else `service.name`.
+    pub service: String,
+    /// `dd.env`: `DD_ENV`, else the resource's `deployment.environment.name`
+    /// or `deployment.environment`.
+    pub env: Option<String>,
+    /// `dd.version`: `DD_VERSION`, else the resource's `service.version`.
+    pub version: Option<String>,
+}
+
+impl From<DatadogConfig> for DatadogTags {
+    fn from(config: DatadogConfig) -> Self {
+        let mut tags = DatadogTags::default().service(config.service);
+        if let Some(env) = config.env {
+            tags = tags.env(env);
+        }
+        if let Some(version) = config.version {
+            tags = tags.version(version);
+        }
+        tags
+    }
+}
+
+/// A configuration value that was reported (see the module docs): ignored,
+/// the default taking its place (a warning at start-up), or, when
+/// [`disables`](Self::disables) says so, unusable in a way that turns
+/// something off (an error at start-up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConfigIssue {
+    /// The environment variable, or the builder method for a value given in
+    /// code (`ObservabilityBuilder::otlp_endpoint`).
+    pub variable: &'static str,
+    /// Its value (shortened if long; credentials and header values masked).
+    pub value: Shown,
+    /// Why it cannot be used, and what is used instead.
+    pub reason: String,
+    /// What this value turns off, if anything: an OTLP endpoint that cannot be
+    /// used as given disables the export that would use it rather than send to
+    /// another address (with the API keys of `OTEL_EXPORTER_OTLP_HEADERS`).
+    pub disables: Option<Disabled>,
+}
+
+/// What an unusable configuration value turns off ([`ConfigIssue::disables`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Disabled {
+    /// Span export: spans are still recorded (ids, sampling, log lines) but
+    /// sent nowhere, as with [`TracesExporter::None`].
+    SpanExport,
+    /// The export of `tracing` events as OTLP log records (feature `logs`).
+    LogExport,
+    /// The Jaeger remote sampler (`OTEL_TRACES_SAMPLER_ARG`'s `endpoint=`):
+    /// `parentbased_always_on` samples instead.
+    RemoteSampler,
+}
+
+impl fmt::Display for Disabled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::SpanExport => "span export",
+            Self::LogExport => "log record export",
+            Self::RemoteSampler => "Jaeger remote sampler",
+        })
+    }
+}
+
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}: {}", self.variable, self.value, self.reason)
+    }
+}
+
+impl ConfigIssue {
+    /// Logs the issue at start-up: a warning for an ignored value, an error for
+    /// one that disables something.
+    ///
+    /// The message quotes the value (`OTEL_TRACES_SAMPLER="bogus": ...`), so a
+    /// text line shows where it starts and ends; the `value` field is the bare
+    /// string (control characters escaped), so that a JSON line carries
+    /// `"value":"bogus"`, quoted once.
+    pub(crate) fn log(&self) {
+        const TARGET: &str = "distributed_tracing::init";
+        let value = escape_control(self.value.as_str());
+        let value: &str = &value;
+        match self.disables {
+            Some(disabled) => tracing::error!(
+                target: TARGET,
+                variable = self.variable,
+                value,
+                disables = %disabled,
+                "unusable configuration {self}"
+            ),
+            None => tracing::warn!(
+                target: TARGET,
+                variable = self.variable,
+                value,
+                "ignored configuration {self}"
+            ),
+        }
+    }
+}
+
+/// `value` with its control characters escaped (`\n`, `\u{1b}`): a value
+/// logged as a field cannot break a text line or forge another one.
+fn escape_control(value: &str) -> std::borrow::Cow<'_, str> {
+    if !value.chars().any(char::is_control) {
+        return value.into();
+    }
+    value
+        .chars()
+        .flat_map(|c| {
+            let escaped = c.is_control().then(|| c.escape_default());
+            let plain = (!c.is_control()).then_some(c);
+            escaped.into_iter().flatten().chain(plain)
+        })
+        .collect::<String>()
+        .into()
+}
+
+impl From<ConfigIssue> for Error {
+    fn from(issue: ConfigIssue) -> Self {
+        Error::Config {
+            variable: issue.variable,
+            value: issue.value,
+            reason: issue.reason,
+        }
+    }
+}
+
+/// The configuration `init_observability` resolved from the environment and the
+/// builder; see [`ObservabilityBuilder::config`](crate::ObservabilityBuilder::config).
+/// Its `Debug` form masks secrets.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct EffectiveConfig {
+    /// `OTEL_SDK_DISABLED=true`: no spans are recorded or exported; log lines
+    /// still carry the ids of incoming traces.
+    pub sdk_disabled: bool,
+    /// `service.name`: the builder's, else `OTEL_SERVICE_NAME`, else
+    /// `OTEL_RESOURCE_ATTRIBUTES`' `service.name`, else `unknown_service:<executable>`.
+    pub service_name: String,
+    /// Other resource attributes (`OTEL_RESOURCE_ATTRIBUTES`, then the builder's).
+    pub resource_attributes: Vec<(String, String)>,
+    /// Where spans go: [`TracesExporter::None`] also when OTLP was asked for
+    /// but its endpoint cannot be used as given (reported, see
+    /// [`ConfigIssue::disables`]).
+    pub traces_exporter: TracesExporter,
+    /// Whether `tracing` events are also exported as OTLP log records (feature
+    /// `logs`): `OTEL_LOGS_EXPORTER=otlp`, or unset while spans go over OTLP;
+    /// `false` when their endpoint cannot be used as given.
+    pub logs_otlp: bool,
+    /// The OTLP settings (used when `traces_exporter` is `Otlp`).
+    pub otlp: OtlpConfig,
+    /// The sampler.
+    pub sampler: SamplerConfig,
+    /// The propagators, in order (`OTEL_PROPAGATORS`, default `tracecontext,baggage`).
+    pub propagators: Vec<PropagatorName>,
+    /// Batch export settings.
+    pub batch: BatchConfig,
+    /// What one span keeps (the `OTEL_*_LIMIT` variables).
+    pub span_limits: SpanLimitsConfig,
+    /// The log filter, `RUST_LOG`'s syntax (default `info`).
+    pub log_filter: String,
+    /// `DISTRIBUTED_TRACING_LOG_FORMAT`: `text`, `json` or `datadog` (`None`:
+    /// unset, the builder's or the default text format).
+    pub log_format: Option<LogFormatName>,
+    /// Datadog's unified service tags for `datadog` log lines: `DD_SERVICE`
+    /// (else `service.name`), `DD_ENV` (else `deployment.environment.name` or
+    /// `deployment.environment`), `DD_VERSION` (else `service.version`).
+    pub datadog: DatadogConfig,
+    /// The size at which the local spans file is rotated
+    /// (`DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES`, bytes, default 16 MiB):
+    /// the file is renamed `<file>.1`, replacing the previous one, and a new
+    /// file started, so that the sink takes at most about twice this on disk.
+    pub spans_file_max_bytes: u64,
+    /// Whether the spans file's folder is the crate's per-user default (checked
+    /// and kept private at start-up) rather than a path given in code.
+    pub(crate) spans_dir_is_default: bool,
+    /// Values that were reported and ignored.
+    pub issues: Vec<ConfigIssue>,
+}
+
+/// What the builder overrides (each `None`: the environment decides).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Overrides {
+    pub(crate) service_name: Option<String>,
+    pub(crate) resource_attributes: Vec<(String, String)>,
+    pub(crate) traces_exporter: Option<TracesExporter>,
+    pub(crate) otlp_endpoint: Option<String>,
+    pub(crate) otlp_logs_endpoint: Option<String>,
+    pub(crate) otlp_protocol: Option<OtlpProtocol>,
+    pub(crate) otlp_headers: Vec<(String, String)>,
+    pub(crate) otlp_timeout: Option<Duration>,
+    pub(crate) sampler: Option<SamplerConfig>,
+    pub(crate) propagators: Option<Vec<PropagatorName>>,
+    pub(crate) max_queue_size: Option<usize>,
+    pub(crate) scheduled_delay: Option<Duration>,
+    pub(crate) default_spans_file: Option<std::path::PathBuf>,
+    pub(crate) max_queue_bytes: Option<usize>,
+    pub(crate) max_export_bytes: Option<usize>,
+    pub(crate) spans_file_max_bytes: Option<u64>,
+    pub(crate) limits: LimitOverrides,
+}
+
+/// The builder's span limits (each `None`: the environment decides).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LimitOverrides {
+    pub(crate) attribute_value_length: Option<usize>,
+    pub(crate) attribute_count: Option<u32>,
+    pub(crate) event_count: Option<u32>,
+    pub(crate) link_count: Option<u32>,
+    pub(crate) event_attribute_count: Option<u32>,
+    pub(crate) link_attribute_count: Option<u32>,
+}
+
+/// An URL as this crate shows it (log lines, `Debug`, errors): its userinfo
+/// (`user:password@`) replaced by `REDACTED:REDACTED@`, as the OpenTelemetry
+/// semantic conventions ask for `url.full`; the rest as given.
+///
+/// It works on any string, a valid URL or not (it also shows values that were
+/// refused): the userinfo is everything between `://` (or the start) and the
+/// last `@`. An `@` later in the URL (in the path or the query) hides more
+/// than the userinfo, never less: a password holding `/`, `?` or `#` is still
+/// hidden whole.
+pub(crate) fn redact_url(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    match url[start..].rfind('@') {
+        Some(at) => format!("{}REDACTED:REDACTED{}", &url[..start], &url[start + at..]),
+        None => url.to_string(),
+    }
+}

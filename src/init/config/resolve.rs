@@ -1,0 +1,266 @@
+//! [`EffectiveConfig::resolve`]: one resolver per concern, called in turn.
+//!
+//! The order of the calls is the order of the reported issues (and the first
+//! one is the error of a strict start-up): it is kept as it was.
+
+use super::env::{
+    process_env, Env, DD_ENV, DD_SERVICE, DD_VERSION, DISTRIBUTED_TRACING_LOG_FORMAT,
+    DISTRIBUTED_TRACING_MAX_EXPORT_BYTES, DISTRIBUTED_TRACING_MAX_QUEUE_BYTES,
+    DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES, OTEL_ATTRIBUTE_COUNT_LIMIT,
+    OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, OTEL_BSP_EXPORT_TIMEOUT, OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+    OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_SCHEDULE_DELAY, OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT,
+    OTEL_LINK_ATTRIBUTE_COUNT_LIMIT, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED,
+    OTEL_SERVICE_NAME, OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+    OTEL_SPAN_EVENT_COUNT_LIMIT, OTEL_SPAN_LINK_COUNT_LIMIT, RUST_LOG, RUST_LOG_DEFAULT,
+};
+use super::propagators::propagators_from_env;
+use super::{
+    export, sampler, BatchConfig, DatadogConfig, EffectiveConfig, LimitOverrides, LogFormatName,
+    Overrides,
+};
+use crate::init::limits::SpanLimitsConfig;
+use crate::init::sink::DEFAULT_MAX_BYTES;
+use crate::logging::DatadogTags;
+
+impl EffectiveConfig {
+    /// Resolves the configuration from `get` (an environment) and `over`.
+    pub(crate) fn resolve(get: &dyn Fn(&str) -> Option<String>, over: &Overrides) -> Self {
+        let mut env = Env::new(get);
+        let sdk_disabled = env.bool(OTEL_SDK_DISABLED);
+        let (service_name, resource_attributes) = resource(&mut env, over);
+        let export = export::resolve(&mut env, over, &service_name);
+        let sampler = sampler::resolve(&mut env, over);
+        let propagators = over
+            .propagators
+            .clone()
+            .unwrap_or_else(|| propagators_from_env(&mut env));
+        let batch = batch(&mut env, over);
+        let span_limits = span_limits(&mut env, &over.limits);
+        let log_filter = log_filter(&mut env);
+        let log_format = log_format(&mut env);
+        let datadog = datadog(&env, &service_name, &resource_attributes);
+        let spans_file_max_bytes = over
+            .spans_file_max_bytes
+            .or_else(|| env.bytes(DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES))
+            .unwrap_or(DEFAULT_MAX_BYTES);
+        Self {
+            sdk_disabled,
+            service_name,
+            resource_attributes,
+            traces_exporter: export.traces_exporter,
+            logs_otlp: export.logs_otlp,
+            otlp: export.otlp,
+            sampler,
+            propagators,
+            batch,
+            span_limits,
+            log_filter,
+            log_format,
+            datadog,
+            spans_file_max_bytes,
+            spans_dir_is_default: export.spans_dir_is_default,
+            issues: env.into_issues(),
+        }
+    }
+}
+
+/// `service.name` and the other resource attributes:
+/// `OTEL_RESOURCE_ATTRIBUTES`, then `OTEL_SERVICE_NAME`, then the builder.
+fn resource(env: &mut Env<'_>, over: &Overrides) -> (String, Vec<(String, String)>) {
+    let mut resource_attributes = env.pairs(OTEL_RESOURCE_ATTRIBUTES, false);
+    let from_attributes = resource_attributes
+        .iter()
+        .position(|(k, _)| k == "service.name")
+        .map(|i| resource_attributes.remove(i).1);
+    let service_name = over
+        .service_name
+        .clone()
+        .or_else(|| env.var(OTEL_SERVICE_NAME))
+        .or(from_attributes)
+        .unwrap_or_else(default_service_name);
+    resource_attributes.extend(over.resource_attributes.iter().cloned());
+    (service_name, resource_attributes)
+}
+
+fn default_service_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .map(|n| format!("unknown_service:{n}"))
+        })
+        .unwrap_or_else(|| "unknown_service".to_string())
+}
+
+/// Batch export settings (`OTEL_BSP_*` and this crate's byte bounds).
+fn batch(env: &mut Env<'_>, over: &Overrides) -> BatchConfig {
+    let defaults = BatchConfig::default();
+    const SPINNING: &str =
+        "0 would export without a pause, keeping a core busy while the service is idle";
+    let max_queue_size = over
+        .max_queue_size
+        .or_else(|| env.count(OTEL_BSP_MAX_QUEUE_SIZE))
+        .unwrap_or(defaults.max_queue_size);
+    let max_export_batch_size = match env.count(OTEL_BSP_MAX_EXPORT_BATCH_SIZE) {
+        // The specification: the batch size must not exceed the queue size.
+        Some(n) if n > max_queue_size => {
+            env.issue(
+                OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+                &n.to_string(),
+                format!("larger than the queue size ({max_queue_size}); capped to it"),
+            );
+            max_queue_size
+        }
+        Some(n) => n,
+        None => defaults.max_export_batch_size.min(max_queue_size),
+    };
+    BatchConfig {
+        max_queue_size,
+        scheduled_delay: env
+            .nonzero_override(
+                "ObservabilityBuilder::scheduled_delay",
+                over.scheduled_delay,
+                SPINNING,
+            )
+            .or_else(|| env.nonzero_millis(OTEL_BSP_SCHEDULE_DELAY, SPINNING))
+            .unwrap_or(defaults.scheduled_delay),
+        max_export_batch_size,
+        export_timeout: env
+            .nonzero_millis(
+                OTEL_BSP_EXPORT_TIMEOUT,
+                "0 would make every export time out at once",
+            )
+            .unwrap_or(defaults.export_timeout),
+        max_queue_bytes: over
+            .max_queue_bytes
+            .or_else(|| env.count(DISTRIBUTED_TRACING_MAX_QUEUE_BYTES))
+            .unwrap_or(defaults.max_queue_bytes),
+        max_export_bytes: over
+            .max_export_bytes
+            .or_else(|| env.count(DISTRIBUTED_TRACING_MAX_EXPORT_BYTES))
+            .unwrap_or(defaults.max_export_bytes),
+    }
+}
+
+/// Span limits: the builder's, else the span-specific variable, else the
+/// generic one (the specification's precedence), else the default.
+fn span_limits(env: &mut Env<'_>, limits: &LimitOverrides) -> SpanLimitsConfig {
+    let any_length = env.limit::<usize>(OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT);
+    let any_count = env.limit::<u32>(OTEL_ATTRIBUTE_COUNT_LIMIT);
+    let default_limits = SpanLimitsConfig::default();
+    SpanLimitsConfig {
+        attribute_value_length: limits
+            .attribute_value_length
+            .or_else(|| env.limit(OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT))
+            .or(any_length),
+        attribute_count: limits
+            .attribute_count
+            .or_else(|| env.limit(OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT))
+            .or(any_count)
+            .unwrap_or(default_limits.attribute_count),
+        event_count: limits
+            .event_count
+            .or_else(|| env.limit(OTEL_SPAN_EVENT_COUNT_LIMIT))
+            .unwrap_or(default_limits.event_count),
+        link_count: limits
+            .link_count
+            .or_else(|| env.limit(OTEL_SPAN_LINK_COUNT_LIMIT))
+            .unwrap_or(default_limits.link_count),
+        event_attribute_count: limits
+            .event_attribute_count
+            .or_else(|| env.limit(OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT))
+            .or(any_count)
+            .unwrap_or(default_limits.event_attribute_count),
+        link_attribute_count: limits
+            .link_attribute_count
+            .or_else(|| env.limit(OTEL_LINK_ATTRIBUTE_COUNT_LIMIT))
+            .or(any_count)
+            .unwrap_or(default_limits.link_attribute_count),
+    }
+}
+
+/// The log filter of the process environment, as [`log_filter`] resolves
+/// it, for `setup_trace_logging`, which reports nothing.
+pub(crate) fn log_filter_from_env() -> String {
+    log_filter(&mut Env::new(&process_env))
+}
+
+/// The log filter: `RUST_LOG` when `EnvFilter` accepts it, else `info`.
+fn log_filter(env: &mut Env<'_>) -> String {
+    match env.var(RUST_LOG) {
+        Some(value) => match tracing_subscriber::EnvFilter::try_new(&value) {
+            Ok(_) => value,
+            Err(e) => {
+                env.issue(RUST_LOG, &value, format!("{e}; using {RUST_LOG_DEFAULT}"));
+                RUST_LOG_DEFAULT.to_string()
+            }
+        },
+        None => RUST_LOG_DEFAULT.to_string(),
+    }
+}
+
+/// `DISTRIBUTED_TRACING_LOG_FORMAT`.
+fn log_format(env: &mut Env<'_>) -> Option<LogFormatName> {
+    env.var(DISTRIBUTED_TRACING_LOG_FORMAT).and_then(|value| {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "text" => Some(LogFormatName::Text),
+            "json" => Some(LogFormatName::Json),
+            "datadog" => Some(LogFormatName::Datadog),
+            _ => {
+                env.issue(
+                    DISTRIBUTED_TRACING_LOG_FORMAT,
+                    &value,
+                    "expected text, json or datadog; using text",
+                );
+                None
+            }
+        }
+    })
+}
+
+/// Datadog's unified service tags: `DD_SERVICE`, `DD_ENV` and `DD_VERSION`,
+/// else the resource's `service.name`, `deployment.environment.name` (or
+/// `deployment.environment`) and `service.version`.
+fn datadog(
+    env: &Env<'_>,
+    service_name: &str,
+    resource_attributes: &[(String, String)],
+) -> DatadogConfig {
+    let attribute = |keys: &[&str]| {
+        resource_attributes
+            .iter()
+            .find(|(k, _)| keys.contains(&k.as_str()))
+            .map(|(_, v)| v.clone())
+    };
+    let (service, dd_env, version) = datadog_vars(env);
+    DatadogConfig {
+        service: service.unwrap_or_else(|| service_name.to_string()),
+        env: dd_env
+            .or_else(|| attribute(&["deployment.environment.name", "deployment.environment"])),
+        version: version.or_else(|| attribute(&["service.version"])),
+    }
+}
+
+/// `DD_SERVICE`, `DD_ENV` and `DD_VERSION` as set (each `None` when unset
+/// or empty): read here only.
+fn datadog_vars(env: &Env<'_>) -> (Option<String>, Option<String>, Option<String>) {
+    (env.var(DD_SERVICE), env.var(DD_ENV), env.var(DD_VERSION))
+}
+
+/// The tags the process environment sets, without the resource's fallbacks,
+/// for [`DatadogTags::from_env`].
+pub(crate) fn datadog_tags_from_env() -> DatadogTags {
+    let (service, env, version) = datadog_vars(&Env::new(&process_env));
+    let mut tags = DatadogTags::default();
+    if let Some(service) = service {
+        tags = tags.service(service);
+    }
+    if let Some(env) = env {
+        tags = tags.env(env);
+    }
+    if let Some(version) = version {
+        tags = tags.version(version);
+    }
+    tags
+}

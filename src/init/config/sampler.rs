@@ -1,0 +1,180 @@
+//! The sampler: the builder's, else `OTEL_TRACES_SAMPLER` with
+//! `OTEL_TRACES_SAMPLER_ARG`.
+
+use std::time::Duration;
+
+use super::env::{
+    Env, JAEGER_REMOTE_ENDPOINT_DEFAULT, JAEGER_REMOTE_INITIAL_SAMPLING_RATE_DEFAULT,
+    JAEGER_REMOTE_POLLING_INTERVAL_DEFAULT, OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG,
+    OTEL_TRACES_SAMPLER_ARG_RATIO_DEFAULT,
+};
+use super::export::check_endpoint;
+use super::{redact_url, Disabled, Overrides, SamplerConfig};
+
+/// What an unusable Jaeger sampling endpoint leads to.
+const REMOTE_SAMPLER_DISABLED: &str = "the Jaeger remote sampler is disabled (no request goes to a sampling endpoint you did not name): parentbased_always_on samples instead";
+
+/// The sampler: the builder's (a Jaeger endpoint that cannot be used is
+/// reported, and disables the remote sampler), else the environment's.
+pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides) -> SamplerConfig {
+    match &over.sampler {
+        Some(SamplerConfig::JaegerRemote { endpoint, .. }) if check_endpoint(endpoint).is_err() => {
+            let reason = check_endpoint(endpoint).unwrap_err();
+            env.disabling(
+                "ObservabilityBuilder::sampler",
+                &redact_url(endpoint),
+                format!("{reason}; {REMOTE_SAMPLER_DISABLED}"),
+                Disabled::RemoteSampler,
+            );
+            SamplerConfig::ParentBasedAlwaysOn
+        }
+        Some(sampler) => sampler.clone(),
+        None => sampler_from_env(env),
+    }
+}
+
+fn ratio_arg(env: &mut Env<'_>) -> f64 {
+    let Some(value) = env.var(OTEL_TRACES_SAMPLER_ARG) else {
+        return OTEL_TRACES_SAMPLER_ARG_RATIO_DEFAULT;
+    };
+    match value.trim().parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => r,
+        _ => {
+            env.issue(
+                OTEL_TRACES_SAMPLER_ARG,
+                &value,
+                "expected a ratio between 0 and 1; using 1.0",
+            );
+            OTEL_TRACES_SAMPLER_ARG_RATIO_DEFAULT
+        }
+    }
+}
+
+/// Reports `OTEL_TRACES_SAMPLER_ARG` set for a sampler that takes none (`why`).
+fn unused_arg(env: &mut Env<'_>, why: &str) {
+    if let Some(value) = env.var(OTEL_TRACES_SAMPLER_ARG) {
+        env.issue(
+            OTEL_TRACES_SAMPLER_ARG,
+            &redact_sampler_arg(&value),
+            format!("{why}, which takes no argument; ignored"),
+        );
+    }
+}
+
+fn sampler_from_env(env: &mut Env<'_>) -> SamplerConfig {
+    let Some(value) = env.var(OTEL_TRACES_SAMPLER) else {
+        unused_arg(
+            env,
+            &format!("{OTEL_TRACES_SAMPLER} is unset: the sampler is parentbased_always_on"),
+        );
+        return SamplerConfig::ParentBasedAlwaysOn;
+    };
+    let name = value.trim();
+    let (sampler, takes_arg) = match name {
+        "always_on" => (SamplerConfig::AlwaysOn, false),
+        "always_off" => (SamplerConfig::AlwaysOff, false),
+        "parentbased_always_on" => (SamplerConfig::ParentBasedAlwaysOn, false),
+        "parentbased_always_off" => (SamplerConfig::ParentBasedAlwaysOff, false),
+        _ => (SamplerConfig::ParentBasedAlwaysOn, true),
+    };
+    if !takes_arg {
+        unused_arg(env, &format!("the sampler is {name}"));
+        return sampler;
+    }
+    match name {
+        "traceidratio" => SamplerConfig::TraceIdRatio(ratio_arg(env)),
+        "parentbased_traceidratio" => SamplerConfig::ParentBasedTraceIdRatio(ratio_arg(env)),
+        name @ ("jaeger_remote" | "parentbased_jaeger_remote")
+            if cfg!(feature = "jaeger-remote-sampler") =>
+        {
+            jaeger_remote_arg(env, name == "parentbased_jaeger_remote")
+        }
+        "jaeger_remote" | "parentbased_jaeger_remote" => {
+            env.issue(
+                OTEL_TRACES_SAMPLER,
+                &value,
+                "this build has no Jaeger remote sampler (crate feature jaeger-remote-sampler); using parentbased_always_on",
+            );
+            SamplerConfig::ParentBasedAlwaysOn
+        }
+        "xray" => {
+            env.issue(
+                OTEL_TRACES_SAMPLER,
+                &value,
+                "the X-Ray sampler (AWS's centralized sampling rules) is not implemented for Rust; using parentbased_always_on",
+            );
+            SamplerConfig::ParentBasedAlwaysOn
+        }
+        _ => {
+            env.issue(
+                OTEL_TRACES_SAMPLER,
+                &value,
+                "unknown sampler (always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio, jaeger_remote, parentbased_jaeger_remote); using parentbased_always_on",
+            );
+            SamplerConfig::ParentBasedAlwaysOn
+        }
+    }
+}
+
+/// Parses `jaeger_remote`'s `OTEL_TRACES_SAMPLER_ARG`.
+fn jaeger_remote_arg(env: &mut Env<'_>, parent_based: bool) -> SamplerConfig {
+    let mut endpoint = JAEGER_REMOTE_ENDPOINT_DEFAULT.to_string();
+    let mut polling_interval = JAEGER_REMOTE_POLLING_INTERVAL_DEFAULT;
+    let mut initial_sampling_rate = JAEGER_REMOTE_INITIAL_SAMPLING_RATE_DEFAULT;
+    let mut unusable_endpoint = None;
+    let mut shown = String::new();
+    if let Some(value) = env.var(OTEL_TRACES_SAMPLER_ARG) {
+        shown = redact_sampler_arg(&value);
+        let mut bad = |reason: &str| {
+            env.issue(
+                OTEL_TRACES_SAMPLER_ARG,
+                &shown,
+                format!("{reason}; the defaults are used"),
+            )
+        };
+        for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match pair.split_once('=').map(|(k, v)| (k.trim(), v.trim())) {
+                Some(("endpoint", v)) => match check_endpoint(v) {
+                    Ok(()) => endpoint = v.to_string(),
+                    Err(reason) => unusable_endpoint = Some(reason),
+                },
+                Some(("pollingIntervalMs", v)) => match v.parse::<u64>() {
+                    Ok(ms) if ms > 0 => polling_interval = Duration::from_millis(ms),
+                    _ => bad("pollingIntervalMs: expected a positive integer"),
+                },
+                Some(("initialSamplingRate", v)) => match v.parse::<f64>() {
+                    Ok(r) if (0.0..=1.0).contains(&r) => initial_sampling_rate = r,
+                    _ => bad("initialSamplingRate: expected a ratio between 0 and 1"),
+                },
+                _ => bad(&format!(
+                    "unknown entry {pair:?} (endpoint, pollingIntervalMs, initialSamplingRate)"
+                )),
+            }
+        }
+    }
+    if let Some(reason) = unusable_endpoint {
+        env.disabling(
+            OTEL_TRACES_SAMPLER_ARG,
+            &shown,
+            format!("endpoint: {reason}; {REMOTE_SAMPLER_DISABLED}"),
+            Disabled::RemoteSampler,
+        );
+        return SamplerConfig::ParentBasedAlwaysOn;
+    }
+    SamplerConfig::JaegerRemote {
+        parent_based,
+        endpoint,
+        polling_interval,
+        initial_sampling_rate,
+    }
+}
+
+/// `OTEL_TRACES_SAMPLER_ARG` as shown: each comma-separated entry through
+/// [`redact_url`] (the `endpoint=` of `jaeger_remote` may hold credentials).
+pub(super) fn redact_sampler_arg(value: &str) -> String {
+    value
+        .split(',')
+        .map(redact_url)
+        .collect::<Vec<_>>()
+        .join(",")
+}

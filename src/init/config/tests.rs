@@ -1,0 +1,974 @@
+//! The resolution's tests: every variable, good and bad values, and what
+//! is never shown.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use super::env::{map_env, mask_pairs, parse_pairs};
+use super::export::spans_dir;
+use super::sampler::redact_sampler_arg;
+use super::*;
+use crate::error::Error;
+use crate::init::sink::{Uid, DEFAULT_MAX_BYTES};
+
+fn resolve(vars: &[(&str, &str)]) -> EffectiveConfig {
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    EffectiveConfig::resolve(&map_env(map), &Overrides::default())
+}
+
+#[test]
+fn pairs_are_percent_decoded() {
+    assert_eq!(
+        parse_pairs("a=1, b = x%20y ,,c=%3D", false).unwrap(),
+        vec![
+            ("a".into(), "1".into()),
+            ("b".into(), "x y".into()),
+            ("c".into(), "=".into())
+        ]
+    );
+    assert!(parse_pairs("a", false).is_err());
+    assert!(parse_pairs("=1", false).is_err());
+    assert!(parse_pairs("a=%zz", false).is_err());
+    assert!(parse_pairs("a=%e9", false).is_err(), "not UTF-8");
+    for (secret, message) in [
+        ("Authorization: Bearer abc", "a member has no '='"),
+        ("=abc", "member \"=***\" has an empty key"),
+    ] {
+        let err = parse_pairs(secret, true).unwrap_err();
+        assert!(err.starts_with(message) && !err.contains("abc"), "{err}");
+    }
+}
+
+#[test]
+fn urls_are_shown_without_credentials() {
+    for (url, shown) in [
+        ("http://collector:4318", "http://collector:4318"),
+        (
+            "http://user:pass@collector:4318/v1/traces",
+            "http://REDACTED:REDACTED@collector:4318/v1/traces",
+        ),
+        ("http://user@host", "http://REDACTED:REDACTED@host"),
+        ("https://u:p@h?q=1", "https://REDACTED:REDACTED@h?q=1"),
+        // Not a valid URL: still hidden, however it is written.
+        ("user:pass@host:4317", "REDACTED:REDACTED@host:4317"),
+        ("http://u:p/ss#w@host/", "http://REDACTED:REDACTED@host/"),
+        ("http://u:p@ss@host", "http://REDACTED:REDACTED@host"),
+        ("", ""),
+        ("http://", "http://"),
+        ("http://h/path@x", "http://REDACTED:REDACTED@x"),
+    ] {
+        assert_eq!(redact_url(url), shown, "{url}");
+    }
+    assert_eq!(
+        redact_sampler_arg("pollingIntervalMs=5,endpoint=http://a:b@h:5778/sampling"),
+        "pollingIntervalMs=5,endpoint=http://REDACTED:REDACTED@h:5778/sampling"
+    );
+    assert_eq!(
+        mask_pairs("api-key=abc, x-tenant = t1,,Authorization: Bearer x"),
+        "api-key=***,x-tenant=***,,***"
+    );
+}
+
+/// A password in a URL never appears in `Debug` (the configuration dump at
+/// start-up) nor in a reported value.
+#[test]
+fn credentials_are_never_shown() {
+    let c = resolve(&[
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "http://user:s3cret@collector:4318",
+        ),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=s3cret"),
+        ("OTEL_TRACES_SAMPLER", "parentbased_jaeger_remote"),
+        (
+            "OTEL_TRACES_SAMPLER_ARG",
+            "endpoint=http://user:s3cret@jaeger:5778/sampling,pollingIntervalMs=soon",
+        ),
+    ]);
+    assert_eq!(
+        c.otlp.endpoint, "http://user:s3cret@collector:4318/v1/traces",
+        "used as given"
+    );
+    let debug = format!("{c:?}");
+    assert!(!debug.contains("s3cret"), "{debug}");
+    assert!(
+        debug.contains("REDACTED:REDACTED@collector:4318"),
+        "{debug}"
+    );
+    for (name, value) in [
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "https://user:s3cret@collector:4318",
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "ftp://user:s3cret@collector",
+        ),
+        ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "user:s3cret@collector"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=s3cret,bad"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "Authorization: Bearer s3cret"),
+        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "k=s3cret%"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "bad key=s3cret"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "k=s3cret\u{1}x"),
+    ] {
+        let c = resolve(&[(name, value), ("OTEL_LOGS_EXPORTER", "otlp")]);
+        assert!(!c.issues.is_empty(), "{name}={value}");
+        for issue in &c.issues {
+            let text = Error::from(issue.clone()).to_string();
+            assert!(!text.contains("s3cret"), "{text}");
+            assert!(!format!("{issue:?}").contains("s3cret"), "{issue:?}");
+        }
+        assert!(!format!("{c:?}").contains("s3cret"), "{c:?}");
+    }
+}
+
+/// Start-up lines for issues, JSON and text: the value quoted once, at
+/// WARN for an ignored value and ERROR for one that disables an export.
+#[test]
+fn issues_are_logged_once_quoted() {
+    use crate::logging::{fmt_layer, JsonFormat, LogFormat, TraceContextFormat};
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    fn lines(format: LogFormat, issues: &[ConfigIssue]) -> Vec<String> {
+        let out = Capture::default();
+        let writer = out.clone();
+        let subscriber =
+            tracing_subscriber::registry().with(fmt_layer(format, move || writer.clone()));
+        tracing::subscriber::with_default(subscriber, || issues.iter().for_each(|i| i.log()));
+        let bytes = out.0.lock().unwrap().clone();
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+    let c = resolve(&[
+        ("OTEL_TRACES_SAMPLER", "bogus"),
+        ("OTEL_PROPAGATORS", "tracecontext,w3c\nforged line"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://u:pw@collector:4318"),
+        ("OTEL_LOGS_EXPORTER", "none"),
+    ]);
+    let issues = c.issues;
+    assert_eq!(
+        issues.iter().map(|i| i.variable).collect::<Vec<_>>(),
+        [
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_TRACES_SAMPLER",
+            "OTEL_PROPAGATORS"
+        ]
+    );
+
+    let json = lines(LogFormat::Json(JsonFormat::new()), &issues);
+    assert_eq!(json.len(), 3, "{json:#?}");
+    let json: Vec<serde_json::Value> = json
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // (level, value, in the message)
+    for (line, (level, value, message)) in json.iter().zip([
+        (
+            "ERROR",
+            "https://REDACTED:REDACTED@collector:4318",
+            "unusable configuration OTEL_EXPORTER_OTLP_ENDPOINT=\"https://REDACTED:REDACTED@collector:4318\": https needs TLS",
+        ),
+        (
+            "WARN",
+            "bogus",
+            "ignored configuration OTEL_TRACES_SAMPLER=\"bogus\": unknown sampler",
+        ),
+        (
+            "WARN",
+            "tracecontext,w3c\\nforged line",
+            "ignored configuration OTEL_PROPAGATORS=\"tracecontext,w3c\\nforged line\"",
+        ),
+    ]) {
+        assert_eq!(line["level"], level, "{line}");
+        assert_eq!(line["fields"]["value"], value, "{line}");
+        let text = line["message"].as_str().unwrap();
+        assert!(text.starts_with(message), "{text}");
+    }
+    assert_eq!(json[0]["fields"]["disables"], "span export");
+    assert!(json[0]["message"].as_str().unwrap().contains("disabled"));
+
+    let pattern = TraceContextFormat::new("[{level}] {message}{fields}").unwrap();
+    let text = lines(LogFormat::Text(pattern), &issues);
+    assert_eq!(text.len(), 3, "one line each, none forged: {text:#?}");
+    assert!(
+        text[0].starts_with("[ERROR] unusable configuration OTEL_EXPORTER_OTLP_ENDPOINT=\"https://REDACTED:REDACTED@collector:4318\": "),
+        "{}",
+        text[0]
+    );
+    assert!(
+        text[1].starts_with("[WARN] ignored configuration OTEL_TRACES_SAMPLER=\"bogus\": ")
+            && text[1].ends_with(" variable=OTEL_TRACES_SAMPLER value=bogus"),
+        "{}",
+        text[1]
+    );
+    assert!(text.iter().all(|l| !l.contains("pw")), "{text:#?}");
+}
+
+#[test]
+fn defaults_with_nothing_set() {
+    let c = resolve(&[]);
+    assert!(!c.sdk_disabled);
+    assert!(c.service_name.starts_with("unknown_service"));
+    assert!(matches!(c.traces_exporter, TracesExporter::File(_)));
+    assert_eq!(c.otlp.protocol, OtlpProtocol::HttpProtobuf);
+    assert_eq!(c.otlp.endpoint, "http://localhost:4318/v1/traces");
+    assert_eq!(c.otlp.timeout, Duration::from_secs(10));
+    assert_eq!(c.sampler, SamplerConfig::ParentBasedAlwaysOn);
+    assert_eq!(
+        c.propagators,
+        vec![PropagatorName::TraceContext, PropagatorName::Baggage]
+    );
+    assert_eq!(c.batch, BatchConfig::default());
+    assert!(c.issues.is_empty());
+}
+
+#[test]
+fn empty_values_are_unset() {
+    let c = resolve(&[
+        ("OTEL_SERVICE_NAME", ""),
+        ("OTEL_TRACES_SAMPLER", " "),
+        ("OTEL_SDK_DISABLED", ""),
+    ]);
+    assert!(c.service_name.starts_with("unknown_service"));
+    assert!(c.issues.is_empty());
+}
+
+/// Every variable with a good value: what it changes.
+#[test]
+fn good_values() {
+    let c = resolve(&[("OTEL_SDK_DISABLED", "TRUE")]);
+    assert!(c.sdk_disabled);
+    assert!(!resolve(&[("OTEL_SDK_DISABLED", "false")]).sdk_disabled);
+
+    let c = resolve(&[("OTEL_SERVICE_NAME", "checkout")]);
+    assert_eq!(c.service_name, "checkout");
+    let c = resolve(&[(
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "service.name=cart,deployment.environment=prod,team=a%2Cb",
+    )]);
+    assert_eq!(c.service_name, "cart", "service.name from the attributes");
+    assert_eq!(
+        c.resource_attributes,
+        vec![
+            ("deployment.environment".into(), "prod".into()),
+            ("team".into(), "a,b".into())
+        ]
+    );
+    let c = resolve(&[
+        ("OTEL_RESOURCE_ATTRIBUTES", "service.name=cart"),
+        ("OTEL_SERVICE_NAME", "checkout"),
+    ]);
+    assert_eq!(c.service_name, "checkout", "OTEL_SERVICE_NAME wins");
+
+    for (value, expected) in [
+        ("otlp", TracesExporter::Otlp),
+        ("console", TracesExporter::Console),
+        ("none", TracesExporter::None),
+    ] {
+        assert_eq!(
+            resolve(&[("OTEL_TRACES_EXPORTER", value)]).traces_exporter,
+            expected
+        );
+    }
+
+    let c = resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]);
+    assert_eq!(
+        c.traces_exporter,
+        TracesExporter::Otlp,
+        "an endpoint means OTLP"
+    );
+    assert_eq!(
+        c.otlp.endpoint, "http://collector:4318/v1/traces",
+        "HTTP appends the signal path"
+    );
+    let c = resolve(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+    ]);
+    assert_eq!(
+        (c.otlp.protocol, c.otlp.endpoint.as_str()),
+        (OtlpProtocol::Grpc, "http://collector:4317")
+    );
+    let c = resolve(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://generic:4318"),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "http://traces:9999/custom/path",
+        ),
+    ]);
+    assert_eq!(
+        c.otlp.endpoint, "http://traces:9999/custom/path",
+        "per-signal, used as is"
+    );
+    let c = resolve(&[
+        ("OTEL_TRACES_EXPORTER", "otlp"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+    ]);
+    assert_eq!(c.otlp.endpoint, "http://localhost:4317", "the gRPC default");
+    let c = resolve(&[
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
+    ]);
+    assert_eq!(
+        c.otlp.protocol,
+        OtlpProtocol::HttpProtobuf,
+        "per-signal wins"
+    );
+
+    let c = resolve(&[
+        (
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "dd-api-key=abc%3D%3D,x-tenant=t1",
+        ),
+        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-tenant=t2"),
+    ]);
+    assert_eq!(
+        c.otlp.headers,
+        vec![
+            ("dd-api-key".into(), "abc==".into()),
+            ("x-tenant".into(), "t2".into())
+        ]
+    );
+    assert!(
+        !format!("{c:?}").contains("abc=="),
+        "secrets are masked in Debug"
+    );
+
+    assert_eq!(
+        resolve(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "2500")])
+            .otlp
+            .timeout,
+        Duration::from_millis(2500)
+    );
+    let c = resolve(&[
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+        ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "100"),
+    ]);
+    assert_eq!(c.otlp.timeout, Duration::from_millis(100));
+
+    for (name, arg, expected) in [
+        ("always_on", None, SamplerConfig::AlwaysOn),
+        ("always_off", None, SamplerConfig::AlwaysOff),
+        (
+            "traceidratio",
+            Some("0.25"),
+            SamplerConfig::TraceIdRatio(0.25),
+        ),
+        ("traceidratio", None, SamplerConfig::TraceIdRatio(1.0)),
+        (
+            "parentbased_always_on",
+            None,
+            SamplerConfig::ParentBasedAlwaysOn,
+        ),
+        (
+            "parentbased_always_off",
+            None,
+            SamplerConfig::ParentBasedAlwaysOff,
+        ),
+        (
+            "parentbased_traceidratio",
+            Some("0"),
+            SamplerConfig::ParentBasedTraceIdRatio(0.0),
+        ),
+    ] {
+        let mut vars = vec![("OTEL_TRACES_SAMPLER", name)];
+        if let Some(arg) = arg {
+            vars.push(("OTEL_TRACES_SAMPLER_ARG", arg));
+        }
+        let c = resolve(&vars);
+        assert_eq!(c.sampler, expected, "{name}");
+        assert!(c.issues.is_empty(), "{name}");
+    }
+
+    use PropagatorName as P;
+    let c = resolve(&[(
+        "OTEL_PROPAGATORS",
+        "b3, tracecontext,baggage,jaeger,b3multi,tracecontext,xray,datadog",
+    )]);
+    assert_eq!(
+        c.propagators,
+        vec![
+            P::B3,
+            P::TraceContext,
+            P::Baggage,
+            P::Jaeger,
+            P::B3Multi,
+            P::Xray,
+            P::Datadog
+        ],
+        "in order, once each"
+    );
+    assert!(resolve(&[("OTEL_PROPAGATORS", "none")])
+        .propagators
+        .is_empty());
+
+    let c = resolve(&[
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "250"),
+        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "50"),
+        ("OTEL_BSP_EXPORT_TIMEOUT", "1000"),
+    ]);
+    assert_eq!(
+        c.batch,
+        BatchConfig {
+            max_queue_size: 100,
+            scheduled_delay: Duration::from_millis(250),
+            max_export_batch_size: 50,
+            export_timeout: Duration::from_millis(1000),
+            ..BatchConfig::default()
+        },
+    );
+    assert!(c.issues.is_empty());
+    let c = resolve(&[("OTEL_BSP_MAX_QUEUE_SIZE", "100")]);
+    assert_eq!(
+        c.batch.max_export_batch_size, 100,
+        "the default batch size is capped by the queue size"
+    );
+    assert!(c.issues.is_empty(), "the default is not reported");
+
+    // Limits: the span's own variable wins over the generic one.
+    assert_eq!(resolve(&[]).span_limits, SpanLimitsConfig::default());
+    let c = resolve(&[
+        ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "100"),
+        ("OTEL_ATTRIBUTE_COUNT_LIMIT", "10"),
+    ]);
+    assert_eq!(
+        c.span_limits,
+        SpanLimitsConfig {
+            attribute_value_length: Some(100),
+            attribute_count: 10,
+            event_count: 128,
+            link_count: 128,
+            event_attribute_count: 10,
+            link_attribute_count: 10,
+        },
+        "the generic limits apply to the span, its events and links"
+    );
+    let c = resolve(&[
+        ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "100"),
+        ("OTEL_ATTRIBUTE_COUNT_LIMIT", "10"),
+        ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "20"),
+        ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "2"),
+        ("OTEL_SPAN_EVENT_COUNT_LIMIT", "3"),
+        ("OTEL_SPAN_LINK_COUNT_LIMIT", "0"),
+        ("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "4"),
+        ("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "5"),
+    ]);
+    assert_eq!(
+        c.span_limits,
+        SpanLimitsConfig {
+            attribute_value_length: Some(20),
+            attribute_count: 2,
+            event_count: 3,
+            link_count: 0,
+            event_attribute_count: 4,
+            link_attribute_count: 5,
+        }
+    );
+    assert!(c.issues.is_empty(), "{:?}", c.issues);
+    let over = Overrides {
+        limits: LimitOverrides {
+            attribute_value_length: Some(7),
+            attribute_count: Some(1),
+            event_count: Some(2),
+            link_count: Some(3),
+            event_attribute_count: Some(4),
+            link_attribute_count: Some(5),
+        },
+        ..Overrides::default()
+    };
+    let vars = [
+        ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "100"),
+        ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "50"),
+        ("OTEL_SPAN_EVENT_COUNT_LIMIT", "50"),
+    ];
+    let get = |name: &str| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    };
+    let c = EffectiveConfig::resolve(&get, &over);
+    assert_eq!(
+        c.span_limits,
+        SpanLimitsConfig {
+            attribute_value_length: Some(7),
+            attribute_count: 1,
+            event_count: 2,
+            link_count: 3,
+            event_attribute_count: 4,
+            link_attribute_count: 5,
+        },
+        "the builder wins"
+    );
+
+    assert_eq!(resolve(&[]).log_filter, "info");
+    assert_eq!(
+        resolve(&[("RUST_LOG", "warn,my_crate=debug")]).log_filter,
+        "warn,my_crate=debug"
+    );
+
+    for (value, expected) in [
+        ("text", LogFormatName::Text),
+        ("JSON", LogFormatName::Json),
+        ("datadog", LogFormatName::Datadog),
+    ] {
+        let c = resolve(&[("DISTRIBUTED_TRACING_LOG_FORMAT", value)]);
+        assert_eq!(c.log_format, Some(expected));
+    }
+    let c = resolve(&[
+        ("OTEL_SERVICE_NAME", "shop"),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "deployment.environment.name=prod,service.version=2",
+        ),
+    ]);
+    assert_eq!(
+        c.datadog,
+        DatadogConfig {
+            service: "shop".into(),
+            env: Some("prod".into()),
+            version: Some("2".into())
+        }
+    );
+    let c = resolve(&[
+        ("OTEL_SERVICE_NAME", "shop"),
+        ("DD_SERVICE", "dd-shop"),
+        ("DD_ENV", "qa"),
+    ]);
+    assert_eq!(
+        c.datadog,
+        DatadogConfig {
+            service: "dd-shop".into(),
+            env: Some("qa".into()),
+            version: None
+        }
+    );
+
+    assert_eq!(resolve(&[]).spans_file_max_bytes, 16 * 1024 * 1024);
+    let c = resolve(&[("DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES", " 4096 ")]);
+    assert_eq!((c.spans_file_max_bytes, c.issues.len()), (4096, 0));
+    let over = Overrides {
+        spans_file_max_bytes: Some(100),
+        ..Overrides::default()
+    };
+    let env = map_env(HashMap::from([(
+        "DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES".to_string(),
+        "4096".to_string(),
+    )]));
+    assert_eq!(
+        EffectiveConfig::resolve(&env, &over).spans_file_max_bytes,
+        100,
+        "the builder wins"
+    );
+}
+
+/// The folder of the default spans file, for each environment.
+#[test]
+fn the_spans_folder_is_per_user() {
+    let existing = |p: &Path| p == Path::new("/home/ana") || p == Path::new("/");
+    let tmp = Path::new("/var/tmp");
+    let per_user_tmp = match cfg!(unix) {
+        true => "/var/tmp/distributed-tracing-1000",
+        false => "/var/tmp/distributed-tracing",
+    };
+    let cases: &[(Option<&str>, Option<&str>, &str, &str)] = &[
+        (
+            Some("/state"),
+            Some("/home/ana"),
+            "/state/distributed-tracing",
+            "XDG_STATE_HOME first",
+        ),
+        (
+            Some("state"),
+            Some("/home/ana"),
+            "/home/ana/.local/state/distributed-tracing",
+            "a relative XDG_STATE_HOME is ignored (XDG spec)",
+        ),
+        (
+            None,
+            Some("/home/ana"),
+            "/home/ana/.local/state/distributed-tracing",
+            "HOME only",
+        ),
+        (
+            None,
+            Some("/nonexistent"),
+            per_user_tmp,
+            "HOME is not a folder",
+        ),
+        (None, Some("/"), per_user_tmp, "HOME is the root folder"),
+        (None, Some("home/ana"), per_user_tmp, "HOME is relative"),
+        (None, None, per_user_tmp, "neither"),
+    ];
+    #[cfg(unix)]
+    let uid: Uid = 1000;
+    #[cfg(not(unix))]
+    let uid: Uid = ();
+    for (xdg, home, expected, why) in cases {
+        let dir = spans_dir(*xdg, *home, &existing, tmp, &|| Some(uid));
+        assert_eq!(dir, Path::new(expected), "{why}");
+    }
+}
+
+/// The default file's path comes from the configuration's environment.
+#[test]
+fn the_default_spans_file_follows_the_given_environment() {
+    let dir = std::env::temp_dir();
+    let state = dir.to_str().unwrap();
+    let c = resolve(&[("XDG_STATE_HOME", state), ("OTEL_SERVICE_NAME", "a/b c")]);
+    assert_eq!(
+        c.traces_exporter,
+        TracesExporter::File(dir.join("distributed-tracing").join("a_b_c.spans.jsonl"))
+    );
+    assert!(c.spans_dir_is_default);
+    let c = resolve(&[("HOME", state), ("OTEL_SERVICE_NAME", "s")]);
+    assert_eq!(
+        c.traces_exporter,
+        TracesExporter::File(dir.join(".local/state/distributed-tracing/s.spans.jsonl"))
+    );
+    let c = resolve(&[("TMPDIR", state), ("OTEL_SERVICE_NAME", "s")]);
+    let TracesExporter::File(path) = c.traces_exporter else {
+        panic!("{:?}", c.traces_exporter)
+    };
+    assert!(path.starts_with(state), "{path:?}");
+    let over = Overrides {
+        default_spans_file: Some("/elsewhere/s.jsonl".into()),
+        ..Overrides::default()
+    };
+    let c = EffectiveConfig::resolve(&map_env(HashMap::new()), &over);
+    assert_eq!(
+        c.traces_exporter,
+        TracesExporter::File("/elsewhere/s.jsonl".into())
+    );
+    assert!(
+        !c.spans_dir_is_default,
+        "a path given in code is the caller's"
+    );
+}
+
+/// An OTLP endpoint that cannot be used as given disables the export that
+/// would use it, with an error naming the variable and the value: never
+/// the default endpoint or another variable's instead (which would send the
+/// spans and the API keys of the headers to an address nobody named).
+#[test]
+fn unusable_endpoints_disable_their_export() {
+    let with_logs = cfg!(feature = "logs");
+    // (variables, the variable reported, why, the spans exported, the log records exported)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str, bool, bool);
+    let cases: &[Case] = &[
+        (
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317")],
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "http://",
+            false,
+            false,
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector")],
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "http://",
+            false,
+            false,
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318")],
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "TLS",
+            false,
+            false,
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://")],
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "not a URL",
+            false,
+            false,
+        ),
+        (
+            &[(
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://:4318/v1/traces",
+            )],
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "host",
+            false,
+            false,
+        ),
+        // A bad per-signal endpoint does not fall back to the generic one.
+        (
+            &[
+                (
+                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                    "https://traces:4318/v1/traces",
+                ),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://generic:4318"),
+            ],
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "TLS",
+            false,
+            false,
+        ),
+        // With OTEL_TRACES_EXPORTER=otlp and an endpoint of its own, the logs stay.
+        (
+            &[
+                ("OTEL_TRACES_EXPORTER", "otlp"),
+                ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://traces"),
+                (
+                    "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                    "http://logs:4318/v1/logs",
+                ),
+            ],
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "http://",
+            false,
+            true,
+        ),
+        // The logs' own endpoint: the logs go nowhere, the spans on.
+        (
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+                (
+                    "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                    "https://logs:4318/v1/logs",
+                ),
+            ],
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+            "TLS",
+            true,
+            false,
+        ),
+    ];
+    for (vars, variable, why, spans, logs) in cases {
+        let c = resolve(vars);
+        let exported = c.traces_exporter == TracesExporter::Otlp;
+        assert_eq!(exported, *spans, "{vars:?}: {c:?}");
+        assert_eq!(c.logs_otlp, *logs, "{vars:?}");
+        if *spans && !with_logs {
+            continue; // nothing to disable: this build exports no log records
+        }
+        let issue = &c.issues[0];
+        assert_eq!(issue.variable, *variable, "{vars:?}");
+        assert!(issue.reason.contains(why), "{vars:?}: {issue}");
+        assert!(issue.disables.is_some(), "{vars:?}: {issue}");
+        assert!(issue.reason.contains("disabled"), "{issue}");
+        let disabled: Vec<_> = c.issues.iter().filter_map(|i| i.disables).collect();
+        let mut expected = Vec::new();
+        if !spans {
+            expected.push(Disabled::SpanExport);
+        }
+        if !logs && with_logs {
+            expected.push(Disabled::LogExport);
+        }
+        assert_eq!(disabled, expected, "{vars:?}: {:?}", c.issues);
+        assert_eq!(c.issues.len(), expected.len(), "{vars:?}: {:?}", c.issues);
+        let text = Error::from(issue.clone()).to_string();
+        assert!(
+            text.contains(variable) && text.contains("disabled"),
+            "{text}"
+        );
+    }
+
+    // An endpoint that no export uses is only ignored.
+    let c = resolve(&[
+        ("OTEL_TRACES_EXPORTER", "console"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector"),
+    ]);
+    assert_eq!(c.traces_exporter, TracesExporter::Console);
+    assert_eq!(c.issues.len(), 1, "{:?}", c.issues);
+    assert_eq!(c.issues[0].disables, None);
+
+    // The builder's URLs are checked the same way.
+    let over = Overrides {
+        otlp_endpoint: Some("https://user:pw@collector:4318/v1/traces".into()),
+        ..Overrides::default()
+    };
+    let c = EffectiveConfig::resolve(&|_| None, &over);
+    assert_eq!(c.traces_exporter, TracesExporter::None);
+    assert_eq!(c.issues[0].variable, "ObservabilityBuilder::otlp_endpoint");
+    assert_eq!(c.issues[0].disables, Some(Disabled::SpanExport));
+    assert!(!format!("{:?}", c.issues).contains("pw"));
+    let over = Overrides {
+        otlp_endpoint: Some("http://collector:4318/v1/traces".into()),
+        otlp_logs_endpoint: Some("collector".into()),
+        ..Overrides::default()
+    };
+    let c = EffectiveConfig::resolve(&|_| None, &over);
+    assert_eq!(c.traces_exporter, TracesExporter::Otlp);
+    assert!(!c.logs_otlp);
+    assert_eq!(
+        c.issues[0].variable,
+        "ObservabilityBuilder::otlp_logs_endpoint"
+    );
+    assert_eq!(
+        c.issues[0].disables,
+        Some(Disabled::LogExport).filter(|_| with_logs)
+    );
+
+    // The Jaeger sampling endpoint: the default sampler, no request to a
+    // host nobody named.
+    if cfg!(feature = "jaeger-remote-sampler") {
+        let c = resolve(&[
+            ("OTEL_TRACES_SAMPLER", "jaeger_remote"),
+            (
+                "OTEL_TRACES_SAMPLER_ARG",
+                "endpoint=https://jaeger:5778/sampling",
+            ),
+        ]);
+        assert_eq!(c.sampler, SamplerConfig::ParentBasedAlwaysOn);
+        assert_eq!(c.issues.len(), 1, "{:?}", c.issues);
+        assert_eq!(c.issues[0].disables, Some(Disabled::RemoteSampler));
+        assert!(c.issues[0].reason.contains("parentbased_always_on"));
+    }
+    let over = Overrides {
+        sampler: Some(SamplerConfig::JaegerRemote {
+            parent_based: true,
+            endpoint: "jaeger:5778".into(),
+            polling_interval: Duration::from_secs(1),
+            initial_sampling_rate: 1.0,
+        }),
+        ..Overrides::default()
+    };
+    let c = EffectiveConfig::resolve(&|_| None, &over);
+    assert_eq!(c.sampler, SamplerConfig::ParentBasedAlwaysOn);
+    assert_eq!(c.issues[0].variable, "ObservabilityBuilder::sampler");
+}
+
+/// Every variable with a bad value: reported, naming the variable and the
+/// value, and the default used.
+#[test]
+fn bad_values_are_reported_and_ignored() {
+    let defaults = resolve(&[]);
+    let cases: &[(&str, &str)] = &[
+        ("OTEL_SDK_DISABLED", "yes"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "team"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "a=%zz"),
+        ("OTEL_TRACES_EXPORTER", "zipkin"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/xml"),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "GRPC"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "api-key"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "bad header=1"),
+        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "k=%"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "10s"),
+        ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "-1"),
+        ("OTEL_TRACES_SAMPLER", "sometimes"),
+        ("OTEL_TRACES_SAMPLER", "xray"),
+        ("OTEL_PROPAGATORS", "tracecontext,w3c"),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "0"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "soon"),
+        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "-5"),
+        ("OTEL_BSP_EXPORT_TIMEOUT", "1.5"),
+        // Values that parse but would harm: reported and ignored the same way.
+        ("OTEL_BSP_SCHEDULE_DELAY", "0"),
+        ("OTEL_BSP_EXPORT_TIMEOUT", "0"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "0"),
+        ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0"),
+        // Set, but no sampler uses it.
+        ("OTEL_TRACES_SAMPLER_ARG", "0.5"),
+        ("DISTRIBUTED_TRACING_LOG_FORMAT", "xml"),
+        ("DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES", "0"),
+        ("DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES", "16MiB"),
+        ("DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES", "-4096"),
+        ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "-1"),
+        ("OTEL_ATTRIBUTE_COUNT_LIMIT", "many"),
+        ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "1e3"),
+        ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "4294967296"),
+        ("OTEL_SPAN_EVENT_COUNT_LIMIT", "1.5"),
+        ("OTEL_SPAN_LINK_COUNT_LIMIT", "-3"),
+        ("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "x"),
+        ("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "+-1"),
+        ("RUST_LOG", "info,[=bad"),
+    ];
+    for (name, value) in cases {
+        let c = resolve(&[(name, value)]);
+        assert_eq!(c.issues.len(), 1, "{name}={value}: {:?}", c.issues);
+        let issue = &c.issues[0];
+        assert_eq!(issue.variable, *name);
+        let text = Error::from(issue.clone()).to_string();
+        // Shown as given, but for the secrets (header values, credentials).
+        let shown = match name.contains("HEADERS") {
+            true => mask_pairs(value),
+            false => redact_url(value),
+        };
+        assert!(
+            text.contains(name) && text.contains(&shown[..shown.len().min(8)]),
+            "{text}"
+        );
+        // The default is used instead.
+        assert_eq!(c.spans_file_max_bytes, DEFAULT_MAX_BYTES, "{name}");
+        assert_eq!(c.sampler, defaults.sampler, "{name}");
+        assert_eq!(c.otlp.protocol, defaults.otlp.protocol, "{name}");
+        assert_eq!(c.batch, defaults.batch, "{name}");
+        assert_eq!(c.otlp.timeout, defaults.otlp.timeout, "{name}");
+        assert_eq!(c.span_limits, defaults.span_limits, "{name}");
+    }
+    // A sampler argument no sampler takes.
+    for name in [
+        "always_on",
+        "always_off",
+        "parentbased_always_on",
+        "parentbased_always_off",
+    ] {
+        let c = resolve(&[
+            ("OTEL_TRACES_SAMPLER", name),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.1"),
+        ]);
+        assert_eq!(c.issues.len(), 1, "{name}: {:?}", c.issues);
+        assert_eq!(c.issues[0].variable, "OTEL_TRACES_SAMPLER_ARG");
+        assert!(c.issues[0].reason.contains(name), "{}", c.issues[0]);
+    }
+    // A batch size over the queue size: capped, and now said.
+    let c = resolve(&[
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
+        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "500"),
+    ]);
+    assert_eq!(c.batch.max_export_batch_size, 100);
+    assert_eq!(c.issues.len(), 1, "{:?}", c.issues);
+    assert_eq!(c.issues[0].variable, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE");
+    // A zero duration from the builder, like the variable's.
+    let over = Overrides {
+        scheduled_delay: Some(Duration::ZERO),
+        otlp_timeout: Some(Duration::ZERO),
+        ..Overrides::default()
+    };
+    let c = EffectiveConfig::resolve(&|_| None, &over);
+    assert_eq!(c.batch, defaults.batch);
+    assert_eq!(c.otlp.timeout, defaults.otlp.timeout);
+    let reported: Vec<_> = c.issues.iter().map(|i| i.variable).collect();
+    assert_eq!(
+        reported,
+        [
+            "ObservabilityBuilder::otlp_timeout",
+            "ObservabilityBuilder::scheduled_delay"
+        ]
+    );
+    let c = resolve(&[
+        ("OTEL_TRACES_SAMPLER", "traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "1.5"),
+    ]);
+    assert_eq!(c.sampler, SamplerConfig::TraceIdRatio(1.0));
+    assert_eq!(c.issues[0].variable, "OTEL_TRACES_SAMPLER_ARG");
+    let c = resolve(&[
+        ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "half"),
+    ]);
+    assert_eq!(c.issues[0].variable, "OTEL_TRACES_SAMPLER_ARG");
+}
