@@ -390,7 +390,10 @@ impl ObservabilityBuilder {
     ///
     /// The subscriber is: `EnvFilter` from `RUST_LOG` (default `info`), the
     /// trace-id log line format and the OpenTelemetry bridge
-    /// ([`otel_layer`](crate::otel_layer)).
+    /// ([`otel_layer`](crate::otel_layer)). The OpenTelemetry SDK's own log
+    /// lines (targets `opentelemetry`, `opentelemetry_sdk`,
+    /// `opentelemetry-otlp`, ...) are kept at `WARN` unless `RUST_LOG` names
+    /// them (e.g. `RUST_LOG=info,opentelemetry_sdk=debug`).
     pub fn init(self) -> Result<ObservabilityGuard> {
         // The builder's format, else its pattern, else
         // `DISTRIBUTED_TRACING_LOG_FORMAT`, else text lines.
@@ -450,7 +453,7 @@ impl ObservabilityBuilder {
             None => otel_layer_with(bridge_options),
         };
         tracing_subscriber::registry()
-            .with(tracing_subscriber::EnvFilter::new(&guard.config.log_filter))
+            .with(subscriber_filter(&guard.config.log_filter))
             // The format layer inside the OpenTelemetry one: see `trace_context_fmt_layer`.
             .with(layer)
             .with(bridge)
@@ -474,6 +477,32 @@ impl ObservabilityBuilder {
         guard.report_spans_sink(true);
         tracing::debug!(target: "distributed_tracing::init", config = ?config, "observability configured");
         Ok(guard)
+    }
+}
+
+/// The OpenTelemetry crates' target prefix: `opentelemetry`, `opentelemetry_sdk`,
+/// `opentelemetry-otlp`, `opentelemetry-http`, `opentelemetry-appender-tracing`
+/// (their internal logs use the package name as the target).
+const OTEL_TARGETS: &str = "opentelemetry";
+
+/// The subscriber's filter: `log_filter` (`RUST_LOG`'s syntax), with the
+/// OpenTelemetry SDK's own lines ("Global tracer provider is set...") at
+/// `WARN`, so that they do not mix with the service's `INFO` lines. A
+/// directive of `log_filter` for one of those crates wins: a longer target is
+/// more specific (`opentelemetry_sdk=debug`), and one for `opentelemetry`
+/// itself is kept as it is.
+fn subscriber_filter(log_filter: &str) -> tracing_subscriber::EnvFilter {
+    let filter = tracing_subscriber::EnvFilter::new(log_filter);
+    let names_otel = log_filter
+        .split(',')
+        .any(|directive| directive.split(['[', '=']).next().map(str::trim) == Some(OTEL_TARGETS));
+    match names_otel {
+        true => filter,
+        false => filter.add_directive(
+            format!("{OTEL_TARGETS}=warn")
+                .parse()
+                .expect("a valid directive"),
+        ),
     }
 }
 
@@ -791,6 +820,93 @@ impl Drop for ObservabilityGuard {
             if let Err(err) = provider.shutdown_with_timeout(self.shutdown_deadline) {
                 eprintln!("distributed-tracing: shutting down the tracer provider: {err}");
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use super::subscriber_filter;
+
+    /// Records the target and level of every event that passes the filter.
+    struct Seen(Arc<Mutex<Vec<String>>>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Seen {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            let meta = event.metadata();
+            let line = format!("{} {}", meta.target(), meta.level());
+            self.0.lock().unwrap().push(line);
+        }
+    }
+
+    /// The events of the SDK's targets that `log_filter` lets through.
+    fn shown(log_filter: &str) -> Vec<String> {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let subscriber = tracing_subscriber::registry()
+            .with(subscriber_filter(log_filter))
+            .with(Seen(seen.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(target: "opentelemetry_sdk", "Global tracer provider is set");
+            tracing::warn!(target: "opentelemetry_sdk", "export failed");
+            tracing::info!(target: "opentelemetry", "info");
+            tracing::debug!(target: "opentelemetry-otlp", "debug");
+            tracing::info!(target: "my_service", "handling");
+        });
+        let shown = seen.lock().unwrap().clone();
+        shown
+    }
+
+    #[test]
+    fn the_sdk_logs_only_warnings_unless_rust_log_names_it() {
+        // (RUST_LOG, events shown, why)
+        let cases: &[(&str, &[&str], &str)] = &[
+            (
+                "info",
+                &["opentelemetry_sdk WARN", "my_service INFO"],
+                "the default: the SDK's INFO is hidden, its WARN shown",
+            ),
+            (
+                "debug",
+                &["opentelemetry_sdk WARN", "my_service INFO"],
+                "a global level does not name the SDK",
+            ),
+            (
+                "info,opentelemetry_sdk=info",
+                &[
+                    "opentelemetry_sdk INFO",
+                    "opentelemetry_sdk WARN",
+                    "my_service INFO",
+                ],
+                "named: the more specific target wins",
+            ),
+            (
+                "warn,opentelemetry=debug",
+                &[
+                    "opentelemetry_sdk INFO",
+                    "opentelemetry_sdk WARN",
+                    "opentelemetry INFO",
+                    "opentelemetry-otlp DEBUG",
+                ],
+                "named by the common prefix: kept as written",
+            ),
+        ];
+        // The default filter (`RUST_LOG` unset) is the first case.
+        let default = super::ObservabilityBuilder::default()
+            .with_env(std::iter::empty::<(String, String)>())
+            .config()
+            .unwrap()
+            .log_filter;
+        assert_eq!(default, cases[0].0);
+        for (rust_log, expected, why) in cases {
+            assert_eq!(shown(rust_log), *expected, "RUST_LOG={rust_log}: {why}");
         }
     }
 }
