@@ -21,6 +21,7 @@ pub fn inject_into_request<B>(request: &mut http::Request<B>) {
 }
 
 /// Adds the current trace context to a `reqwest` request (feature `reqwest`).
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 #[cfg(feature = "reqwest")]
 pub trait RequestBuilderExt {
     /// The request, with the current trace's headers.
@@ -57,6 +58,7 @@ impl RequestBuilderExt for reqwest::RequestBuilder {
 ///     .build();
 /// # drop(client);
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 #[cfg(feature = "reqwest")]
 #[derive(Debug, Clone, Copy)]
 pub struct TracingMiddleware {

@@ -19,6 +19,7 @@ use crate::propagation::extract_trace_context_from_headers;
 /// internet may not: anyone can send a `traceparent` that forces sampling, or
 /// `baggage` that its handlers then trust. The W3C Trace Context specification
 /// leaves this decision to the receiving service.
+#[cfg_attr(docsrs, doc(cfg(feature = "http-server")))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Trust {
@@ -36,6 +37,7 @@ pub enum Trust {
 /// Decides a request's [`Trust`]: implemented by [`Trust`] itself (the same for
 /// every request) and by any `Fn(&http::HeaderMap, &http::Extensions) -> Trust`
 /// (the extensions hold the peer address, e.g. axum's `ConnectInfo`).
+#[cfg_attr(docsrs, doc(cfg(feature = "http-server")))]
 pub trait TrustPolicy: Clone + Send + Sync + 'static {
     /// The trust for one request.
     fn decide(&self, headers: &http::HeaderMap, extensions: &http::Extensions) -> Trust;
@@ -57,6 +59,7 @@ where
 }
 
 /// Reads the route template (`/users/{id}`) of a request from its extensions.
+#[cfg_attr(docsrs, doc(cfg(feature = "http-server")))]
 pub type RouteFn = fn(&http::Extensions) -> Option<String>;
 
 /// The tower layer that traces every request; see the [module docs](crate::http).
@@ -84,6 +87,7 @@ pub type RouteFn = fn(&http::Extensions) -> Option<String>;
 /// );
 /// # drop((app, edge));
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "http-server")))]
 #[derive(Clone)]
 pub struct TraceLayer<P = Trust> {
     policy: P,
@@ -186,6 +190,7 @@ impl<S, P: Clone> tower_layer::Layer<S> for TraceLayer<P> {
 }
 
 /// The service of [`TraceLayer`].
+#[cfg_attr(docsrs, doc(cfg(feature = "http-server")))]
 #[derive(Clone)]
 pub struct TraceService<S, P = Trust> {
     inner: S,
@@ -320,6 +325,7 @@ where
 pin_project_lite::pin_project! {
     /// The response future of [`TraceService`]: the request's context is
     /// current during every poll of the handler.
+    #[cfg_attr(docsrs, doc(cfg(feature = "http-server")))]
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
@@ -396,6 +402,7 @@ fn record_response<B>(cx: &Context, response: &mut http::Response<B>, tracerespo
 pin_project_lite::pin_project! {
     /// A response body that ends the request's server span when it is done
     /// (fully sent, failed, or dropped).
+    #[cfg_attr(docsrs, doc(cfg(feature = "http-server")))]
     pub struct TracedBody<B> {
         #[pin]
         inner: B,

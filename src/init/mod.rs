@@ -772,6 +772,7 @@ impl ObservabilityGuard {
     /// The logger provider exporting `tracing` events as OTLP log records
     /// (feature `logs`; `None` unless log records go over OTLP). For your own
     /// subscriber stack: `opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(provider)`.
+    #[cfg_attr(docsrs, doc(cfg(feature = "logs")))]
     #[cfg(feature = "logs")]
     pub fn logger_provider(&self) -> Option<&opentelemetry_sdk::logs::SdkLoggerProvider> {
         self.logs.as_ref().map(|(provider, _)| provider)
@@ -779,6 +780,7 @@ impl ObservabilityGuard {
 
     /// What happened to the log records handed to the OTLP log exporter so far
     /// (feature `logs`).
+    #[cfg_attr(docsrs, doc(cfg(feature = "logs")))]
     #[cfg(feature = "logs")]
     pub fn log_export_stats(&self) -> ExportStats {
         self.logs
