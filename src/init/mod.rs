@@ -54,6 +54,40 @@ const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
 ///
 /// Hold the returned guard until the end of `main`: dropping it flushes the
 /// spans still queued and shuts the SDK down.
+///
+/// ```
+/// use distributed_tracing::{init_observability, Error};
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Error> {
+///     # // The doctest exports nowhere (no spans file in your home folder).
+///     # std::env::set_var("OTEL_TRACES_EXPORTER", "none");
+///     let _guard = init_observability()?; // flushes and shuts down when dropped
+///     tracing::info!("started"); // [-] [INFO    ] started (no trace yet)
+///
+///     // Only one global subscriber per process: a second call fails.
+///     assert!(matches!(init_observability(), Err(Error::SubscriberAlreadySet(_))));
+///     Ok(())
+/// }
+/// ```
+///
+/// # Errors
+///
+/// * [`Error::SubscriberAlreadySet`](crate::Error::SubscriberAlreadySet): a
+///   global `tracing` subscriber is already installed (a second call, or
+///   another crate's); the first one's pipeline is left as it was.
+/// * [`Error::Exporter`](crate::Error::Exporter): the span (or log) exporter
+///   cannot be built, e.g. OTLP export is configured in a build without the
+///   `otlp-grpc` and `otlp-http` features, or the Jaeger remote sampler's
+///   client cannot be built.
+/// * [`Error::Io`](crate::Error::Io): the export thread, or its runtime,
+///   cannot be started.
+///
+/// A configuration value that cannot be used (an `OTEL_*` variable, `RUST_LOG`)
+/// is not an error here: as the OpenTelemetry specification asks, it is
+/// reported once at start-up, naming the variable and the value, and ignored.
+/// [`ObservabilityBuilder::strict`] makes it an error. Neither is a spans
+/// file that cannot be opened: the service starts and a warning says why.
 pub fn init_observability() -> Result<ObservabilityGuard> {
     ObservabilityBuilder::default().init()
 }
@@ -790,6 +824,22 @@ impl ObservabilityGuard {
     }
 
     /// What happened to the finished spans so far.
+    ///
+    /// ```
+    /// use distributed_tracing::{ObservabilityBuilder, TracesExporter};
+    ///
+    /// // Spans as JSON lines on standard output, for the example.
+    /// let guard = ObservabilityBuilder::default()
+    ///     .traces_exporter(TracesExporter::Console)
+    ///     .init()?;
+    /// tracing::info_span!("checkout").in_scope(|| tracing::info!("working"));
+    /// guard.flush()?; // the span is exported now, not at the next batch
+    ///
+    /// let stats = guard.export_stats();
+    /// assert_eq!(stats.exported, 1);
+    /// assert_eq!(stats.lost(), 0, "queue full, failed, too large or unfinished");
+    /// # Ok::<(), distributed_tracing::Error>(())
+    /// ```
     pub fn export_stats(&self) -> ExportStats {
         self.counters
             .as_ref()
