@@ -10,6 +10,24 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Propagation never fails: an invalid incoming header is ignored, as the W3C
 /// Trace Context specification says, and a new trace starts. Errors are for
 /// values a program hands us directly (ids, logging patterns, configuration).
+///
+/// Each message names the offending input, quoted and shortened
+/// ([`Shown`]), so it is safe to log:
+///
+/// ```
+/// use distributed_tracing::{parse_trace_id, Error};
+///
+/// let err = parse_trace_id("4BF92F3577B34DA6A3CE929D0E0E4736").unwrap_err();
+/// match &err {
+///     Error::InvalidTraceId { value, reason } => {
+///         assert_eq!(value.as_str(), "4BF92F3577B34DA6A3CE929D0E0E4736");
+///         println!("rejected because: {reason}");
+///     }
+///     // The enum is `#[non_exhaustive]`: a match needs a catch-all arm.
+///     other => panic!("unexpected: {other}"),
+/// }
+/// assert!(err.to_string().starts_with("invalid trace id \"4BF92F35"));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

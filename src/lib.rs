@@ -1,4 +1,120 @@
-#![doc = include_str!("../README.md")]
+//! W3C trace context for async Rust services, as a thin and strict bridge over
+//! [OpenTelemetry](https://opentelemetry.io) and [`tracing`].
+//!
+//! Call [`init_observability`] once at start-up, put [`http::TraceLayer`] in
+//! front of your router and [`http::TracingMiddleware`] in your `reqwest`
+//! client, and log with `tracing` (or `log`) as usual. From then on every
+//! request continues its caller's trace (or starts one), every log line written
+//! while handling it carries its `trace_id`, every outgoing call carries the
+//! trace on, and finished spans are exported over OTLP (by default, with
+//! nothing configured, to a local file of JSON lines).
+//!
+//! ```toml
+//! [dependencies]
+//! # `http-server` (the server layer) is on by default; `reqwest` adds the client side.
+//! distributed-tracing = { version = "0.1", features = ["reqwest"] }
+//! axum = "0.8"
+//! reqwest = "0.13"
+//! reqwest-middleware = "0.5"
+//! tokio = { version = "1.40", features = ["full"] }
+//! tracing = "0.1"
+//! ```
+//!
+//! # Example
+//!
+//! A service that answers `GET /users/{id}` and calls itself through the
+//! traced client: the client's CLIENT span and the server's SERVER span are one
+//! trace, and the handler's log line carries its id.
+//!
+//! ```
+//! # #[cfg(not(all(feature = "http-server", feature = "reqwest")))] fn main() {}
+//! # #[cfg(all(feature = "http-server", feature = "reqwest"))]
+//! # mod example {
+//! use axum::{extract::{MatchedPath, Path}, routing::get, Router};
+//! use distributed_tracing::http::{TraceLayer, TracingMiddleware};
+//! use tracing::{info, instrument};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     # // The doctest exports nowhere (no spans file in your home folder).
+//!     # std::env::set_var("OTEL_TRACES_EXPORTER", "none");
+//!     // Once, at start-up: propagators, tracer provider, exporter, log lines.
+//!     // Dropping the guard at the end of `main` flushes the last spans.
+//!     let _guard = distributed_tracing::init_observability()?;
+//!
+//!     // Server: every request continues the caller's trace (or starts one).
+//!     let app = Router::new()
+//!         .route("/users/{id}", get(user))
+//!         // `route_layer` runs after routing, so the span knows the route.
+//!         .route_layer(TraceLayer::new().route_fn(|ext| {
+//!             ext.get::<MatchedPath>().map(|p| p.as_str().to_owned())
+//!         }));
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//!     let addr = listener.local_addr()?;
+//!     tokio::spawn(async move { axum::serve(listener, app).await });
+//!
+//!     // Client: every call gets a CLIENT span whose context goes in the headers.
+//!     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+//!         .with(TracingMiddleware::new())
+//!         .build();
+//!     let body = client.get(format!("http://{addr}/users/7")).send().await?.text().await?;
+//!     assert_eq!(body, "user 7");
+//!     Ok(())
+//! }
+//!
+//! // Log as usual: the line carries the request's trace id.
+//! #[instrument]
+//! async fn user(Path(id): Path<u32>) -> String {
+//!     info!(id, "looking the user up"); // [4bf92f3577b34da6a3ce929d0e0e4736] [INFO    ] looking the user up id=7
+//!     format!("user {id}")
+//! }
+//! # pub(super) fn run() -> Result<(), Box<dyn std::error::Error>> { main() }
+//! # }
+//! # #[cfg(all(feature = "http-server", feature = "reqwest"))]
+//! # fn main() { example::run().unwrap() }
+//! ```
+//!
+//! A future given to `tokio::spawn` starts without the trace: use
+//! [`spawn`] / [`spawn_blocking`] instead, or
+//! [`.in_current_trace()`](TraceFutureExt::in_current_trace) on the future
+//! (the [`task`] module shows the failure it prevents).
+//!
+//! # Map
+//!
+//! | module | what you find there |
+//! |---|---|
+//! | crate root | start-up: [`init_observability`], [`ObservabilityBuilder`] (configuration in code, over the `OTEL_*` variables), [`ObservabilityGuard`] (flush on drop, [`ExportStats`]), [`EffectiveConfig`]; the one [`Error`] and [`Result`]; flat re-exports of the items below |
+//! | [`http`] | [`http::TraceLayer`] (tower server middleware for axum, hyper, tonic) and its [`http::Trust`] policy for edge services; [`http::TracingMiddleware`] and [`http::RequestBuilderExt`] for reqwest; [`http::inject_into_request`] for any `http::Request` |
+//! | [`task`] | [`spawn`], [`spawn_blocking`], [`TraceFutureExt`], [`in_current_trace_fn`] (threads), [`spawn_background_job`] (a new trace linked to its cause) |
+//! | [`context`] | the current trace: [`get_trace_id`], [`get_span_id`], [`current_trace_id`] (typed), [`DistributedTraceContext`] and its scopes, [`init_trace_context`] |
+//! | [`logging`] | the log line formats with trace ids ([`TraceContextFormat`], [`JsonFormat`], [`DEFAULT_PATTERN`]), [`setup_trace_logging`] (logs only, no export), the layers for a subscriber stack of your own ([`trace_context_fmt_layer`], [`otel_layer`]) |
+//! | [`propagation`] | strict W3C `traceparent`/`tracestate` and `baggage` ([`W3cPropagator`]), B3, Jaeger, X-Ray and Datadog; extract and inject on `http::HeaderMap` and plain maps |
+//! | [`ids`] | generating and parsing W3C trace and span ids |
+//!
+//! [`opentelemetry`], [`opentelemetry_sdk`] and [`tracing_opentelemetry`] are
+//! re-exported, so that your code builds against the versions this crate uses.
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `log` | yes | records of the `log` crate bridged into `tracing`, so they carry the trace ids too |
+//! | `otlp-grpc` | yes | OTLP/gRPC export (tonic) |
+//! | `otlp-http` | yes | OTLP/HTTP export with protobuf bodies (reqwest) |
+//! | `http-server` | yes | [`http::TraceLayer`], the tower server middleware |
+//! | `reqwest` | no | [`http::TracingMiddleware`] for reqwest-middleware, [`http::RequestBuilderExt`] |
+//! | `jaeger-remote-sampler` | no | `OTEL_TRACES_SAMPLER=jaeger_remote` / `parentbased_jaeger_remote` ([`SamplerConfig::JaegerRemote`]) |
+//! | `logs` | no | `tracing` events also exported as OTLP log records, with the ids of their span |
+//!
+//! Configuration follows the OpenTelemetry environment variables
+//! (`OTEL_SERVICE_NAME`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_TRACES_SAMPLER`,
+//! `OTEL_PROPAGATORS`, ...; see [`EffectiveConfig`]). The repository's README
+//! has the rest: the table from the Python module this crate replaces, the
+//! security model, the export guarantees and the measurements.
+//!
+//! The minimum supported Rust version is 1.85.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
@@ -46,6 +162,12 @@ pub use task::{
     in_current_trace_fn, spawn, spawn_background_job, spawn_blocking, InCurrentTrace,
     TraceFutureExt,
 };
+
+// The README is the repository's front page, no longer the crate docs: its
+// Rust code blocks are still compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 // Re-exported so that users build against the exact versions this crate uses.
 pub use opentelemetry;

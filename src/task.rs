@@ -44,6 +44,26 @@ use crate::context::{DistributedTraceContext, Scoped};
 pub type InCurrentTrace<F> = Instrumented<WithContext<F>>;
 
 /// Extension methods to run a future in a trace.
+///
+/// For the places where [`spawn`] does not fit: a `JoinSet`, a runtime
+/// `Handle`, a future stored and polled later.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use distributed_tracing::{get_trace_id, DistributedTraceContext, TraceFutureExt};
+///
+/// let request = DistributedTraceContext::new();
+/// let expected = request.trace_id().to_string();
+/// let seen = async {
+///     let mut jobs = tokio::task::JoinSet::new();
+///     jobs.spawn(async { get_trace_id() }.in_current_trace());
+///     jobs.join_next().await.unwrap().unwrap()
+/// }
+/// .in_trace(request) // the scope lasts as long as the future
+/// .await;
+/// assert_eq!(seen, Some(expected));
+/// # }
+/// ```
 pub trait TraceFutureExt: Future + Sized {
     /// Runs this future in the current trace, wherever it is polled.
     ///
@@ -67,6 +87,24 @@ impl<F: Future> TraceFutureExt for F {}
 /// [`tokio::spawn`] that keeps the current trace.
 ///
 /// Must be called inside a Tokio runtime, like `tokio::spawn`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use distributed_tracing::{get_trace_id, spawn, DistributedTraceContext};
+///
+/// let request = DistributedTraceContext::new();
+/// let expected = request.trace_id().to_string();
+/// let (lost, kept) = request
+///     .scope(async {
+///         let lost = tokio::spawn(async { get_trace_id() }).await.unwrap();
+///         let kept = spawn(async { get_trace_id() }).await.unwrap();
+///         (lost, kept)
+///     })
+///     .await;
+/// assert_eq!(lost, None, "tokio::spawn starts with an empty context");
+/// assert_eq!(kept, Some(expected));
+/// # }
+/// ```
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
@@ -76,6 +114,22 @@ where
 }
 
 /// [`tokio::task::spawn_blocking`] that keeps the current trace.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use distributed_tracing::{get_trace_id, spawn_blocking, DistributedTraceContext};
+///
+/// let request = DistributedTraceContext::new();
+/// let expected = request.trace_id().to_string();
+/// let seen = request
+///     .scope(async {
+///         // e.g. hashing a password, reading a file with std::fs
+///         spawn_blocking(|| get_trace_id()).await.unwrap()
+///     })
+///     .await;
+/// assert_eq!(seen, Some(expected));
+/// # }
+/// ```
 pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
 where
     F: FnOnce() -> R + Send + 'static,

@@ -14,12 +14,14 @@ pub(crate) use crate::text::capped;
 
 /// The default cap, in bytes, on each value the HTTP layers copy from a
 /// request into a span (user agent, path, query, route, scheme, URL, method).
+#[cfg_attr(docsrs, doc(cfg(any(feature = "http-server", feature = "reqwest"))))]
 pub const DEFAULT_MAX_ATTRIBUTE_LEN: usize = 1024;
 
 /// The methods recorded as they are in `http.request.method` by default: those
 /// of RFC 9110, `PATCH` (RFC 5789) and `QUERY`, the list of the HTTP semantic
 /// conventions. Any other method is recorded as `_OTHER`, with the method
 /// itself in `http.request.method_original`.
+#[cfg_attr(docsrs, doc(cfg(any(feature = "http-server", feature = "reqwest"))))]
 pub const DEFAULT_KNOWN_METHODS: &[&str] = &[
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY",
 ];

@@ -20,7 +20,24 @@ pub fn inject_into_request<B>(request: &mut http::Request<B>) {
     inject_trace_context(request.headers_mut());
 }
 
-/// Adds the current trace context to a `reqwest` request (feature `reqwest`).
+/// Adds the current trace context to a `reqwest` request (feature `reqwest`):
+/// for a plain `reqwest::Client`, without `reqwest-middleware` (no CLIENT span;
+/// for one, use [`TracingMiddleware`]).
+///
+/// ```
+/// use distributed_tracing::{http::RequestBuilderExt as _, init_trace_context};
+///
+/// let _request = init_trace_context(Some("4bf92f3577b34da6a3ce929d0e0e4736"), None)?;
+/// let outgoing = reqwest::Client::new()
+///     .get("http://127.0.0.1:8080/users/7")
+///     .with_trace_context()
+///     .build()
+///     .unwrap();
+/// let traceparent = outgoing.headers()["traceparent"].to_str().unwrap();
+/// assert!(traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+/// # Ok::<(), distributed_tracing::Error>(())
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 #[cfg(feature = "reqwest")]
 pub trait RequestBuilderExt {
     /// The request, with the current trace's headers.
@@ -49,7 +66,7 @@ impl RequestBuilderExt for reqwest::RequestBuilder {
 /// default [`DEFAULT_MAX_ATTRIBUTE_LEN`](super::DEFAULT_MAX_ATTRIBUTE_LEN)
 /// (1024), at a character boundary.
 ///
-/// ```no_run
+/// ```
 /// use distributed_tracing::http::TracingMiddleware;
 ///
 /// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
@@ -57,6 +74,7 @@ impl RequestBuilderExt for reqwest::RequestBuilder {
 ///     .build();
 /// # drop(client);
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 #[cfg(feature = "reqwest")]
 #[derive(Debug, Clone, Copy)]
 pub struct TracingMiddleware {

@@ -19,6 +19,44 @@ use crate::propagation::extract_trace_context_from_headers;
 /// internet may not: anyone can send a `traceparent` that forces sampling, or
 /// `baggage` that its handlers then trust. The W3C Trace Context specification
 /// leaves this decision to the receiving service.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use distributed_tracing::get_trace_id;
+/// use distributed_tracing::http::{TraceLayer, Trust};
+/// use http_body_util::BodyExt as _;
+/// use tower::{service_fn, Layer as _, ServiceExt as _};
+///
+/// // A handler that answers with the trace id it runs in.
+/// let handler = service_fn(|_: http::Request<String>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(get_trace_id().unwrap_or_default()))
+/// });
+/// let caller = "4bf92f3577b34da6a3ce929d0e0e4736";
+/// let request = || {
+///     http::Request::get("/")
+///         .header("traceparent", format!("00-{caller}-00f067aa0ba902b7-01"))
+///         .body(String::new())
+///         .unwrap()
+/// };
+/// let trace_of = |policy: Trust| {
+///     let service = TraceLayer::new().trust(policy).layer(handler.clone());
+///     async move {
+///         let response = service.oneshot(request()).await.unwrap();
+///         let body = response.into_body().collect().await.unwrap().to_bytes();
+///         String::from_utf8(body.to_vec()).unwrap()
+///     }
+/// };
+///
+/// // Internal: the caller's trace goes on.
+/// assert_eq!(trace_of(Trust::Continue).await, caller);
+/// // Edge: a new trace, whose server span links to the caller's.
+/// assert_ne!(trace_of(Trust::NewTraceWithLink).await, caller);
+/// # }
+/// ```
+///
+/// To decide per request (a header your gateway sets, the peer address),
+/// give [`TraceLayer::trust`] a closure: see [`TrustPolicy`].
+#[cfg_attr(docsrs, doc(cfg(feature = "http-server")))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Trust {
@@ -36,6 +74,7 @@ pub enum Trust {
 /// Decides a request's [`Trust`]: implemented by [`Trust`] itself (the same for
 /// every request) and by any `Fn(&http::HeaderMap, &http::Extensions) -> Trust`
 /// (the extensions hold the peer address, e.g. axum's `ConnectInfo`).
+#[cfg_attr(docsrs, doc(cfg(feature = "http-server")))]
 pub trait TrustPolicy: Clone + Send + Sync + 'static {
     /// The trust for one request.
     fn decide(&self, headers: &http::HeaderMap, extensions: &http::Extensions) -> Trust;
@@ -57,6 +96,7 @@ where
 }
 
 /// Reads the route template (`/users/{id}`) of a request from its extensions.
+#[cfg_attr(docsrs, doc(cfg(feature = "http-server")))]
 pub type RouteFn = fn(&http::Extensions) -> Option<String>;
 
 /// The tower layer that traces every request; see the [module docs](crate::http).
@@ -84,6 +124,7 @@ pub type RouteFn = fn(&http::Extensions) -> Option<String>;
 /// );
 /// # drop((app, edge));
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "http-server")))]
 #[derive(Clone)]
 pub struct TraceLayer<P = Trust> {
     policy: P,
@@ -186,6 +227,7 @@ impl<S, P: Clone> tower_layer::Layer<S> for TraceLayer<P> {
 }
 
 /// The service of [`TraceLayer`].
+#[cfg_attr(docsrs, doc(cfg(feature = "http-server")))]
 #[derive(Clone)]
 pub struct TraceService<S, P = Trust> {
     inner: S,
@@ -320,6 +362,7 @@ where
 pin_project_lite::pin_project! {
     /// The response future of [`TraceService`]: the request's context is
     /// current during every poll of the handler.
+    #[cfg_attr(docsrs, doc(cfg(feature = "http-server")))]
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
@@ -396,6 +439,7 @@ fn record_response<B>(cx: &Context, response: &mut http::Response<B>, tracerespo
 pin_project_lite::pin_project! {
     /// A response body that ends the request's server span when it is done
     /// (fully sent, failed, or dropped).
+    #[cfg_attr(docsrs, doc(cfg(feature = "http-server")))]
     pub struct TracedBody<B> {
         #[pin]
         inner: B,

@@ -49,6 +49,40 @@ const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
 ///
 /// Hold the returned guard until the end of `main`: dropping it flushes the
 /// spans still queued and shuts the SDK down.
+///
+/// ```
+/// use distributed_tracing::{init_observability, Error};
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Error> {
+///     # // The doctest exports nowhere (no spans file in your home folder).
+///     # std::env::set_var("OTEL_TRACES_EXPORTER", "none");
+///     let _guard = init_observability()?; // flushes and shuts down when dropped
+///     tracing::info!("started"); // [-] [INFO    ] started (no trace yet)
+///
+///     // Only one global subscriber per process: a second call fails.
+///     assert!(matches!(init_observability(), Err(Error::SubscriberAlreadySet(_))));
+///     Ok(())
+/// }
+/// ```
+///
+/// # Errors
+///
+/// * [`Error::SubscriberAlreadySet`](crate::Error::SubscriberAlreadySet): a
+///   global `tracing` subscriber is already installed (a second call, or
+///   another crate's); the first one's pipeline is left as it was.
+/// * [`Error::Exporter`](crate::Error::Exporter): the span (or log) exporter
+///   cannot be built, e.g. OTLP export is configured in a build without the
+///   `otlp-grpc` and `otlp-http` features, or the Jaeger remote sampler's
+///   client cannot be built.
+/// * [`Error::Io`](crate::Error::Io): the export thread, or its runtime,
+///   cannot be started.
+///
+/// A configuration value that cannot be used (an `OTEL_*` variable, `RUST_LOG`)
+/// is not an error here: as the OpenTelemetry specification asks, it is
+/// reported once at start-up, naming the variable and the value, and ignored.
+/// [`ObservabilityBuilder::strict`] makes it an error. Neither is a spans
+/// file that cannot be opened: the service starts and a warning says why.
 pub fn init_observability() -> Result<ObservabilityGuard> {
     ObservabilityBuilder::default().init()
 }
@@ -386,7 +420,10 @@ impl ObservabilityBuilder {
     ///
     /// The subscriber is: `EnvFilter` from `RUST_LOG` (default `info`), the
     /// trace-id log line format and the OpenTelemetry bridge
-    /// ([`otel_layer`](crate::otel_layer)).
+    /// ([`otel_layer`](crate::otel_layer)). The OpenTelemetry SDK's own log
+    /// lines (targets `opentelemetry`, `opentelemetry_sdk`,
+    /// `opentelemetry-otlp`, ...) are kept at `WARN` unless `RUST_LOG` names
+    /// them (e.g. `RUST_LOG=info,opentelemetry_sdk=debug`).
     pub fn init(self) -> Result<ObservabilityGuard> {
         // The builder's format, else its pattern, else
         // `DISTRIBUTED_TRACING_LOG_FORMAT`, else text lines.
@@ -439,7 +476,7 @@ impl ObservabilityBuilder {
             None => otel_layer_with(bridge_options),
         };
         tracing_subscriber::registry()
-            .with(tracing_subscriber::EnvFilter::new(&guard.config.log_filter))
+            .with(subscriber_filter(&guard.config.log_filter))
             // The format layer inside the OpenTelemetry one: see `trace_context_fmt_layer`.
             .with(layer)
             .with(bridge)
@@ -457,6 +494,32 @@ impl ObservabilityBuilder {
         guard.report_spans_sink(true);
         tracing::debug!(target: "distributed_tracing::init", config = ?config, "observability configured");
         Ok(guard)
+    }
+}
+
+/// The OpenTelemetry crates' target prefix: `opentelemetry`, `opentelemetry_sdk`,
+/// `opentelemetry-otlp`, `opentelemetry-http`, `opentelemetry-appender-tracing`
+/// (their internal logs use the package name as the target).
+const OTEL_TARGETS: &str = "opentelemetry";
+
+/// The subscriber's filter: `log_filter` (`RUST_LOG`'s syntax), with the
+/// OpenTelemetry SDK's own lines ("Global tracer provider is set...") at
+/// `WARN`, so that they do not mix with the service's `INFO` lines. A
+/// directive of `log_filter` for one of those crates wins: a longer target is
+/// more specific (`opentelemetry_sdk=debug`), and one for `opentelemetry`
+/// itself is kept as it is.
+fn subscriber_filter(log_filter: &str) -> tracing_subscriber::EnvFilter {
+    let filter = tracing_subscriber::EnvFilter::new(log_filter);
+    let names_otel = log_filter
+        .split(',')
+        .any(|directive| directive.split(['[', '=']).next().map(str::trim) == Some(OTEL_TARGETS));
+    match names_otel {
+        true => filter,
+        false => filter.add_directive(
+            format!("{OTEL_TARGETS}=warn")
+                .parse()
+                .expect("a valid directive"),
+        ),
     }
 }
 
@@ -698,6 +761,7 @@ impl ObservabilityGuard {
     /// The logger provider exporting `tracing` events as OTLP log records
     /// (feature `logs`; `None` unless log records go over OTLP). For your own
     /// subscriber stack: `opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(provider)`.
+    #[cfg_attr(docsrs, doc(cfg(feature = "logs")))]
     #[cfg(feature = "logs")]
     pub fn logger_provider(&self) -> Option<&opentelemetry_sdk::logs::SdkLoggerProvider> {
         self.logs.as_ref().map(|(provider, _)| provider)
@@ -705,6 +769,7 @@ impl ObservabilityGuard {
 
     /// What happened to the log records handed to the OTLP log exporter so far
     /// (feature `logs`).
+    #[cfg_attr(docsrs, doc(cfg(feature = "logs")))]
     #[cfg(feature = "logs")]
     pub fn log_export_stats(&self) -> ExportStats {
         self.logs
@@ -714,6 +779,22 @@ impl ObservabilityGuard {
     }
 
     /// What happened to the finished spans so far.
+    ///
+    /// ```
+    /// use distributed_tracing::{ObservabilityBuilder, TracesExporter};
+    ///
+    /// // Spans as JSON lines on standard output, for the example.
+    /// let guard = ObservabilityBuilder::default()
+    ///     .traces_exporter(TracesExporter::Console)
+    ///     .init()?;
+    /// tracing::info_span!("checkout").in_scope(|| tracing::info!("working"));
+    /// guard.flush()?; // the span is exported now, not at the next batch
+    ///
+    /// let stats = guard.export_stats();
+    /// assert_eq!(stats.exported, 1);
+    /// assert_eq!(stats.lost(), 0, "queue full, failed, too large or unfinished");
+    /// # Ok::<(), distributed_tracing::Error>(())
+    /// ```
     pub fn export_stats(&self) -> ExportStats {
         self.counters
             .as_ref()
@@ -746,6 +827,93 @@ impl Drop for ObservabilityGuard {
             if let Err(err) = provider.shutdown_with_timeout(self.shutdown_deadline) {
                 eprintln!("distributed-tracing: shutting down the tracer provider: {err}");
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use super::subscriber_filter;
+
+    /// Records the target and level of every event that passes the filter.
+    struct Seen(Arc<Mutex<Vec<String>>>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Seen {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            let meta = event.metadata();
+            let line = format!("{} {}", meta.target(), meta.level());
+            self.0.lock().unwrap().push(line);
+        }
+    }
+
+    /// The events of the SDK's targets that `log_filter` lets through.
+    fn shown(log_filter: &str) -> Vec<String> {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let subscriber = tracing_subscriber::registry()
+            .with(subscriber_filter(log_filter))
+            .with(Seen(seen.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(target: "opentelemetry_sdk", "Global tracer provider is set");
+            tracing::warn!(target: "opentelemetry_sdk", "export failed");
+            tracing::info!(target: "opentelemetry", "info");
+            tracing::debug!(target: "opentelemetry-otlp", "debug");
+            tracing::info!(target: "my_service", "handling");
+        });
+        let shown = seen.lock().unwrap().clone();
+        shown
+    }
+
+    #[test]
+    fn the_sdk_logs_only_warnings_unless_rust_log_names_it() {
+        // (RUST_LOG, events shown, why)
+        let cases: &[(&str, &[&str], &str)] = &[
+            (
+                "info",
+                &["opentelemetry_sdk WARN", "my_service INFO"],
+                "the default: the SDK's INFO is hidden, its WARN shown",
+            ),
+            (
+                "debug",
+                &["opentelemetry_sdk WARN", "my_service INFO"],
+                "a global level does not name the SDK",
+            ),
+            (
+                "info,opentelemetry_sdk=info",
+                &[
+                    "opentelemetry_sdk INFO",
+                    "opentelemetry_sdk WARN",
+                    "my_service INFO",
+                ],
+                "named: the more specific target wins",
+            ),
+            (
+                "warn,opentelemetry=debug",
+                &[
+                    "opentelemetry_sdk INFO",
+                    "opentelemetry_sdk WARN",
+                    "opentelemetry INFO",
+                    "opentelemetry-otlp DEBUG",
+                ],
+                "named by the common prefix: kept as written",
+            ),
+        ];
+        // The default filter (`RUST_LOG` unset) is the first case.
+        let default = super::ObservabilityBuilder::default()
+            .with_env(std::iter::empty::<(String, String)>())
+            .config()
+            .unwrap()
+            .log_filter;
+        assert_eq!(default, cases[0].0);
+        for (rust_log, expected, why) in cases {
+            assert_eq!(shown(rust_log), *expected, "RUST_LOG={rust_log}: {why}");
         }
     }
 }

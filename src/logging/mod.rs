@@ -198,6 +198,25 @@ where
 /// OpenTelemetry bridge ([`otel_layer`]) and the [`TraceContextFormat`] layer.
 /// Records of the `log` crate are bridged too (feature `log`, on by default).
 /// Replaces the old `setup_trace_logging()`; an unknown placeholder is an error.
+///
+/// It installs no exporter: spans get ids (for the log lines) but go nowhere.
+/// For export too, use [`init_observability`](crate::init_observability)
+/// instead (its `log_pattern` takes the same patterns).
+///
+/// ```
+/// use distributed_tracing::{init_trace_context, setup_trace_logging, Error};
+///
+/// assert!(matches!(
+///     setup_trace_logging("[{trace_id}] {levle} {message}"),
+///     Err(Error::InvalidPattern { .. })
+/// ));
+/// setup_trace_logging("[{trace_id}] {level} {message}")?;
+///
+/// let _request = init_trace_context(Some("4bf92f3577b34da6a3ce929d0e0e4736"), None)?;
+/// tracing::info!("handling"); // [4bf92f3577b34da6a3ce929d0e0e4736] INFO handling
+/// log::info!("from the log crate"); // the same, through the `log` bridge
+/// # Ok::<(), Error>(())
+/// ```
 pub fn setup_trace_logging(pattern: &str) -> Result<()> {
     let format = TraceContextFormat::new(pattern)?;
     tracing_subscriber::registry()
