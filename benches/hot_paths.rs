@@ -37,6 +37,7 @@ use std::hint::black_box;
 use std::sync::OnceLock;
 
 use criterion::{criterion_main, Criterion};
+use distributed_tracing::compat::TraceContextDict;
 use distributed_tracing::opentelemetry::propagation::TextMapPropagator;
 use distributed_tracing::opentelemetry::trace::{
     Span as _, TraceContextExt, Tracer as _, TracerProvider as _,
@@ -49,8 +50,8 @@ use distributed_tracing::opentelemetry_sdk::trace::{
 use distributed_tracing::propagation::{HeaderExtractor, HeaderInjector};
 use distributed_tracing::tracing_opentelemetry::OpenTelemetrySpanExt;
 use distributed_tracing::{
-    BridgeOptions, JsonFormat, SpanEvents, SpanIdHex, TraceContextDict, TraceContextFormat,
-    TraceIdHex, W3cTraceContextPropagator,
+    BridgeOptions, JsonFormat, SpanEvents, SpanIdHex, TraceContextFormat, TraceIdHex,
+    W3cTraceContextPropagator,
 };
 use http::HeaderMap;
 use tracing::Dispatch;
@@ -151,7 +152,7 @@ fn request_span() -> tracing::Span {
 fn trace_id_hex(c: &mut Criterion) {
     let mut g = c.benchmark_group("trace_id_hex");
     g.bench_function("ours_generate_trace_id", |b| {
-        b.iter(distributed_tracing::generate_trace_id)
+        b.iter(distributed_tracing::compat::generate_trace_id)
     });
     g.bench_function("ours_stack_TraceIdHex", |b| {
         b.iter(|| TraceIdHex::new(distributed_tracing::new_trace_id()))
@@ -185,7 +186,7 @@ fn trace_id_hex(c: &mut Criterion) {
 fn span_id_hex(c: &mut Criterion) {
     let mut g = c.benchmark_group("span_id_hex");
     g.bench_function("ours_generate_span_id", |b| {
-        b.iter(distributed_tracing::generate_span_id)
+        b.iter(distributed_tracing::compat::generate_span_id)
     });
     g.bench_function("ours_stack_SpanIdHex", |b| {
         b.iter(|| SpanIdHex::new(distributed_tracing::new_span_id()))
@@ -223,7 +224,7 @@ fn current_trace_id_hex(c: &mut Criterion) {
         let _entered = span.enter();
         let mut g = c.benchmark_group("current_trace_id_hex");
         g.bench_function("ours_get_trace_id", |b| {
-            b.iter(distributed_tracing::get_trace_id)
+            b.iter(distributed_tracing::compat::get_trace_id)
         });
         g.bench_function("ours_current_trace_id_hex", |b| {
             b.iter(distributed_tracing::current_trace_id_hex)
@@ -262,7 +263,7 @@ fn inject(c: &mut Criterion) {
         let _entered = span.enter();
         let mut g = c.benchmark_group("inject");
         g.bench_function("ours_propagate_trace_context", |b| {
-            b.iter(distributed_tracing::propagate_trace_context)
+            b.iter(distributed_tracing::compat::propagate_trace_context)
         });
         g.bench_function("ours_inject_headermap", |b| {
             b.iter(|| {
@@ -345,18 +346,18 @@ fn continue_from_headers(c: &mut Criterion) {
     let mut g = c.benchmark_group("continue_from_headers");
     g.bench_function("ours_init_trace_from_headers", |b| {
         b.iter(|| {
-            drop(distributed_tracing::init_trace_from_headers(black_box(
-                &headers,
-            )))
+            drop(distributed_tracing::compat::init_trace_from_headers(
+                black_box(&headers),
+            ))
         })
     });
     let mut no_tracestate = headers.clone();
     no_tracestate.remove("tracestate");
     g.bench_function("ours_init_trace_from_headers_no_tracestate", |b| {
         b.iter(|| {
-            drop(distributed_tracing::init_trace_from_headers(black_box(
-                &no_tracestate,
-            )))
+            drop(distributed_tracing::compat::init_trace_from_headers(
+                black_box(&no_tracestate),
+            ))
         })
     });
     let mut map_no_tracestate = map.clone();
@@ -477,7 +478,7 @@ fn trace_context_dict(c: &mut Criterion) {
     tracing::dispatcher::with_default(&dispatch, || {
         let span = request_span();
         let _entered = span.enter();
-        let dict = distributed_tracing::get_trace_context_dict();
+        let dict = distributed_tracing::compat::get_trace_context_dict();
         assert_eq!(dict, upstream_dict());
         assert_eq!(
             dict.tracestate.as_deref(),
@@ -486,7 +487,7 @@ fn trace_context_dict(c: &mut Criterion) {
         );
         let mut g = c.benchmark_group("trace_context_dict");
         g.bench_function("ours_get_trace_context_dict", |b| {
-            b.iter(distributed_tracing::get_trace_context_dict)
+            b.iter(distributed_tracing::compat::get_trace_context_dict)
         });
         g.bench_function("upstream_by_hand", |b| b.iter(upstream_dict));
         g.finish();

@@ -21,7 +21,8 @@
 
 use std::time::Duration;
 
-use distributed_tracing::{get_trace_id, init_observability, spawn};
+use distributed_tracing::compat::get_trace_id;
+use distributed_tracing::{init_observability, spawn};
 use tracing::{info, instrument};
 
 #[instrument]

@@ -26,8 +26,9 @@ use std::sync::Arc;
 use axum::extract::{MatchedPath, State};
 use axum::routing::{get, post};
 use axum::Router;
+use distributed_tracing::compat::get_trace_id;
 use distributed_tracing::http::{TraceLayer, TracingMiddleware};
-use distributed_tracing::{get_trace_id, spawn_background_job, ObservabilityBuilder};
+use distributed_tracing::{spawn_background_job, ObservabilityBuilder};
 use reqwest_middleware::ClientWithMiddleware;
 use tracing::{info, instrument};
 

@@ -31,8 +31,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A trace id given to [`init_trace_context`](crate::init_trace_context) or
-    /// [`parse_trace_id`](crate::parse_trace_id) is not 32 lowercase hex digits,
+    /// A trace id given to [`parse_trace_id`](crate::parse_trace_id) or
+    /// [`compat::init_trace_context`](crate::compat::init_trace_context) is not 32 lowercase hex digits,
     /// or is all zeros.
     #[error("invalid trace id {value}: {reason}")]
     InvalidTraceId {
@@ -50,7 +50,9 @@ pub enum Error {
         reason: &'static str,
     },
     /// A log line pattern given to
-    /// [`setup_trace_logging`](crate::setup_trace_logging) cannot be parsed.
+    /// [`TraceContextFormat::new`](crate::TraceContextFormat::new) (or
+    /// [`ObservabilityBuilder::log_pattern`](crate::ObservabilityBuilder::log_pattern),
+    /// [`compat::setup_trace_logging`](crate::compat::setup_trace_logging)) cannot be parsed.
     #[error("invalid log pattern {pattern}: {reason}")]
     InvalidPattern {
         /// The pattern (shortened if it is long).

@@ -3,8 +3,10 @@
 //! Ids are the typed [`TraceId`] and [`SpanId`] of `opentelemetry::trace`; this
 //! module adds what the old Python module offered on top of them:
 //!
-//! * [`generate_trace_id`] / [`generate_span_id`]: new random ids as lowercase hex
-//!   (all 128 / 64 bits random, never all zero);
+//! * [`new_trace_id`] / [`new_span_id`]: new random ids (all 128 / 64 bits
+//!   random, never all zero); as hex `String`s, the compat shims
+//!   [`generate_trace_id`](crate::compat::generate_trace_id) /
+//!   [`generate_span_id`](crate::compat::generate_span_id);
 //! * [`parse_trace_id`] / [`parse_span_id`]: the strict W3C form (lowercase hex of
 //!   the exact length, not all zero), with an error naming the bad value;
 //! * [`TraceIdHex`] / [`SpanIdHex`]: `Copy` stack buffers that deref to `&str`,
@@ -57,33 +59,6 @@ pub fn new_span_id() -> SpanId {
             }
         }
     })
-}
-
-/// A new random trace id as 32 lowercase hex characters.
-///
-/// Replaces the old `generate_trace_id()`, whose `uuid4().hex` fixed 6 of the
-/// 128 bits; here all 128 are random.
-///
-/// ```
-/// let id = distributed_tracing::generate_trace_id();
-/// assert_eq!(id.len(), 32);
-/// assert!(distributed_tracing::parse_trace_id(&id).is_ok());
-/// ```
-#[inline]
-pub fn generate_trace_id() -> String {
-    TraceIdHex::new(new_trace_id()).as_str().to_owned()
-}
-
-/// A new random span id as 16 lowercase hex characters (64 random bits, never zero).
-///
-/// ```
-/// let id = distributed_tracing::generate_span_id();
-/// assert_eq!(id.len(), 16);
-/// assert!(distributed_tracing::parse_span_id(&id).is_ok());
-/// ```
-#[inline]
-pub fn generate_span_id() -> String {
-    SpanIdHex::new(new_span_id()).as_str().to_owned()
 }
 
 /// Parses a trace id in the W3C form: exactly 32 lowercase hex digits, not all zero.
@@ -328,6 +303,7 @@ impl fmt::Display for Decimal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compat::{generate_span_id, generate_trace_id};
     use std::collections::HashSet;
 
     #[test]

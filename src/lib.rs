@@ -86,10 +86,11 @@
 //! | crate root | start-up: [`init_observability`], [`ObservabilityBuilder`] (configuration in code, over the `OTEL_*` variables), [`ObservabilityGuard`] (flush on drop, [`ExportStats`]), [`EffectiveConfig`]; the one [`Error`] and [`Result`]; flat re-exports of the items below |
 //! | [`http`] | [`http::TraceLayer`] (tower server middleware for axum, hyper, tonic) and its [`http::Trust`] policy for edge services; [`http::TracingMiddleware`] and [`http::RequestBuilderExt`] for reqwest; [`http::inject_into_request`] for any `http::Request` |
 //! | [`task`] | [`spawn`], [`spawn_blocking`], [`TraceFutureExt`], [`in_current_trace_fn`] (threads), [`spawn_background_job`] (a new trace linked to its cause) |
-//! | [`context`] | the current trace: [`get_trace_id`], [`get_span_id`], [`current_trace_id`] (typed), [`DistributedTraceContext`] and its scopes, [`init_trace_context`] |
-//! | [`logging`] | the log line formats with trace ids ([`TraceContextFormat`], [`JsonFormat`], [`DEFAULT_PATTERN`]), [`setup_trace_logging`] (logs only, no export), the layers for a subscriber stack of your own ([`trace_context_fmt_layer`], [`otel_layer`]) |
+//! | [`context`] | the current trace: [`current_trace_id`], [`current_span_id`], [`DistributedTraceContext`] and its scopes |
+//! | [`logging`] | the log line formats with trace ids ([`TraceContextFormat`], [`JsonFormat`], [`DEFAULT_PATTERN`]), the layers for a subscriber stack of your own ([`trace_context_fmt_layer`], [`otel_layer`]) |
 //! | [`propagation`] | strict W3C `traceparent`/`tracestate` and `baggage` ([`W3cPropagator`]), B3, Jaeger, X-Ray and Datadog; extract and inject on `http::HeaderMap` and plain maps |
 //! | [`ids`] | generating and parsing W3C trace and span ids |
+//! | [`compat`] | the Python module's functions by their old names ([`compat::get_trace_id`], [`compat::init_trace_context`], ...) |
 //!
 //! [`opentelemetry`], [`opentelemetry_sdk`] and [`tracing_opentelemetry`] are
 //! re-exported, so that your code builds against the versions this crate uses.
@@ -119,6 +120,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod bridge;
+pub mod compat;
 pub mod context;
 mod error;
 pub mod http;
@@ -131,25 +133,20 @@ mod text;
 
 pub use bridge::{otel_layer, otel_layer_with, BridgeOptions, SpanEvents};
 pub use context::{
-    clear_trace_context, current_span_context, current_span_id, current_trace_flags,
-    current_trace_id, current_trace_id_hex, get_span_id, get_trace_context_dict, get_trace_flags,
-    get_trace_id, init_trace_context, init_trace_from_headers, inject_trace_context,
-    propagate_trace_context, with_current_span_context, DistributedTraceContext, Scoped,
-    TraceContextDict, TraceContextGuard,
+    current_span_context, current_span_id, current_trace_flags, current_trace_id,
+    current_trace_id_hex, inject_trace_context, with_current_span_context, DistributedTraceContext,
+    Scoped, TraceContextGuard,
 };
 pub use error::{Error, Result, Shown};
-pub use ids::{
-    generate_span_id, generate_trace_id, new_span_id, new_trace_id, parse_span_id, parse_trace_id,
-    SpanIdHex, TraceIdHex,
-};
+pub use ids::{new_span_id, new_trace_id, parse_span_id, parse_trace_id, SpanIdHex, TraceIdHex};
 pub use init::{
     init_observability, BatchConfig, ConfigIssue, DatadogConfig, Disabled, EffectiveConfig,
     ExportStats, LogFormatName, ObservabilityBuilder, ObservabilityGuard, OtlpConfig, OtlpProtocol,
     SamplerConfig, SpanLimitsConfig, TracesExporter,
 };
 pub use logging::{
-    json_fmt_layer, setup_trace_logging, trace_context_fmt_layer, DatadogTags, JsonFormat,
-    LogFormat, TraceContextFormat, DEFAULT_PATTERN,
+    json_fmt_layer, trace_context_fmt_layer, DatadogTags, JsonFormat, LogFormat,
+    TraceContextFormat, DEFAULT_PATTERN,
 };
 pub use propagation::{
     default_propagator, extract_context_from, extract_trace_context_from_headers,

@@ -5,7 +5,8 @@
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! use distributed_tracing::{get_trace_id, DistributedTraceContext};
+//! use distributed_tracing::DistributedTraceContext;
+//! use distributed_tracing::compat::get_trace_id;
 //! let seen = DistributedTraceContext::new()
 //!     .scope(async { tokio::spawn(async { get_trace_id() }).await.unwrap() })
 //!     .await;
@@ -18,7 +19,8 @@
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! use distributed_tracing::{get_trace_id, spawn, DistributedTraceContext};
+//! use distributed_tracing::{spawn, DistributedTraceContext};
+//! use distributed_tracing::compat::get_trace_id;
 //! let scope = DistributedTraceContext::new();
 //! let expected = scope.trace_id().to_string();
 //! let seen = scope
@@ -50,7 +52,8 @@ pub type InCurrentTrace<F> = Instrumented<WithContext<F>>;
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use distributed_tracing::{get_trace_id, DistributedTraceContext, TraceFutureExt};
+/// use distributed_tracing::{DistributedTraceContext, TraceFutureExt};
+/// use distributed_tracing::compat::get_trace_id;
 ///
 /// let request = DistributedTraceContext::new();
 /// let expected = request.trace_id().to_string();
@@ -69,7 +72,7 @@ pub trait TraceFutureExt: Future + Sized {
     ///
     /// Captures both the current `tracing` span and the current OpenTelemetry
     /// context; the context is attached inside the span, so an
-    /// [`init_trace_context`](crate::init_trace_context) scope opened inside a span
+    /// [`DistributedTraceContext::enter`](crate::DistributedTraceContext::enter) scope opened inside a span
     /// still wins, as it does on the calling thread.
     fn in_current_trace(self) -> InCurrentTrace<Self> {
         self.with_context(Context::current())
@@ -90,7 +93,8 @@ impl<F: Future> TraceFutureExt for F {}
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use distributed_tracing::{get_trace_id, spawn, DistributedTraceContext};
+/// use distributed_tracing::{spawn, DistributedTraceContext};
+/// use distributed_tracing::compat::get_trace_id;
 ///
 /// let request = DistributedTraceContext::new();
 /// let expected = request.trace_id().to_string();
@@ -117,7 +121,8 @@ where
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use distributed_tracing::{get_trace_id, spawn_blocking, DistributedTraceContext};
+/// use distributed_tracing::{spawn_blocking, DistributedTraceContext};
+/// use distributed_tracing::compat::get_trace_id;
 ///
 /// let request = DistributedTraceContext::new();
 /// let expected = request.trace_id().to_string();
@@ -142,7 +147,8 @@ where
 /// it (for `std::thread::spawn`, thread pools, callbacks).
 ///
 /// ```
-/// use distributed_tracing::{get_trace_id, in_current_trace_fn, init_trace_context};
+/// use distributed_tracing::in_current_trace_fn;
+/// use distributed_tracing::compat::{get_trace_id, init_trace_context};
 /// let guard = init_trace_context(None, None).unwrap();
 /// let seen = std::thread::spawn(in_current_trace_fn(get_trace_id)).join().unwrap();
 /// assert_eq!(seen, Some(guard.trace_id().to_string()));
@@ -165,7 +171,8 @@ where
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use distributed_tracing::{get_trace_id, init_trace_context, spawn_background_job};
+/// use distributed_tracing::spawn_background_job;
+/// use distributed_tracing::compat::{get_trace_id, init_trace_context};
 /// let request = init_trace_context(None, None).unwrap();
 /// let job_trace = spawn_background_job("send_email", async { get_trace_id() })
 ///     .await

@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
+use distributed_tracing::compat::{get_span_id, get_trace_id, init_trace_context};
 use distributed_tracing::{
-    get_span_id, get_trace_id, in_current_trace_fn, init_trace_context, spawn, spawn_blocking,
-    DistributedTraceContext, TraceFutureExt as _,
+    in_current_trace_fn, spawn, spawn_blocking, DistributedTraceContext, TraceFutureExt as _,
 };
 
 async fn id_after_yields(n: usize) -> Option<String> {

@@ -5,10 +5,9 @@
 mod common;
 
 use common::{hex_span, hex_trace, sdk, span_named, trace_of};
+use distributed_tracing::compat::{get_span_id, get_trace_id};
 use distributed_tracing::opentelemetry::trace::SpanId;
-use distributed_tracing::{
-    get_span_id, get_trace_id, spawn_background_job, DistributedTraceContext,
-};
+use distributed_tracing::{spawn_background_job, DistributedTraceContext};
 use tracing::Instrument as _;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

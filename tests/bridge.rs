@@ -5,11 +5,12 @@
 mod common;
 
 use common::{hex_span, hex_trace, sdk, span_named, span_of, spans_of, trace_of};
-use distributed_tracing::opentelemetry::trace::{SpanId, TraceContextExt as _};
-use distributed_tracing::{
+use distributed_tracing::compat::{
     get_span_id, get_trace_context_dict, get_trace_id, init_trace_from_headers,
-    propagate_trace_context, spawn,
+    propagate_trace_context,
 };
+use distributed_tracing::opentelemetry::trace::{SpanId, TraceContextExt as _};
+use distributed_tracing::spawn;
 use tracing::instrument;
 
 #[derive(Debug, Clone)]

@@ -2,12 +2,12 @@
 //! `BridgeOptions::with_context_activation(false)`: the shims still read the
 //! entered `tracing` span's trace, and the headers they write name that span.
 
+use distributed_tracing::compat::{
+    get_span_id, get_trace_context_dict, get_trace_id, propagate_trace_context,
+};
+use distributed_tracing::inject_trace_context;
 use distributed_tracing::opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
 use distributed_tracing::opentelemetry_sdk::trace::SdkTracerProvider;
-use distributed_tracing::{
-    get_span_id, get_trace_context_dict, get_trace_id, inject_trace_context,
-    propagate_trace_context,
-};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 

@@ -11,9 +11,9 @@ use axum::extract::MatchedPath;
 use axum::routing::get;
 use axum::Router;
 use common::{hex_span, hex_trace, sdk, span_of, spans_of, trace_of};
+use distributed_tracing::compat::{get_span_id, get_trace_context_dict, get_trace_id};
 use distributed_tracing::http::{TraceLayer, Trust};
 use distributed_tracing::opentelemetry::trace::{SpanId, SpanKind, Status};
-use distributed_tracing::{get_span_id, get_trace_context_dict, get_trace_id};
 
 const TID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const SID: &str = "00f067aa0ba902b7";

@@ -5,9 +5,8 @@ mod common;
 
 use std::collections::HashSet;
 
-use distributed_tracing::{
-    get_span_id, get_trace_id, init_trace_from_headers, spawn, DistributedTraceContext,
-};
+use distributed_tracing::compat::{get_span_id, get_trace_id, init_trace_from_headers};
+use distributed_tracing::{spawn, DistributedTraceContext};
 use tracing::Instrument as _;
 
 const TASKS: usize = 1000;

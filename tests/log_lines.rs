@@ -5,11 +5,12 @@
 use std::io::Write as _;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use distributed_tracing::compat::{get_span_id, get_trace_id, init_trace_from_headers};
 use distributed_tracing::opentelemetry::trace::TraceId;
 use distributed_tracing::opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use distributed_tracing::{
-    get_span_id, get_trace_id, init_trace_from_headers, json_fmt_layer, otel_layer, spawn,
-    trace_context_fmt_layer, DatadogTags, JsonFormat, TraceContextFormat,
+    json_fmt_layer, otel_layer, spawn, trace_context_fmt_layer, DatadogTags, JsonFormat,
+    TraceContextFormat,
 };
 use tracing::instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;

@@ -4,11 +4,14 @@
 
 use std::collections::HashMap;
 
+use distributed_tracing::compat::{
+    clear_trace_context, generate_span_id, generate_trace_id, get_span_id, get_trace_context_dict,
+    get_trace_flags, get_trace_id, init_trace_context, init_trace_from_headers,
+    propagate_trace_context, TraceContextDict,
+};
 use distributed_tracing::{
-    clear_trace_context, extract_trace_context_from_headers, extract_trace_context_from_pairs,
-    generate_span_id, generate_trace_id, get_span_id, get_trace_context_dict, get_trace_flags,
-    get_trace_id, init_trace_context, init_trace_from_headers, inject_trace_context,
-    propagate_trace_context, spawn, DistributedTraceContext, Error, TraceContextDict,
+    extract_trace_context_from_headers, extract_trace_context_from_pairs, inject_trace_context,
+    spawn, DistributedTraceContext, Error,
 };
 
 const TID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";

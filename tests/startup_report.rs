@@ -6,9 +6,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use distributed_tracing::{
-    get_trace_id, Disabled, JsonFormat, LogFormat, ObservabilityBuilder, TracesExporter,
-};
+use distributed_tracing::compat::get_trace_id;
+use distributed_tracing::{Disabled, JsonFormat, LogFormat, ObservabilityBuilder, TracesExporter};
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);

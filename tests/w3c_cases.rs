@@ -7,7 +7,8 @@
 //! duplicates; Level 2 allows `@` anywhere after the first character and lets a
 //! receiver drop the later duplicates).
 
-use distributed_tracing::{init_trace_from_headers, inject_trace_context};
+use distributed_tracing::compat::init_trace_from_headers;
+use distributed_tracing::inject_trace_context;
 
 const TID: &str = "12345678901234567890123456789012";
 const PID: &str = "1234567890123456";

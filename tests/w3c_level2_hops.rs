@@ -15,8 +15,9 @@ use std::net::SocketAddr;
 
 use axum::routing::get;
 use axum::Router;
+use distributed_tracing::compat::propagate_trace_context;
 use distributed_tracing::http::{TraceLayer, TracingMiddleware, Trust};
-use distributed_tracing::{inject_trace_context, propagate_trace_context};
+use distributed_tracing::inject_trace_context;
 use serde_json::{json, Value};
 
 const TID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";

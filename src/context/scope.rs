@@ -35,7 +35,8 @@ const NEW_TRACE_FLAGS: TraceFlags = TraceFlags::new(FLAG_SAMPLED | FLAG_RANDOM);
 ///   every poll, so across every `.await` (the old `async with`).
 ///
 /// ```
-/// use distributed_tracing::{get_trace_id, DistributedTraceContext};
+/// use distributed_tracing::DistributedTraceContext;
+/// use distributed_tracing::compat::get_trace_id;
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// // sync
@@ -263,7 +264,7 @@ impl Drop for DistributedTraceContext {
 }
 
 /// The guard of an entered [`DistributedTraceContext`]; see
-/// [`init_trace_context`](crate::init_trace_context).
+/// [`DistributedTraceContext::enter`].
 ///
 /// Derefs to the scope, so `guard.trace_id()` is the trace this guard made
 /// current. Not `Send`: the OpenTelemetry context stack is per thread.

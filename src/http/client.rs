@@ -10,7 +10,8 @@ use super::attributes::capped;
 /// headers: for hyper or any client built on `http::Request`.
 ///
 /// ```
-/// use distributed_tracing::{http::inject_into_request, init_trace_context};
+/// use distributed_tracing::compat::init_trace_context;
+/// use distributed_tracing::http::inject_into_request;
 /// let _trace = init_trace_context(None, None).unwrap();
 /// let mut request = http::Request::get("http://127.0.0.1/").body(()).unwrap();
 /// inject_into_request(&mut request);
@@ -25,7 +26,8 @@ pub fn inject_into_request<B>(request: &mut http::Request<B>) {
 /// for one, use [`TracingMiddleware`]).
 ///
 /// ```
-/// use distributed_tracing::{http::RequestBuilderExt as _, init_trace_context};
+/// use distributed_tracing::compat::init_trace_context;
+/// use distributed_tracing::http::RequestBuilderExt as _;
 ///
 /// let _request = init_trace_context(Some("4bf92f3577b34da6a3ce929d0e0e4736"), None)?;
 /// let outgoing = reqwest::Client::new()

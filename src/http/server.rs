@@ -22,7 +22,7 @@ use crate::propagation::extract_trace_context_from_headers;
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use distributed_tracing::get_trace_id;
+/// use distributed_tracing::compat::get_trace_id;
 /// use distributed_tracing::http::{TraceLayer, Trust};
 /// use http_body_util::BodyExt as _;
 /// use tower::{service_fn, Layer as _, ServiceExt as _};

@@ -1,5 +1,6 @@
 //! Trace ids on every log line: the Rust form of the old `TraceContextFilter`
-//! and `setup_trace_logging()`.
+//! (the old `setup_trace_logging()` is
+//! [`compat::setup_trace_logging`](crate::compat::setup_trace_logging)).
 //!
 //! Two `tracing-subscriber` event formatters put the trace context of the span
 //! an event belongs to on every line, without any change to the logging calls:
@@ -17,11 +18,11 @@
 //!   Datadog's correlation attributes ([`DatadogTags`]).
 //!
 //! Use them in your own subscriber stack ([`trace_context_fmt_layer`],
-//! [`json_fmt_layer`]), or let [`setup_trace_logging`] /
-//! [`init_observability`](crate::init_observability) install a complete one.
+//! [`json_fmt_layer`]), or let [`init_observability`](crate::init_observability)
+//! install a complete one.
 //!
 //! The ids on a line are those of the span the event belongs to: its explicit
-//! parent, else the current span (the same as [`get_trace_id`](crate::get_trace_id)
+//! parent, else the current span (the same as [`current_trace_id`](crate::current_trace_id)
 //! at that point, and as the exported span). Outside any trace they are never
 //! zeros: text shows a placeholder (`-`), JSON omits the fields. Span open/close
 //! lines (`FmtSpan`) carry the ids of their span.
@@ -32,16 +33,11 @@ mod text;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::DefaultFields;
-use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::EnvFilter;
 
 pub use json::{DatadogTags, JsonFormat};
 pub use text::{TraceContextFormat, DEFAULT_PATTERN};
-
-use crate::bridge::otel_layer;
-use crate::error::Result;
 
 /// The ids an event is stamped with (all `Copy`: reading them never allocates).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,42 +185,6 @@ where
         LogFormat::Text(f) => Box::new(trace_context_fmt_layer(f).with_writer(writer)),
         LogFormat::Json(f) => Box::new(json_fmt_layer(f).with_writer(writer)),
     }
-}
-
-/// Installs a global subscriber that writes every event with its trace context,
-/// following `pattern` (e.g. [`DEFAULT_PATTERN`]), to stdout.
-///
-/// The subscriber is: `EnvFilter` from `RUST_LOG` (default `info`), the
-/// OpenTelemetry bridge ([`otel_layer`]) and the [`TraceContextFormat`] layer.
-/// Records of the `log` crate are bridged too (feature `log`, on by default).
-/// Replaces the old `setup_trace_logging()`; an unknown placeholder is an error.
-///
-/// It installs no exporter: spans get ids (for the log lines) but go nowhere.
-/// For export too, use [`init_observability`](crate::init_observability)
-/// instead (its `log_pattern` takes the same patterns).
-///
-/// ```
-/// use distributed_tracing::{init_trace_context, setup_trace_logging, Error};
-///
-/// assert!(matches!(
-///     setup_trace_logging("[{trace_id}] {levle} {message}"),
-///     Err(Error::InvalidPattern { .. })
-/// ));
-/// setup_trace_logging("[{trace_id}] {level} {message}")?;
-///
-/// let _request = init_trace_context(Some("4bf92f3577b34da6a3ce929d0e0e4736"), None)?;
-/// tracing::info!("handling"); // [4bf92f3577b34da6a3ce929d0e0e4736] INFO handling
-/// log::info!("from the log crate"); // the same, through the `log` bridge
-/// # Ok::<(), Error>(())
-/// ```
-pub fn setup_trace_logging(pattern: &str) -> Result<()> {
-    let format = TraceContextFormat::new(pattern)?;
-    tracing_subscriber::registry()
-        .with(env_filter())
-        .with(trace_context_fmt_layer(format))
-        .with(otel_layer())
-        .try_init()?;
-    Ok(())
 }
 
 /// `RUST_LOG`, or `info` when it is unset, empty or invalid (resolved where

@@ -2,8 +2,8 @@
 //! and `baggage`, through the globally configured OpenTelemetry propagator.
 //!
 //! * [`inject_context_into`]: a context into any OTel [`Injector`] (the current
-//!   trace's headers are written by [`propagate_trace_context`](crate::propagate_trace_context)
-//!   and [`inject_trace_context`](crate::inject_trace_context));
+//!   trace's headers are written by [`inject_trace_context`](crate::inject_trace_context)
+//!   and [`compat::propagate_trace_context`](crate::compat::propagate_trace_context));
 //! * [`extract_trace_context_from_headers`] / [`extract_trace_context_from_pairs`]:
 //!   the caller's context from an `HeaderMap` or from plain `(name, value)` pairs.
 //!
