@@ -37,7 +37,9 @@ use std::hint::black_box;
 use std::sync::OnceLock;
 
 use criterion::{criterion_main, Criterion};
+use distributed_tracing::bridge::{BridgeOptions, SpanEvents};
 use distributed_tracing::compat::TraceContextDict;
+use distributed_tracing::logging::{JsonFormat, TraceContextFormat};
 use distributed_tracing::opentelemetry::propagation::TextMapPropagator;
 use distributed_tracing::opentelemetry::trace::{
     Span as _, TraceContextExt, Tracer as _, TracerProvider as _,
@@ -47,12 +49,10 @@ use distributed_tracing::opentelemetry_sdk::propagation::TraceContextPropagator;
 use distributed_tracing::opentelemetry_sdk::trace::{
     IdGenerator, RandomIdGenerator, SdkTracer, SdkTracerProvider,
 };
-use distributed_tracing::propagation::{HeaderExtractor, HeaderInjector};
+use distributed_tracing::propagation::W3cTraceContextPropagator;
+use distributed_tracing::propagation::{HeaderMapExtractor, HeaderMapInjector};
 use distributed_tracing::tracing_opentelemetry::OpenTelemetrySpanExt;
-use distributed_tracing::{
-    BridgeOptions, JsonFormat, SpanEvents, SpanIdHex, TraceContextFormat, TraceIdHex,
-    W3cTraceContextPropagator,
-};
+use distributed_tracing::{SpanIdHex, TraceIdHex};
 use http::HeaderMap;
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -105,7 +105,7 @@ fn bridged() -> Dispatch {
 fn bridged_with(options: BridgeOptions) -> Dispatch {
     provider();
     Dispatch::new(
-        tracing_subscriber::registry().with(distributed_tracing::otel_layer_with(options)),
+        tracing_subscriber::registry().with(distributed_tracing::bridge::otel_layer_with(options)),
     )
 }
 
@@ -300,7 +300,7 @@ fn inject(c: &mut Criterion) {
             b.iter(|| {
                 let mut headers = HeaderMap::new();
                 TraceContextPropagator::new()
-                    .inject_context(&Context::current(), &mut HeaderInjector(&mut headers));
+                    .inject_context(&Context::current(), &mut HeaderMapInjector(&mut headers));
                 headers
             })
         });
@@ -333,7 +333,7 @@ fn extract(c: &mut Criterion) {
         b.iter(|| TraceContextPropagator::new().extract(black_box(&map)))
     });
     g.bench_function("upstream_headermap", |b| {
-        b.iter(|| TraceContextPropagator::new().extract(&HeaderExtractor(black_box(&headers))))
+        b.iter(|| TraceContextPropagator::new().extract(&HeaderMapExtractor(black_box(&headers))))
     });
     g.finish();
 }
@@ -521,27 +521,30 @@ fn log_line(c: &mut Criterion) {
         Dispatch::new(
             tracing_subscriber::registry()
                 .with(
-                    distributed_tracing::trace_context_fmt_layer(
+                    distributed_tracing::logging::trace_context_fmt_layer(
                         TraceContextFormat::new(pattern).unwrap(),
                     )
                     .with_writer(std::io::sink),
                 )
-                .with(distributed_tracing::otel_layer_with(options)),
+                .with(distributed_tracing::bridge::otel_layer_with(options)),
         )
     };
     let ours = ours_with(
-        distributed_tracing::DEFAULT_PATTERN,
+        distributed_tracing::logging::DEFAULT_PATTERN,
         BridgeOptions::default(),
     );
     // The same line without the ids: the difference is the enrichment's cost.
     let ours_no_ids = ours_with("[{level:<8}] {message}{fields}", BridgeOptions::default());
     let ours_span_events = ours_with(
-        distributed_tracing::DEFAULT_PATTERN,
+        distributed_tracing::logging::DEFAULT_PATTERN,
         BridgeOptions::default().with_span_events(SpanEvents::All),
     );
     let ours_json = Dispatch::new(
         tracing_subscriber::registry()
-            .with(distributed_tracing::json_fmt_layer(JsonFormat::new()).with_writer(std::io::sink))
+            .with(
+                distributed_tracing::logging::json_fmt_layer(JsonFormat::new())
+                    .with_writer(std::io::sink),
+            )
             .with(distributed_tracing::otel_layer()),
     );
     let no_fmt = bridged();

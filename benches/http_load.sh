@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Per-request overhead of the server layer, measured with a load generator:
-# the same axum route served plain, with distributed_tracing's TraceLayer, and
+# the same axum route served plain, with distributed_tracing's ServerTraceLayer, and
 # with the usual hand-rolled upstream stack (examples/http_bench_server.rs).
 # The server runs on core 0 (a current_thread runtime), wrk on core 1, so the
 # server's CPU time per request is 1 / (requests per second).
@@ -39,7 +39,7 @@ cost = lambda r: 1e6 / r  # microseconds of server CPU per request
 print()
 print("| server | requests/s | µs per request | overhead over plain axum, µs |")
 print("|---|---|---|---|")
-for name, r in [("plain axum", plain), ("TraceLayer (ours)", ours), ("upstream hand-rolled", upstream), ("axum-tracing-opentelemetry", axum_otel)]:
+for name, r in [("plain axum", plain), ("ServerTraceLayer (ours)", ours), ("upstream hand-rolled", upstream), ("axum-tracing-opentelemetry", axum_otel)]:
     print(f"| {name} | {r:,.0f} | {cost(r):.2f} | {cost(r) - cost(plain):.2f} |")
 o, u = cost(ours) - cost(plain), cost(upstream) - cost(plain)
 print()

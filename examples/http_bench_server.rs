@@ -3,7 +3,7 @@
 //! OpenTelemetry SDK and `tracing` subscriber installed:
 //!
 //! * `plain`: no tracing middleware (the baseline);
-//! * `ours`: `distributed_tracing::http::TraceLayer`;
+//! * `ours`: `distributed_tracing::middleware::ServerTraceLayer`;
 //! * `upstream`: the usual hand-rolled upstream stack: a middleware that
 //!   extracts the caller's context with the SDK's `TraceContextPropagator`,
 //!   opens a `tracing` span (`otel.kind = "server"`), `set_parent`s it and
@@ -20,8 +20,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use distributed_tracing::http::TraceLayer;
-use distributed_tracing::{ObservabilityBuilder, TracesExporter};
+use distributed_tracing::config::TracesExporter;
+use distributed_tracing::middleware::ServerTraceLayer;
+use distributed_tracing::ObservabilityBuilder;
 use opentelemetry::propagation::TextMapPropagator;
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -66,7 +67,7 @@ async fn main() {
     let app = Router::new().route("/hello", get(hello));
     let app = match mode.as_str() {
         "plain" => app,
-        "ours" => app.layer(TraceLayer::new()),
+        "ours" => app.layer(ServerTraceLayer::new()),
         "upstream" => app.layer(axum::middleware::from_fn(upstream)),
         "axum-otel" => app.layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default()),
         other => panic!("mode {other}: plain, ours, upstream or axum-otel"),

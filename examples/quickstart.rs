@@ -60,11 +60,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let spans_file = guard.spans_file().map(std::path::Path::to_path_buf);
     let destination = match &guard.config().traces_exporter {
         // The protocol only: the endpoint may hold credentials (`user:password@`).
-        distributed_tracing::TracesExporter::Otlp => {
+        distributed_tracing::config::TracesExporter::Otlp => {
             format!("OTLP ({})", guard.config().otlp.protocol.as_str())
         }
         // The spans file could not be opened: the warning at start-up says why.
-        distributed_tracing::TracesExporter::File(path) => {
+        distributed_tracing::config::TracesExporter::File(path) => {
             format!("nowhere ({} could not be opened)", path.display())
         }
         other => format!("{other:?}"),

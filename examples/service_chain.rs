@@ -27,7 +27,7 @@ use axum::extract::{MatchedPath, State};
 use axum::routing::{get, post};
 use axum::Router;
 use distributed_tracing::compat::get_trace_id;
-use distributed_tracing::http::{TraceLayer, TracingMiddleware};
+use distributed_tracing::middleware::{ClientTraceMiddleware, ServerTraceLayer};
 use distributed_tracing::{spawn_background_job, ObservabilityBuilder};
 use reqwest_middleware::ClientWithMiddleware;
 use tracing::{info, instrument};
@@ -89,7 +89,7 @@ async fn shutdown(State(app): State<App>) -> &'static str {
 /// Serves one role until `GET /shutdown`; calls `ready` with its address.
 async fn serve(role: &'static str, next: Option<String>, ready: impl FnOnce(SocketAddr)) {
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(TracingMiddleware::default())
+        .with(ClientTraceMiddleware::default())
         .build();
     let app = App {
         role,
@@ -104,7 +104,7 @@ async fn serve(role: &'static str, next: Option<String>, ready: impl FnOnce(Sock
         .route("/stock", get(work))
         .route("/orders", post(order))
         .route_layer(
-            TraceLayer::new()
+            ServerTraceLayer::new()
                 .route_fn(|ext| ext.get::<MatchedPath>().map(|p| p.as_str().to_owned())),
         )
         .route("/shutdown", get(shutdown))

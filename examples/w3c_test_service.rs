@@ -1,6 +1,6 @@
 //! A test service for the W3C Trace Context validation harness
 //! (w3c/trace-context, `test/`), built on this crate as a user builds a service:
-//! `init_observability`, `TraceLayer` on the server, `TracingMiddleware` on the
+//! `init_observability`, `ServerTraceLayer` on the server, `ClientTraceMiddleware` on the
 //! client.
 //!
 //! The harness POSTs a JSON array of `{"url": ..., "arguments": [...]}` to
@@ -20,8 +20,8 @@ use std::net::SocketAddr;
 
 use axum::routing::post;
 use axum::{Json, Router};
-use distributed_tracing::http::{TraceLayer, TracingMiddleware};
 use distributed_tracing::init_observability;
+use distributed_tracing::middleware::{ClientTraceMiddleware, ServerTraceLayer};
 use serde_json::Value;
 
 /// One instruction of the harness: POST `arguments` to `url`.
@@ -69,12 +69,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "127.0.0.1:5000".into())
         .parse()?;
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(TracingMiddleware::new())
+        .with(ClientTraceMiddleware::new())
         .build();
     let app = Router::new()
         .route("/test", post(test))
         .with_state(client)
-        .layer(TraceLayer::new());
+        .layer(ServerTraceLayer::new());
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("LISTENING {}", listener.local_addr()?);
     axum::serve(listener, app).await?;

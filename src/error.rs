@@ -50,7 +50,7 @@ pub enum Error {
         reason: &'static str,
     },
     /// A log line pattern given to
-    /// [`TraceContextFormat::new`](crate::TraceContextFormat::new) (or
+    /// [`TraceContextFormat::new`](crate::logging::TraceContextFormat::new) (or
     /// [`ObservabilityBuilder::log_pattern`](crate::ObservabilityBuilder::log_pattern),
     /// [`compat::setup_trace_logging`](crate::compat::setup_trace_logging)) cannot be parsed.
     #[error("invalid log pattern {pattern}: {reason}")]

@@ -1,9 +1,9 @@
 //! W3C trace context for async Rust services, as a thin and strict bridge over
 //! [OpenTelemetry](https://opentelemetry.io) and [`tracing`].
 //!
-//! Call [`init_observability`] once at start-up, put [`http::TraceLayer`] in
-//! front of your router and [`http::TracingMiddleware`] in your `reqwest`
-//! client, and log with `tracing` (or `log`) as usual. From then on every
+//! Call [`init_observability`] once at start-up, put
+//! [`middleware::ServerTraceLayer`] in front of your router and
+//! [`middleware::ClientTraceMiddleware`] in your `reqwest` client, and log with `tracing` (or `log`) as usual. From then on every
 //! request continues its caller's trace (or starts one), every log line written
 //! while handling it carries its `trace_id`, every outgoing call carries the
 //! trace on, and finished spans are exported over OTLP (by default, with
@@ -31,7 +31,7 @@
 //! # #[cfg(all(feature = "http-server", feature = "reqwest"))]
 //! # mod example {
 //! use axum::{extract::{MatchedPath, Path}, routing::get, Router};
-//! use distributed_tracing::http::{TraceLayer, TracingMiddleware};
+//! use distributed_tracing::middleware::{ServerTraceLayer, ClientTraceMiddleware};
 //! use tracing::{info, instrument};
 //!
 //! #[tokio::main]
@@ -46,7 +46,7 @@
 //!     let app = Router::new()
 //!         .route("/users/{id}", get(user))
 //!         // `route_layer` runs after routing, so the span knows the route.
-//!         .route_layer(TraceLayer::new().route_fn(|ext| {
+//!         .route_layer(ServerTraceLayer::new().route_fn(|ext| {
 //!             ext.get::<MatchedPath>().map(|p| p.as_str().to_owned())
 //!         }));
 //!     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -55,7 +55,7 @@
 //!
 //!     // Client: every call gets a CLIENT span whose context goes in the headers.
 //!     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-//!         .with(TracingMiddleware::new())
+//!         .with(ClientTraceMiddleware::new())
 //!         .build();
 //!     let body = client.get(format!("http://{addr}/users/7")).send().await?.text().await?;
 //!     assert_eq!(body, "user 7");
@@ -77,20 +77,19 @@
 //! A future given to `tokio::spawn` starts without the trace: use
 //! [`spawn`] / [`spawn_blocking`] instead, or
 //! [`.in_current_trace()`](TraceFutureExt::in_current_trace) on the future
-//! (the [`task`] module shows the failure it prevents).
+//! ([`spawn`] shows the failure it prevents).
 //!
 //! # Map
 //!
-//! | module | what you find there |
+//! | path | what you find there |
 //! |---|---|
-//! | crate root | start-up: [`init_observability`], [`ObservabilityBuilder`] (configuration in code, over the `OTEL_*` variables), [`ObservabilityGuard`] (flush on drop, [`ExportStats`]), [`EffectiveConfig`]; the one [`Error`] and [`Result`]; flat re-exports of the items below |
-//! | [`http`] | [`http::TraceLayer`] (tower server middleware for axum, hyper, tonic) and its [`http::Trust`] policy for edge services; [`http::TracingMiddleware`] and [`http::RequestBuilderExt`] for reqwest; [`http::inject_into_request`] for any `http::Request` |
-//! | [`task`] | [`spawn`], [`spawn_blocking`], [`TraceFutureExt`], [`in_current_trace_fn`] (threads), [`spawn_background_job`] (a new trace linked to its cause) |
-//! | [`context`] | the current trace: [`current_trace_id`], [`current_span_id`], [`DistributedTraceContext`] and its scopes |
-//! | [`logging`] | the log line formats with trace ids ([`TraceContextFormat`], [`JsonFormat`], [`DEFAULT_PATTERN`]), the layers for a subscriber stack of your own ([`trace_context_fmt_layer`], [`otel_layer`]) |
-//! | [`propagation`] | strict W3C `traceparent`/`tracestate` and `baggage` ([`W3cPropagator`]), B3, Jaeger, X-Ray and Datadog; extract and inject on `http::HeaderMap` and plain maps |
-//! | [`ids`] | generating and parsing W3C trace and span ids |
-//! | [`compat`] | the Python module's functions by their old names ([`compat::get_trace_id`], [`compat::init_trace_context`], ...) |
+//! | crate root | what a service starts from. Start-up: [`init_observability`], [`ObservabilityBuilder`] (configuration in code, over the `OTEL_*` variables), [`ObservabilityGuard`] (flush on drop, [`ExportStats`]); the one [`Error`] (with [`Shown`], how it quotes a value) and [`Result`]. The current trace: [`current_trace_id`], [`current_span_id`], [`current_trace_flags`], [`current_span_context`], [`current_trace_id_hex`], [`with_current_span_context`]; scopes: [`DistributedTraceContext`], [`TraceContextGuard`], [`Scoped`]. Headers: [`inject_trace_context`], [`extract_trace_context_from_headers`], [`extract_trace_context_from_pairs`], [`ExtractedContext`]. Tasks: [`spawn`], [`spawn_blocking`], [`TraceFutureExt`], [`InCurrentTrace`], [`in_current_trace_fn`] (threads), [`spawn_background_job`] (a new trace linked to its cause). Ids: [`new_trace_id`], [`new_span_id`], [`parse_trace_id`], [`parse_span_id`], [`TraceIdHex`], [`SpanIdHex`]. The `tracing` bridge layer for your own subscriber: [`otel_layer`] |
+//! | [`middleware`] | [`middleware::ServerTraceLayer`] (tower server middleware for axum, hyper, tonic) and its [`middleware::Trust`] policy for edge services; [`middleware::ClientTraceMiddleware`] and [`middleware::RequestBuilderExt`] for reqwest; [`middleware::inject_into_request`] for any `http::Request` |
+//! | [`config`] | what [`init_observability`] resolved ([`config::EffectiveConfig`], [`config::ConfigIssue`]) and the types the builder takes ([`config::SamplerConfig`], [`config::OtlpProtocol`], [`config::TracesExporter`], ...) |
+//! | [`logging`] | the log line formats with trace ids ([`logging::TraceContextFormat`], [`logging::JsonFormat`], [`logging::DEFAULT_PATTERN`]) and their layers for a subscriber stack of your own ([`logging::trace_context_fmt_layer`], [`logging::json_fmt_layer`]) |
+//! | [`bridge`] | the `tracing`-to-OpenTelemetry layer with options: [`bridge::otel_layer_with`], [`bridge::BridgeOptions`], [`bridge::SpanEvents`] |
+//! | [`propagation`] | strict W3C `traceparent`/`tracestate` and `baggage` ([`propagation::W3cPropagator`]), B3, Jaeger, X-Ray and Datadog; the carriers ([`propagation::HeaderMapInjector`], ...) and [`propagation::inject_context_into`] / [`propagation::extract_context_from`] for any OpenTelemetry carrier |
+//! | [`compat`] | the Python module's functions by their old names ([`compat::get_trace_id`], [`compat::init_trace_context`], ...), each a shim over the API above |
 //!
 //! [`opentelemetry`], [`opentelemetry_sdk`] and [`tracing_opentelemetry`] are
 //! re-exported, so that your code builds against the versions this crate uses.
@@ -102,14 +101,14 @@
 //! | `log` | yes | records of the `log` crate bridged into `tracing`, so they carry the trace ids too |
 //! | `otlp-grpc` | yes | OTLP/gRPC export (tonic) |
 //! | `otlp-http` | yes | OTLP/HTTP export with protobuf bodies (reqwest) |
-//! | `http-server` | yes | [`http::TraceLayer`], the tower server middleware |
-//! | `reqwest` | no | [`http::TracingMiddleware`] for reqwest-middleware, [`http::RequestBuilderExt`] |
-//! | `jaeger-remote-sampler` | no | `OTEL_TRACES_SAMPLER=jaeger_remote` / `parentbased_jaeger_remote` ([`SamplerConfig::JaegerRemote`]) |
+//! | `http-server` | yes | [`middleware::ServerTraceLayer`], the tower server middleware |
+//! | `reqwest` | no | [`middleware::ClientTraceMiddleware`] for reqwest-middleware, [`middleware::RequestBuilderExt`] |
+//! | `jaeger-remote-sampler` | no | `OTEL_TRACES_SAMPLER=jaeger_remote` / `parentbased_jaeger_remote` ([`config::SamplerConfig::JaegerRemote`]) |
 //! | `logs` | no | `tracing` events also exported as OTLP log records, with the ids of their span |
 //!
 //! Configuration follows the OpenTelemetry environment variables
 //! (`OTEL_SERVICE_NAME`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_TRACES_SAMPLER`,
-//! `OTEL_PROPAGATORS`, ...; see [`EffectiveConfig`]). The repository's README
+//! `OTEL_PROPAGATORS`, ...; see [`config::EffectiveConfig`]). The repository's README
 //! has the rest: the table from the Python module this crate replaces, the
 //! security model, the export guarantees and the measurements.
 //!
@@ -121,17 +120,20 @@
 
 pub mod bridge;
 pub mod compat;
-pub mod context;
+pub mod config;
+mod context;
 mod error;
-pub mod http;
-pub mod ids;
+mod ids;
 mod init;
 pub mod logging;
+pub mod middleware;
 pub mod propagation;
-pub mod task;
+mod task;
 mod text;
 
-pub use bridge::{otel_layer, otel_layer_with, BridgeOptions, SpanEvents};
+// The crate root: what a new user starts from. Every other public item has
+// one path, through its module above.
+pub use bridge::layer::otel_layer;
 pub use context::{
     current_span_context, current_span_id, current_trace_flags, current_trace_id,
     current_trace_id_hex, inject_trace_context, with_current_span_context, DistributedTraceContext,
@@ -139,21 +141,9 @@ pub use context::{
 };
 pub use error::{Error, Result, Shown};
 pub use ids::{new_span_id, new_trace_id, parse_span_id, parse_trace_id, SpanIdHex, TraceIdHex};
-pub use init::{
-    init_observability, BatchConfig, ConfigIssue, DatadogConfig, Disabled, EffectiveConfig,
-    ExportStats, LogFormatName, ObservabilityBuilder, ObservabilityGuard, OtlpConfig, OtlpProtocol,
-    SamplerConfig, SpanLimitsConfig, TracesExporter,
-};
-pub use logging::{
-    json_fmt_layer, trace_context_fmt_layer, DatadogTags, JsonFormat, LogFormat,
-    TraceContextFormat, DEFAULT_PATTERN,
-};
-pub use propagation::{
-    default_propagator, extract_context_from, extract_trace_context_from_headers,
-    extract_trace_context_from_pairs, inject_context_into, propagator, B3Propagator,
-    DatadogPropagator, ExtractedContext, HeaderExtractor, HeaderInjector, JaegerPropagator,
-    PairsExtractor, PropagatorName, W3cBaggagePropagator, W3cPropagator, W3cTraceContextPropagator,
-    XrayPropagator,
+pub use init::{init_observability, ExportStats, ObservabilityBuilder, ObservabilityGuard};
+pub use propagation::extract::{
+    extract_trace_context_from_headers, extract_trace_context_from_pairs, ExtractedContext,
 };
 pub use task::{
     in_current_trace_fn, spawn, spawn_background_job, spawn_blocking, InCurrentTrace,

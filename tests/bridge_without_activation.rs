@@ -41,8 +41,9 @@ fn shims_read_the_entered_span_when_context_activation_is_off() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn bridge_option_context_activation_off() {
+    use distributed_tracing::bridge::{otel_layer_with, BridgeOptions};
     use distributed_tracing::opentelemetry::Context;
-    use distributed_tracing::{otel_layer_with, BridgeOptions, TraceFutureExt as _};
+    use distributed_tracing::TraceFutureExt as _;
     use tracing::Instrument as _;
 
     let provider = SdkTracerProvider::builder().build();

@@ -3,10 +3,9 @@
 //! the default `W3cPropagator` (or none at all). One test: the global
 //! propagator is process-wide.
 
+use distributed_tracing::extract_trace_context_from_headers;
 use distributed_tracing::opentelemetry::global;
-use distributed_tracing::{
-    extract_trace_context_from_headers, propagator, B3Propagator, PropagatorName, W3cPropagator,
-};
+use distributed_tracing::propagation::{propagator, B3Propagator, PropagatorName, W3cPropagator};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const B3_TRACE_ID: &str = "80f198ee56343ba864fe8b2a57d3eff7";

@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 
 use common::otlp::{Protocol, Receiver, Store};
 use distributed_tracing::compat::{get_span_id, get_trace_id};
+use distributed_tracing::config::OtlpProtocol;
 use distributed_tracing::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use distributed_tracing::opentelemetry::KeyValue;
-use distributed_tracing::{ObservabilityBuilder, OtlpProtocol};
+use distributed_tracing::ObservabilityBuilder;
 use tracing_subscriber::layer::SubscriberExt as _;
 
 /// The rotel collector binary installed by `scripts/e2e-setup.sh`.

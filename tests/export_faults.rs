@@ -11,8 +11,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::otlp::{Protocol, Receiver, Store};
+use distributed_tracing::config::OtlpProtocol;
 use distributed_tracing::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
-use distributed_tracing::{ObservabilityBuilder, ObservabilityGuard, OtlpProtocol};
+use distributed_tracing::{ObservabilityBuilder, ObservabilityGuard};
 
 fn proto(p: Protocol) -> OtlpProtocol {
     match p {

@@ -7,8 +7,9 @@ mod common;
 
 use common::otlp::{hex, Protocol, Receiver, Store};
 use distributed_tracing::compat::{get_span_id, get_trace_id};
+use distributed_tracing::config::OtlpProtocol;
 use distributed_tracing::opentelemetry::trace::TracerProvider as _;
-use distributed_tracing::{ObservabilityBuilder, OtlpProtocol};
+use distributed_tracing::ObservabilityBuilder;
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use tracing_subscriber::layer::SubscriberExt as _;

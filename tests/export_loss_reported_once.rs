@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::otlp::{Protocol, Receiver, Store};
+use distributed_tracing::config::OtlpProtocol;
 use distributed_tracing::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
-use distributed_tracing::{ObservabilityBuilder, OtlpProtocol};
+use distributed_tracing::ObservabilityBuilder;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt as _};
 use tracing_subscriber::util::SubscriberInitExt as _;

@@ -1,6 +1,6 @@
 //! Memory stays bounded whatever callers send and whatever the collector
 //! does: with a collector that accepts connections and never answers, a
-//! service behind `TraceLayer` gets 300 requests carrying a 300 KB
+//! service behind `ServerTraceLayer` gets 300 requests carrying a 300 KB
 //! `User-Agent` (hyper admits up to about 400 KB of headers) and its handlers
 //! add 200 KB attributes of their own; the process's resident memory grows by
 //! less than the export queue's documented bound (`max_queue_bytes` + two
@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
-use distributed_tracing::http::TraceLayer;
-use distributed_tracing::{ObservabilityBuilder, OtlpProtocol};
+use distributed_tracing::config::OtlpProtocol;
+use distributed_tracing::middleware::ServerTraceLayer;
+use distributed_tracing::ObservabilityBuilder;
 
 const MIB: usize = 1024 * 1024;
 const QUEUE_BYTES: usize = 8 * MIB;
@@ -76,7 +77,7 @@ fn hostile_headers_and_a_silent_collector_do_not_grow_memory() {
     let addr = runtime.block_on(async {
         let app = Router::new()
             .route("/work", get(handler))
-            .layer(TraceLayer::new());
+            .layer(ServerTraceLayer::new());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use common::otlp::{Protocol, Receiver, Store};
 use distributed_tracing::compat::{get_span_id, get_trace_id};
+use distributed_tracing::config::OtlpProtocol;
 use distributed_tracing::opentelemetry::trace::TracerProvider as _;
-use distributed_tracing::{ObservabilityBuilder, OtlpProtocol};
+use distributed_tracing::ObservabilityBuilder;
 use tracing_subscriber::layer::SubscriberExt as _;
 
 /// Runs a request with two nested spans under a pipeline exporting to `protocol`,

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use common::otlp::{Protocol, Receiver, Store};
 use common::Lines;
+use distributed_tracing::config::OtlpProtocol;
 use distributed_tracing::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
-use distributed_tracing::{ObservabilityBuilder, OtlpProtocol};
+use distributed_tracing::ObservabilityBuilder;
 
 #[test]
 fn sustained_overload_is_reported_once() {

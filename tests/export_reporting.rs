@@ -9,8 +9,9 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use common::Lines;
+use distributed_tracing::config::OtlpProtocol;
 use distributed_tracing::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
-use distributed_tracing::{ObservabilityBuilder, OtlpProtocol};
+use distributed_tracing::ObservabilityBuilder;
 
 #[test]
 fn a_hanging_collector_is_reported_at_once_and_the_total_at_shutdown() {

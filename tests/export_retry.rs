@@ -8,8 +8,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::otlp::{Protocol, Receiver, Store};
+use distributed_tracing::config::OtlpProtocol;
 use distributed_tracing::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
-use distributed_tracing::{ObservabilityBuilder, ObservabilityGuard, OtlpProtocol};
+use distributed_tracing::{ObservabilityBuilder, ObservabilityGuard};
 
 fn pipeline(protocol: Protocol, receiver: &Receiver, schedule_delay_ms: u64) -> ObservabilityGuard {
     ObservabilityBuilder::default()

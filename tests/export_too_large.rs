@@ -7,9 +7,10 @@ mod common;
 use std::time::Duration;
 
 use common::otlp::{Protocol, Receiver, Store};
+use distributed_tracing::config::OtlpProtocol;
 use distributed_tracing::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use distributed_tracing::opentelemetry::KeyValue;
-use distributed_tracing::{ObservabilityBuilder, ObservabilityGuard, OtlpProtocol};
+use distributed_tracing::{ObservabilityBuilder, ObservabilityGuard};
 
 fn pipeline(
     protocol: Protocol,

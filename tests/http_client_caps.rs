@@ -1,4 +1,4 @@
-//! What a call can put into the CLIENT span of `TracingMiddleware`, calling a
+//! What a call can put into the CLIENT span of `ClientTraceMiddleware`, calling a
 //! real axum server on 127.0.0.1: `url.full` without the URL's credentials and
 //! with signature values redacted, cut to the cap (default and custom); an
 //! unknown method recorded as `_OTHER` in a span named `HTTP`; a failed call's
@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use axum::routing::any;
 use axum::Router;
 use common::{sdk, spans_of, trace_of};
-use distributed_tracing::http::{TracingMiddleware, DEFAULT_MAX_ATTRIBUTE_LEN};
+use distributed_tracing::middleware::{ClientTraceMiddleware, DEFAULT_MAX_ATTRIBUTE_LEN};
 use distributed_tracing::opentelemetry::trace::{SpanKind, Status};
 use distributed_tracing::opentelemetry_sdk::trace::SpanData;
 use distributed_tracing::DistributedTraceContext;
@@ -26,7 +26,7 @@ async fn serve() -> SocketAddr {
     addr
 }
 
-fn client(middleware: TracingMiddleware) -> ClientWithMiddleware {
+fn client(middleware: ClientTraceMiddleware) -> ClientWithMiddleware {
     ClientBuilder::new(reqwest::Client::new())
         .with(middleware)
         .build()
@@ -62,7 +62,7 @@ fn attr(span: &SpanData, key: &str) -> Option<String> {
 async fn url_full_has_no_credentials_and_no_signatures() {
     sdk();
     let addr = serve().await;
-    let client = client(TracingMiddleware::default());
+    let client = client(ClientTraceMiddleware::default());
     let url = format!(
         "http://user:secret@{addr}/object?AWSAccessKeyId=AKIAEXAMPLE&Signature=s3cr3t\
          &sig=azure-sig&X-Goog-Signature=g00g&id=7"
@@ -99,7 +99,7 @@ async fn url_full_is_cut_to_the_cap() {
     // can fall inside an escape, never inside a character. (45 KB: hyper
     // sends at most 64 KiB of request target.)
     let url = format!("http://{addr}/{}?sig=abc", "€".repeat(5_000));
-    let (result, span) = call(&client(TracingMiddleware::default()), get(&url)).await;
+    let (result, span) = call(&client(ClientTraceMiddleware::default()), get(&url)).await;
     assert_eq!(result.unwrap().status(), 200);
     let full = attr(&span, "url.full").unwrap();
     let sent: reqwest::Url = url.parse().unwrap();
@@ -107,7 +107,7 @@ async fn url_full_is_cut_to_the_cap() {
     assert_eq!(full, sent.as_str()[..DEFAULT_MAX_ATTRIBUTE_LEN]);
 
     let cap = 40;
-    let middleware = TracingMiddleware::new().max_attribute_len(cap);
+    let middleware = ClientTraceMiddleware::new().max_attribute_len(cap);
     let url = format!("http://u:p@{addr}/a?sig=abc");
     let (_, span) = call(&client(middleware), get(&url)).await;
     let full = attr(&span, "url.full").unwrap();
@@ -125,22 +125,28 @@ async fn an_unknown_method_is_other_and_names_the_span_http() {
     // (middleware, method, http.request.method, method_original, span name)
     let cases = [
         (
-            TracingMiddleware::new(),
+            ClientTraceMiddleware::new(),
             "FOOBAR",
             "_OTHER",
             Some("FOOBAR"),
             "HTTP",
         ),
-        (TracingMiddleware::new(), "PATCH", "PATCH", None, "PATCH"),
         (
-            TracingMiddleware::new().max_attribute_len(3),
+            ClientTraceMiddleware::new(),
+            "PATCH",
+            "PATCH",
+            None,
+            "PATCH",
+        ),
+        (
+            ClientTraceMiddleware::new().max_attribute_len(3),
             "FOOBAR",
             "_OTHER",
             Some("FOO"),
             "HTTP",
         ),
         (
-            TracingMiddleware::new().known_methods(&["FOOBAR"]),
+            ClientTraceMiddleware::new().known_methods(&["FOOBAR"]),
             "FOOBAR",
             "FOOBAR",
             None,
@@ -171,7 +177,7 @@ async fn a_failed_call_reports_no_credentials() {
         .local_addr()
         .unwrap();
     let url = format!("http://user:secret@{closed}/?sig=abc");
-    let (result, span) = call(&client(TracingMiddleware::default()), get(&url)).await;
+    let (result, span) = call(&client(ClientTraceMiddleware::default()), get(&url)).await;
     let error = result.unwrap_err();
     assert!(
         error.to_string().contains("secret"),

@@ -12,7 +12,7 @@ use axum::routing::get;
 use axum::Router;
 use common::{hex_span, hex_trace, sdk, span_of, spans_of, trace_of};
 use distributed_tracing::compat::{get_span_id, get_trace_context_dict, get_trace_id};
-use distributed_tracing::http::{TraceLayer, Trust};
+use distributed_tracing::middleware::{ServerTraceLayer, Trust};
 use distributed_tracing::opentelemetry::trace::{SpanId, SpanKind, Status};
 
 const TID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -44,7 +44,9 @@ fn route(ext: &http::Extensions) -> Option<String> {
     ext.get::<MatchedPath>().map(|p| p.as_str().to_owned())
 }
 
-async fn serve(layer: TraceLayer<impl distributed_tracing::http::TrustPolicy>) -> SocketAddr {
+async fn serve(
+    layer: ServerTraceLayer<impl distributed_tracing::middleware::TrustPolicy>,
+) -> SocketAddr {
     let app = Router::new()
         .route("/users/{id}", get(whoami))
         .route("/fail", get(fail))
@@ -112,7 +114,7 @@ async fn server_span(trace: &str) -> distributed_tracing::opentelemetry_sdk::tra
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_valid_traceparent_is_continued_with_tracestate_and_baggage() {
     sdk();
-    let addr = serve(TraceLayer::new().traceresponse(true)).await;
+    let addr = serve(ServerTraceLayer::new().traceresponse(true)).await;
     let tp = format!("00-{TID}-{SID}-01");
     let (status, headers, seen) = get_with(
         addr,
@@ -169,7 +171,7 @@ async fn a_valid_traceparent_is_continued_with_tracestate_and_baggage() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_or_absent_traceparent_starts_a_new_trace() {
     sdk();
-    let addr = serve(TraceLayer::new()).await;
+    let addr = serve(ServerTraceLayer::new()).await;
     for headers in [
         vec![],
         vec![(
@@ -191,7 +193,7 @@ async fn an_invalid_or_absent_traceparent_starts_a_new_trace() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn untrusted_callers_are_linked_not_continued() {
     sdk();
-    let addr = serve(TraceLayer::new().trust(Trust::NewTraceWithLink)).await;
+    let addr = serve(ServerTraceLayer::new().trust(Trust::NewTraceWithLink)).await;
     // An unsampled caller cannot switch sampling off, nor a sampled one force it;
     // baggage is dropped.
     let tp = format!("00-{TID}-{SID}-00");
@@ -217,7 +219,7 @@ async fn untrusted_callers_are_linked_not_continued() {
     assert_eq!(hex_trace(span.links.links[0].span_context.trace_id()), TID);
     assert_eq!(hex_span(span.links.links[0].span_context.span_id()), SID);
 
-    let addr = serve(TraceLayer::new().trust(Trust::Ignore)).await;
+    let addr = serve(ServerTraceLayer::new().trust(Trust::Ignore)).await;
     let (_, _, seen) = get_with(addr, "/users/1", &[("traceparent", &tp)]).await;
     let trace = seen["trace_id"].as_str().unwrap().to_string();
     assert_ne!(trace, TID);
@@ -235,7 +237,7 @@ async fn trust_is_decided_per_request() {
         true => Trust::Continue,
         false => Trust::NewTraceWithLink,
     };
-    let addr = serve(TraceLayer::new().trust(policy)).await;
+    let addr = serve(ServerTraceLayer::new().trust(policy)).await;
     let tp = format!("00-{TID}-{SID}-01");
     let (_, _, inside) = get_with(
         addr,
@@ -251,7 +253,7 @@ async fn trust_is_decided_per_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_mark_the_span() {
     sdk();
-    let addr = serve(TraceLayer::new()).await;
+    let addr = serve(ServerTraceLayer::new()).await;
     let trace = "5bf92f3577b34da6a3ce929d0e0e4736";
     let tp = format!("00-{trace}-{SID}-01");
     let (status, _, _) = get_with(addr, "/fail", &[("traceparent", &tp)]).await;
@@ -268,7 +270,7 @@ async fn server_errors_mark_the_span() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_concurrent_requests_each_see_their_own_trace() {
     sdk();
-    let addr = serve(TraceLayer::new()).await;
+    let addr = serve(ServerTraceLayer::new()).await;
     let requests = (0..1000u128).map(|i| async move {
         let trace = format!("{:032x}", 0xabc0_0000_0000_0000u128 + i);
         let tp = format!("00-{trace}-{SID}-01");

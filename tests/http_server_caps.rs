@@ -13,7 +13,7 @@ use axum::extract::MatchedPath;
 use axum::routing::any;
 use axum::Router;
 use common::{sdk, spans_of, trace_of};
-use distributed_tracing::http::{TraceLayer, DEFAULT_MAX_ATTRIBUTE_LEN};
+use distributed_tracing::middleware::{ServerTraceLayer, DEFAULT_MAX_ATTRIBUTE_LEN};
 use distributed_tracing::opentelemetry::trace::SpanKind;
 use distributed_tracing::opentelemetry::Value;
 use distributed_tracing::opentelemetry_sdk::trace::SpanData;
@@ -35,7 +35,7 @@ fn route(ext: &http::Extensions) -> Option<String> {
 
 /// A server whose `/long/{*rest}` route answers any method, with `layer`
 /// (and the route) on it.
-async fn serve(layer: TraceLayer) -> SocketAddr {
+async fn serve(layer: ServerTraceLayer) -> SocketAddr {
     let app = Router::new()
         .route("/long/{*rest}", any(|| async { "ok" }))
         .route_layer(layer.route_fn(route));
@@ -43,7 +43,7 @@ async fn serve(layer: TraceLayer) -> SocketAddr {
 }
 
 /// A server with `layer` on every request and no route template.
-async fn serve_without_routes(layer: TraceLayer) -> SocketAddr {
+async fn serve_without_routes(layer: ServerTraceLayer) -> SocketAddr {
     start(Router::new().fallback(|| async { "ok" }).layer(layer)).await
 }
 
@@ -133,7 +133,7 @@ fn with_char_at(prefix: &str, fill: char, at: usize, ch: char, len: usize) -> St
 async fn long_values_are_cut_at_a_character_boundary_under_the_cap() {
     sdk();
     let cap = DEFAULT_MAX_ATTRIBUTE_LEN;
-    let addr = serve(TraceLayer::new()).await;
+    let addr = serve(ServerTraceLayer::new()).await;
     let trace = "c1000000000000000000000000000001";
     // Path and query share the request target's 64 KiB; each has a
     // character straddling the cut: 3 bytes in the path, 4 in the query.
@@ -176,7 +176,7 @@ async fn long_values_are_cut_at_a_character_boundary_under_the_cap() {
 async fn a_custom_cap_applies_to_every_value() {
     sdk();
     let cap = 8;
-    let addr = serve(TraceLayer::new().max_attribute_len(cap)).await;
+    let addr = serve(ServerTraceLayer::new().max_attribute_len(cap)).await;
     let trace = "c1000000000000000000000000000002";
     let (status, _) = send(
         addr,
@@ -210,9 +210,9 @@ async fn a_custom_cap_applies_to_every_value() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_method_is_other_and_names_the_span_http() {
     sdk();
-    let routed = serve(TraceLayer::new()).await;
-    let unrouted = serve_without_routes(TraceLayer::new()).await;
-    let custom = serve(TraceLayer::new().known_methods(&["GET", "FOOBAR"])).await;
+    let routed = serve(ServerTraceLayer::new()).await;
+    let unrouted = serve_without_routes(ServerTraceLayer::new()).await;
+    let custom = serve(ServerTraceLayer::new().known_methods(&["GET", "FOOBAR"])).await;
     // (server, method, trace, http.request.method, method_original, span name)
     let cases = [
         (
@@ -269,7 +269,7 @@ async fn an_unknown_method_is_other_and_names_the_span_http() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signature_values_in_the_query_are_redacted() {
     sdk();
-    let addr = serve(TraceLayer::new()).await;
+    let addr = serve(ServerTraceLayer::new()).await;
     let trace = "c1000000000000000000000000000004";
     let (status, _) = send(
         addr,

@@ -6,7 +6,8 @@ mod common;
 
 use common::otlp::{Protocol, Receiver, Store};
 use distributed_tracing::compat::get_trace_id;
-use distributed_tracing::{Error, ObservabilityBuilder, OtlpProtocol};
+use distributed_tracing::config::OtlpProtocol;
+use distributed_tracing::{Error, ObservabilityBuilder};
 
 #[test]
 fn a_second_init_fails_and_the_first_keeps_exporting() {

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
+use distributed_tracing::config::{Disabled, SamplerConfig};
 use distributed_tracing::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
-use distributed_tracing::{Disabled, ObservabilityBuilder, SamplerConfig};
+use distributed_tracing::ObservabilityBuilder;
 
 #[derive(Clone, Default)]
 struct Strategy {

@@ -6,12 +6,12 @@ use std::io::Write as _;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use distributed_tracing::compat::{get_span_id, get_trace_id, init_trace_from_headers};
+use distributed_tracing::logging::{
+    json_fmt_layer, trace_context_fmt_layer, DatadogTags, JsonFormat, TraceContextFormat,
+};
 use distributed_tracing::opentelemetry::trace::TraceId;
 use distributed_tracing::opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
-use distributed_tracing::{
-    json_fmt_layer, otel_layer, spawn, trace_context_fmt_layer, DatadogTags, JsonFormat,
-    TraceContextFormat,
-};
+use distributed_tracing::{otel_layer, spawn};
 use tracing::instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::fmt::format::FmtSpan;

@@ -6,7 +6,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use distributed_tracing::{ObservabilityBuilder, TracesExporter};
+use distributed_tracing::config::TracesExporter;
+use distributed_tracing::ObservabilityBuilder;
 
 /// An output that takes 2 ms per write, and counts the lines it got.
 #[derive(Clone, Default)]

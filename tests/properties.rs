@@ -9,17 +9,20 @@
 
 use std::collections::HashMap;
 
+use distributed_tracing::logging::TraceContextFormat;
 use distributed_tracing::opentelemetry::baggage::{Baggage, BaggageExt};
 use distributed_tracing::opentelemetry::propagation::TextMapPropagator;
 use distributed_tracing::opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
 };
 use distributed_tracing::opentelemetry::Context;
+use distributed_tracing::propagation::{
+    B3Propagator, HeaderMapExtractor, PairsExtractor, PropagatorName, W3cBaggagePropagator,
+    W3cPropagator, W3cTraceContextPropagator,
+};
 use distributed_tracing::{
     extract_trace_context_from_headers, extract_trace_context_from_pairs, parse_span_id,
-    parse_trace_id, B3Propagator, HeaderExtractor, ObservabilityBuilder, PairsExtractor,
-    PropagatorName, TraceContextFormat, W3cBaggagePropagator, W3cPropagator,
-    W3cTraceContextPropagator,
+    parse_trace_id, ObservabilityBuilder,
 };
 use proptest::prelude::*;
 
@@ -217,7 +220,7 @@ proptest! {
         }
     }
 
-    /// Raw header bytes (obs-text included) through `HeaderExtractor`: no panic.
+    /// Raw header bytes (obs-text included) through `HeaderMapExtractor`: no panic.
     #[test]
     fn extract_from_raw_header_bytes_never_panics(
         raw in prop::collection::vec(
@@ -232,7 +235,7 @@ proptest! {
             }
         }
         for (label, p) in propagators() {
-            let cx = p.extract_with_context(&base(), &HeaderExtractor(&headers));
+            let cx = p.extract_with_context(&base(), &HeaderMapExtractor(&headers));
             let sc = span_context(&cx);
             prop_assert!(sc == span_context(&base()) || (sc.is_valid() && sc.is_remote()), "{:?}", label);
         }
@@ -319,7 +322,7 @@ proptest! {
                 headers.append(name, value);
             }
         }
-        let expected = W3cPropagator::new().extract_with_context(&Context::new(), &HeaderExtractor(&headers));
+        let expected = W3cPropagator::new().extract_with_context(&Context::new(), &HeaderMapExtractor(&headers));
         let expected_sc = span_context(&expected);
         let Some(fast) = extract_trace_context_from_headers(&headers) else {
             prop_assert!(!expected_sc.is_valid(), "fast path found nothing in {:?}", headers);

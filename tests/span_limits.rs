@@ -5,12 +5,13 @@
 mod common;
 
 use common::otlp::{Protocol, Receiver, Store};
+use distributed_tracing::config::{OtlpProtocol, SpanLimitsConfig};
 use distributed_tracing::opentelemetry::trace::{
     Link, Span as _, SpanContext, SpanId, TraceFlags, TraceId, TraceState, Tracer as _,
     TracerProvider as _,
 };
 use distributed_tracing::opentelemetry::KeyValue;
-use distributed_tracing::{ObservabilityBuilder, OtlpProtocol, SpanLimitsConfig};
+use distributed_tracing::ObservabilityBuilder;
 
 #[test]
 fn counts_over_the_limits_are_dropped_and_reported() {

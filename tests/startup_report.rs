@@ -7,7 +7,9 @@
 use std::sync::{Arc, Mutex};
 
 use distributed_tracing::compat::get_trace_id;
-use distributed_tracing::{Disabled, JsonFormat, LogFormat, ObservabilityBuilder, TracesExporter};
+use distributed_tracing::config::{Disabled, TracesExporter};
+use distributed_tracing::logging::{JsonFormat, LogFormat};
+use distributed_tracing::ObservabilityBuilder;
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);

@@ -1,6 +1,6 @@
 //! W3C Trace Context Level 2 through a real service: an axum server with
-//! `TraceLayer` (and `traceresponse`) whose handler calls a second real server
-//! through reqwest with `TracingMiddleware`, under the default sampler
+//! `ServerTraceLayer` (and `traceresponse`) whose handler calls a second real server
+//! through reqwest with `ClientTraceMiddleware`, under the default sampler
 //! (`parentbased_always_on`). For each incoming `traceparent`/`tracestate`, what
 //! the second server receives, what the handler's shims write
 //! (`inject_trace_context`, `propagate_trace_context`, inside a nested `tracing`
@@ -16,8 +16,8 @@ use std::net::SocketAddr;
 use axum::routing::get;
 use axum::Router;
 use distributed_tracing::compat::propagate_trace_context;
-use distributed_tracing::http::{TraceLayer, TracingMiddleware, Trust};
 use distributed_tracing::inject_trace_context;
+use distributed_tracing::middleware::{ClientTraceMiddleware, ServerTraceLayer, Trust};
 use serde_json::{json, Value};
 
 const TID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -50,7 +50,7 @@ async fn serve(app: Router) -> SocketAddr {
 async fn service(trust: Trust, downstream: SocketAddr) -> SocketAddr {
     let handler = move || async move {
         let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-            .with(TracingMiddleware::new())
+            .with(ClientTraceMiddleware::new())
             .build();
         let body = client
             .get(format!("http://{downstream}/echo"))
@@ -74,7 +74,7 @@ async fn service(trust: Trust, downstream: SocketAddr) -> SocketAddr {
     };
     let app = Router::new()
         .route("/call", get(handler))
-        .layer(TraceLayer::new().trust(trust).traceresponse(true));
+        .layer(ServerTraceLayer::new().trust(trust).traceresponse(true));
     serve(app).await
 }
 

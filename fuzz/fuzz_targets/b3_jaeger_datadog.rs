@@ -16,8 +16,8 @@ use distributed_tracing::opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
 };
 use distributed_tracing::opentelemetry::Context;
-use distributed_tracing::{
-    HeaderExtractor, PairsExtractor, PropagatorName, W3cTraceContextPropagator,
+use distributed_tracing::propagation::{
+    HeaderMapExtractor, PairsExtractor, PropagatorName, W3cTraceContextPropagator,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -89,7 +89,7 @@ fuzz_target!(|data: &[u8]| {
         check(
             label,
             &**p,
-            &p.extract_with_context(&base, &HeaderExtractor(&headers)),
+            &p.extract_with_context(&base, &HeaderMapExtractor(&headers)),
             &before,
         );
     }

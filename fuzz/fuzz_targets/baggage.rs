@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use distributed_tracing::opentelemetry::baggage::BaggageExt;
 use distributed_tracing::opentelemetry::propagation::TextMapPropagator;
 use distributed_tracing::opentelemetry::Context;
-use distributed_tracing::{PairsExtractor, W3cBaggagePropagator};
+use distributed_tracing::propagation::{PairsExtractor, W3cBaggagePropagator};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

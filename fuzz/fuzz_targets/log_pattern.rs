@@ -7,11 +7,11 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use distributed_tracing::logging::{trace_context_fmt_layer, TraceContextFormat};
 use distributed_tracing::opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
 };
 use distributed_tracing::opentelemetry::Context;
-use distributed_tracing::{trace_context_fmt_layer, TraceContextFormat};
 use libfuzzer_sys::fuzz_target;
 use tracing_subscriber::layer::SubscriberExt as _;
 

@@ -9,12 +9,11 @@ mod common;
 
 use std::collections::HashMap;
 
+use distributed_tracing::extract_trace_context_from_pairs;
 use distributed_tracing::opentelemetry::propagation::TextMapPropagator;
 use distributed_tracing::opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
 use distributed_tracing::opentelemetry::Context;
-use distributed_tracing::{
-    extract_trace_context_from_pairs, PairsExtractor, W3cTraceContextPropagator,
-};
+use distributed_tracing::propagation::{PairsExtractor, W3cTraceContextPropagator};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -17,7 +17,7 @@ use opentelemetry::Context;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::ids::TraceIdHex;
-use crate::propagation::{inject_context_into, HeaderInjector};
+use crate::propagation::{inject_context_into, HeaderMapInjector};
 
 pub use scope::{DistributedTraceContext, Scoped, TraceContextGuard};
 
@@ -106,7 +106,7 @@ pub fn current_trace_flags() -> Option<TraceFlags> {
 /// assert!(headers.contains_key("traceparent"));
 /// ```
 pub fn inject_trace_context(headers: &mut http::HeaderMap) {
-    with_current_context(|cx| inject_context_into(cx, &mut HeaderInjector(headers)));
+    with_current_context(|cx| inject_context_into(cx, &mut HeaderMapInjector(headers)));
 }
 
 /// The entered `tracing` span's own OTel context: the fallback for subscribers

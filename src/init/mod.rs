@@ -30,15 +30,15 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 
 pub(crate) use config::{datadog_tags_from_env, log_filter_from_env};
 pub use config::{
-    BatchConfig, ConfigIssue, DatadogConfig, Disabled, EffectiveConfig, LogFormatName, OtlpConfig,
-    OtlpProtocol, SamplerConfig, TracesExporter,
+    BatchConfig, ConfigIssue, DatadogConfig, Disabled, EffectiveConfig, OtlpConfig, OtlpProtocol,
+    SamplerConfig, TracesExporter,
 };
 pub use limits::SpanLimitsConfig;
 pub use processor::ExportStats;
 
 use crate::bridge::{bridge_layer, otel_layer_with, BridgeOptions};
 use crate::error::Result;
-use crate::logging::{fmt_layer, JsonFormat, LogFormat, TraceContextFormat};
+use crate::logging::{fmt_layer, LogFormat, TraceContextFormat};
 use crate::propagation::PropagatorName;
 use processor::{Counters, QueueProcessor, Sink};
 
@@ -104,7 +104,7 @@ impl std::fmt::Debug for LogOutput {
 /// let _guard = distributed_tracing::ObservabilityBuilder::default()
 ///     .service_name("checkout")
 ///     .otlp_endpoint("http://127.0.0.1:4317")
-///     .otlp_protocol(distributed_tracing::OtlpProtocol::Grpc)
+///     .otlp_protocol(distributed_tracing::config::OtlpProtocol::Grpc)
 ///     .log_pattern("{timestamp} [{trace_id}] {level} {message}")
 ///     .shutdown_deadline(Duration::from_secs(2))
 ///     .init()?;
@@ -286,7 +286,7 @@ impl ObservabilityBuilder {
         self
     }
 
-    /// The log line pattern (default [`DEFAULT_PATTERN`](crate::DEFAULT_PATTERN));
+    /// The log line pattern (default [`DEFAULT_PATTERN`](crate::logging::DEFAULT_PATTERN));
     /// an unknown placeholder is an error at `init`.
     pub fn log_pattern(mut self, pattern: impl Into<String>) -> Self {
         self.log_pattern = Some(pattern.into());
@@ -429,14 +429,10 @@ impl ObservabilityBuilder {
         // `DISTRIBUTED_TRACING_LOG_FORMAT`, else text lines.
         // The environment is resolved once, here; `build_quietly` takes the result.
         let config = self.config()?;
-        let format = match (&self.log_format, &self.log_pattern, config.log_format) {
-            (Some(format), _, _) => format.clone(),
-            (None, Some(pattern), _) => LogFormat::Text(TraceContextFormat::new(pattern)?),
-            (None, None, Some(LogFormatName::Json)) => LogFormat::Json(JsonFormat::new()),
-            (None, None, Some(LogFormatName::Datadog)) => {
-                LogFormat::Json(JsonFormat::new().datadog(config.datadog.clone().into()))
-            }
-            (None, None, _) => LogFormat::default(),
+        let format = match (&self.log_format, &self.log_pattern) {
+            (Some(format), _) => format.clone(),
+            (None, Some(pattern)) => LogFormat::Text(TraceContextFormat::new(pattern)?),
+            (None, None) => config.log_format.clone().unwrap_or_default(),
         };
         let non_blocking = self.non_blocking_lines;
         let bridge_options = self.bridge;
@@ -781,7 +777,8 @@ impl ObservabilityGuard {
     /// What happened to the finished spans so far.
     ///
     /// ```
-    /// use distributed_tracing::{ObservabilityBuilder, TracesExporter};
+    /// use distributed_tracing::ObservabilityBuilder;
+    /// use distributed_tracing::config::TracesExporter;
     ///
     /// // Spans as JSON lines on standard output, for the example.
     /// let guard = ObservabilityBuilder::default()

@@ -29,7 +29,7 @@ use crate::ids::{
 ///   line (in a trace or not), when set.
 ///
 /// ```
-/// use distributed_tracing::DatadogTags;
+/// use distributed_tracing::logging::DatadogTags;
 /// let tags = DatadogTags::default().service("checkout").env("prod").version("1.4.2");
 /// # drop(tags);
 /// ```

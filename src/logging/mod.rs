@@ -127,9 +127,9 @@ fn is_new_line(event: &Event<'_>) -> bool {
 ///
 /// ```
 /// use tracing_subscriber::layer::SubscriberExt;
-/// let format = distributed_tracing::TraceContextFormat::default();
+/// let format = distributed_tracing::logging::TraceContextFormat::default();
 /// let subscriber = tracing_subscriber::registry()
-///     .with(distributed_tracing::trace_context_fmt_layer(format))
+///     .with(distributed_tracing::logging::trace_context_fmt_layer(format))
 ///     .with(distributed_tracing::otel_layer());
 /// # drop(subscriber);
 /// ```

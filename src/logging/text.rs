@@ -75,11 +75,11 @@ enum Piece {
 ///
 /// Placeholders: `{trace_id}`, `{span_id}`, `{trace_flags}`, `{level}`,
 /// `{target}`, `{timestamp}` (RFC 3339, UTC), `{message}`, `{fields}`, and
-/// Datadog's `{dd.trace_id}` / `{dd.span_id}` (decimal, see [`DatadogTags`](crate::DatadogTags)); each may
+/// Datadog's `{dd.trace_id}` / `{dd.span_id}` (decimal, see [`DatadogTags`](crate::logging::DatadogTags)); each may
 /// carry a width and alignment (`{level:<8}`). `{{` and `}}` are literal braces.
 ///
 /// ```
-/// use distributed_tracing::TraceContextFormat;
+/// use distributed_tracing::logging::TraceContextFormat;
 /// assert!(TraceContextFormat::new("{timestamp} [{trace_id}/{span_id}] {level:>5} {target}: {message}").is_ok());
 /// let err = TraceContextFormat::new("[{trace}] {message}").unwrap_err();
 /// assert!(err.to_string().contains("unknown placeholder {trace}"));

@@ -60,7 +60,7 @@ const MAX_SINGLE_LEN: usize = 32 + 1 + 16 + 1 + 1 + 1 + 16;
 /// [`TextMapPropagator`].
 ///
 /// ```
-/// use distributed_tracing::B3Propagator;
+/// use distributed_tracing::propagation::B3Propagator;
 /// use opentelemetry::propagation::TextMapPropagator;
 /// use opentelemetry::trace::TraceContextExt;
 /// use std::collections::HashMap;
@@ -425,7 +425,7 @@ mod debug_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::propagation::{HeaderExtractor, W3cTraceContextPropagator};
+    use crate::propagation::{HeaderMapExtractor, W3cTraceContextPropagator};
     use std::collections::HashMap;
 
     const TID: &str = "80f198ee56343ba864fe8b2a57d3eff7";
@@ -983,14 +983,14 @@ mod tests {
         let mut headers = http::HeaderMap::new();
         headers.append("B3", value.parse().unwrap());
         let sc = p
-            .extract(&HeaderExtractor(&headers))
+            .extract(&HeaderMapExtractor(&headers))
             .span()
             .span_context()
             .clone();
         assert!(sc.is_valid(), "names are case-insensitive");
         headers.append("b3", value.parse().unwrap());
         let sc = p
-            .extract(&HeaderExtractor(&headers))
+            .extract(&HeaderMapExtractor(&headers))
             .span()
             .span_context()
             .clone();
@@ -1001,14 +1001,14 @@ mod tests {
         headers.append("X-B3-SpanId", SID.parse().unwrap());
         headers.append("X-B3-Sampled", "1".parse().unwrap());
         let sc = p
-            .extract(&HeaderExtractor(&headers))
+            .extract(&HeaderMapExtractor(&headers))
             .span()
             .span_context()
             .clone();
         assert!(sc.is_valid() && sc.is_sampled(), "mixed-case names");
         headers.append("X-B3-Sampled", "0".parse().unwrap());
         let sc = p
-            .extract(&HeaderExtractor(&headers))
+            .extract(&HeaderMapExtractor(&headers))
             .span()
             .span_context()
             .clone();

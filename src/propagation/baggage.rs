@@ -86,7 +86,7 @@ const MAX_BYTES: usize = 8192;
 ///
 /// Implements OpenTelemetry's [`TextMapPropagator`] and stores what it reads as
 /// OpenTelemetry's [`Baggage`] in the context, so the rest of OpenTelemetry sees
-/// it (it is the second half of [`default_propagator`](crate::default_propagator)).
+/// it (it is the second half of [`default_propagator`](crate::propagation::default_propagator)).
 ///
 /// Strict per the W3C Baggage Candidate Recommendation (<https://www.w3.org/TR/baggage/>):
 /// repeated `baggage` lines are one list; a list over 8192 bytes or 64 members is
@@ -97,7 +97,7 @@ const MAX_BYTES: usize = 8192;
 /// values and writes whole members, in key order, within the same limits.
 ///
 /// ```
-/// use distributed_tracing::W3cBaggagePropagator;
+/// use distributed_tracing::propagation::W3cBaggagePropagator;
 /// use opentelemetry::baggage::BaggageExt;
 /// use opentelemetry::propagation::TextMapPropagator;
 /// use std::collections::HashMap;
@@ -394,7 +394,7 @@ impl TextMapPropagator for W3cBaggagePropagator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::PairsExtractor;
+    use crate::propagation::PairsExtractor;
     use opentelemetry::baggage::BaggageMetadata;
     use opentelemetry::KeyValue;
     use std::collections::HashMap;

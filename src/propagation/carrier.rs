@@ -8,9 +8,9 @@ use opentelemetry::propagation::{Extractor, Injector};
 /// A value that is not a valid header value (never the case for W3C fields we
 /// write) is skipped rather than panicking.
 #[derive(Debug)]
-pub struct HeaderInjector<'a>(pub &'a mut http::HeaderMap);
+pub struct HeaderMapInjector<'a>(pub &'a mut http::HeaderMap);
 
-impl Injector for HeaderInjector<'_> {
+impl Injector for HeaderMapInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
         // The W3C fields are static names (no parsing); the value's buffer is
         // taken over, not copied.
@@ -29,22 +29,22 @@ impl Injector for HeaderInjector<'_> {
     }
 }
 
-/// What [`HeaderExtractor::get_all`] reports for a header line that is not
+/// What [`HeaderMapExtractor::get_all`] reports for a header line that is not
 /// visible ASCII: U+FFFD, which no propagation format accepts.
-pub const NOT_TEXT: &str = "\u{FFFD}";
+pub(crate) const NOT_TEXT: &str = "\u{FFFD}";
 
 /// Reads propagation fields from an [`http::HeaderMap`].
 ///
 /// Unlike a `get`-only carrier it reports every value of a repeated header, so
 /// that repeated `tracestate` lines are joined and a repeated `traceparent` is
 /// recognised as invalid. A value that is not visible ASCII is `None` from
-/// `get`, and [`NOT_TEXT`] among the values of `get_all`: it still counts as a
+/// `get`, and U+FFFD among the values of `get_all`: it still counts as a
 /// line (two `traceparent` lines stay two) and fails every format's validation
 /// (a `tracestate` with such a line is dropped whole, as the W3C asks).
 #[derive(Debug, Clone, Copy)]
-pub struct HeaderExtractor<'a>(pub &'a http::HeaderMap);
+pub struct HeaderMapExtractor<'a>(pub &'a http::HeaderMap);
 
-impl Extractor for HeaderExtractor<'_> {
+impl Extractor for HeaderMapExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
         self.0.get(key).and_then(|v| v.to_str().ok())
     }

@@ -68,7 +68,7 @@ const MAX_TAGS_LEN: usize = 512;
 /// <https://docs.datadoghq.com/tracing/trace_collection/trace_context_propagation/>.
 ///
 /// ```
-/// use distributed_tracing::DatadogPropagator;
+/// use distributed_tracing::propagation::DatadogPropagator;
 /// use opentelemetry::propagation::TextMapPropagator;
 /// use opentelemetry::trace::TraceContextExt;
 /// use std::collections::HashMap;
@@ -309,7 +309,7 @@ impl TextMapPropagator for DatadogPropagator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::propagation::{HeaderExtractor, W3cTraceContextPropagator};
+    use crate::propagation::{HeaderMapExtractor, W3cTraceContextPropagator};
     use std::collections::HashMap;
 
     /// `4bf92f3577b34da6a3ce929d0e0e4736` = tid `4bf92f3577b34da6`, lower 64 bits:
@@ -679,7 +679,7 @@ mod tests {
             "X-Datadog-Tags",
             format!("_dd.p.tid={TID}").parse().unwrap(),
         );
-        let cx = p.extract_with_context(&base, &HeaderExtractor(&headers));
+        let cx = p.extract_with_context(&base, &HeaderMapExtractor(&headers));
         let full = trace_id(&format!("{TID}{LOWER_HEX}"));
         assert_eq!(
             cx.span().span_context().trace_id(),
@@ -687,7 +687,7 @@ mod tests {
             "mixed-case names"
         );
         headers.append("x-datadog-tags", "_dd.p.dm=-4".parse().unwrap());
-        let cx = p.extract_with_context(&base, &HeaderExtractor(&headers));
+        let cx = p.extract_with_context(&base, &HeaderMapExtractor(&headers));
         let short = trace_id(&format!("{LOWER_HEX:0>32}"));
         assert_eq!(
             cx.span().span_context().trace_id(),
@@ -695,7 +695,7 @@ mod tests {
             "two tags headers are ignored"
         );
         headers.append("x-datadog-trace-id", LOWER.parse().unwrap());
-        let cx = p.extract_with_context(&base, &HeaderExtractor(&headers));
+        let cx = p.extract_with_context(&base, &HeaderMapExtractor(&headers));
         assert_eq!(*cx.span().span_context(), unchanged, "two trace id headers");
 
         let long_tags = format!("_dd.p.tid={TID},{}", "x=1,".repeat(1 << 18));

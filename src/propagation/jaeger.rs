@@ -48,7 +48,7 @@ const MAX_LEN: usize = 32 + 3 + 16 + 3 + 16 + 3 + 2;
 /// Implements OpenTelemetry's [`TextMapPropagator`].
 ///
 /// ```
-/// use distributed_tracing::JaegerPropagator;
+/// use distributed_tracing::propagation::JaegerPropagator;
 /// use opentelemetry::propagation::TextMapPropagator;
 /// use opentelemetry::trace::TraceContextExt;
 /// use std::collections::HashMap;
@@ -229,7 +229,7 @@ impl TextMapPropagator for JaegerPropagator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::propagation::{HeaderExtractor, W3cTraceContextPropagator};
+    use crate::propagation::{HeaderMapExtractor, W3cTraceContextPropagator};
     use std::collections::HashMap;
 
     const TID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -460,10 +460,10 @@ mod tests {
         let mut headers = http::HeaderMap::new();
         let value = format!("{TID}:{SID}:0:1");
         headers.append("Uber-Trace-Id", value.parse().unwrap());
-        let cx = p.extract_with_context(&base, &HeaderExtractor(&headers));
+        let cx = p.extract_with_context(&base, &HeaderMapExtractor(&headers));
         assert!(cx.span().span_context().trace_id() == TraceId::from_hex(TID).unwrap());
         headers.append("uber-trace-id", value.parse().unwrap());
-        let cx = p.extract_with_context(&base, &HeaderExtractor(&headers));
+        let cx = p.extract_with_context(&base, &HeaderMapExtractor(&headers));
         assert_eq!(*cx.span().span_context(), unchanged, "two headers");
     }
 

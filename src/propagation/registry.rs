@@ -1,7 +1,7 @@
 //! The propagators by name: the one list of what `OTEL_PROPAGATORS` may name,
 //! how each name is read, and the propagator each one builds.
 //!
-//! Configuration ([`EffectiveConfig`](crate::EffectiveConfig)), start-up
+//! Configuration ([`EffectiveConfig`](crate::config::EffectiveConfig)), start-up
 //! ([`init_observability`](crate::init_observability)), the property tests and
 //! the fuzz targets all take their propagators from [`PropagatorName::ALL`], so
 //! a propagator added here is configured, tested and fuzzed without another list
@@ -42,7 +42,7 @@ impl PropagatorName {
     /// them.
     ///
     /// ```
-    /// use distributed_tracing::{propagator, PropagatorName};
+    /// use distributed_tracing::propagation::{propagator, PropagatorName};
     /// use opentelemetry::propagation::TextMapPropagator;
     /// let all = propagator(&PropagatorName::ALL);
     /// assert!(all.fields().any(|f| f == "x-amzn-trace-id"));
@@ -64,7 +64,7 @@ impl PropagatorName {
     /// The name used in `OTEL_PROPAGATORS`.
     ///
     /// ```
-    /// use distributed_tracing::PropagatorName;
+    /// use distributed_tracing::propagation::PropagatorName;
     /// assert_eq!(PropagatorName::B3Multi.as_str(), "b3multi");
     /// ```
     pub const fn as_str(self) -> &'static str {
@@ -95,7 +95,7 @@ impl PropagatorName {
     /// [`W3cTraceContextPropagator`] for `tracecontext`).
     ///
     /// ```
-    /// use distributed_tracing::PropagatorName;
+    /// use distributed_tracing::propagation::PropagatorName;
     /// let p = PropagatorName::Xray.propagator();
     /// assert_eq!(p.fields().collect::<Vec<_>>(), ["x-amzn-trace-id"]);
     /// ```
@@ -116,7 +116,7 @@ impl PropagatorName {
 /// names them (this crate's strict W3C propagator for `tracecontext`).
 ///
 /// ```
-/// use distributed_tracing::{propagator, PropagatorName};
+/// use distributed_tracing::propagation::{propagator, PropagatorName};
 /// use opentelemetry::propagation::TextMapPropagator;
 /// let p = propagator(&[PropagatorName::TraceContext, PropagatorName::B3Multi]);
 /// let fields: Vec<&str> = p.fields().collect();

@@ -37,27 +37,27 @@ use crate::ids::{decode_hex_u128, decode_hex_u64, encode_hex};
 use crate::text::trim_ows;
 
 /// The `traceparent` header name.
-pub const TRACEPARENT: &str = "traceparent";
+pub(crate) const TRACEPARENT: &str = "traceparent";
 /// The `tracestate` header name.
-pub const TRACESTATE: &str = "tracestate";
+pub(crate) const TRACESTATE: &str = "tracestate";
 
 /// The `sampled` flag (`0x01`).
-pub const FLAG_SAMPLED: u8 = 0x01;
+pub(crate) const FLAG_SAMPLED: u8 = 0x01;
 /// The W3C Level 2 `random` flag (`0x02`): the trace id's low 56 bits are random.
-pub const FLAG_RANDOM: u8 = 0x02;
+pub(crate) const FLAG_RANDOM: u8 = 0x02;
 /// The flags this version of the specification defines; other bits are ignored.
 const KNOWN_FLAGS: u8 = FLAG_SAMPLED | FLAG_RANDOM;
 
 /// Maximum number of `tracestate` list members.
-pub const MAX_TRACESTATE_MEMBERS: usize = 32;
+pub(crate) const MAX_TRACESTATE_MEMBERS: usize = 32;
 
 /// The strict W3C Trace Context propagator.
 ///
 /// Implements OpenTelemetry's [`TextMapPropagator`], so it is installed like any
-/// other (it is the default of [`default_propagator`](crate::default_propagator)).
+/// other (it is the default of [`default_propagator`](crate::propagation::default_propagator)).
 ///
 /// ```
-/// use distributed_tracing::W3cTraceContextPropagator;
+/// use distributed_tracing::propagation::W3cTraceContextPropagator;
 /// use opentelemetry::propagation::TextMapPropagator;
 /// use opentelemetry::trace::TraceContextExt;
 /// use std::collections::HashMap;

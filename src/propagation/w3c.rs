@@ -30,7 +30,7 @@ static BAGGAGE_NAME: HeaderName = HeaderName::from_static(BAGGAGE);
 /// is started from it.
 ///
 /// ```
-/// use distributed_tracing::W3cPropagator;
+/// use distributed_tracing::propagation::W3cPropagator;
 /// use opentelemetry::propagation::TextMapPropagator;
 /// let propagator = W3cPropagator::new();
 /// let fields: Vec<&str> = propagator.fields().collect();
@@ -154,13 +154,13 @@ pub(crate) fn fast_extract(headers: &HeaderMap) -> FastExtract {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{propagator, PropagatorName};
+    use crate::propagation::{propagator, PropagatorName};
     use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 
     #[test]
     fn recognises_itself_only() {
         assert!(is_w3c(&W3cPropagator::new()));
-        assert!(is_w3c(&crate::default_propagator()));
+        assert!(is_w3c(&crate::propagation::default_propagator()));
         let same_fields = propagator(&[PropagatorName::TraceContext, PropagatorName::Baggage]);
         let sorted = |p: &dyn TextMapPropagator| {
             let mut fields: Vec<&str> = p.fields().collect();

@@ -42,7 +42,7 @@ const MAX_LEN: usize = 256;
 /// `OTEL_PROPAGATORS`.
 ///
 /// ```
-/// use distributed_tracing::XrayPropagator;
+/// use distributed_tracing::propagation::XrayPropagator;
 /// use opentelemetry::propagation::TextMapPropagator;
 /// use opentelemetry::trace::TraceContextExt;
 /// use std::collections::HashMap;
@@ -360,10 +360,10 @@ mod tests {
         let mut headers = http::HeaderMap::new();
         let value = format!("Root={ROOT};Parent={PARENT};Sampled=1");
         headers.append("x-amzn-trace-id", value.parse().unwrap());
-        let one = XrayPropagator::new().extract(&crate::propagation::HeaderExtractor(&headers));
+        let one = XrayPropagator::new().extract(&crate::propagation::HeaderMapExtractor(&headers));
         assert!(one.span().span_context().is_valid());
         headers.append("X-Amzn-Trace-Id", value.parse().unwrap());
-        let two = XrayPropagator::new().extract(&crate::propagation::HeaderExtractor(&headers));
+        let two = XrayPropagator::new().extract(&crate::propagation::HeaderMapExtractor(&headers));
         assert!(!two.span().span_context().is_valid());
     }
 }

@@ -29,7 +29,7 @@ pub fn sdk() -> &'static InMemorySpanExporter {
             .build();
         distributed_tracing::opentelemetry::global::set_tracer_provider(provider);
         distributed_tracing::opentelemetry::global::set_text_map_propagator(
-            distributed_tracing::default_propagator(),
+            distributed_tracing::propagation::default_propagator(),
         );
         tracing_subscriber::registry()
             .with(distributed_tracing::otel_layer())

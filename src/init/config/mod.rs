@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use super::limits::SpanLimitsConfig;
 use crate::error::{Error, Shown};
-use crate::logging::DatadogTags;
+use crate::logging::{DatadogTags, JsonFormat, LogFormat, TraceContextFormat};
 
 use crate::propagation::PropagatorName;
 pub(crate) use env::{map_env, process_env};
@@ -52,16 +52,27 @@ pub enum TracesExporter {
 }
 
 /// The log line format chosen by `DISTRIBUTED_TRACING_LOG_FORMAT` (this
-/// crate's variable; the OpenTelemetry specification has none for it).
+/// crate's variable; the OpenTelemetry specification has none for it), before
+/// it becomes a [`LogFormat`] in [`EffectiveConfig::log_format`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum LogFormatName {
+pub(crate) enum LogFormatName {
     /// `text`: the pattern's lines (default).
     Text,
     /// `json`: JSON lines.
     Json,
     /// `datadog`: JSON lines with Datadog's correlation attributes.
     Datadog,
+}
+
+impl LogFormatName {
+    /// The format this name stands for; `datadog` takes its tags from `datadog`.
+    pub(crate) fn format(self, datadog: &DatadogConfig) -> LogFormat {
+        match self {
+            Self::Text => LogFormat::Text(TraceContextFormat::default()),
+            Self::Json => LogFormat::Json(JsonFormat::new()),
+            Self::Datadog => LogFormat::Json(JsonFormat::new().datadog(datadog.clone().into())),
+        }
+    }
 }
 
 /// The OTLP transport.
@@ -237,7 +248,8 @@ impl fmt::Debug for OtlpConfig {
 /// ([`EffectiveConfig::datadog`]); [`DatadogTags`] converts from it.
 ///
 /// ```
-/// use distributed_tracing::{DatadogTags, JsonFormat, ObservabilityBuilder};
+/// use distributed_tracing::ObservabilityBuilder;
+/// use distributed_tracing::logging::{DatadogTags, JsonFormat};
 /// let config = ObservabilityBuilder::default()
 ///     .with_env([("DD_SERVICE", "checkout"), ("DD_ENV", "prod")])
 ///     .config()
@@ -413,9 +425,12 @@ pub struct EffectiveConfig {
     pub span_limits: SpanLimitsConfig,
     /// The log filter, `RUST_LOG`'s syntax (default `info`).
     pub log_filter: String,
-    /// `DISTRIBUTED_TRACING_LOG_FORMAT`: `text`, `json` or `datadog` (`None`:
-    /// unset, the builder's or the default text format).
-    pub log_format: Option<LogFormatName>,
+    /// The format `DISTRIBUTED_TRACING_LOG_FORMAT` chose: `text` (the default
+    /// pattern), `json` or `datadog` (JSON with the [`datadog`](Self::datadog)
+    /// tags). `None`: unset or unusable, so the default text format; the
+    /// builder's [`log_format`](crate::ObservabilityBuilder::log_format) or
+    /// [`log_pattern`](crate::ObservabilityBuilder::log_pattern) wins over it.
+    pub log_format: Option<LogFormat>,
     /// Datadog's unified service tags for `datadog` log lines: `DD_SERVICE`
     /// (else `service.name`), `DD_ENV` (else `deployment.environment.name` or
     /// `deployment.environment`), `DD_VERSION` (else `service.version`).

@@ -39,6 +39,7 @@ impl EffectiveConfig {
         let log_filter = log_filter(&mut env);
         let log_format = log_format(&mut env);
         let datadog = datadog(&env, &service_name, &resource_attributes);
+        let log_format = log_format.map(|name| name.format(&datadog));
         let spans_file_max_bytes = over
             .spans_file_max_bytes
             .or_else(|| env.bytes(DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES))

@@ -532,7 +532,11 @@ fn good_values() {
         ("datadog", LogFormatName::Datadog),
     ] {
         let c = resolve(&[("DISTRIBUTED_TRACING_LOG_FORMAT", value)]);
-        assert_eq!(c.log_format, Some(expected));
+        assert_eq!(
+            format!("{:?}", c.log_format),
+            format!("{:?}", Some(expected.format(&c.datadog))),
+            "{value}"
+        );
     }
     let c = resolve(&[
         ("OTEL_SERVICE_NAME", "shop"),

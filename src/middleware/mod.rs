@@ -1,7 +1,7 @@
 //! HTTP in and out: the server middleware that continues (or starts) a trace
 //! for every request, and the client side that carries it to the next service.
 //!
-//! * [`TraceLayer`] (feature `http-server`): a tower `Layer`, so it serves axum,
+//! * [`ServerTraceLayer`] (feature `http-server`): a tower `Layer`, so it serves axum,
 //!   hyper and tonic alike. For every request it extracts the caller's context
 //!   with the global propagator, starts a SERVER span as its child (or a new
 //!   trace), makes it current for the handler, records the HTTP semantic
@@ -9,7 +9,7 @@
 //!   A [`Trust`] policy decides, per request, whether a caller's context is
 //!   continued, only linked, or ignored.
 //! * [`inject_into_request`]: the current context into any `http::Request`
-//!   (hyper and others); with feature `reqwest`, [`TracingMiddleware`] for
+//!   (hyper and others); with feature `reqwest`, [`ClientTraceMiddleware`] for
 //!   `reqwest-middleware` (a CLIENT span per call) and
 //!   [`RequestBuilderExt::with_trace_context`] for a plain `reqwest::RequestBuilder`.
 //!
@@ -23,8 +23,8 @@
 //!   `url.path`, `url.query`, `url.scheme`, `http.route` (and so the span
 //!   name) and `http.request.method_original`; on the client `url.full`,
 //!   `server.address` and `http.request.method_original`. Change it with
-//!   [`TraceLayer::max_attribute_len`] and
-//!   [`TracingMiddleware::max_attribute_len`];
+//!   [`ServerTraceLayer::max_attribute_len`] and
+//!   [`ClientTraceMiddleware::max_attribute_len`];
 //! * a method outside [`DEFAULT_KNOWN_METHODS`] (the semantic conventions'
 //!   list) is recorded as `http.request.method = "_OTHER"`, the method itself
 //!   in `http.request.method_original`, and names the span `HTTP` (or
@@ -45,10 +45,10 @@ mod server;
 pub use attributes::{DEFAULT_KNOWN_METHODS, DEFAULT_MAX_ATTRIBUTE_LEN};
 pub use client::inject_into_request;
 #[cfg(feature = "reqwest")]
-pub use client::{RequestBuilderExt, TracingMiddleware};
+pub use client::{ClientTraceMiddleware, RequestBuilderExt};
 #[cfg(feature = "http-server")]
 pub use server::{
-    ResponseFuture, RouteFn, TraceLayer, TraceService, TracedBody, Trust, TrustPolicy,
+    ResponseFuture, RouteFn, ServerTraceLayer, ServerTraceService, TracedBody, Trust, TrustPolicy,
 };
 
 /// Records an HTTP response status on a span: `http.response.status_code`,

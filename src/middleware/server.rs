@@ -1,4 +1,4 @@
-//! [`TraceLayer`]: the server middleware.
+//! [`ServerTraceLayer`]: the server middleware.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -11,7 +11,7 @@ use opentelemetry::{Context, KeyValue};
 use super::attributes::{
     self, capped, capped_utf8, DEFAULT_KNOWN_METHODS, DEFAULT_MAX_ATTRIBUTE_LEN,
 };
-use crate::propagation::extract_trace_context_from_headers;
+use crate::extract_trace_context_from_headers;
 
 /// What to do with a caller's trace context (`traceparent`, `baggage`).
 ///
@@ -23,7 +23,7 @@ use crate::propagation::extract_trace_context_from_headers;
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use distributed_tracing::compat::get_trace_id;
-/// use distributed_tracing::http::{TraceLayer, Trust};
+/// use distributed_tracing::middleware::{ServerTraceLayer, Trust};
 /// use http_body_util::BodyExt as _;
 /// use tower::{service_fn, Layer as _, ServiceExt as _};
 ///
@@ -39,7 +39,7 @@ use crate::propagation::extract_trace_context_from_headers;
 ///         .unwrap()
 /// };
 /// let trace_of = |policy: Trust| {
-///     let service = TraceLayer::new().trust(policy).layer(handler.clone());
+///     let service = ServerTraceLayer::new().trust(policy).layer(handler.clone());
 ///     async move {
 ///         let response = service.oneshot(request()).await.unwrap();
 ///         let body = response.into_body().collect().await.unwrap().to_bytes();
@@ -55,7 +55,7 @@ use crate::propagation::extract_trace_context_from_headers;
 /// ```
 ///
 /// To decide per request (a header your gateway sets, the peer address),
-/// give [`TraceLayer::trust`] a closure: see [`TrustPolicy`].
+/// give [`ServerTraceLayer::trust`] a closure: see [`TrustPolicy`].
 #[cfg_attr(docsrs, doc(cfg(feature = "http-server")))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -99,7 +99,7 @@ where
 #[cfg_attr(docsrs, doc(cfg(feature = "http-server")))]
 pub type RouteFn = fn(&http::Extensions) -> Option<String>;
 
-/// The tower layer that traces every request; see the [module docs](crate::http).
+/// The tower layer that traces every request; see the [module docs](crate::middleware).
 ///
 /// Each value it copies from a request into the span (the user agent, path,
 /// query, route, scheme and an unknown method's name) is cut to at most
@@ -109,24 +109,24 @@ pub type RouteFn = fn(&http::Extensions) -> Option<String>;
 ///
 /// ```
 /// use axum::{routing::get, Router};
-/// use distributed_tracing::http::{TraceLayer, Trust};
+/// use distributed_tracing::middleware::{ServerTraceLayer, Trust};
 ///
 /// let app: Router = Router::new()
 ///     .route("/users/{id}", get(|| async { "ok" }))
 ///     // `route_layer` runs after routing, so the span knows the route.
-///     .route_layer(TraceLayer::new().route_fn(|ext| {
+///     .route_layer(ServerTraceLayer::new().route_fn(|ext| {
 ///         ext.get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_owned())
 ///     }));
 /// // At the edge: callers' traces are linked, never continued, and the
 /// // values copied from a request are shorter.
 /// let edge: Router = Router::new().layer(
-///     TraceLayer::new().trust(Trust::NewTraceWithLink).max_attribute_len(256),
+///     ServerTraceLayer::new().trust(Trust::NewTraceWithLink).max_attribute_len(256),
 /// );
 /// # drop((app, edge));
 /// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "http-server")))]
 #[derive(Clone)]
-pub struct TraceLayer<P = Trust> {
+pub struct ServerTraceLayer<P = Trust> {
     policy: P,
     traceresponse: bool,
     route: Option<RouteFn>,
@@ -134,9 +134,9 @@ pub struct TraceLayer<P = Trust> {
     known_methods: &'static [&'static str],
 }
 
-impl<P: fmt::Debug> fmt::Debug for TraceLayer<P> {
+impl<P: fmt::Debug> fmt::Debug for ServerTraceLayer<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TraceLayer")
+        f.debug_struct("ServerTraceLayer")
             .field("policy", &self.policy)
             .field("traceresponse", &self.traceresponse)
             .field("max_attribute_len", &self.max_attribute_len)
@@ -145,13 +145,13 @@ impl<P: fmt::Debug> fmt::Debug for TraceLayer<P> {
     }
 }
 
-impl Default for TraceLayer {
+impl Default for ServerTraceLayer {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl TraceLayer {
+impl ServerTraceLayer {
     /// Continues callers' traces ([`Trust::Continue`]), no `traceresponse`,
     /// values copied from a request cut to [`DEFAULT_MAX_ATTRIBUTE_LEN`] bytes,
     /// the [`DEFAULT_KNOWN_METHODS`].
@@ -166,11 +166,11 @@ impl TraceLayer {
     }
 }
 
-impl<P> TraceLayer<P> {
+impl<P> ServerTraceLayer<P> {
     /// The trust policy: a [`Trust`] for every request, or a function deciding
     /// per request.
-    pub fn trust<Q: TrustPolicy>(self, policy: Q) -> TraceLayer<Q> {
-        TraceLayer {
+    pub fn trust<Q: TrustPolicy>(self, policy: Q) -> ServerTraceLayer<Q> {
+        ServerTraceLayer {
             policy,
             traceresponse: self.traceresponse,
             route: self.route,
@@ -215,34 +215,34 @@ impl<P> TraceLayer<P> {
     }
 }
 
-impl<S, P: Clone> tower_layer::Layer<S> for TraceLayer<P> {
-    type Service = TraceService<S, P>;
+impl<S, P: Clone> tower_layer::Layer<S> for ServerTraceLayer<P> {
+    type Service = ServerTraceService<S, P>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        TraceService {
+        ServerTraceService {
             inner,
             layer: self.clone(),
         }
     }
 }
 
-/// The service of [`TraceLayer`].
+/// The service of [`ServerTraceLayer`].
 #[cfg_attr(docsrs, doc(cfg(feature = "http-server")))]
 #[derive(Clone)]
-pub struct TraceService<S, P = Trust> {
+pub struct ServerTraceService<S, P = Trust> {
     inner: S,
-    layer: TraceLayer<P>,
+    layer: ServerTraceLayer<P>,
 }
 
-impl<S, P: fmt::Debug> fmt::Debug for TraceService<S, P> {
+impl<S, P: fmt::Debug> fmt::Debug for ServerTraceService<S, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TraceService")
+        f.debug_struct("ServerTraceService")
             .field("layer", &self.layer)
             .finish_non_exhaustive()
     }
 }
 
-impl<P: TrustPolicy> TraceLayer<P> {
+impl<P: TrustPolicy> ServerTraceLayer<P> {
     /// The parent context and links of the server span for a request.
     fn parent(
         &self,
@@ -328,7 +328,8 @@ impl<P: TrustPolicy> TraceLayer<P> {
     }
 }
 
-impl<S, P, ReqBody, ResBody> tower_service::Service<http::Request<ReqBody>> for TraceService<S, P>
+impl<S, P, ReqBody, ResBody> tower_service::Service<http::Request<ReqBody>>
+    for ServerTraceService<S, P>
 where
     S: tower_service::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
     S::Error: fmt::Display,
@@ -360,7 +361,7 @@ where
 }
 
 pin_project_lite::pin_project! {
-    /// The response future of [`TraceService`]: the request's context is
+    /// The response future of [`ServerTraceService`]: the request's context is
     /// current during every poll of the handler.
     #[cfg_attr(docsrs, doc(cfg(feature = "http-server")))]
     pub struct ResponseFuture<F> {

@@ -11,7 +11,7 @@ use super::attributes::capped;
 ///
 /// ```
 /// use distributed_tracing::compat::init_trace_context;
-/// use distributed_tracing::http::inject_into_request;
+/// use distributed_tracing::middleware::inject_into_request;
 /// let _trace = init_trace_context(None, None).unwrap();
 /// let mut request = http::Request::get("http://127.0.0.1/").body(()).unwrap();
 /// inject_into_request(&mut request);
@@ -23,11 +23,11 @@ pub fn inject_into_request<B>(request: &mut http::Request<B>) {
 
 /// Adds the current trace context to a `reqwest` request (feature `reqwest`):
 /// for a plain `reqwest::Client`, without `reqwest-middleware` (no CLIENT span;
-/// for one, use [`TracingMiddleware`]).
+/// for one, use [`ClientTraceMiddleware`]).
 ///
 /// ```
 /// use distributed_tracing::compat::init_trace_context;
-/// use distributed_tracing::http::RequestBuilderExt as _;
+/// use distributed_tracing::middleware::RequestBuilderExt as _;
 ///
 /// let _request = init_trace_context(Some("4bf92f3577b34da6a3ce929d0e0e4736"), None)?;
 /// let outgoing = reqwest::Client::new()
@@ -69,30 +69,30 @@ impl RequestBuilderExt for reqwest::RequestBuilder {
 /// (1024), at a character boundary.
 ///
 /// ```
-/// use distributed_tracing::http::TracingMiddleware;
+/// use distributed_tracing::middleware::ClientTraceMiddleware;
 ///
 /// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-///     .with(TracingMiddleware::new().max_attribute_len(2048))
+///     .with(ClientTraceMiddleware::new().max_attribute_len(2048))
 ///     .build();
 /// # drop(client);
 /// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 #[cfg(feature = "reqwest")]
 #[derive(Debug, Clone, Copy)]
-pub struct TracingMiddleware {
+pub struct ClientTraceMiddleware {
     max_attribute_len: usize,
     known_methods: &'static [&'static str],
 }
 
 #[cfg(feature = "reqwest")]
-impl Default for TracingMiddleware {
+impl Default for ClientTraceMiddleware {
     fn default() -> Self {
         Self::new()
     }
 }
 
 #[cfg(feature = "reqwest")]
-impl TracingMiddleware {
+impl ClientTraceMiddleware {
     /// Values cut to [`DEFAULT_MAX_ATTRIBUTE_LEN`](super::DEFAULT_MAX_ATTRIBUTE_LEN)
     /// bytes, the [`DEFAULT_KNOWN_METHODS`](super::DEFAULT_KNOWN_METHODS).
     pub const fn new() -> Self {
@@ -126,7 +126,7 @@ impl TracingMiddleware {
 
 #[cfg(feature = "reqwest")]
 #[async_trait::async_trait]
-impl reqwest_middleware::Middleware for TracingMiddleware {
+impl reqwest_middleware::Middleware for ClientTraceMiddleware {
     async fn handle(
         &self,
         mut req: reqwest::Request,
@@ -163,7 +163,7 @@ impl reqwest_middleware::Middleware for TracingMiddleware {
         let cx = crate::bridge::start_span(builder, &parent);
         crate::propagation::inject_context_into(
             &cx,
-            &mut crate::propagation::HeaderInjector(req.headers_mut()),
+            &mut crate::propagation::HeaderMapInjector(req.headers_mut()),
         );
         let result =
             opentelemetry::trace::FutureExt::with_context(next.run(req, extensions), cx.clone())
