@@ -70,7 +70,7 @@ fn provider() -> &'static SdkTracerProvider {
     static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
     PROVIDER.get_or_init(|| {
         let guard = distributed_tracing::ObservabilityBuilder::default()
-            .with_env([
+            .env_vars([
                 ("OTEL_TRACES_EXPORTER", "none"),
                 ("OTEL_TRACES_SAMPLER", "always_on"),
                 ("RUST_LOG", "off"),
@@ -392,19 +392,16 @@ fn span_lifecycle(c: &mut Criterion) {
     let variants = [
         ("ours_default", bridged()),
         ("upstream_defaults", bridged_upstream()),
-        ("option_threads_on", bridged_with(base.with_threads(true))),
-        ("option_timings_on", bridged_with(base.with_timings(true))),
-        (
-            "option_location_off",
-            bridged_with(base.with_location(false)),
-        ),
+        ("option_threads_on", bridged_with(base.threads(true))),
+        ("option_timings_on", bridged_with(base.timings(true))),
+        ("option_location_off", bridged_with(base.location(false))),
         (
             "option_span_events_all",
-            bridged_with(base.with_span_events(SpanEvents::All)),
+            bridged_with(base.span_events(SpanEvents::All)),
         ),
         (
             "option_context_activation_off",
-            bridged_with(base.with_context_activation(false)),
+            bridged_with(base.context_activation(false)),
         ),
         ("floor_registry_only", registry_only()),
     ];
@@ -431,11 +428,11 @@ fn span_enter_exit(c: &mut Criterion) {
         ("upstream_defaults", bridged_upstream()),
         (
             "option_span_events_all",
-            bridged_with(base.with_span_events(SpanEvents::All)),
+            bridged_with(base.span_events(SpanEvents::All)),
         ),
         (
             "option_context_activation_off",
-            bridged_with(base.with_context_activation(false)),
+            bridged_with(base.context_activation(false)),
         ),
         ("floor_registry_only", registry_only()),
     ];
@@ -537,7 +534,7 @@ fn log_line(c: &mut Criterion) {
     let ours_no_ids = ours_with("[{level:<8}] {message}{fields}", BridgeOptions::default());
     let ours_span_events = ours_with(
         distributed_tracing::logging::DEFAULT_PATTERN,
-        BridgeOptions::default().with_span_events(SpanEvents::All),
+        BridgeOptions::default().span_events(SpanEvents::All),
     );
     let ours_json = Dispatch::new(
         tracing_subscriber::registry()

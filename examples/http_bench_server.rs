@@ -61,7 +61,7 @@ async fn main() {
         .traces_exporter(TracesExporter::None)
         // `info`: the upstream middlewares' spans are `INFO` spans, which a
         // stricter filter would disable (and so not measure).
-        .with_env([("RUST_LOG", "info")])
+        .env_vars([("RUST_LOG", "info")])
         .init()
         .unwrap();
     let app = Router::new().route("/hello", get(hello));

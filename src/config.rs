@@ -14,7 +14,7 @@
 //! use distributed_tracing::ObservabilityBuilder;
 //!
 //! let config = ObservabilityBuilder::default()
-//!     .with_env([
+//!     .env_vars([
 //!         ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
 //!         ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
 //!         ("OTEL_TRACES_SAMPLER", "sometimes"),

@@ -5,10 +5,9 @@
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! use distributed_tracing::DistributedTraceContext;
-//! use distributed_tracing::compat::get_trace_id;
+//! use distributed_tracing::{current_trace_id, DistributedTraceContext};
 //! let seen = DistributedTraceContext::new()
-//!     .scope(async { tokio::spawn(async { get_trace_id() }).await.unwrap() })
+//!     .scope(async { tokio::spawn(async { current_trace_id() }).await.unwrap() })
 //!     .await;
 //! assert_eq!(seen, None, "plain tokio::spawn: the trace is lost");
 //! # }
@@ -19,12 +18,11 @@
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! use distributed_tracing::{spawn, DistributedTraceContext};
-//! use distributed_tracing::compat::get_trace_id;
+//! use distributed_tracing::{current_trace_id, spawn, DistributedTraceContext};
 //! let scope = DistributedTraceContext::new();
-//! let expected = scope.trace_id().to_string();
+//! let expected = scope.trace_id();
 //! let seen = scope
-//!     .scope(async { spawn(async { get_trace_id() }).await.unwrap() })
+//!     .scope(async { spawn(async { current_trace_id() }).await.unwrap() })
 //!     .await;
 //! assert_eq!(seen, Some(expected));
 //! # }
@@ -52,14 +50,13 @@ pub type InCurrentTrace<F> = Instrumented<WithContext<F>>;
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use distributed_tracing::{DistributedTraceContext, TraceFutureExt};
-/// use distributed_tracing::compat::get_trace_id;
+/// use distributed_tracing::{current_trace_id, DistributedTraceContext, TraceFutureExt};
 ///
 /// let request = DistributedTraceContext::new();
-/// let expected = request.trace_id().to_string();
+/// let expected = request.trace_id();
 /// let seen = async {
 ///     let mut jobs = tokio::task::JoinSet::new();
-///     jobs.spawn(async { get_trace_id() }.in_current_trace());
+///     jobs.spawn(async { current_trace_id() }.in_current_trace());
 ///     jobs.join_next().await.unwrap().unwrap()
 /// }
 /// .in_trace(request) // the scope lasts as long as the future
@@ -93,15 +90,14 @@ impl<F: Future> TraceFutureExt for F {}
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use distributed_tracing::{spawn, DistributedTraceContext};
-/// use distributed_tracing::compat::get_trace_id;
+/// use distributed_tracing::{current_trace_id, spawn, DistributedTraceContext};
 ///
 /// let request = DistributedTraceContext::new();
-/// let expected = request.trace_id().to_string();
+/// let expected = request.trace_id();
 /// let (lost, kept) = request
 ///     .scope(async {
-///         let lost = tokio::spawn(async { get_trace_id() }).await.unwrap();
-///         let kept = spawn(async { get_trace_id() }).await.unwrap();
+///         let lost = tokio::spawn(async { current_trace_id() }).await.unwrap();
+///         let kept = spawn(async { current_trace_id() }).await.unwrap();
 ///         (lost, kept)
 ///     })
 ///     .await;
@@ -121,15 +117,14 @@ where
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use distributed_tracing::{spawn_blocking, DistributedTraceContext};
-/// use distributed_tracing::compat::get_trace_id;
+/// use distributed_tracing::{current_trace_id, spawn_blocking, DistributedTraceContext};
 ///
 /// let request = DistributedTraceContext::new();
-/// let expected = request.trace_id().to_string();
+/// let expected = request.trace_id();
 /// let seen = request
 ///     .scope(async {
 ///         // e.g. hashing a password, reading a file with std::fs
-///         spawn_blocking(|| get_trace_id()).await.unwrap()
+///         spawn_blocking(|| current_trace_id()).await.unwrap()
 ///     })
 ///     .await;
 /// assert_eq!(seen, Some(expected));
@@ -147,11 +142,10 @@ where
 /// it (for `std::thread::spawn`, thread pools, callbacks).
 ///
 /// ```
-/// use distributed_tracing::in_current_trace_fn;
-/// use distributed_tracing::compat::{get_trace_id, init_trace_context};
-/// let guard = init_trace_context(None, None).unwrap();
-/// let seen = std::thread::spawn(in_current_trace_fn(get_trace_id)).join().unwrap();
-/// assert_eq!(seen, Some(guard.trace_id().to_string()));
+/// use distributed_tracing::{current_trace_id, in_current_trace_fn, DistributedTraceContext};
+/// let guard = DistributedTraceContext::new().enter();
+/// let seen = std::thread::spawn(in_current_trace_fn(current_trace_id)).join().unwrap();
+/// assert_eq!(seen, Some(guard.trace_id()));
 /// ```
 pub fn in_current_trace_fn<F, R>(f: F) -> impl FnOnce() -> R + Send + 'static
 where
@@ -171,14 +165,13 @@ where
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use distributed_tracing::spawn_background_job;
-/// use distributed_tracing::compat::{get_trace_id, init_trace_context};
-/// let request = init_trace_context(None, None).unwrap();
-/// let job_trace = spawn_background_job("send_email", async { get_trace_id() })
+/// use distributed_tracing::{current_trace_id, spawn_background_job, DistributedTraceContext};
+/// let request = DistributedTraceContext::new().enter();
+/// let job_trace = spawn_background_job("send_email", async { current_trace_id() })
 ///     .await
 ///     .unwrap()
 ///     .unwrap();
-/// assert_ne!(job_trace, request.trace_id().to_string(), "a trace of its own");
+/// assert_ne!(job_trace, request.trace_id(), "a trace of its own");
 /// # }
 /// ```
 pub fn spawn_background_job<F>(

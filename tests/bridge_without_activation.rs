@@ -1,5 +1,5 @@
 //! Context activation turned off, in a user's own OpenTelemetry layer or with
-//! `BridgeOptions::with_context_activation(false)`: the shims still read the
+//! `BridgeOptions::context_activation(false)`: the shims still read the
 //! entered `tracing` span's trace, and the headers they write name that span.
 
 use distributed_tracing::compat::{
@@ -48,7 +48,7 @@ async fn bridge_option_context_activation_off() {
 
     let provider = SdkTracerProvider::builder().build();
     distributed_tracing::opentelemetry::global::set_tracer_provider(provider.clone());
-    let options = BridgeOptions::default().with_context_activation(false);
+    let options = BridgeOptions::default().context_activation(false);
     let subscriber = tracing_subscriber::registry().with(otel_layer_with(options));
     let _default = tracing::subscriber::set_default(subscriber);
 

@@ -1,7 +1,7 @@
 //! The default span sink is private to the user who runs the service and
 //! bounded in size, and a sink that cannot be opened never stops the service:
 //! real files in folders of our own, `HOME` / `XDG_STATE_HOME` given through
-//! `with_env`, pipelines built with `build()` (one `init()` for the start-up
+//! `env_vars`, pipelines built with `build()` (one `init()` for the start-up
 //! line). Unix only: it checks modes, owners and symbolic links.
 #![cfg(unix)]
 
@@ -26,7 +26,7 @@ fn builder(service: &str, vars: &[(&str, &str)]) -> ObservabilityBuilder {
     let mut env = vars.to_vec();
     env.push(("OTEL_BSP_SCHEDULE_DELAY", "600000"));
     ObservabilityBuilder::default()
-        .with_env(env)
+        .env_vars(env)
         .service_name(service)
 }
 
@@ -401,7 +401,7 @@ fn init_logs_where_spans_are_written() {
     let state = scratch("init");
     let out = Captured::default();
     let guard = ObservabilityBuilder::default()
-        .with_env([("XDG_STATE_HOME", s(&state)), ("RUST_LOG", "info")])
+        .env_vars([("XDG_STATE_HOME", s(&state)), ("RUST_LOG", "info")])
         .service_name("sink-init")
         .log_output(out.clone())
         .init()

@@ -128,7 +128,7 @@ fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>
 /// returns (trace id, outer span id, inner span id).
 fn send_trace(protocol: OtlpProtocol, endpoint: String, project: &str) -> (String, String, String) {
     let guard = ObservabilityBuilder::default()
-        .with_env([("OTEL_SERVICE_NAME", "e2e-service")])
+        .env_vars([("OTEL_SERVICE_NAME", "e2e-service")])
         .resource_attribute("openinference.project.name", project)
         .otlp_protocol(protocol)
         .otlp_endpoint(endpoint)
@@ -285,7 +285,7 @@ fn a_real_collector_with_a_small_limit_and_a_restart_loses_no_normal_span() {
     let mut rotel = Some(start_rotel(&work, grpc_port, http_port, Some(1), &to));
 
     let guard = ObservabilityBuilder::default()
-        .with_env([("OTEL_BSP_SCHEDULE_DELAY", "100")])
+        .env_vars([("OTEL_BSP_SCHEDULE_DELAY", "100")])
         .service_name("limit")
         .otlp_protocol(OtlpProtocol::Grpc)
         .otlp_endpoint(format!("http://127.0.0.1:{grpc_port}"))

@@ -37,7 +37,7 @@ fn endpoint(protocol: Protocol, port: u16) -> String {
 
 fn pipeline(protocol: Protocol, port: u16, queue: usize) -> ObservabilityGuard {
     ObservabilityBuilder::default()
-        .with_env([
+        .env_vars([
             ("OTEL_BSP_EXPORT_TIMEOUT", "1500"),
             ("OTEL_BSP_SCHEDULE_DELAY", "50"),
         ])
@@ -207,7 +207,7 @@ fn a_collector_that_never_answers_times_out_and_shutdown_keeps_its_deadline() {
 fn shutdown_with_spans_queued_delivers_them_all() {
     let receiver = Receiver::start(Protocol::Http, 0, Store::default());
     let guard = ObservabilityBuilder::default()
-        .with_env([("OTEL_BSP_SCHEDULE_DELAY", "600000")])
+        .env_vars([("OTEL_BSP_SCHEDULE_DELAY", "600000")])
         .otlp_endpoint(receiver.endpoint(Protocol::Http))
         .otlp_protocol(OtlpProtocol::HttpProtobuf)
         .build()

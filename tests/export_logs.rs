@@ -22,7 +22,7 @@ fn events_become_log_records_with_their_span_ids() {
     ] {
         let receiver = Receiver::start(protocol, 0, Store::default());
         let guard = ObservabilityBuilder::default()
-            .with_env([("OTEL_SERVICE_NAME", "billing")])
+            .env_vars([("OTEL_SERVICE_NAME", "billing")])
             .otlp_protocol(otlp)
             .otlp_endpoint(receiver.endpoint(protocol))
             .build()

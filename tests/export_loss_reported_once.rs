@@ -51,7 +51,7 @@ fn losses_are_reported_once() {
         .unwrap()
         .port();
     let guard = ObservabilityBuilder::default()
-        .with_env([("OTEL_BSP_EXPORT_TIMEOUT", "1000")])
+        .env_vars([("OTEL_BSP_EXPORT_TIMEOUT", "1000")])
         .otlp_endpoint(format!("http://127.0.0.1:{port}"))
         .otlp_protocol(OtlpProtocol::Grpc)
         .otlp_timeout(Duration::from_millis(300))

@@ -55,7 +55,7 @@ fn request(addr: SocketAddr, agent: &str) {
 fn hostile_headers_and_a_silent_collector_do_not_grow_memory() {
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let guard = ObservabilityBuilder::default()
-        .with_env([
+        .env_vars([
             ("OTEL_BSP_SCHEDULE_DELAY", "100"),
             ("RUST_LOG", "warn,export_memory_bound=info"),
         ])

@@ -18,7 +18,7 @@ use tracing_subscriber::layer::SubscriberExt as _;
 fn export_one_trace(protocol: Protocol) -> (Store, String, String, String) {
     let receiver = Receiver::start(protocol, 0, Store::default());
     let guard = ObservabilityBuilder::default()
-        .with_env([("OTEL_SERVICE_NAME", "checkout")])
+        .env_vars([("OTEL_SERVICE_NAME", "checkout")])
         .otlp_endpoint(receiver.endpoint(protocol))
         .otlp_protocol(match protocol {
             Protocol::Grpc => OtlpProtocol::Grpc,
@@ -81,7 +81,7 @@ fn the_guard_flushes_every_finished_span_on_drop() {
     for protocol in [Protocol::Grpc, Protocol::Http] {
         let receiver = Receiver::start(protocol, 0, Store::default());
         let guard = ObservabilityBuilder::default()
-            .with_env([("OTEL_BSP_SCHEDULE_DELAY", "60000")])
+            .env_vars([("OTEL_BSP_SCHEDULE_DELAY", "60000")])
             .otlp_endpoint(receiver.endpoint(protocol))
             .otlp_protocol(match protocol {
                 Protocol::Grpc => OtlpProtocol::Grpc,

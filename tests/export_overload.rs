@@ -17,7 +17,7 @@ fn sustained_overload_is_reported_once() {
     let receiver = Receiver::start(Protocol::Grpc, 0, Store::default());
     let lines = Lines::default();
     let guard = ObservabilityBuilder::default()
-        .with_env([("OTEL_BSP_SCHEDULE_DELAY", "20")])
+        .env_vars([("OTEL_BSP_SCHEDULE_DELAY", "20")])
         .otlp_endpoint(receiver.endpoint(Protocol::Grpc))
         .otlp_protocol(OtlpProtocol::Grpc)
         .max_queue_size(20)

@@ -20,7 +20,7 @@ fn a_hanging_collector_is_reported_at_once_and_the_total_at_shutdown() {
     let endpoint = format!("http://127.0.0.1:{}", silent.local_addr().unwrap().port());
     let lines = Lines::default();
     let guard = ObservabilityBuilder::default()
-        .with_env([
+        .env_vars([
             ("OTEL_BSP_EXPORT_TIMEOUT", "60000"),
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "30000"),
             ("OTEL_BSP_SCHEDULE_DELAY", "100"),

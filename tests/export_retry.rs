@@ -14,7 +14,7 @@ use distributed_tracing::{ObservabilityBuilder, ObservabilityGuard};
 
 fn pipeline(protocol: Protocol, receiver: &Receiver, schedule_delay_ms: u64) -> ObservabilityGuard {
     ObservabilityBuilder::default()
-        .with_env([("OTEL_BSP_SCHEDULE_DELAY", schedule_delay_ms.to_string())])
+        .env_vars([("OTEL_BSP_SCHEDULE_DELAY", schedule_delay_ms.to_string())])
         .otlp_endpoint(receiver.endpoint(protocol))
         .otlp_protocol(match protocol {
             Protocol::Grpc => OtlpProtocol::Grpc,

@@ -15,7 +15,7 @@ fn a_second_init_fails_and_the_first_keeps_exporting() {
     let second = Receiver::start(Protocol::Http, 0, Store::default());
     let builder = |receiver: &Receiver, name: &str| {
         ObservabilityBuilder::default()
-            .with_env([("OTEL_SERVICE_NAME", name), ("RUST_LOG", "info")])
+            .env_vars([("OTEL_SERVICE_NAME", name), ("RUST_LOG", "info")])
             .otlp_protocol(OtlpProtocol::HttpProtobuf)
             .otlp_endpoint(receiver.endpoint(Protocol::Http))
     };

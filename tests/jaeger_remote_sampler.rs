@@ -67,7 +67,7 @@ fn new_traces_follow_the_remote_strategy() {
     let arg =
         format!("endpoint=http://{addr}/sampling,pollingIntervalMs=100,initialSamplingRate=1");
     let guard = ObservabilityBuilder::default()
-        .with_env([
+        .env_vars([
             ("OTEL_SERVICE_NAME", "checkout"),
             ("OTEL_TRACES_SAMPLER", "jaeger_remote"),
             ("OTEL_TRACES_SAMPLER_ARG", arg.as_str()),
@@ -114,7 +114,7 @@ fn new_traces_follow_the_remote_strategy() {
 #[test]
 fn a_bad_sampler_argument_is_reported() {
     let config = ObservabilityBuilder::default()
-        .with_env([
+        .env_vars([
             ("OTEL_TRACES_SAMPLER", "parentbased_jaeger_remote"),
             ("OTEL_TRACES_SAMPLER_ARG", "pollingIntervalMs=soon"),
         ])
@@ -151,7 +151,7 @@ fn an_unusable_sampling_endpoint_disables_the_remote_sampler() {
         ),
     ];
     let config = ObservabilityBuilder::default()
-        .with_env(env)
+        .env_vars(env)
         .config()
         .unwrap();
     assert_eq!(config.sampler, SamplerConfig::ParentBasedAlwaysOn);
@@ -170,7 +170,7 @@ fn an_unusable_sampling_endpoint_disables_the_remote_sampler() {
     assert!(disabling[0].reason.contains("parentbased_always_on"));
     assert!(!format!("{config:?}").contains("secret"), "{config:?}");
     let err = ObservabilityBuilder::default()
-        .with_env(env)
+        .env_vars(env)
         .strict(true)
         .config()
         .unwrap_err();

@@ -28,7 +28,7 @@ impl Write for SlowOutput {
 fn a_slow_output_drops_and_counts_instead_of_blocking() {
     let output = SlowOutput::default();
     let guard = ObservabilityBuilder::default()
-        .with_env([("RUST_LOG", "info")])
+        .env_vars([("RUST_LOG", "info")])
         .traces_exporter(TracesExporter::None)
         .log_output(output.clone())
         .non_blocking_logs(16)

@@ -34,7 +34,7 @@ fn an_https_endpoint_without_tls_sends_nothing_anywhere() {
     let grpc = capture(4317);
     for protocol in ["http/protobuf", "grpc"] {
         let guard = ObservabilityBuilder::default()
-            .with_env([
+            .env_vars([
                 ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://api.vendor.example"),
                 ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=s3cret-key"),
                 ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
@@ -74,7 +74,7 @@ fn an_https_endpoint_without_tls_sends_nothing_anywhere() {
 #[test]
 fn strict_mode_refuses_an_unusable_endpoint() {
     let error = ObservabilityBuilder::default()
-        .with_env([("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector:4318")])
+        .env_vars([("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector:4318")])
         .strict(true)
         .build()
         .expect_err("strict");

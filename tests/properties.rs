@@ -610,9 +610,9 @@ proptest! {
             0..10,
         )
     ) {
-        let lenient = ObservabilityBuilder::default().with_env(vars.clone()).config();
+        let lenient = ObservabilityBuilder::default().env_vars(vars.clone()).config();
         prop_assert!(lenient.is_ok());
-        match ObservabilityBuilder::default().with_env(vars).strict(true).config() {
+        match ObservabilityBuilder::default().env_vars(vars).strict(true).config() {
             Ok(config) => prop_assert!(config.issues.is_empty(), "{:?}", config.issues),
             Err(_) => prop_assert!(!lenient.unwrap().issues.is_empty()),
         }

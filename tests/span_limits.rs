@@ -17,7 +17,7 @@ use distributed_tracing::ObservabilityBuilder;
 fn counts_over_the_limits_are_dropped_and_reported() {
     let receiver = Receiver::start(Protocol::Http, 0, Store::default());
     let guard = ObservabilityBuilder::default()
-        .with_env([
+        .env_vars([
             ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "2"),
             ("OTEL_ATTRIBUTE_COUNT_LIMIT", "100"),
             ("OTEL_SPAN_EVENT_COUNT_LIMIT", "1"),
@@ -91,7 +91,7 @@ fn counts_over_the_limits_are_dropped_and_reported() {
 fn string_values_are_cut_to_the_length_limit() {
     let receiver = Receiver::start(Protocol::Grpc, 0, Store::default());
     let guard = ObservabilityBuilder::default()
-        .with_env([("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "8")])
+        .env_vars([("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "8")])
         .otlp_endpoint(receiver.endpoint(Protocol::Grpc))
         .otlp_protocol(OtlpProtocol::Grpc)
         .build()

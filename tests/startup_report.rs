@@ -28,7 +28,7 @@ impl std::io::Write for Capture {
 fn unusable_configuration_is_reported_once_quoted_and_without_secrets() {
     let output = Capture::default();
     let guard = ObservabilityBuilder::default()
-        .with_env([
+        .env_vars([
             ("RUST_LOG", "info,distributed_tracing=debug"),
             ("OTEL_TRACES_SAMPLER", "bogus"),
             (

@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Some(placeholder) = placeholder {
-        format = format.with_placeholder(placeholder);
+        format = format.placeholder(placeholder);
     }
     let sink = Sink::default();
     let writer = sink.clone();

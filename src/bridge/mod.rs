@@ -73,31 +73,31 @@ impl Default for BridgeOptions {
 
 impl BridgeOptions {
     /// Sets [`location`](Self::location).
-    pub fn with_location(mut self, on: bool) -> Self {
+    pub fn location(mut self, on: bool) -> Self {
         self.location = on;
         self
     }
 
     /// Sets [`threads`](Self::threads).
-    pub fn with_threads(mut self, on: bool) -> Self {
+    pub fn threads(mut self, on: bool) -> Self {
         self.threads = on;
         self
     }
 
     /// Sets [`timings`](Self::timings).
-    pub fn with_timings(mut self, on: bool) -> Self {
+    pub fn timings(mut self, on: bool) -> Self {
         self.timings = on;
         self
     }
 
     /// Sets [`context_activation`](Self::context_activation).
-    pub fn with_context_activation(mut self, on: bool) -> Self {
+    pub fn context_activation(mut self, on: bool) -> Self {
         self.context_activation = on;
         self
     }
 
     /// Sets [`span_events`](Self::span_events).
-    pub fn with_span_events(mut self, events: SpanEvents) -> Self {
+    pub fn span_events(mut self, events: SpanEvents) -> Self {
         self.span_events = events;
         self
     }

@@ -69,7 +69,7 @@ pub fn current_span_context() -> Option<SpanContext> {
 /// use distributed_tracing::{current_trace_id, DistributedTraceContext};
 /// assert_eq!(current_trace_id(), None);
 /// let guard = DistributedTraceContext::new().enter();
-/// assert_eq!(current_trace_id().map(|id| id.to_string()), Some(guard.trace_id().to_string()));
+/// assert_eq!(current_trace_id(), Some(guard.trace_id()));
 /// drop(guard);
 /// assert_eq!(current_trace_id(), None);
 /// ```

@@ -15,7 +15,7 @@ use opentelemetry::trace::{
 use opentelemetry::Context;
 
 use crate::bridge::start_span;
-use crate::ids::{new_span_id, new_trace_id, SpanIdHex, TraceIdHex};
+use crate::ids::{new_span_id, new_trace_id};
 use crate::propagation::{
     extract_trace_context_from_headers, traceparent_string, ExtractedContext, FLAG_RANDOM,
     FLAG_SAMPLED,
@@ -35,23 +35,22 @@ const NEW_TRACE_FLAGS: TraceFlags = TraceFlags::new(FLAG_SAMPLED | FLAG_RANDOM);
 ///   every poll, so across every `.await` (the old `async with`).
 ///
 /// ```
-/// use distributed_tracing::DistributedTraceContext;
-/// use distributed_tracing::compat::get_trace_id;
+/// use distributed_tracing::{current_trace_id, DistributedTraceContext};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// // sync
 /// let guard = DistributedTraceContext::new_root("batch").enter();
-/// assert_eq!(get_trace_id(), Some(guard.trace_id().to_string()));
+/// assert_eq!(current_trace_id(), Some(guard.trace_id()));
 /// drop(guard);
-/// assert_eq!(get_trace_id(), None);
+/// assert_eq!(current_trace_id(), None);
 ///
 /// // async
 /// let scope = DistributedTraceContext::new_root("request");
-/// let expected = scope.trace_id().to_string();
+/// let expected = scope.trace_id();
 /// let seen = scope
 ///     .scope(async {
 ///         tokio::task::yield_now().await;
-///         get_trace_id()
+///         current_trace_id()
 ///     })
 ///     .await;
 /// assert_eq!(seen, Some(expected));
@@ -214,13 +213,14 @@ impl DistributedTraceContext {
 
     /// The trace id (`TraceId::INVALID` only for [`empty`](Self::empty)).
     /// Its `Display` is the 32 lowercase hex digits.
-    pub fn trace_id(&self) -> TraceIdHex {
-        TraceIdHex::new(self.cx.span().span_context().trace_id())
+    pub fn trace_id(&self) -> TraceId {
+        self.cx.span().span_context().trace_id()
     }
 
     /// The span id of this scope (`SpanId::INVALID` only for [`empty`](Self::empty)).
-    pub fn span_id(&self) -> SpanIdHex {
-        SpanIdHex::new(self.cx.span().span_context().span_id())
+    /// Its `Display` is the 16 lowercase hex digits.
+    pub fn span_id(&self) -> SpanId {
+        self.cx.span().span_context().span_id()
     }
 
     /// The trace flags.

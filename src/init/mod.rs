@@ -334,7 +334,7 @@ impl ObservabilityBuilder {
 
     /// Reads the configuration from these variables instead of the process
     /// environment (for tests, or configuration kept elsewhere).
-    pub fn with_env<I, K, V>(mut self, vars: I) -> Self
+    pub fn env_vars<I, K, V>(mut self, vars: I) -> Self
     where
         I: IntoIterator<Item = (K, V)>,
         K: Into<String>,
@@ -904,7 +904,7 @@ mod tests {
         ];
         // The default filter (`RUST_LOG` unset) is the first case.
         let default = super::ObservabilityBuilder::default()
-            .with_env(std::iter::empty::<(String, String)>())
+            .env_vars(std::iter::empty::<(String, String)>())
             .config()
             .unwrap()
             .log_filter;

@@ -107,7 +107,7 @@ impl TraceContextFormat {
     }
 
     /// What the id placeholders show outside a trace (default `-`).
-    pub fn with_placeholder(mut self, placeholder: impl Into<String>) -> Self {
+    pub fn placeholder(mut self, placeholder: impl Into<String>) -> Self {
         self.placeholder = placeholder.into();
         self
     }

@@ -10,9 +10,8 @@ use super::attributes::capped;
 /// headers: for hyper or any client built on `http::Request`.
 ///
 /// ```
-/// use distributed_tracing::compat::init_trace_context;
 /// use distributed_tracing::middleware::inject_into_request;
-/// let _trace = init_trace_context(None, None).unwrap();
+/// let _trace = distributed_tracing::DistributedTraceContext::new().enter();
 /// let mut request = http::Request::get("http://127.0.0.1/").body(()).unwrap();
 /// inject_into_request(&mut request);
 /// assert!(request.headers().contains_key("traceparent"));
@@ -26,10 +25,13 @@ pub fn inject_into_request<B>(request: &mut http::Request<B>) {
 /// for one, use [`ClientTraceMiddleware`]).
 ///
 /// ```
-/// use distributed_tracing::compat::init_trace_context;
 /// use distributed_tracing::middleware::RequestBuilderExt as _;
 ///
-/// let _request = init_trace_context(Some("4bf92f3577b34da6a3ce929d0e0e4736"), None)?;
+/// let _request = distributed_tracing::DistributedTraceContext::from_ids(
+///     Some(distributed_tracing::parse_trace_id("4bf92f3577b34da6a3ce929d0e0e4736")?),
+///     None,
+/// )
+/// .enter();
 /// let outgoing = reqwest::Client::new()
 ///     .get("http://127.0.0.1:8080/users/7")
 ///     .with_trace_context()

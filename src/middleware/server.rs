@@ -22,14 +22,14 @@ use crate::extract_trace_context_from_headers;
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use distributed_tracing::compat::get_trace_id;
+/// use distributed_tracing::current_trace_id;
 /// use distributed_tracing::middleware::{ServerTraceLayer, Trust};
 /// use http_body_util::BodyExt as _;
 /// use tower::{service_fn, Layer as _, ServiceExt as _};
 ///
 /// // A handler that answers with the trace id it runs in.
 /// let handler = service_fn(|_: http::Request<String>| async {
-///     Ok::<_, std::convert::Infallible>(http::Response::new(get_trace_id().unwrap_or_default()))
+///     Ok::<_, std::convert::Infallible>(http::Response::new(current_trace_id().map(|id| id.to_string()).unwrap_or_default()))
 /// });
 /// let caller = "4bf92f3577b34da6a3ce929d0e0e4736";
 /// let request = || {

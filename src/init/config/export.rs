@@ -332,7 +332,7 @@ pub(super) fn check_endpoint(url: &str) -> Result<(), String> {
 }
 
 /// `<folder>/<service>.spans.jsonl`, the folder chosen by [`spans_dir`] from
-/// the configuration's environment (so `with_env` can move it).
+/// the configuration's environment (so `env_vars` can move it).
 fn default_spans_file(env: &Env<'_>, service: &str) -> PathBuf {
     let safe: String = service
         .chars()

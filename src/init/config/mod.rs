@@ -251,7 +251,7 @@ impl fmt::Debug for OtlpConfig {
 /// use distributed_tracing::ObservabilityBuilder;
 /// use distributed_tracing::logging::{DatadogTags, JsonFormat};
 /// let config = ObservabilityBuilder::default()
-///     .with_env([("DD_SERVICE", "checkout"), ("DD_ENV", "prod")])
+///     .env_vars([("DD_SERVICE", "checkout"), ("DD_ENV", "prod")])
 ///     .config()
 ///     .unwrap();
 /// assert_eq!(config.datadog.service, "checkout");
