@@ -13,20 +13,6 @@ use std::process::Command;
 use common::otlp::{Protocol, Received, Receiver, Store};
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 
-fn example_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
-    let bin = dir
-        .join("examples")
-        .join(format!("service_chain{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo test --all-features`",
-        bin.display()
-    );
-    bin
-}
-
 fn kind(s: &Received) -> SpanKind {
     SpanKind::try_from(s.span.kind).unwrap_or(SpanKind::Unspecified)
 }
@@ -44,7 +30,7 @@ fn one<'a>(spans: &'a [Received], service: &str, k: SpanKind) -> &'a Received {
 fn one_trace_across_three_services() {
     let receiver = Receiver::start(Protocol::Grpc, 0, Store::default());
     let endpoint = format!("http://{}", receiver.addr);
-    let out = Command::new(example_binary())
+    let out = Command::new(common::example_binary("service_chain"))
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
         .env_remove("OTEL_SERVICE_NAME")

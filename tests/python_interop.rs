@@ -37,13 +37,7 @@ fn start(mut cmd: Command) -> Service {
 }
 
 fn rust_service(role: &str, next: &str, endpoint: &str) -> Service {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .unwrap()
-        .join("examples/service_chain");
-    let mut cmd = Command::new(bin);
+    let mut cmd = Command::new(common::example_binary("service_chain"));
     cmd.args(["serve", role, next])
         .env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", endpoint)
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")

@@ -5,33 +5,16 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
 
 use common::otlp::{Protocol, Receiver, Store};
 
-/// `target/<profile>/examples/quickstart`, which `cargo test` builds beside
-/// this test binary (`target/<profile>/deps/quickstart-<hash>`).
-fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("quickstart{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} is missing: run the tests with `cargo test`, which builds the examples",
-        bin.display()
-    );
-    bin
-}
-
 #[test]
 fn quickstart_lines_share_one_trace_id_and_its_spans_are_exported() {
     let tmp = std::env::temp_dir().join(format!("dt-quickstart-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
-    let out = Command::new(example_binary())
+    let out = Command::new(common::example_binary("quickstart"))
         .env("XDG_STATE_HOME", &tmp)
         .env_remove("DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES")
         .env_remove("RUST_LOG")
@@ -105,7 +88,7 @@ fn quickstart_lines_share_one_trace_id_and_its_spans_are_exported() {
 }
 
 fn run_quickstart(env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(example_binary());
+    let mut cmd = Command::new(common::example_binary("quickstart"));
     for var in [
         "RUST_LOG",
         "OTEL_SERVICE_NAME",

@@ -7,6 +7,8 @@
 //! independent conformance run starts.
 #![cfg(all(feature = "http-server", feature = "reqwest"))]
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -35,17 +37,7 @@ impl Drop for Service {
 }
 
 fn start_service() -> (Service, SocketAddr) {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
-    let bin = dir
-        .join("examples")
-        .join(format!("w3c_test_service{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo test --all-features`",
-        bin.display()
-    );
-    let mut child = Command::new(bin)
+    let mut child = Command::new(common::example_binary("w3c_test_service"))
         .arg("127.0.0.1:0")
         .env("OTEL_TRACES_EXPORTER", "none")
         .env("RUST_LOG", "warn")

@@ -75,6 +75,23 @@ pub fn span_of(hex: &str) -> SpanId {
     SpanId::from_hex(hex).expect("span id hex")
 }
 
+/// `target/<profile>/examples/<name>`, which `cargo test` builds beside the
+/// test binaries (`target/<profile>/deps/<test>-<hash>`); panics with what to
+/// run when it is missing.
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let bin = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --all-features`, which builds the examples",
+        bin.display()
+    );
+    bin
+}
+
 /// The virtual environment with the Python peers of the end-to-end tests
 /// (`DT_E2E_VENV`, default `target/e2e-venv`), installed by
 /// `scripts/e2e-setup.sh` when missing.
