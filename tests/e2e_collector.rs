@@ -1,25 +1,23 @@
-//! End to end through a real collector and a real trace backend, both from
-//! PyPI (installed by `scripts/e2e-setup.sh`, which this test runs when they
-//! are missing): spans leave this crate over OTLP (gRPC and HTTP), pass through
-//! `rotel` (an OpenTelemetry collector) and land in Arize Phoenix (a trace
-//! backend storing them in SQLite), from whose REST API the test reads the trace
-//! back. Everything listens on 127.0.0.1 only.
+//! End to end through rotel, a real OpenTelemetry collector (written in Rust,
+//! installed from PyPI by `scripts/e2e-setup.sh`, which this test runs when it
+//! is missing), with its smallest message limit and a restart under load, into
+//! the in-process OTLP receiver. (The way into a real trace backend, Jaeger,
+//! directly and through the OpenTelemetry Collector, is `tests/e2e_jaeger.rs`.)
+//! Everything listens on 127.0.0.1 only.
 
 mod common;
 
-use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
+use common::e2e::{free_ports, wait_until, Process};
 use common::otlp::{Protocol, Receiver, Store};
-use distributed_tracing::compat::{get_span_id, get_trace_id};
 use distributed_tracing::config::OtlpProtocol;
 use distributed_tracing::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use distributed_tracing::opentelemetry::KeyValue;
 use distributed_tracing::ObservabilityBuilder;
-use tracing_subscriber::layer::SubscriberExt as _;
 
 /// The rotel collector binary installed by `scripts/e2e-setup.sh`.
 fn rotel_bin() -> std::path::PathBuf {
@@ -30,200 +28,6 @@ fn rotel_bin() -> std::path::PathBuf {
         .map(|python| python.path().join("site-packages/rotel/rotel-agent"))
         .find(|p| p.exists())
         .expect("rotel-agent in the venv")
-}
-
-/// A child process killed when the test ends, however it ends.
-struct Process(Child);
-
-impl Process {
-    /// Sends SIGTERM and waits for the process to exit, at most `limit`
-    /// (then it is killed when dropped).
-    fn terminate(mut self, limit: Duration) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Four distinct free ports on 127.0.0.1 (held together while chosen, so the
-/// system cannot hand out the same one twice).
-fn free_ports() -> [u16; 4] {
-    let listeners: Vec<TcpListener> = (0..4)
-        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    let ports: Vec<u16> = listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect();
-    [ports[0], ports[1], ports[2], ports[3]]
-}
-
-/// `GET http://127.0.0.1:{port}{path}`: status and body (HTTP/1.1, no keep-alive).
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    Some((status, body))
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = rest[n..].trim_start_matches("\r\n");
-    }
-    out
-}
-
-fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// Sends one trace (two nested spans) through a pipeline to `endpoint`;
-/// returns (trace id, outer span id, inner span id).
-fn send_trace(protocol: OtlpProtocol, endpoint: String, project: &str) -> (String, String, String) {
-    let guard = ObservabilityBuilder::default()
-        .env_vars([("OTEL_SERVICE_NAME", "e2e-service")])
-        .resource_attribute("openinference.project.name", project)
-        .otlp_protocol(protocol)
-        .otlp_endpoint(endpoint)
-        .build()
-        .unwrap();
-    let provider = guard.tracer_provider().unwrap().clone();
-    let subscriber = tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("e2e")));
-    let ids = tracing::subscriber::with_default(subscriber, || {
-        let outer = tracing::info_span!("checkout");
-        let _o = outer.enter();
-        let outer_id = get_span_id().unwrap();
-        let inner = tracing::info_span!("charge_card");
-        let _i = inner.enter();
-        (get_trace_id().unwrap(), outer_id, get_span_id().unwrap())
-    });
-    drop(guard);
-    ids
-}
-
-#[test]
-fn spans_reach_a_real_backend_through_a_real_collector() {
-    let venv = common::e2e_venv();
-    let work = std::env::temp_dir().join(format!("dt-e2e-{}", std::process::id()));
-    std::fs::create_dir_all(&work).unwrap();
-    let [phoenix_http, phoenix_grpc, rotel_grpc, rotel_http] = free_ports();
-
-    let phoenix_log = std::fs::File::create(work.join("phoenix.log")).unwrap();
-    let _phoenix = Process(
-        Command::new(venv.join("bin/python"))
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/phoenix_serve.py"))
-            .arg("serve")
-            .env("PHOENIX_HOST", "127.0.0.1")
-            .env("PHOENIX_PORT", phoenix_http.to_string())
-            .env("PHOENIX_GRPC_PORT", phoenix_grpc.to_string())
-            .env("PHOENIX_WORKING_DIR", &work)
-            .env("PHOENIX_ALLOW_EXTERNAL_RESOURCES", "false")
-            .env("PHOENIX_TELEMETRY_ENABLED", "false")
-            .stdout(phoenix_log.try_clone().unwrap())
-            .stderr(phoenix_log)
-            .spawn()
-            .expect("start phoenix"),
-    );
-    wait_until("phoenix to start", Duration::from_secs(120), || {
-        http_get(phoenix_http, "/v1/projects").filter(|(status, _)| *status == 200)
-    });
-    let _rotel = start_rotel(
-        &work,
-        rotel_grpc,
-        rotel_http,
-        None,
-        &format!("http://127.0.0.1:{phoenix_http}"),
-    );
-
-    let project = format!("dt-e2e-{}", std::process::id());
-    let cases = [
-        (OtlpProtocol::Grpc, format!("http://127.0.0.1:{rotel_grpc}")),
-        (
-            OtlpProtocol::HttpProtobuf,
-            format!("http://127.0.0.1:{rotel_http}/v1/traces"),
-        ),
-    ];
-    for (protocol, endpoint) in cases {
-        let (trace_id, outer_id, inner_id) = send_trace(protocol, endpoint, &project);
-        let path = format!("/v1/projects/{project}/spans?trace_id={trace_id}&limit=100");
-        let spans: Vec<serde_json::Value> = wait_until(
-            &format!("{protocol:?} trace {trace_id} in phoenix"),
-            Duration::from_secs(60),
-            || {
-                let (status, body) = http_get(phoenix_http, &path)?;
-                let json: serde_json::Value = serde_json::from_str(&body).ok()?;
-                let data = json["data"].as_array()?.clone();
-                (status == 200 && data.len() >= 2).then_some(data)
-            },
-        );
-        assert_eq!(spans.len(), 2, "{protocol:?}: {spans:#?}");
-        let by_name = |name: &str| {
-            spans
-                .iter()
-                .find(|s| s["name"] == name)
-                .unwrap_or_else(|| panic!("{name} in {spans:#?}"))
-        };
-        let (outer, inner) = (by_name("checkout"), by_name("charge_card"));
-        assert_eq!(outer["context"]["trace_id"], trace_id.as_str());
-        assert_eq!(outer["context"]["span_id"], outer_id.as_str());
-        assert!(outer["parent_id"].is_null(), "the root");
-        assert_eq!(inner["context"]["span_id"], inner_id.as_str());
-        assert_eq!(inner["parent_id"], outer_id.as_str(), "parent link");
-    }
-    // The resource survived the collector: Phoenix files the spans under the
-    // project our resource attribute named. (Phoenix keeps no other resource
-    // attribute, so `service.name` cannot be read back from it.)
-    let (_, projects) = http_get(phoenix_http, "/v1/projects").unwrap();
-    assert!(projects.contains(&project), "{projects}");
-    std::fs::remove_dir_all(&work).ok();
 }
 
 /// Starts rotel receiving OTLP on `grpc_port` and `http_port` (with a gRPC

@@ -6,6 +6,7 @@
 //! its own trace ids.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod e2e;
 pub mod otlp;
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -110,6 +111,26 @@ pub fn e2e_venv() -> std::path::PathBuf {
         "scripts/e2e-setup.sh failed: the Python peers could not be installed from PyPI"
     );
     venv
+}
+
+/// A tool built by `scripts/e2e-tools.sh` (`jaeger`, `otelcol`) from its Go
+/// modules, in `DT_E2E_TOOLS` (default `target/e2e-tools`); the script runs
+/// first, and builds what is missing (several minutes the first time).
+pub fn e2e_tool(name: &str) -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tools = std::env::var_os("DT_E2E_TOOLS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target/e2e-tools"));
+    let status = std::process::Command::new("bash")
+        .arg(root.join("scripts/e2e-tools.sh"))
+        .env("DT_E2E_TOOLS", &tools)
+        .status()
+        .expect("run scripts/e2e-tools.sh");
+    assert!(
+        status.success(),
+        "scripts/e2e-tools.sh failed: Jaeger and the collector could not be built from their Go modules"
+    );
+    tools.join(name)
 }
 
 /// Log output captured in memory (`ObservabilityBuilder::log_output`).

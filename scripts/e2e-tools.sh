@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds the real trace backend and collector of the end-to-end tests from
+# their Go modules (through the Go module proxy), into target/e2e-tools/
+# (override with DT_E2E_TOOLS):
+#   - jaeger: Jaeger v2, github.com/jaegertracing/jaeger/cmd/jaeger, pinned by
+#     scripts/e2e-tools/jaeger/go.mod and go.sum (module v1.76.0);
+#   - otelcol: an OpenTelemetry Collector v0.165.0 with the components
+#     otel-collector.yaml names, built by the collector's builder (ocb) from
+#     scripts/e2e-tools/otelcol-builder.yaml.
+# Idempotent: a second run reuses what was built for the same pins. Prints how
+# long each build took.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+tools="${DT_E2E_TOOLS:-target/e2e-tools}"
+mkdir -p "$tools"
+tools=$(cd "$tools" && pwd)
+# Tests run in parallel and may all ask at once: one builds, the others wait.
+exec 9>"$tools/.lock"
+flock 9
+command -v go >/dev/null || { echo "e2e-tools: Go is needed (https://go.dev/dl/)" >&2; exit 1; }
+# The machine's own Go (go.mod files here ask for no newer one).
+export GOTOOLCHAIN=local
+pin() { sha256sum "$@" | sha256sum | cut -c1-16; }
+
+jaeger_pin=$(pin scripts/e2e-tools/jaeger/go.mod scripts/e2e-tools/jaeger/go.sum)
+if [ ! -x "$tools/jaeger" ] || [ ! -f "$tools/.jaeger-$jaeger_pin" ]; then
+  start=$(date +%s)
+  (cd scripts/e2e-tools/jaeger && go build -trimpath -o "$tools/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger)
+  rm -f "$tools"/.jaeger-*
+  touch "$tools/.jaeger-$jaeger_pin"
+  echo "e2e-tools: jaeger built in $(( $(date +%s) - start )) s"
+fi
+
+ocb_version=v0.165.0
+otelcol_pin=$(pin scripts/e2e-tools/otelcol-builder.yaml)-$ocb_version
+if [ ! -x "$tools/otelcol" ] || [ ! -f "$tools/.otelcol-$otelcol_pin" ]; then
+  start=$(date +%s)
+  if [ ! -x "$tools/bin/builder-$ocb_version" ]; then
+    GOBIN="$tools/bin" go install "go.opentelemetry.io/collector/cmd/builder@$ocb_version"
+    mv "$tools/bin/builder" "$tools/bin/builder-$ocb_version"
+  fi
+  (cd "$tools" && rm -rf otelcol-src && "$tools/bin/builder-$ocb_version" --config "$repo/scripts/e2e-tools/otelcol-builder.yaml" > otelcol-build.log 2>&1) \
+    || { tail -30 "$tools/otelcol-build.log" >&2; exit 1; }
+  cp "$tools/otelcol-src/otelcol" "$tools/otelcol"
+  rm -f "$tools"/.otelcol-*
+  touch "$tools/.otelcol-$otelcol_pin"
+  echo "e2e-tools: otelcol built in $(( $(date +%s) - start )) s"
+fi
+echo "e2e-tools: $tools/jaeger, $tools/otelcol"
