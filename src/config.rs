@@ -30,6 +30,6 @@
 // The types are defined beside their resolvers in `init/config/`; this module
 // is their one public path.
 pub use crate::init::{
-    BatchConfig, ConfigIssue, DatadogConfig, Disabled, EffectiveConfig, OtlpConfig, OtlpProtocol,
-    SamplerConfig, SpanLimitsConfig, TracesExporter,
+    BatchConfig, ConfigIssue, DatadogConfig, Disabled, EffectiveConfig, OtlpCompression,
+    OtlpConfig, OtlpProtocol, SamplerConfig, SpanLimitsConfig, TracesExporter,
 };

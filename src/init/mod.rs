@@ -30,8 +30,8 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 
 pub(crate) use config::{datadog_tags_from_env, log_filter_from_env};
 pub use config::{
-    BatchConfig, ConfigIssue, DatadogConfig, Disabled, EffectiveConfig, OtlpConfig, OtlpProtocol,
-    SamplerConfig, TracesExporter,
+    BatchConfig, ConfigIssue, DatadogConfig, Disabled, EffectiveConfig, OtlpCompression,
+    OtlpConfig, OtlpProtocol, SamplerConfig, TracesExporter,
 };
 pub use limits::SpanLimitsConfig;
 pub use processor::ExportStats;
@@ -180,6 +180,20 @@ impl ObservabilityBuilder {
     /// and the default (10 s) used.
     pub fn otlp_timeout(mut self, timeout: Duration) -> Self {
         self.over.otlp_timeout = Some(timeout);
+        self
+    }
+
+    /// The compression of OTLP requests (spans and log records), like
+    /// `OTEL_EXPORTER_OTLP_COMPRESSION`.
+    ///
+    /// ```
+    /// use distributed_tracing::config::OtlpCompression;
+    /// use distributed_tracing::ObservabilityBuilder;
+    /// let builder = ObservabilityBuilder::default().otlp_compression(OtlpCompression::Gzip);
+    /// # drop(builder);
+    /// ```
+    pub fn otlp_compression(mut self, compression: OtlpCompression) -> Self {
+        self.over.otlp_compression = Some(compression);
         self
     }
 
@@ -590,7 +604,12 @@ fn build_pipeline(
                 let max_bytes = config.batch.max_export_bytes;
                 QueueProcessor::start(
                     move || {
-                        otlp::OtlpExporter::<otlp::Traces>::new(&otlp, &otlp.endpoint, max_bytes)
+                        otlp::OtlpExporter::<otlp::Traces>::new(
+                            &otlp,
+                            &otlp.endpoint,
+                            otlp.compression,
+                            max_bytes,
+                        )
                     },
                     resource.clone(),
                     config.batch,
@@ -665,7 +684,14 @@ fn build_log_pipeline(
         let otlp = config.otlp.clone();
         let max_bytes = config.batch.max_export_bytes;
         let (processor, counters) = QueueProcessor::start(
-            move || otlp::OtlpExporter::<otlp::Logs>::new(&otlp, &otlp.logs_endpoint, max_bytes),
+            move || {
+                otlp::OtlpExporter::<otlp::Logs>::new(
+                    &otlp,
+                    &otlp.logs_endpoint,
+                    otlp.logs_compression,
+                    max_bytes,
+                )
+            },
             resource(config),
             config.batch,
         )?;

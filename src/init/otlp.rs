@@ -26,7 +26,7 @@ use prost::bytes::{BufMut as _, Bytes};
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 use prost::Message as _;
 
-use super::config::{OtlpConfig, OtlpProtocol};
+use super::config::{OtlpCompression, OtlpConfig, OtlpProtocol};
 use super::processor::{Export, Failure, Sent};
 
 /// One kind of OTLP data: how an item is encoded and where it is sent.
@@ -98,6 +98,8 @@ enum Transport {
         client: reqwest::Client,
         url: String,
         headers: http::HeaderMap,
+        /// Whether bodies are sent gzip-compressed (`Content-Encoding: gzip`).
+        gzip: bool,
     },
     #[cfg(feature = "otlp-grpc")]
     Grpc {
@@ -139,8 +141,10 @@ impl<S: Signal> OtlpExporter<S> {
     pub(crate) fn new(
         config: &OtlpConfig,
         endpoint: &str,
+        compression: OtlpCompression,
         max_request_bytes: usize,
     ) -> crate::Result<Self> {
+        let gzip = compression == OtlpCompression::Gzip;
         let shown = super::config::redact_url(endpoint);
         let transport = match config.protocol {
             #[cfg(feature = "otlp-http")]
@@ -165,6 +169,7 @@ impl<S: Signal> OtlpExporter<S> {
                     client,
                     url: endpoint.to_owned(),
                     headers,
+                    gzip,
                 }
             }
             #[cfg(feature = "otlp-grpc")]
@@ -187,10 +192,12 @@ impl<S: Signal> OtlpExporter<S> {
                         metadata.insert(name, value);
                     }
                 }
-                Transport::Grpc {
-                    grpc: tonic::client::Grpc::new(channel),
-                    metadata,
+                let mut grpc = tonic::client::Grpc::new(channel);
+                if gzip {
+                    // `grpc-encoding: gzip`, each message compressed.
+                    grpc = grpc.send_compressed(tonic::codec::CompressionEncoding::Gzip);
                 }
+                Transport::Grpc { grpc, metadata }
             }
             #[allow(unreachable_patterns)]
             other => {
@@ -316,7 +323,8 @@ impl<S: Signal> Export for OtlpExporter<S> {
                 client,
                 url,
                 headers,
-            } => send_http(client, url, headers, body, timeout).await?,
+                gzip,
+            } => send_http(client, url, headers, body, *gzip, timeout).await?,
             #[cfg(feature = "otlp-grpc")]
             Transport::Grpc { grpc, metadata } => {
                 send_grpc(grpc, metadata, S::GRPC_PATH, body, timeout).await?
@@ -373,16 +381,21 @@ async fn send_http(
     url: &str,
     headers: &http::HeaderMap,
     body: Bytes,
+    gzip: bool,
     timeout: Duration,
 ) -> Result<Vec<u8>, Failure> {
-    let result = client
+    let mut request = client
         .post(url)
         .headers(headers.clone())
         .header(http::header::CONTENT_TYPE, "application/x-protobuf")
-        .timeout(timeout)
-        .body(body)
-        .send()
-        .await;
+        .timeout(timeout);
+    request = match gzip {
+        true => request
+            .header(http::header::CONTENT_ENCODING, "gzip")
+            .body(gzipped(&body)),
+        false => request.body(body),
+    };
+    let result = request.send().await;
     let mut response = match result {
         Ok(response) => response,
         Err(e) if e.is_timeout() => return Err(Failure::TimedOut(timeout)),
@@ -430,6 +443,19 @@ async fn send_http(
             retry_after: None,
         },
     })
+}
+
+/// `body` compressed with gzip (the default level).
+#[cfg(feature = "otlp-http")]
+fn gzipped(body: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4),
+        flate2::Compression::default(),
+    );
+    // Writing into a `Vec` cannot fail.
+    let _ = encoder.write_all(body);
+    encoder.finish().unwrap_or_default()
 }
 
 /// `Retry-After` in seconds (the form collectors send).
@@ -634,9 +660,16 @@ mod tests {
             logs_endpoint: "http://127.0.0.1:4318/v1/logs".into(),
             headers: Vec::new(),
             timeout: Duration::from_secs(1),
+            compression: OtlpCompression::None,
+            logs_compression: OtlpCompression::None,
         };
-        let mut exporter =
-            OtlpExporter::<Traces>::new(&config, &config.endpoint, 4 * 1024 * 1024).unwrap();
+        let mut exporter = OtlpExporter::<Traces>::new(
+            &config,
+            &config.endpoint,
+            config.compression,
+            4 * 1024 * 1024,
+        )
+        .unwrap();
         exporter.set_resource(
             &Resource::builder_empty()
                 .with_service_name("svc")

@@ -24,6 +24,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message as _;
+use tonic::codec::CompressionEncoding;
 
 /// One received span, with the service that sent it.
 #[derive(Debug, Clone)]
@@ -277,10 +278,12 @@ impl Receiver {
                         tonic::transport::Server::builder()
                             .add_service(
                                 TraceServiceServer::new(Grpc(thread_store.clone()))
+                                    .accept_compressed(CompressionEncoding::Gzip)
                                     .max_decoding_message_size(limit),
                             )
                             .add_service(
                                 LogsServiceServer::new(Grpc(thread_store))
+                                    .accept_compressed(CompressionEncoding::Gzip)
                                     .max_decoding_message_size(limit),
                             )
                             .serve_with_incoming_shutdown(incoming, shutdown)

@@ -51,6 +51,13 @@ pub(crate) const OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_LO
 pub(crate) const OTEL_EXPORTER_OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
 /// The traces' request headers, after [`OTEL_EXPORTER_OTLP_HEADERS`].
 pub(crate) const OTEL_EXPORTER_OTLP_TRACES_HEADERS: &str = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
+/// The compression of all OTLP requests: `gzip` or `none`.
+pub(crate) const OTEL_EXPORTER_OTLP_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
+/// The traces' compression, before [`OTEL_EXPORTER_OTLP_COMPRESSION`].
+pub(crate) const OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: &str =
+    "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION";
+/// The log records' compression, before [`OTEL_EXPORTER_OTLP_COMPRESSION`].
+pub(crate) const OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION";
 /// The traces' request deadline (milliseconds), before [`OTEL_EXPORTER_OTLP_TIMEOUT`].
 pub(crate) const OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
 /// The request deadline (milliseconds).

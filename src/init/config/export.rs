@@ -5,15 +5,18 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::env::{
-    mask_pairs, Env, HOME, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_GRPC_ENDPOINT_DEFAULT,
-    OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_HTTP_TRACES_ENDPOINT_DEFAULT,
+    mask_pairs, Env, HOME, OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_ENDPOINT,
+    OTEL_EXPORTER_OTLP_GRPC_ENDPOINT_DEFAULT, OTEL_EXPORTER_OTLP_HEADERS,
+    OTEL_EXPORTER_OTLP_HTTP_TRACES_ENDPOINT_DEFAULT, OTEL_EXPORTER_OTLP_LOGS_COMPRESSION,
     OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TIMEOUT,
-    OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
-    OTEL_EXPORTER_OTLP_TRACES_HEADERS, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
-    OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, OTEL_LOGS_EXPORTER, OTEL_TRACES_EXPORTER, TMPDIR,
-    XDG_STATE_HOME,
+    OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT, OTEL_EXPORTER_OTLP_TRACES_COMPRESSION,
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_HEADERS,
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, OTEL_LOGS_EXPORTER,
+    OTEL_TRACES_EXPORTER, TMPDIR, XDG_STATE_HOME,
 };
-use super::{redact_url, Disabled, OtlpConfig, OtlpProtocol, Overrides, TracesExporter};
+use super::{
+    redact_url, Disabled, OtlpCompression, OtlpConfig, OtlpProtocol, Overrides, TracesExporter,
+};
 use crate::init::sink::{current_uid, Uid};
 
 /// What [`resolve`] decides.
@@ -105,6 +108,20 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
 
     let headers = headers(env, over);
     let timeout = timeout(env, over);
+    // Per-signal over generic; the builder's over both.
+    let generic = compression_of(env, OTEL_EXPORTER_OTLP_COMPRESSION);
+    let traces_own = compression_of(env, OTEL_EXPORTER_OTLP_TRACES_COMPRESSION);
+    let logs_own = compression_of(env, OTEL_EXPORTER_OTLP_LOGS_COMPRESSION);
+    let compression = over
+        .otlp_compression
+        .or(traces_own)
+        .or(generic)
+        .unwrap_or_default();
+    let logs_compression = over
+        .otlp_compression
+        .or(logs_own)
+        .or(generic)
+        .unwrap_or_default();
 
     let (mut traces_exporter, spans_dir_is_default) =
         traces_exporter(env, over, endpoint_set, service_name);
@@ -157,6 +174,8 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
             logs_endpoint,
             headers,
             timeout,
+            compression,
+            logs_compression,
         },
         spans_dir_is_default,
     }
@@ -249,6 +268,16 @@ fn timeout(env: &mut Env<'_>, over: &Overrides) -> Duration {
     .or_else(|| env.nonzero_millis(OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, INSTANT_TIMEOUT))
     .or_else(|| env.nonzero_millis(OTEL_EXPORTER_OTLP_TIMEOUT, INSTANT_TIMEOUT))
     .unwrap_or(OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT)
+}
+
+/// The compression `name` sets, if it is set to a known one.
+fn compression_of(env: &mut Env<'_>, name: &'static str) -> Option<OtlpCompression> {
+    let value = env.var(name)?;
+    let parsed = OtlpCompression::parse(value.trim());
+    if parsed.is_none() {
+        env.issue(name, &value, "expected gzip or none; it is skipped");
+    }
+    parsed
 }
 
 /// The span exporter: the builder's, else `OTEL_TRACES_EXPORTER`, else OTLP

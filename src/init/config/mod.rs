@@ -104,6 +104,35 @@ impl OtlpProtocol {
     }
 }
 
+/// The compression of OTLP requests (`OTEL_EXPORTER_OTLP_COMPRESSION`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OtlpCompression {
+    /// Requests as they are (`none`, the specification's default).
+    #[default]
+    None,
+    /// gzip: `Content-Encoding: gzip` over HTTP, `grpc-encoding: gzip` over gRPC.
+    Gzip,
+}
+
+impl OtlpCompression {
+    pub(crate) fn parse(value: &str) -> Option<Self> {
+        match value {
+            "none" => Some(Self::None),
+            "gzip" => Some(Self::Gzip),
+            _ => None,
+        }
+    }
+
+    /// The name used in `OTEL_EXPORTER_OTLP_COMPRESSION`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Gzip => "gzip",
+        }
+    }
+}
+
 /// The sampler for new spans (`OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`).
 /// Its `Debug` form masks the credentials of the Jaeger endpoint.
 #[derive(Clone, PartialEq)]
@@ -223,6 +252,14 @@ pub struct OtlpConfig {
     /// Deadline of one export request (`OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, else
     /// `OTEL_EXPORTER_OTLP_TIMEOUT`, default 10 s; 0 is reported and ignored).
     pub timeout: Duration,
+    /// Compression of the span requests: the builder's, else
+    /// `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION`, else
+    /// `OTEL_EXPORTER_OTLP_COMPRESSION`; default none.
+    pub compression: OtlpCompression,
+    /// Compression of the log record requests (feature `logs`): the builder's,
+    /// else `OTEL_EXPORTER_OTLP_LOGS_COMPRESSION`, else
+    /// `OTEL_EXPORTER_OTLP_COMPRESSION`; default none.
+    pub logs_compression: OtlpCompression,
 }
 
 impl fmt::Debug for OtlpConfig {
@@ -240,6 +277,8 @@ impl fmt::Debug for OtlpConfig {
             .field("logs_endpoint", &redact_url(&self.logs_endpoint))
             .field("headers", &headers)
             .field("timeout", &self.timeout)
+            .field("compression", &self.compression.as_str())
+            .field("logs_compression", &self.logs_compression.as_str())
             .finish()
     }
 }
@@ -458,6 +497,7 @@ pub(crate) struct Overrides {
     pub(crate) otlp_protocol: Option<OtlpProtocol>,
     pub(crate) otlp_headers: Vec<(String, String)>,
     pub(crate) otlp_timeout: Option<Duration>,
+    pub(crate) otlp_compression: Option<OtlpCompression>,
     pub(crate) sampler: Option<SamplerConfig>,
     pub(crate) propagators: Option<Vec<PropagatorName>>,
     pub(crate) max_queue_size: Option<usize>,

@@ -365,6 +365,75 @@ fn good_values() {
     ]);
     assert_eq!(c.otlp.timeout, Duration::from_millis(100));
 
+    // Compression: per-signal over generic; the builder over both.
+    use OtlpCompression::{Gzip, None as Plain};
+    type Vars<'a> = &'a [(&'a str, &'a str)];
+    // (variables, builder, traces, logs, label)
+    let cases: [(
+        Vars,
+        Option<OtlpCompression>,
+        OtlpCompression,
+        OtlpCompression,
+        &str,
+    ); 6] = [
+        (&[], None, Plain, Plain, "nothing set: none"),
+        (
+            &[("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")],
+            None,
+            Gzip,
+            Gzip,
+            "generic",
+        ),
+        (
+            &[
+                ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+                ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "none"),
+            ],
+            None,
+            Plain,
+            Gzip,
+            "traces' own over generic",
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "gzip")],
+            None,
+            Plain,
+            Gzip,
+            "logs' own",
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_COMPRESSION", "none")],
+            Some(Gzip),
+            Gzip,
+            Gzip,
+            "builder over the environment",
+        ),
+        (
+            &[(" OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")],
+            None,
+            Plain,
+            Plain,
+            "another variable",
+        ),
+    ];
+    for (vars, builder, traces, logs, label) in cases {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let over = Overrides {
+            otlp_compression: builder,
+            ..Overrides::default()
+        };
+        let c = EffectiveConfig::resolve(&map_env(map), &over);
+        assert_eq!(
+            (c.otlp.compression, c.otlp.logs_compression),
+            (traces, logs),
+            "{label}"
+        );
+        assert!(c.issues.is_empty(), "{label}: {:?}", c.issues);
+    }
+
     for (name, arg, expected) in [
         ("always_on", None, SamplerConfig::AlwaysOn),
         ("always_off", None, SamplerConfig::AlwaysOff),
@@ -873,6 +942,9 @@ fn bad_values_are_reported_and_ignored() {
         ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "k=%"),
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "10s"),
         ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "-1"),
+        ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"),
+        ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "GZIP"),
+        ("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "deflate"),
         ("OTEL_TRACES_SAMPLER", "sometimes"),
         ("OTEL_TRACES_SAMPLER", "xray"),
         ("OTEL_PROPAGATORS", "tracecontext,w3c"),
