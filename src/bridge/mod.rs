@@ -15,7 +15,7 @@ mod tracer;
 
 pub(crate) use layer::bridge_layer;
 pub use layer::otel_layer_with;
-pub(crate) use random_flag::{RandomFlagProvider, RandomFlagTracer};
+pub(crate) use random_flag::{with_random_flag, RandomFlagProvider, RandomFlagTracer};
 pub(crate) use tracer::{cache_installed_tracer, start_span, TRACER_NAME};
 
 /// Which `tracing` events inside a span are also recorded on the span, as span

@@ -49,18 +49,26 @@ impl<T: Tracer> Tracer for RandomFlagTracer<T> {
         };
         let inner = self.0.build_with_context(builder, parent_cx);
         let sc = inner.span_context();
-        let corrected = (random && sc.is_valid() && sc.trace_flags().to_u8() & FLAG_RANDOM == 0)
-            .then(|| {
-                SpanContext::new(
-                    sc.trace_id(),
-                    sc.span_id(),
-                    TraceFlags::new(sc.trace_flags().to_u8() | FLAG_RANDOM),
-                    sc.is_remote(),
-                    sc.trace_state().clone(),
-                )
-            });
+        let corrected = match random && sc.is_valid() {
+            true => with_random_flag(sc),
+            false => None,
+        };
         RandomFlagSpan { inner, corrected }
     }
+}
+
+/// `sc` with the `random` flag set; `None` when it has it already.
+pub(crate) fn with_random_flag(sc: &SpanContext) -> Option<SpanContext> {
+    let flags = sc.trace_flags().to_u8();
+    (flags & FLAG_RANDOM == 0).then(|| {
+        SpanContext::new(
+            sc.trace_id(),
+            sc.span_id(),
+            TraceFlags::new(flags | FLAG_RANDOM),
+            sc.is_remote(),
+            sc.trace_state().clone(),
+        )
+    })
 }
 
 /// A span of [`RandomFlagTracer`]: the wrapped span, with its span context's

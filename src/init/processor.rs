@@ -30,7 +30,7 @@ use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceState};
+use opentelemetry::trace::{SpanId, TraceState};
 use opentelemetry::{Context, KeyValue, Value};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
@@ -678,16 +678,8 @@ impl<T: Send + 'static> QueueProcessor<T> {
 /// exported with the W3C `random` flag, as its headers were sent (the SDK gives
 /// a root no flag but `sampled`; see `bridge::random_flag`).
 fn random_flag_on_root(span: &mut SpanData) {
-    let sc = &span.span_context;
-    let flags = sc.trace_flags().to_u8();
-    if flags & crate::propagation::FLAG_RANDOM == 0 {
-        span.span_context = SpanContext::new(
-            sc.trace_id(),
-            sc.span_id(),
-            TraceFlags::new(flags | crate::propagation::FLAG_RANDOM),
-            sc.is_remote(),
-            sc.trace_state().clone(),
-        );
+    if let Some(sc) = crate::bridge::with_random_flag(&span.span_context) {
+        span.span_context = sc;
     }
 }
 
