@@ -157,38 +157,22 @@ fn jaeger_trace(jaeger: &Jaeger, trace_id: &str, spans: usize) -> Vec<JaegerSpan
 /// Runs the quickstart exporting to `endpoint`; returns the one trace id on
 /// its log lines.
 fn run_quickstart(endpoint: &str, protocol: &str, service: &str) -> String {
-    let out = Command::new(common::example_binary("quickstart"))
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
-        .env("OTEL_SERVICE_NAME", service)
-        // Jaeger stores traces only (built with `logs`, the example would
-        // also send log records, which Jaeger refuses).
-        .env("OTEL_LOGS_EXPORTER", "none")
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = common::stdout_of(
+        Command::new(common::example_binary("quickstart"))
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+            .env("OTEL_SERVICE_NAME", service)
+            // Jaeger stores traces only (built with `logs`, the example would
+            // also send log records, which Jaeger refuses).
+            .env("OTEL_LOGS_EXPORTER", "none")
+            .env_remove("RUST_LOG"),
     );
-    let ids: Vec<&str> = stdout
-        .lines()
-        .filter(|l| l.starts_with('[') && l.as_bytes().get(33) == Some(&b']'))
-        .map(|l| &l[1..33])
-        .collect();
-    assert_eq!(
-        ids.len(),
-        8,
-        "the quickstart's eight traced lines: {stdout}"
-    );
-    assert!(ids.iter().all(|id| *id == ids[0]), "one trace id: {stdout}");
+    let trace_id = common::quickstart_trace_id(&stdout);
     assert!(
         stdout.contains("none lost"),
         "the quickstart reports its export: {stdout}"
     );
-    ids[0].to_owned()
+    trace_id
 }
 
 /// The quickstart's trace: `process_batch` and its three `fetch_item` children.
@@ -225,19 +209,17 @@ fn the_quickstart_into_jaeger_over_grpc_and_http() {
 fn the_service_chain_into_jaeger() {
     let work = work_dir("jaeger-chain");
     let jaeger = start_jaeger(&work);
-    let out = Command::new(common::example_binary("service_chain"))
-        .env(
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-            format!("http://127.0.0.1:{}", jaeger.otlp_grpc),
-        )
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-        .env("OTEL_LOGS_EXPORTER", "none")
-        .env_remove("OTEL_SERVICE_NAME")
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "{stdout}");
+    let stdout = common::stdout_of(
+        Command::new(common::example_binary("service_chain"))
+            .env(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                format!("http://127.0.0.1:{}", jaeger.otlp_grpc),
+            )
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+            .env("OTEL_LOGS_EXPORTER", "none")
+            .env_remove("OTEL_SERVICE_NAME")
+            .env_remove("RUST_LOG"),
+    );
     let line = stdout
         .lines()
         .find(|l| l.contains("GET /checkout -> in stock (trace "))

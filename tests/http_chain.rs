@@ -30,18 +30,12 @@ fn one<'a>(spans: &'a [Received], service: &str, k: SpanKind) -> &'a Received {
 fn one_trace_across_three_services() {
     let receiver = Receiver::start(Protocol::Grpc, 0, Store::default());
     let endpoint = format!("http://{}", receiver.addr);
-    let out = Command::new(common::example_binary("service_chain"))
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-        .env_remove("OTEL_SERVICE_NAME")
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = common::stdout_of(
+        Command::new(common::example_binary("service_chain"))
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+            .env_remove("OTEL_SERVICE_NAME")
+            .env_remove("RUST_LOG"),
     );
 
     // The log lines of the checkout, from the three processes.

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use common::otlp::{Protocol, Receiver, Store};
@@ -14,18 +14,12 @@ use common::otlp::{Protocol, Receiver, Store};
 fn quickstart_lines_share_one_trace_id_and_its_spans_are_exported() {
     let tmp = std::env::temp_dir().join(format!("dt-quickstart-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
-    let out = Command::new(common::example_binary("quickstart"))
-        .env("XDG_STATE_HOME", &tmp)
-        .env_remove("DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES")
-        .env_remove("RUST_LOG")
-        .env_remove("OTEL_SERVICE_NAME")
-        .output()
-        .expect("run the quickstart");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = common::stdout_of(
+        Command::new(common::example_binary("quickstart"))
+            .env("XDG_STATE_HOME", &tmp)
+            .env_remove("DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES")
+            .env_remove("RUST_LOG")
+            .env_remove("OTEL_SERVICE_NAME"),
     );
 
     let mut lines = stdout.lines().filter(|l| l.starts_with('['));
@@ -87,7 +81,7 @@ fn quickstart_lines_share_one_trace_id_and_its_spans_are_exported() {
     std::fs::remove_dir_all(&tmp).ok();
 }
 
-fn run_quickstart(env: &[(&str, &str)]) -> Output {
+fn run_quickstart(env: &[(&str, &str)]) -> String {
     let mut cmd = Command::new(common::example_binary("quickstart"));
     for var in [
         "RUST_LOG",
@@ -108,27 +102,7 @@ fn run_quickstart(env: &[(&str, &str)]) -> Output {
         cmd.env_remove(var);
     }
     cmd.envs(env.iter().copied());
-    let out = cmd.output().expect("run the quickstart");
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// The trace id on the quickstart's log lines (all the same; the start-up
-/// lines, outside any trace, show `[-]`).
-fn logged_trace_id(stdout: &str) -> String {
-    let ids: Vec<&str> = stdout
-        .lines()
-        .filter(|l| l.starts_with('[') && !l.starts_with("[-]") && l.contains("[INFO    ]"))
-        .map(|l| &l[1..33])
-        .collect();
-    assert_eq!(ids.len(), 8, "{stdout}");
-    assert!(ids.iter().all(|id| *id == ids[0]), "{stdout}");
-    ids[0].to_string()
+    common::stdout_of(&mut cmd)
 }
 
 /// The id on every log line is the id of the spans the collector receives, for
@@ -138,13 +112,12 @@ fn quickstart_exports_over_otlp_with_the_logged_trace_id() {
     for (protocol, name) in [(Protocol::Grpc, "grpc"), (Protocol::Http, "http/protobuf")] {
         let receiver = Receiver::start(protocol, 0, Store::default());
         let base = format!("http://{}", receiver.addr);
-        let out = run_quickstart(&[
+        let stdout = run_quickstart(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", base.as_str()),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", name),
             ("OTEL_SERVICE_NAME", "quickstart"),
         ]);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let trace_id = logged_trace_id(&stdout);
+        let trace_id = common::quickstart_trace_id(&stdout);
         assert!(
             stdout.contains(&format!("trace {trace_id}: spans sent to OTLP")),
             "{stdout}"
@@ -173,12 +146,11 @@ fn quickstart_exports_over_otlp_with_the_logged_trace_id() {
 #[test]
 fn a_bad_environment_value_is_reported_and_ignored() {
     let state = std::env::temp_dir().join(format!("dt-quickstart-bad-{}", std::process::id()));
-    let out = run_quickstart(&[
+    let stdout = run_quickstart(&[
         ("OTEL_TRACES_SAMPLER", "sometimes"),
         ("XDG_STATE_HOME", state.to_str().unwrap()),
     ]);
     std::fs::remove_dir_all(&state).ok();
-    let stdout = String::from_utf8_lossy(&out.stdout);
     let warning = stdout
         .lines()
         .find(|l| l.contains("ignored configuration"))
@@ -187,7 +159,7 @@ fn a_bad_environment_value_is_reported_and_ignored() {
         warning.contains("[WARN    ] ignored configuration OTEL_TRACES_SAMPLER=\"sometimes\": "),
         "the value quoted once in the message: {warning}"
     );
-    logged_trace_id(&stdout);
+    common::quickstart_trace_id(&stdout);
 }
 
 /// The reported failure: the spans file cannot be opened (here a symbolic link
@@ -204,8 +176,7 @@ fn quickstart_runs_when_its_spans_file_cannot_be_opened() {
     std::os::unix::fs::symlink(&victim, &file).unwrap();
     #[cfg(not(unix))]
     std::fs::create_dir(&file).unwrap();
-    let out = run_quickstart(&[("XDG_STATE_HOME", tmp.to_str().unwrap())]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = run_quickstart(&[("XDG_STATE_HOME", tmp.to_str().unwrap())]);
     let warnings: Vec<&str> = stdout.lines().filter(|l| l.contains("[WARN")).collect();
     assert_eq!(warnings.len(), 1, "{stdout}");
     assert!(
@@ -214,7 +185,7 @@ fn quickstart_runs_when_its_spans_file_cannot_be_opened() {
         "{}",
         warnings[0]
     );
-    let trace_id = logged_trace_id(&stdout);
+    let trace_id = common::quickstart_trace_id(&stdout);
     assert!(
         stdout.contains(&format!("trace {trace_id}: spans sent to nowhere")),
         "{stdout}"
@@ -228,11 +199,11 @@ fn quickstart_runs_when_its_spans_file_cannot_be_opened() {
 fn a_disabled_sdk_exports_nothing() {
     let receiver = Receiver::start(Protocol::Http, 0, Store::default());
     let endpoint = receiver.endpoint(Protocol::Http);
-    let out = run_quickstart(&[
+    let stdout = run_quickstart(&[
         ("OTEL_SDK_DISABLED", "true"),
         ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", endpoint.as_str()),
     ]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Batch processing finished"));
+    assert!(stdout.contains("Batch processing finished"));
     std::thread::sleep(Duration::from_millis(100));
     assert!(receiver.stop().spans().is_empty());
 }
@@ -244,14 +215,13 @@ fn a_disabled_sdk_exports_nothing() {
 fn quickstart_datadog_json_lines_match_the_exported_spans() {
     let receiver = Receiver::start(Protocol::Http, 0, Store::default());
     let endpoint = receiver.endpoint(Protocol::Http);
-    let out = run_quickstart(&[
+    let stdout = run_quickstart(&[
         ("DISTRIBUTED_TRACING_LOG_FORMAT", "datadog"),
         ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", endpoint.as_str()),
         ("OTEL_SERVICE_NAME", "quickstart"),
         ("DD_ENV", "test"),
         ("OTEL_RESOURCE_ATTRIBUTES", "service.version=1.2.3"),
     ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<serde_json::Value> = stdout
         .lines()
         .take_while(|l| !l.is_empty())

@@ -93,6 +93,36 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
     bin
 }
 
+/// Runs `command` to its end and returns its standard output; panics with
+/// both outputs when it fails.
+pub fn stdout_of(command: &mut std::process::Command) -> String {
+    let out = command.output().expect("run the command");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The trace id on the quickstart's eight log lines, checked to be one (its
+/// start-up and shutdown lines, outside any trace, show `[-]`).
+pub fn quickstart_trace_id(stdout: &str) -> String {
+    let ids: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with('[') && !l.starts_with("[-]") && l.contains("[INFO    ]"))
+        .map(|l| &l[1..33])
+        .collect();
+    assert_eq!(
+        ids.len(),
+        8,
+        "the quickstart's eight traced lines: {stdout}"
+    );
+    assert!(ids.iter().all(|id| *id == ids[0]), "one trace id: {stdout}");
+    ids[0].to_string()
+}
+
 /// The virtual environment with the Python peers of the end-to-end tests
 /// (`DT_E2E_VENV`, default `target/e2e-venv`), installed by
 /// `scripts/e2e-setup.sh` when missing.
