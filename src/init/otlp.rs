@@ -194,8 +194,12 @@ impl<S: Signal> OtlpExporter<S> {
                 }
                 let mut grpc = tonic::client::Grpc::new(channel);
                 if gzip {
-                    // `grpc-encoding: gzip`, each message compressed.
-                    grpc = grpc.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+                    // `grpc-encoding: gzip`, each message compressed; and the
+                    // answer may be too (a Go collector answers a gzip request
+                    // in gzip).
+                    grpc = grpc
+                        .send_compressed(tonic::codec::CompressionEncoding::Gzip)
+                        .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
                 }
                 Transport::Grpc { grpc, metadata }
             }
