@@ -31,5 +31,5 @@
 // is their one public path.
 pub use crate::init::{
     BatchConfig, ConfigIssue, DatadogConfig, Disabled, EffectiveConfig, OtlpCompression,
-    OtlpConfig, OtlpProtocol, SamplerConfig, SpanLimitsConfig, TracesExporter,
+    OtlpConfig, OtlpProtocol, OtlpTls, SamplerConfig, SpanLimitsConfig, TracesExporter,
 };

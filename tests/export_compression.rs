@@ -40,19 +40,6 @@ fn export(protocol: Protocol, compression: Option<&str>) -> Store {
     receiver.stop()
 }
 
-fn header(store: &Store, name: &str) -> Vec<Option<String>> {
-    store
-        .request_headers()
-        .iter()
-        .map(|headers| {
-            headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.clone())
-        })
-        .collect()
-}
-
 #[test]
 fn gzip_over_grpc_and_http_arrives_decoded() {
     // (protocol, OTEL_EXPORTER_OTLP_COMPRESSION, header, its value on every request)
@@ -81,7 +68,7 @@ fn gzip_over_grpc_and_http_arrives_decoded() {
                 == Some("the same words again ".repeat(20).as_str())),
             "{label}: attributes intact"
         );
-        let values = header(&store, name);
+        let values = store.header_values(name);
         assert!(!values.is_empty(), "{label}: requests");
         assert!(
             values.iter().all(|v| v.as_deref() == expected),

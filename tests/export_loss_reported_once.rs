@@ -5,45 +5,16 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::otlp::{Protocol, Receiver, Store};
 use distributed_tracing::config::OtlpProtocol;
 use distributed_tracing::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use distributed_tracing::ObservabilityBuilder;
-use tracing::field::{Field, Visit};
-use tracing_subscriber::layer::{Context, SubscriberExt as _};
-use tracing_subscriber::util::SubscriberInitExt as _;
-use tracing_subscriber::Layer;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<String>>>);
-
-struct Message<'a>(&'a mut String);
-
-impl Visit for Message<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            *self.0 = format!("{value:?}");
-        }
-    }
-}
-
-impl<S: tracing::Subscriber> Layer<S> for Captured {
-    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
-        if event.metadata().target() == "distributed_tracing::export" {
-            let mut message = String::new();
-            event.record(&mut Message(&mut message));
-            self.0.lock().unwrap().push(message);
-        }
-    }
-}
 
 #[test]
 fn losses_are_reported_once() {
-    let captured = Captured::default();
-    tracing_subscriber::registry().with(captured.clone()).init();
+    let captured = common::ExportMessages::global();
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -81,13 +52,10 @@ fn losses_are_reported_once() {
 
     let stats_at_end = stats;
     let messages: Vec<String> = captured
-        .0
-        .lock()
-        .unwrap()
-        .iter()
+        .all()
+        .into_iter()
         // Feature `logs` adds the log records' own summary.
         .filter(|m| !m.starts_with("log record"))
-        .cloned()
         .collect();
     let count = |needle: &str| messages.iter().filter(|m| m.contains(needle)).count();
     let endpoint = format!("http://127.0.0.1:{port}");

@@ -29,24 +29,46 @@ fn capture(port: u16) -> Arc<Mutex<Vec<Vec<u8>>>> {
 }
 
 #[test]
-fn an_https_endpoint_without_tls_sends_nothing_anywhere() {
+fn an_unusable_endpoint_sends_nothing_anywhere() {
     let http = capture(4318);
     let grpc = capture(4317);
-    for protocol in ["http/protobuf", "grpc"] {
+    // (the endpoint, its CA file, the variable reported)
+    let cases = [
+        (
+            "htps://api.vendor.example",
+            None,
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+        ),
+        // TLS asked for, with a CA file that is not there: no plain text,
+        // no system roots instead.
+        (
+            "https://api.vendor.example",
+            Some("/nonexistent/vendor-ca.pem"),
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        ),
+    ];
+    for (protocol, (endpoint, ca, reported)) in ["http/protobuf", "grpc"]
+        .into_iter()
+        .flat_map(|p| cases.iter().map(move |c| (p, c)))
+    {
+        let mut vars = vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", *endpoint),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=s3cret-key"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+        ];
+        if let Some(ca) = ca {
+            vars.push(("OTEL_EXPORTER_OTLP_CERTIFICATE", *ca));
+        }
         let guard = ObservabilityBuilder::default()
-            .env_vars([
-                ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://api.vendor.example"),
-                ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=s3cret-key"),
-                ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
-            ])
+            .env_vars(vars)
             .build()
             .expect("the service still starts");
         let issues = &guard.config().issues;
         assert!(
             issues
                 .iter()
-                .any(|i| i.variable == "OTEL_EXPORTER_OTLP_ENDPOINT" && i.disables.is_some()),
-            "{protocol}: reported as disabling the export: {issues:?}"
+                .any(|i| i.variable == *reported && i.disables.is_some()),
+            "{protocol} {endpoint}: reported as disabling the export: {issues:?}"
         );
         let tracer = guard.tracer_provider().expect("ids still work").tracer("t");
         let mut span = tracer.start("request");

@@ -33,7 +33,7 @@ fn unusable_configuration_is_reported_once_quoted_and_without_secrets() {
             ("OTEL_TRACES_SAMPLER", "bogus"),
             (
                 "OTEL_EXPORTER_OTLP_ENDPOINT",
-                "https://user:s3cret@collector.example:4318",
+                "htps://user:s3cret@collector.example:4318",
             ),
             ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=s3cret"),
             ("OTEL_LOGS_EXPORTER", "none"),
@@ -80,12 +80,12 @@ fn unusable_configuration_is_reported_once_quoted_and_without_secrets() {
     assert_eq!(endpoint["level"], "ERROR");
     assert_eq!(
         endpoint["fields"]["value"],
-        "https://REDACTED:REDACTED@collector.example:4318"
+        "htps://REDACTED:REDACTED@collector.example:4318"
     );
     assert_eq!(endpoint["fields"]["disables"], "span export");
     let message = endpoint["message"].as_str().unwrap();
     assert!(
-        message.contains("TLS") && message.contains("span export is disabled"),
+        message.contains("http:// or https://") && message.contains("span export is disabled"),
         "{message}"
     );
 

@@ -15,6 +15,8 @@ mod limits;
 mod otlp;
 mod processor;
 mod sink;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+mod tls;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -31,7 +33,7 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 pub(crate) use config::{datadog_tags_from_env, log_filter_from_env};
 pub use config::{
     BatchConfig, ConfigIssue, DatadogConfig, Disabled, EffectiveConfig, OtlpCompression,
-    OtlpConfig, OtlpProtocol, SamplerConfig, TracesExporter,
+    OtlpConfig, OtlpProtocol, OtlpTls, SamplerConfig, TracesExporter,
 };
 pub use limits::SpanLimitsConfig;
 pub use processor::ExportStats;
@@ -194,6 +196,51 @@ impl ObservabilityBuilder {
     /// ```
     pub fn otlp_compression(mut self, compression: OtlpCompression) -> Self {
         self.over.otlp_compression = Some(compression);
+        self
+    }
+
+    /// A PEM file of the CA certificates trusted for an `https://` collector
+    /// (spans and log records), instead of the system's roots, like
+    /// `OTEL_EXPORTER_OTLP_CERTIFICATE`. A file that cannot be read or holds
+    /// no certificate disables the export that would use it, reported at
+    /// start-up with the path ([`ConfigIssue::disables`]).
+    ///
+    /// ```
+    /// use distributed_tracing::ObservabilityBuilder;
+    /// let builder = ObservabilityBuilder::default()
+    ///     .otlp_endpoint("https://collector.internal:4318/v1/traces")
+    ///     .otlp_certificate("/etc/otel/ca.pem")
+    ///     .otlp_client_certificate("/etc/otel/client.pem")
+    ///     .otlp_client_key("/etc/otel/client-key.pem");
+    /// # drop(builder);
+    /// ```
+    pub fn otlp_certificate(mut self, ca_pem: impl Into<PathBuf>) -> Self {
+        self.over.otlp_tls.certificate = Some(ca_pem.into());
+        self
+    }
+
+    /// A PEM file of the client certificate (chain) presented to an
+    /// `https://` collector that requires one (mutual TLS), like
+    /// `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`; its key is
+    /// [`otlp_client_key`](Self::otlp_client_key).
+    pub fn otlp_client_certificate(mut self, cert_pem: impl Into<PathBuf>) -> Self {
+        self.over.otlp_tls.client_certificate = Some(cert_pem.into());
+        self
+    }
+
+    /// A PEM file of the client certificate's private key (PKCS#8, PKCS#1 or
+    /// SEC1), like `OTEL_EXPORTER_OTLP_CLIENT_KEY`. Its content is never shown.
+    pub fn otlp_client_key(mut self, key_pem: impl Into<PathBuf>) -> Self {
+        self.over.otlp_tls.client_key = Some(key_pem.into());
+        self
+    }
+
+    /// Whether a gRPC endpoint given without a scheme (`collector:4317`) is
+    /// plain text (`true`) or TLS (`false`, the default), like
+    /// `OTEL_EXPORTER_OTLP_INSECURE`. An `http://` or `https://` endpoint
+    /// decides by its scheme.
+    pub fn otlp_insecure(mut self, insecure: bool) -> Self {
+        self.over.otlp_insecure = Some(insecure);
         self
     }
 
@@ -606,8 +653,7 @@ fn build_pipeline(
                     move || {
                         otlp::OtlpExporter::<otlp::Traces>::new(
                             &otlp,
-                            &otlp.endpoint,
-                            otlp.compression,
+                            otlp.traces_target(),
                             max_bytes,
                         )
                     },
@@ -684,14 +730,7 @@ fn build_log_pipeline(
         let otlp = config.otlp.clone();
         let max_bytes = config.batch.max_export_bytes;
         let (processor, counters) = QueueProcessor::start(
-            move || {
-                otlp::OtlpExporter::<otlp::Logs>::new(
-                    &otlp,
-                    &otlp.logs_endpoint,
-                    otlp.logs_compression,
-                    max_bytes,
-                )
-            },
+            move || otlp::OtlpExporter::<otlp::Logs>::new(&otlp, otlp.logs_target(), max_bytes),
             resource(config),
             config.batch,
         )?;

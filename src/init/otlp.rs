@@ -1,6 +1,6 @@
 //! The OTLP exporter of the export thread: spans (and, with feature `logs`,
-//! log records) encoded one by one, sent over OTLP/HTTP (reqwest) or OTLP/gRPC
-//! (tonic), with every failure classified.
+//! log records) encoded one by one, sent over OTLP/HTTP (hyper) or OTLP/gRPC
+//! (tonic), in plain text or TLS (`tls.rs`), with every failure classified.
 //!
 //! Why not `opentelemetry-otlp`'s exporters: the export thread must know, for
 //! each request, how large it is before it is sent (so one request stays under
@@ -26,8 +26,9 @@ use prost::bytes::{BufMut as _, Bytes};
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 use prost::Message as _;
 
-use super::config::{OtlpCompression, OtlpConfig, OtlpProtocol};
+use super::config::{OtlpCompression, OtlpConfig, OtlpProtocol, OtlpTarget};
 use super::processor::{Export, Failure, Sent};
+use super::tls;
 
 /// One kind of OTLP data: how an item is encoded and where it is sent.
 pub(crate) trait Signal: Send + 'static {
@@ -91,12 +92,18 @@ pub(crate) struct Encoded {
     bytes: Vec<u8>,
 }
 
+/// The OTLP/HTTP client (HTTP/1.1; no redirect is ever followed, so the
+/// headers and their API keys never go to a host the user did not name).
+#[cfg(feature = "otlp-http")]
+type HttpClient = hyper_util::client::legacy::Client<tls::Recording, http_body_util::Full<Bytes>>;
+
 /// The transport of one exporter.
 enum Transport {
     #[cfg(feature = "otlp-http")]
     Http {
-        client: reqwest::Client,
-        url: String,
+        /// Boxed: the client is much larger than the gRPC side.
+        client: Box<HttpClient>,
+        url: http::Uri,
         headers: http::HeaderMap,
         /// Whether bodies are sent gzip-compressed (`Content-Encoding: gzip`).
         gzip: bool,
@@ -108,9 +115,42 @@ enum Transport {
     },
 }
 
+/// The connector for `target`'s endpoint: TLS with its files for `https://`,
+/// plain TCP otherwise (`http2`: gRPC).
+fn connector(
+    target: OtlpTarget<'_>,
+    timeout: Duration,
+    http2: bool,
+    failures: &tls::TlsFailures,
+) -> crate::Result<tls::Recording> {
+    let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
+    tcp.enforce_http(false);
+    tcp.set_nodelay(true);
+    tcp.set_connect_timeout(Some(timeout));
+    // A plain-text endpoint never uses the TLS configuration: no roots loaded.
+    let config = match super::config::is_https(target.endpoint) {
+        true => tls::client_config(target.tls, tls::FIELD_NAMES).map_err(|e| {
+            crate::Error::Exporter(format!(
+                "OTLP TLS for {}: {e}",
+                super::config::redact_url(target.endpoint)
+            ))
+        })?,
+        false => rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| crate::Error::Exporter(format!("TLS: {e}")))?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth(),
+    };
+    Ok(tls::connector(config, tcp, http2, failures))
+}
+
 /// The OTLP exporter of one signal.
 pub(crate) struct OtlpExporter<S> {
     transport: Transport,
+    /// TLS failures the transport's errors do not carry.
+    tls_failures: tls::TlsFailures,
     /// The endpoint as shown in reports (credentials masked).
     shown: String,
     /// The resource's fields of `ResourceSpans`/`ResourceLogs`, encoded once.
@@ -140,12 +180,13 @@ impl<S: Signal> OtlpExporter<S> {
     /// export thread's runtime (tonic's lazy channel needs one).
     pub(crate) fn new(
         config: &OtlpConfig,
-        endpoint: &str,
-        compression: OtlpCompression,
+        target: OtlpTarget<'_>,
         max_request_bytes: usize,
     ) -> crate::Result<Self> {
-        let gzip = compression == OtlpCompression::Gzip;
+        let endpoint = target.endpoint;
+        let gzip = target.compression == OtlpCompression::Gzip;
         let shown = super::config::redact_url(endpoint);
+        let tls_failures = tls::TlsFailures::default();
         let transport = match config.protocol {
             #[cfg(feature = "otlp-http")]
             OtlpProtocol::HttpProtobuf => {
@@ -158,29 +199,37 @@ impl<S: Signal> OtlpExporter<S> {
                         headers.insert(name, value);
                     }
                 }
-                let client = reqwest::Client::builder()
-                    // Never follow a redirect: the API key would go along to a
-                    // host the user did not name.
-                    .redirect(reqwest::redirect::Policy::none())
-                    .connect_timeout(config.timeout)
-                    .build()
-                    .map_err(|e| crate::Error::Exporter(format!("OTLP/HTTP client: {e}")))?;
+                let url = endpoint.parse::<http::Uri>().map_err(|e| {
+                    crate::Error::Exporter(format!("OTLP/HTTP endpoint {shown}: {e}"))
+                })?;
+                let client = hyper_util::client::legacy::Client::builder(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .build(connector(target, config.timeout, false, &tls_failures)?);
                 Transport::Http {
-                    client,
-                    url: endpoint.to_owned(),
+                    client: Box::new(client),
+                    url,
                     headers,
                     gzip,
                 }
             }
             #[cfg(feature = "otlp-grpc")]
             OtlpProtocol::Grpc => {
-                let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())
+                let endpoint = tonic::transport::Endpoint::from_shared(endpoint.to_owned())
                     .map_err(|e| {
                         crate::Error::Exporter(format!("OTLP/gRPC endpoint {shown}: {e}"))
                     })?
                     .connect_timeout(config.timeout)
-                    .tcp_nodelay(true)
-                    .connect_lazy();
+                    .tcp_nodelay(true);
+                let channel = match super::config::is_https(target.endpoint) {
+                    true => endpoint.connect_with_connector_lazy(connector(
+                        target,
+                        config.timeout,
+                        true,
+                        &tls_failures,
+                    )?),
+                    false => endpoint.connect_lazy(),
+                };
                 let mut metadata = tonic::metadata::MetadataMap::new();
                 for (k, v) in &config.headers {
                     if let (Ok(name), Ok(value)) = (
@@ -217,6 +266,7 @@ impl<S: Signal> OtlpExporter<S> {
         };
         Ok(Self {
             transport,
+            tls_failures,
             shown,
             resource: Vec::new(),
             scopes: Vec::new(),
@@ -328,13 +378,26 @@ impl<S: Signal> Export for OtlpExporter<S> {
                 url,
                 headers,
                 gzip,
-            } => send_http(client, url, headers, body, *gzip, timeout).await?,
+            } => send_http(client, url, headers, body, *gzip, timeout).await,
             #[cfg(feature = "otlp-grpc")]
             Transport::Grpc { grpc, metadata } => {
-                send_grpc(grpc, metadata, S::GRPC_PATH, body, timeout).await?
+                send_grpc(grpc, metadata, S::GRPC_PATH, body, timeout).await
             }
         };
-        Ok(partial_success(&response))
+        // What the connections noted since the last request.
+        let tls_failure = self.tls_failures.take();
+        match response {
+            Ok(response) => Ok(partial_success(&response)),
+            // A connection that failed in TLS: say so, whatever the
+            // transport made of it ("connection closed", "broken pipe").
+            Err(
+                Failure::Unreachable(_)
+                | Failure::Interrupted(_)
+                | Failure::TimedOut(_)
+                | Failure::Transport(_),
+            ) if tls_failure.is_some() => Err(Failure::Tls(tls_failure.unwrap_or_default())),
+            Err(failure) => Err(failure),
+        }
     }
 
     fn set_resource(&mut self, resource: &Resource) {
@@ -381,54 +444,64 @@ fn partial_success(body: &[u8]) -> Sent {
 
 #[cfg(feature = "otlp-http")]
 async fn send_http(
-    client: &reqwest::Client,
-    url: &str,
+    client: &HttpClient,
+    url: &http::Uri,
     headers: &http::HeaderMap,
     body: Bytes,
     gzip: bool,
     timeout: Duration,
 ) -> Result<Vec<u8>, Failure> {
-    let mut request = client
-        .post(url)
-        .headers(headers.clone())
-        .header(http::header::CONTENT_TYPE, "application/x-protobuf")
-        .timeout(timeout);
-    request = match gzip {
-        true => request
-            .header(http::header::CONTENT_ENCODING, "gzip")
-            .body(gzipped(&body)),
-        false => request.body(body),
-    };
-    let result = request.send().await;
-    let mut response = match result {
-        Ok(response) => response,
-        Err(e) if e.is_timeout() => return Err(Failure::TimedOut(timeout)),
-        Err(e) if e.is_connect() => return Err(Failure::Unreachable(error_chain(&e))),
-        Err(e) if e.is_builder() || e.is_redirect() => {
-            return Err(Failure::Transport(error_chain(&e)))
-        }
-        // The connection broke (a collector restarting closes its keep-alive
-        // connections): worth another try.
-        Err(e) => return Err(Failure::Interrupted(error_chain(&e))),
-    };
-    let status = response.status();
-    // Read at most MAX_RESPONSE_BYTES of the answer.
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                let room = MAX_RESPONSE_BYTES.saturating_sub(body.len());
-                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                if room <= chunk.len() {
-                    break;
-                }
-            }
-            Ok(None) => break,
-            Err(e) if e.is_timeout() => return Err(Failure::TimedOut(timeout)),
-            Err(e) if status.is_success() => return Err(Failure::Interrupted(error_chain(&e))),
-            Err(_) => break,
-        }
+    use http_body_util::BodyExt as _;
+    let mut request = http::Request::post(url.clone());
+    if let Some(h) = request.headers_mut() {
+        *h = headers.clone();
     }
+    request = request.header(http::header::CONTENT_TYPE, "application/x-protobuf");
+    let body = match gzip {
+        true => {
+            request = request.header(http::header::CONTENT_ENCODING, "gzip");
+            Bytes::from(gzipped(&body))
+        }
+        false => body,
+    };
+    let request = request
+        .body(http_body_util::Full::new(body))
+        .map_err(|e| Failure::Transport(e.to_string()))?;
+    let attempt = async {
+        let response = client.request(request).await.map_err(|e| {
+            match tls::handshake_failure(&e) {
+                Some(reason) => Failure::Tls(reason),
+                None if e.is_connect() => Failure::Unreachable(error_chain(&e)),
+                // The connection broke (a collector restarting closes its
+                // keep-alive connections): worth another try.
+                None => Failure::Interrupted(error_chain(&e)),
+            }
+        })?;
+        let status = response.status();
+        let retry_after = response_retry_after(response.headers());
+        // Read at most MAX_RESPONSE_BYTES of the answer.
+        let mut incoming = response.into_body();
+        let mut body = Vec::new();
+        while let Some(frame) = incoming.frame().await {
+            match frame {
+                Ok(frame) => {
+                    if let Ok(chunk) = frame.into_data() {
+                        let room = MAX_RESPONSE_BYTES.saturating_sub(body.len());
+                        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                        if room <= chunk.len() {
+                            break;
+                        }
+                    }
+                }
+                Err(e) if status.is_success() => return Err(Failure::Interrupted(error_chain(&e))),
+                Err(_) => break,
+            }
+        }
+        Ok((status, retry_after, body))
+    };
+    let (status, retry_after, body) = tokio::time::timeout(timeout, attempt)
+        .await
+        .map_err(|_| Failure::TimedOut(timeout))??;
     if status.is_success() {
         return Ok(body);
     }
@@ -439,7 +512,7 @@ async fn send_http(
         429 | 502 | 503 | 504 => Failure::Rejected {
             status: status_text,
             retryable: true,
-            retry_after: response_retry_after(&response),
+            retry_after,
         },
         _ => Failure::Rejected {
             status: status_text,
@@ -464,8 +537,8 @@ fn gzipped(body: &[u8]) -> Vec<u8> {
 
 /// `Retry-After` in seconds (the form collectors send).
 #[cfg(feature = "otlp-http")]
-fn response_retry_after(response: &reqwest::Response) -> Option<Duration> {
-    let value = response.headers().get(http::header::RETRY_AFTER)?;
+fn response_retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get(http::header::RETRY_AFTER)?;
     let seconds: u64 = value.to_str().ok()?.trim().parse().ok()?;
     Some(Duration::from_secs(seconds))
 }
@@ -481,7 +554,10 @@ async fn send_grpc(
     let attempt = async {
         grpc.ready()
             .await
-            .map_err(|e| Failure::Unreachable(error_chain(&e)))?;
+            .map_err(|e| match tls::handshake_failure(&e) {
+                Some(reason) => Failure::Tls(reason),
+                None => Failure::Unreachable(error_chain(&e)),
+            })?;
         let mut request = tonic::Request::new(body);
         *request.metadata_mut() = metadata.clone();
         request.set_timeout(timeout);
@@ -517,9 +593,18 @@ fn grpc_failure(status: tonic::Status) -> Failure {
     if too_large {
         return Failure::TooLarge(format!("rejected with gRPC status {code:?}: {message}"));
     }
-    if let (Code::Unavailable, Some(source)) = (code, std::error::Error::source(&status)) {
+    if let Some(reason) = tls::handshake_failure(&status) {
+        return Failure::Tls(reason);
+    }
+    match (code, std::error::Error::source(&status)) {
         // tonic's own "could not connect" status, with its causes.
-        return Failure::Unreachable(error_chain(source));
+        (Code::Unavailable, Some(source)) => return Failure::Unreachable(error_chain(source)),
+        // A connection that broke under the request ("connection closed",
+        // "transport error"): no status from the collector; worth another try.
+        (Code::Unknown | Code::Cancelled, Some(source)) => {
+            return Failure::Interrupted(error_chain(source))
+        }
+        _ => {}
     }
     if code == Code::DeadlineExceeded {
         return Failure::Rejected {
@@ -666,14 +751,11 @@ mod tests {
             timeout: Duration::from_secs(1),
             compression: OtlpCompression::None,
             logs_compression: OtlpCompression::None,
+            tls: Default::default(),
+            logs_tls: Default::default(),
         };
-        let mut exporter = OtlpExporter::<Traces>::new(
-            &config,
-            &config.endpoint,
-            config.compression,
-            4 * 1024 * 1024,
-        )
-        .unwrap();
+        let mut exporter =
+            OtlpExporter::<Traces>::new(&config, config.traces_target(), 4 * 1024 * 1024).unwrap();
         exporter.set_resource(
             &Resource::builder_empty()
                 .with_service_name("svc")

@@ -58,6 +58,9 @@ pub(crate) enum Failure {
     },
     /// The request is larger than the collector (or the exporter) accepts.
     TooLarge(String),
+    /// The TLS handshake failed (an unknown CA, a name mismatch, a client
+    /// certificate refused: not retried, another attempt would fail alike).
+    Tls(String),
     /// Any other transport failure (not retried).
     Transport(String),
     /// A local sink failed (not retried).
@@ -70,7 +73,7 @@ impl Failure {
         match self {
             Self::Unreachable(_) | Self::TimedOut(_) | Self::Interrupted(_) => true,
             Self::Rejected { retryable, .. } => *retryable,
-            Self::TooLarge(_) | Self::Transport(_) | Self::Sink(_) => false,
+            Self::TooLarge(_) | Self::Tls(_) | Self::Transport(_) | Self::Sink(_) => false,
         }
     }
 
@@ -90,6 +93,7 @@ impl fmt::Display for Failure {
             Self::Interrupted(e) => write!(f, "connection lost ({e})"),
             Self::Rejected { status, .. } => write!(f, "rejected with {status}"),
             Self::TooLarge(e) => write!(f, "request too large ({e})"),
+            Self::Tls(e) => write!(f, "TLS handshake failed: {e}"),
             Self::Transport(e) => write!(f, "{e}"),
             Self::Sink(e) => write!(f, "{e}"),
         }

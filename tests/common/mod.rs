@@ -8,6 +8,7 @@
 
 pub mod e2e;
 pub mod otlp;
+pub mod tls;
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -191,5 +192,69 @@ impl Lines {
             std::thread::sleep(Duration::from_millis(20));
         }
         None
+    }
+}
+
+/// What the export thread says (target `distributed_tracing::export`), with
+/// the level, captured by a global subscriber installed once per test binary
+/// (the export thread logs to the global one); not with [`sdk`], which
+/// installs its own.
+#[derive(Clone, Default)]
+pub struct ExportMessages(Arc<Mutex<Vec<(tracing::Level, String)>>>);
+
+impl ExportMessages {
+    pub fn global() -> &'static ExportMessages {
+        static CAPTURED: OnceLock<ExportMessages> = OnceLock::new();
+        CAPTURED.get_or_init(|| {
+            let captured = ExportMessages::default();
+            tracing_subscriber::registry().with(captured.clone()).init();
+            captured
+        })
+    }
+
+    /// Every message so far.
+    pub fn all(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, m)| m.clone())
+            .collect()
+    }
+
+    /// The warnings so far.
+    pub fn warnings(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(level, _)| *level == tracing::Level::WARN)
+            .map(|(_, m)| m.clone())
+            .collect()
+    }
+}
+
+struct Message<'a>(&'a mut String);
+
+impl tracing::field::Visit for Message<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            *self.0 = format!("{value:?}");
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ExportMessages {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let meta = event.metadata();
+        if meta.target() == "distributed_tracing::export" {
+            let mut message = String::new();
+            event.record(&mut Message(&mut message));
+            self.0.lock().unwrap().push((*meta.level(), message));
+        }
     }
 }

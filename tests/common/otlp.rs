@@ -82,6 +82,7 @@ pub struct Store {
     spans: Arc<Mutex<Vec<Received>>>,
     logs: Arc<Mutex<Vec<(String, LogRecord)>>>,
     requests: Arc<Mutex<Vec<Headers>>>,
+    log_requests: Arc<Mutex<Vec<Headers>>>,
     /// The largest request body the servers accept (gRPC's decoding limit,
     /// HTTP's body limit: 413 past it).
     max_request_bytes: Option<usize>,
@@ -150,7 +151,8 @@ impl Store {
         self.requests.lock().unwrap().push(headers);
     }
 
-    fn add_logs(&self, request: ExportLogsServiceRequest) {
+    fn add_logs(&self, request: ExportLogsServiceRequest, headers: Headers) {
+        self.log_requests.lock().unwrap().push(headers);
         let mut logs = self.logs.lock().unwrap();
         for rl in request.resource_logs {
             let service = service_name(rl.resource.as_ref());
@@ -171,9 +173,27 @@ impl Store {
         self.spans.lock().unwrap().clone()
     }
 
-    /// The headers (gRPC metadata) of every export request received.
+    /// The headers (gRPC metadata) of every span export request received.
     pub fn request_headers(&self) -> Vec<Headers> {
         self.requests.lock().unwrap().clone()
+    }
+
+    /// The value of header `name` on each span export request received.
+    pub fn header_values(&self, name: &str) -> Vec<Option<String>> {
+        self.request_headers()
+            .iter()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.clone())
+            })
+            .collect()
+    }
+
+    /// The headers (gRPC metadata) of every log export request received.
+    pub fn log_request_headers(&self) -> Vec<Headers> {
+        self.log_requests.lock().unwrap().clone()
     }
 
     pub fn of_trace(&self, trace_id: &str) -> Vec<Received> {
@@ -208,13 +228,7 @@ impl TraceService for Grpc {
         if self.0.refused() {
             return Err(tonic::Status::unavailable("refused by the test"));
         }
-        let headers = request
-            .metadata()
-            .clone()
-            .into_headers()
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-            .collect();
+        let headers = headers_of(&request.metadata().clone().into_headers());
         self.0.add(request.into_inner(), headers);
         Ok(tonic::Response::new(ExportTraceServiceResponse {
             partial_success: None,
@@ -228,7 +242,8 @@ impl LogsService for Grpc {
         &self,
         request: tonic::Request<ExportLogsServiceRequest>,
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
-        self.0.add_logs(request.into_inner());
+        let headers = headers_of(&request.metadata().clone().into_headers());
+        self.0.add_logs(request.into_inner(), headers);
         Ok(tonic::Response::new(ExportLogsServiceResponse {
             partial_success: None,
         }))
@@ -354,6 +369,33 @@ fn tokio_stream_from(
     })
 }
 
+/// A request's headers (or gRPC metadata) as name/value pairs.
+fn headers_of(headers: &axum::http::HeaderMap) -> Headers {
+    headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect()
+}
+
+/// The body, decompressed when it says it is gzip (as the crate and
+/// collectors such as rotel send it).
+fn gunzipped(
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<axum::body::Bytes, axum::http::StatusCode> {
+    match headers.get("content-encoding").map(|v| v.as_bytes()) {
+        Some(b"gzip") => {
+            use std::io::Read as _;
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&body[..])
+                .read_to_end(&mut out)
+                .map_err(|_| axum::http::StatusCode::BAD_REQUEST)?;
+            Ok(axum::body::Bytes::from(out))
+        }
+        _ => Ok(body),
+    }
+}
+
 async fn http_export(
     axum::extract::State(store): axum::extract::State<Store>,
     headers: axum::http::HeaderMap,
@@ -369,18 +411,7 @@ async fn http_export(
         }
         return Err(response);
     }
-    // Collectors (rotel) send gzip bodies.
-    let body = match headers.get("content-encoding").map(|v| v.as_bytes()) {
-        Some(b"gzip") => {
-            use std::io::Read as _;
-            let mut out = Vec::new();
-            flate2::read::GzDecoder::new(&body[..])
-                .read_to_end(&mut out)
-                .map_err(|_| axum::http::StatusCode::BAD_REQUEST.into_response())?;
-            axum::body::Bytes::from(out)
-        }
-        _ => body,
-    };
+    let body = gunzipped(&headers, body).map_err(|status| status.into_response())?;
     let request = ExportTraceServiceRequest::decode(body.clone()).map_err(|e| {
         eprintln!(
             "test receiver: undecodable /v1/traces body ({e}; {headers:?}; {} bytes)",
@@ -388,11 +419,7 @@ async fn http_export(
         );
         axum::http::StatusCode::BAD_REQUEST.into_response()
     })?;
-    let headers = headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
-    store.add(request, headers);
+    store.add(request, headers_of(&headers));
     Ok(ExportTraceServiceResponse {
         partial_success: None,
     }
@@ -401,11 +428,13 @@ async fn http_export(
 
 async fn http_export_logs(
     axum::extract::State(store): axum::extract::State<Store>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Vec<u8>, axum::http::StatusCode> {
+    let body = gunzipped(&headers, body)?;
     let request =
         ExportLogsServiceRequest::decode(body).map_err(|_| axum::http::StatusCode::BAD_REQUEST)?;
-    store.add_logs(request);
+    store.add_logs(request, headers_of(&headers));
     Ok(ExportLogsServiceResponse {
         partial_success: None,
     }

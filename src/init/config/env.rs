@@ -58,6 +58,37 @@ pub(crate) const OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: &str =
     "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION";
 /// The log records' compression, before [`OTEL_EXPORTER_OTLP_COMPRESSION`].
 pub(crate) const OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION";
+/// A PEM file of the CA certificates trusted for the collector's TLS
+/// certificate, instead of the system's roots.
+pub(crate) const OTEL_EXPORTER_OTLP_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_CERTIFICATE";
+/// The traces' CA file, before [`OTEL_EXPORTER_OTLP_CERTIFICATE`].
+pub(crate) const OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: &str =
+    "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE";
+/// The log records' CA file, before [`OTEL_EXPORTER_OTLP_CERTIFICATE`].
+pub(crate) const OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE";
+/// A PEM file of the client certificate (chain) of mutual TLS.
+pub(crate) const OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: &str =
+    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE";
+/// The traces' client certificate, before [`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`].
+pub(crate) const OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE: &str =
+    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE";
+/// The log records' client certificate, before [`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`].
+pub(crate) const OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE: &str =
+    "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE";
+/// A PEM file of the client certificate's private key.
+pub(crate) const OTEL_EXPORTER_OTLP_CLIENT_KEY: &str = "OTEL_EXPORTER_OTLP_CLIENT_KEY";
+/// The traces' client key, before [`OTEL_EXPORTER_OTLP_CLIENT_KEY`].
+pub(crate) const OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY: &str =
+    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY";
+/// The log records' client key, before [`OTEL_EXPORTER_OTLP_CLIENT_KEY`].
+pub(crate) const OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY: &str = "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY";
+/// `true`: a gRPC endpoint given without a scheme is plain text (default
+/// `false`: TLS). An endpoint's own scheme always decides.
+pub(crate) const OTEL_EXPORTER_OTLP_INSECURE: &str = "OTEL_EXPORTER_OTLP_INSECURE";
+/// The traces' [`OTEL_EXPORTER_OTLP_INSECURE`].
+pub(crate) const OTEL_EXPORTER_OTLP_TRACES_INSECURE: &str = "OTEL_EXPORTER_OTLP_TRACES_INSECURE";
+/// The log records' [`OTEL_EXPORTER_OTLP_INSECURE`].
+pub(crate) const OTEL_EXPORTER_OTLP_LOGS_INSECURE: &str = "OTEL_EXPORTER_OTLP_LOGS_INSECURE";
 /// The traces' request deadline (milliseconds), before [`OTEL_EXPORTER_OTLP_TIMEOUT`].
 pub(crate) const OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
 /// The request deadline (milliseconds).
@@ -213,15 +244,18 @@ impl<'a> Env<'a> {
 
     /// A boolean: `true`/`false`, case-insensitive.
     pub(super) fn bool(&mut self, name: &'static str) -> bool {
-        let Some(value) = self.var(name) else {
-            return false;
-        };
+        self.opt_bool(name).unwrap_or(false)
+    }
+
+    /// A boolean when set to one (anything else is reported and skipped).
+    pub(super) fn opt_bool(&mut self, name: &'static str) -> Option<bool> {
+        let value = self.var(name)?;
         match value.trim().to_ascii_lowercase().as_str() {
-            "true" => true,
-            "false" => false,
+            "true" => Some(true),
+            "false" => Some(false),
             _ => {
                 self.issue(name, &value, "expected true or false; using false");
-                false
+                None
             }
         }
     }

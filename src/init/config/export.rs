@@ -14,8 +14,17 @@ use super::env::{
     OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, OTEL_LOGS_EXPORTER,
     OTEL_TRACES_EXPORTER, TMPDIR, XDG_STATE_HOME,
 };
+use super::env::{
+    OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_CLIENT_KEY, OTEL_EXPORTER_OTLP_INSECURE,
+    OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE, OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY, OTEL_EXPORTER_OTLP_LOGS_INSECURE,
+    OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE, OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY, OTEL_EXPORTER_OTLP_TRACES_INSECURE,
+};
 use super::{
-    redact_url, Disabled, OtlpCompression, OtlpConfig, OtlpProtocol, Overrides, TracesExporter,
+    redact_url, Disabled, OtlpCompression, OtlpConfig, OtlpProtocol, OtlpTls, Overrides,
+    TracesExporter,
 };
 use crate::init::sink::{current_uid, Uid};
 
@@ -47,6 +56,14 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
         .find_map(|(name, per_signal)| Some((name, env.var(name)?, per_signal))),
     };
     let endpoint_set = given.is_some();
+    let generic_insecure = env.opt_bool(OTEL_EXPORTER_OTLP_INSECURE);
+    let insecure = insecure_of(
+        env,
+        over,
+        (OTEL_EXPORTER_OTLP_TRACES_INSECURE, generic_insecure),
+        given.as_ref().map(|(_, url, _)| url.as_str()),
+        protocol,
+    );
     // (variable, value, why) of an endpoint that cannot be used.
     let mut unusable: Option<(&'static str, String, String)> = None;
     let endpoint = match given {
@@ -57,7 +74,7 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
             }
         },
         Some((name, value, per_signal)) => {
-            let value = value.trim().to_string();
+            let value = with_scheme(value.trim(), protocol, insecure);
             if let Err(reason) = check_endpoint(&value) {
                 unusable = Some((name, value.clone(), reason));
             }
@@ -80,8 +97,16 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
             .var(OTEL_EXPORTER_OTLP_LOGS_ENDPOINT)
             .map(|v| (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, v.trim().to_string())),
     };
+    let logs_insecure = insecure_of(
+        env,
+        over,
+        (OTEL_EXPORTER_OTLP_LOGS_INSECURE, generic_insecure),
+        logs_given.as_ref().map(|(_, url)| url.as_str()),
+        protocol,
+    );
     let (logs_endpoint, logs_unusable, logs_derived) = match logs_given {
         Some((name, value)) => {
+            let value = with_scheme(&value, protocol, logs_insecure);
             let bad = check_endpoint(&value)
                 .err()
                 .map(|reason| (name, value.clone(), reason));
@@ -122,6 +147,25 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
         .or(logs_own)
         .or(generic)
         .unwrap_or_default();
+
+    let (tls, tls_names) = tls_files(
+        env,
+        over,
+        [
+            OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
+            OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE,
+            OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY,
+        ],
+    );
+    let (logs_tls, logs_tls_names) = tls_files(
+        env,
+        over,
+        [
+            OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE,
+            OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE,
+            OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY,
+        ],
+    );
 
     let (mut traces_exporter, spans_dir_is_default) =
         traces_exporter(env, over, endpoint_set, service_name);
@@ -165,6 +209,27 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
         }
         logs_otlp = false;
     }
+    // TLS files that cannot be used disable their export (never a fallback
+    // to fewer checks); files given for a plain-text endpoint are reported.
+    let mut reported = Vec::new();
+    if traces_exporter == TracesExporter::Otlp
+        && !check_tls(env, &endpoint, &tls, tls_names, "span", &mut reported)
+    {
+        traces_exporter = TracesExporter::None;
+    }
+    if logs_otlp
+        && cfg!(feature = "logs")
+        && !check_tls(
+            env,
+            &logs_endpoint,
+            &logs_tls,
+            logs_tls_names,
+            "log record",
+            &mut reported,
+        )
+    {
+        logs_otlp = false;
+    }
     Export {
         traces_exporter,
         logs_otlp,
@@ -176,6 +241,8 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
             timeout,
             compression,
             logs_compression,
+            tls,
+            logs_tls,
         },
         spans_dir_is_default,
     }
@@ -270,6 +337,197 @@ fn timeout(env: &mut Env<'_>, over: &Overrides) -> Duration {
     .unwrap_or(OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT)
 }
 
+/// `OTEL_EXPORTER_OTLP_INSECURE` for one signal: the builder's, else the
+/// per-signal variable `own`, else the generic one (read once, by the
+/// caller, so that a bad value is reported once). It only decides for a
+/// gRPC endpoint without a scheme (the specification); one that contradicts
+/// the endpoint's `https://` is reported (TLS is used).
+fn insecure_of(
+    env: &mut Env<'_>,
+    over: &Overrides,
+    (own, generic): (&'static str, Option<bool>),
+    url: Option<&str>,
+    protocol: OtlpProtocol,
+) -> Option<bool> {
+    let (source, insecure) = match over.otlp_insecure {
+        Some(insecure) => ("ObservabilityBuilder::otlp_insecure", insecure),
+        None => match env.opt_bool(own) {
+            Some(insecure) => (own, insecure),
+            None => (OTEL_EXPORTER_OTLP_INSECURE, generic?),
+        },
+    };
+    let https = url.is_some_and(|url| scheme(url.trim()) == Some("https"));
+    if insecure && https {
+        env.issue(
+            source,
+            "true",
+            format!(
+                "ignored: the endpoint asks for TLS (https://), which is used{}",
+                match protocol {
+                    OtlpProtocol::Grpc => "",
+                    OtlpProtocol::HttpProtobuf => " (the variable only applies to gRPC)",
+                }
+            ),
+        );
+    }
+    Some(insecure)
+}
+
+/// A gRPC endpoint without a scheme (`collector:4317`) with the one
+/// `OTEL_EXPORTER_OTLP_INSECURE` chooses: `https` unless it is `true`.
+/// Anything else as given.
+fn with_scheme(url: &str, protocol: OtlpProtocol, insecure: Option<bool>) -> String {
+    match protocol == OtlpProtocol::Grpc && !url.is_empty() && !url.contains("://") {
+        true => match insecure.unwrap_or(false) {
+            true => format!("http://{url}"),
+            false => format!("https://{url}"),
+        },
+        false => url.to_string(),
+    }
+}
+
+/// The lowercase scheme of a URL (`None`: none, or not a URL).
+pub(super) fn scheme(url: &str) -> Option<&'static str> {
+    let (scheme, _) = url.split_once("://")?;
+    ["http", "https"]
+        .into_iter()
+        .find(|known| scheme.eq_ignore_ascii_case(known))
+}
+
+/// One signal's TLS files, each the builder's, else the per-signal variable,
+/// else the generic one; and where each came from.
+fn tls_files(
+    env: &mut Env<'_>,
+    over: &Overrides,
+    [certificate, client_certificate, client_key]: [&'static str; 3],
+) -> (OtlpTls, TlsNames) {
+    let pick = |given: &Option<PathBuf>,
+                method: &'static str,
+                own: &'static str,
+                generic: &'static str| {
+        match given {
+            Some(path) => (Some(path.clone()), method),
+            None => [own, generic]
+                .into_iter()
+                .find_map(|name| Some((Some(PathBuf::from(env.var(name)?.trim())), name)))
+                .unwrap_or((None, generic)),
+        }
+    };
+    let (certificate, certificate_name) = pick(
+        &over.otlp_tls.certificate,
+        "ObservabilityBuilder::otlp_certificate",
+        certificate,
+        OTEL_EXPORTER_OTLP_CERTIFICATE,
+    );
+    let (client_certificate, client_certificate_name) = pick(
+        &over.otlp_tls.client_certificate,
+        "ObservabilityBuilder::otlp_client_certificate",
+        client_certificate,
+        OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
+    );
+    let (client_key, client_key_name) = pick(
+        &over.otlp_tls.client_key,
+        "ObservabilityBuilder::otlp_client_key",
+        client_key,
+        OTEL_EXPORTER_OTLP_CLIENT_KEY,
+    );
+    (
+        OtlpTls {
+            certificate,
+            client_certificate,
+            client_key,
+        },
+        TlsNames {
+            certificate: certificate_name,
+            client_certificate: client_certificate_name,
+            client_key: client_key_name,
+        },
+    )
+}
+
+/// Where each TLS file came from (a variable, or a builder method).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TlsNames {
+    pub(crate) certificate: &'static str,
+    pub(crate) client_certificate: &'static str,
+    pub(crate) client_key: &'static str,
+}
+
+/// Whether the `kind` export to `endpoint` may go on with `tls`: for an
+/// `https://` endpoint, its files must be readable certificates and a key
+/// that matches (else the export is disabled, and the issue names the
+/// setting and the path, never the content); for an `http://` one, files
+/// given are reported as unused (once per setting, in `reported`).
+fn check_tls(
+    env: &mut Env<'_>,
+    endpoint: &str,
+    tls: &OtlpTls,
+    names: TlsNames,
+    kind: &str,
+    reported: &mut Vec<&'static str>,
+) -> bool {
+    let disabled = match kind {
+        "span" => Disabled::SpanExport,
+        _ => Disabled::LogExport,
+    };
+    if !super::is_https(endpoint) {
+        let given = [
+            (names.certificate, &tls.certificate),
+            (names.client_certificate, &tls.client_certificate),
+            (names.client_key, &tls.client_key),
+        ];
+        for (setting, path) in given {
+            if let Some(path) = path {
+                if !reported.contains(&setting) {
+                    reported.push(setting);
+                    env.issue(
+                        setting,
+                        &path.display().to_string(),
+                        format!(
+                            "not used: the {kind} endpoint {} is plain text (http://); TLS needs https://",
+                            redact_url(endpoint)
+                        ),
+                    );
+                }
+            }
+        }
+        return true;
+    }
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+    {
+        if let Err(e) = crate::init::tls::check(tls, names) {
+            env.disabling(
+                e.setting,
+                &e.path.display().to_string(),
+                format!(
+                    "{}; {kind} export is disabled: no {kind} is sent without the TLS settings given",
+                    e.reason
+                ),
+                disabled,
+            );
+            return false;
+        }
+        let roots = crate::init::tls::system_roots();
+        if tls.certificate.is_none() && roots.store.is_empty() && !reported.contains(&"roots") {
+            reported.push("roots");
+            env.issue(
+                names.certificate,
+                "",
+                format!(
+                    "not set, and this system has no trusted CA certificate{}: every TLS handshake with {} will fail; install the ca-certificates package, or set it to the CA that signed the collector's certificate",
+                    match roots.problems.first() {
+                        Some(problem) => format!(" ({problem})"),
+                        None => String::new(),
+                    },
+                    redact_url(endpoint)
+                ),
+            );
+        }
+    }
+    let _ = disabled;
+    true
+}
+
 /// The compression `name` sets, if it is set to a known one.
 fn compression_of(env: &mut Env<'_>, name: &'static str) -> Option<OtlpCompression> {
     let value = env.var(name)?;
@@ -343,16 +601,11 @@ fn logs_exporter(env: &mut Env<'_>, traces_exporter: &TracesExporter) -> bool {
     }
 }
 
-/// Validates an endpoint URL: `http` or `https` with a host. TLS is not built
-/// in: an `https` endpoint is refused rather than failing at every export.
+/// Validates an OTLP endpoint URL: `http` or `https` with a host.
 pub(super) fn check_endpoint(url: &str) -> Result<(), String> {
     let uri: http::Uri = url.parse().map_err(|e| format!("not a URL ({e})"))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err("https needs TLS, which this build does not include yet: send to a collector on the local network over http://, and let it speak TLS".into())
-        }
-        _ => return Err("the URL must start with http://".into()),
+    if scheme(url).is_none() || uri.scheme().is_none() {
+        return Err("the URL must start with http:// or https://".into());
     }
     if uri.host().is_none_or(str::is_empty) {
         return Err("the URL has no host".into());

@@ -24,6 +24,7 @@ mod sampler;
 mod tests;
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::limits::SpanLimitsConfig;
@@ -32,6 +33,8 @@ use crate::logging::{DatadogTags, JsonFormat, LogFormat, TraceContextFormat};
 
 use crate::propagation::PropagatorName;
 pub(crate) use env::{map_env, process_env};
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) use export::TlsNames;
 pub(crate) use resolve::{datadog_tags_from_env, log_filter_from_env};
 
 /// Where finished spans go.
@@ -131,6 +134,43 @@ impl OtlpCompression {
             Self::Gzip => "gzip",
         }
     }
+}
+
+/// The TLS files of an OTLP exporter, used when its endpoint is `https://`
+/// (PEM files; each `None`: not given).
+///
+/// Without a CA file the system's trusted roots are used (what
+/// `ca-certificates` installs in `/etc/ssl/certs`, or `SSL_CERT_FILE` /
+/// `SSL_CERT_DIR`); with one, only its certificates are trusted, as in the
+/// OpenTelemetry SDKs of other languages. A client certificate and its key
+/// come together (mutual TLS).
+///
+/// ```
+/// use distributed_tracing::ObservabilityBuilder;
+/// let config = ObservabilityBuilder::default()
+///     .env_vars([
+///         ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector.internal:4318"),
+///         ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/otel/ca.pem"),
+///         ("OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE", "/etc/otel/logs-ca.pem"),
+///     ])
+///     .config()
+///     .unwrap();
+/// assert_eq!(config.otlp.tls.certificate.as_deref(), Some("/etc/otel/ca.pem".as_ref()));
+/// assert_eq!(config.otlp.logs_tls.certificate.as_deref(), Some("/etc/otel/logs-ca.pem".as_ref()));
+/// // The file does not exist: span export is disabled, and says why.
+/// assert!(config.issues[0].to_string().contains("/etc/otel/ca.pem"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OtlpTls {
+    /// The CA certificates trusted for the collector's certificate, instead of
+    /// the system's (`OTEL_EXPORTER_OTLP_CERTIFICATE`).
+    pub certificate: Option<PathBuf>,
+    /// The client certificate (chain) of mutual TLS
+    /// (`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`).
+    pub client_certificate: Option<PathBuf>,
+    /// The client certificate's private key (`OTEL_EXPORTER_OTLP_CLIENT_KEY`).
+    pub client_key: Option<PathBuf>,
 }
 
 /// The sampler for new spans (`OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`).
@@ -260,6 +300,44 @@ pub struct OtlpConfig {
     /// else `OTEL_EXPORTER_OTLP_LOGS_COMPRESSION`, else
     /// `OTEL_EXPORTER_OTLP_COMPRESSION`; default none.
     pub logs_compression: OtlpCompression,
+    /// The TLS files of span export (for an `https://` endpoint): the
+    /// builder's, else `OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE` (`_CLIENT_CERTIFICATE`,
+    /// `_CLIENT_KEY`), else `OTEL_EXPORTER_OTLP_CERTIFICATE` (...), each alone.
+    pub tls: OtlpTls,
+    /// The TLS files of log record export (feature `logs`): the builder's, else
+    /// the `OTEL_EXPORTER_OTLP_LOGS_*` forms, else the generic ones.
+    pub logs_tls: OtlpTls,
+}
+
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+impl OtlpConfig {
+    /// Where span requests go, compressed and secured how.
+    pub(crate) fn traces_target(&self) -> OtlpTarget<'_> {
+        OtlpTarget {
+            endpoint: &self.endpoint,
+            compression: self.compression,
+            tls: &self.tls,
+        }
+    }
+
+    /// Where log record requests go, compressed and secured how.
+    #[cfg_attr(not(feature = "logs"), allow(dead_code))]
+    pub(crate) fn logs_target(&self) -> OtlpTarget<'_> {
+        OtlpTarget {
+            endpoint: &self.logs_endpoint,
+            compression: self.logs_compression,
+            tls: &self.logs_tls,
+        }
+    }
+}
+
+/// One signal's share of [`OtlpConfig`].
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OtlpTarget<'a> {
+    pub(crate) endpoint: &'a str,
+    pub(crate) compression: OtlpCompression,
+    pub(crate) tls: &'a OtlpTls,
 }
 
 impl fmt::Debug for OtlpConfig {
@@ -279,6 +357,8 @@ impl fmt::Debug for OtlpConfig {
             .field("timeout", &self.timeout)
             .field("compression", &self.compression.as_str())
             .field("logs_compression", &self.logs_compression.as_str())
+            .field("tls", &self.tls)
+            .field("logs_tls", &self.logs_tls)
             .finish()
     }
 }
@@ -498,6 +578,8 @@ pub(crate) struct Overrides {
     pub(crate) otlp_headers: Vec<(String, String)>,
     pub(crate) otlp_timeout: Option<Duration>,
     pub(crate) otlp_compression: Option<OtlpCompression>,
+    pub(crate) otlp_tls: OtlpTls,
+    pub(crate) otlp_insecure: Option<bool>,
     pub(crate) sampler: Option<SamplerConfig>,
     pub(crate) propagators: Option<Vec<PropagatorName>>,
     pub(crate) max_queue_size: Option<usize>,
@@ -535,4 +617,9 @@ pub(crate) fn redact_url(url: &str) -> String {
         Some(at) => format!("{}REDACTED:REDACTED{}", &url[..start], &url[start + at..]),
         None => url.to_string(),
     }
+}
+
+/// Whether an endpoint URL is `https://` (the scheme in any case).
+pub(crate) fn is_https(url: &str) -> bool {
+    export::scheme(url) == Some("https")
 }

@@ -8,18 +8,32 @@ use super::env::{
     JAEGER_REMOTE_POLLING_INTERVAL_DEFAULT, OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG,
     OTEL_TRACES_SAMPLER_ARG_RATIO_DEFAULT,
 };
-use super::export::check_endpoint;
+use super::export::{check_endpoint, scheme};
 use super::{redact_url, Disabled, Overrides, SamplerConfig};
 
 /// What an unusable Jaeger sampling endpoint leads to.
 const REMOTE_SAMPLER_DISABLED: &str = "the Jaeger remote sampler is disabled (no request goes to a sampling endpoint you did not name): parentbased_always_on samples instead";
 
+/// Validates a Jaeger sampling endpoint: an `http://` URL with a host. The
+/// strategy is polled with `opentelemetry-http`'s reqwest client, which this
+/// crate builds without TLS (its TLS is the OTLP exporters'): an `https://`
+/// endpoint is refused rather than failing at every poll.
+fn check_sampling_endpoint(url: &str) -> Result<(), String> {
+    check_endpoint(url)?;
+    match scheme(url) {
+        Some("https") => Err("the sampling strategy is polled over plain http:// only: point it at the Jaeger agent or collector on the local network".into()),
+        _ => Ok(()),
+    }
+}
+
 /// The sampler: the builder's (a Jaeger endpoint that cannot be used is
 /// reported, and disables the remote sampler), else the environment's.
 pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides) -> SamplerConfig {
     match &over.sampler {
-        Some(SamplerConfig::JaegerRemote { endpoint, .. }) if check_endpoint(endpoint).is_err() => {
-            let reason = check_endpoint(endpoint).unwrap_err();
+        Some(SamplerConfig::JaegerRemote { endpoint, .. })
+            if check_sampling_endpoint(endpoint).is_err() =>
+        {
+            let reason = check_sampling_endpoint(endpoint).unwrap_err();
             env.disabling(
                 "ObservabilityBuilder::sampler",
                 &redact_url(endpoint),
@@ -134,7 +148,7 @@ fn jaeger_remote_arg(env: &mut Env<'_>, parent_based: bool) -> SamplerConfig {
         };
         for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             match pair.split_once('=').map(|(k, v)| (k.trim(), v.trim())) {
-                Some(("endpoint", v)) => match check_endpoint(v) {
+                Some(("endpoint", v)) => match check_sampling_endpoint(v) {
                     Ok(()) => endpoint = v.to_string(),
                     Err(reason) => unusable_endpoint = Some(reason),
                 },

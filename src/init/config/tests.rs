@@ -102,7 +102,7 @@ fn credentials_are_never_shown() {
     for (name, value) in [
         (
             "OTEL_EXPORTER_OTLP_ENDPOINT",
-            "https://user:s3cret@collector:4318",
+            "htps://user:s3cret@collector:4318",
         ),
         (
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
@@ -161,7 +161,7 @@ fn issues_are_logged_once_quoted() {
     let c = resolve(&[
         ("OTEL_TRACES_SAMPLER", "bogus"),
         ("OTEL_PROPAGATORS", "tracecontext,w3c\nforged line"),
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://u:pw@collector:4318"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://u:pw@collector:4318"),
         ("OTEL_LOGS_EXPORTER", "none"),
     ]);
     let issues = c.issues;
@@ -184,8 +184,8 @@ fn issues_are_logged_once_quoted() {
     for (line, (level, value, message)) in json.iter().zip([
         (
             "ERROR",
-            "https://REDACTED:REDACTED@collector:4318",
-            "unusable configuration OTEL_EXPORTER_OTLP_ENDPOINT=\"https://REDACTED:REDACTED@collector:4318\": https needs TLS",
+            "ftp://REDACTED:REDACTED@collector:4318",
+            "unusable configuration OTEL_EXPORTER_OTLP_ENDPOINT=\"ftp://REDACTED:REDACTED@collector:4318\": the URL must start with http:// or https://",
         ),
         (
             "WARN",
@@ -210,7 +210,7 @@ fn issues_are_logged_once_quoted() {
     let text = lines(LogFormat::Text(pattern), &issues);
     assert_eq!(text.len(), 3, "one line each, none forged: {text:#?}");
     assert!(
-        text[0].starts_with("[ERROR] unusable configuration OTEL_EXPORTER_OTLP_ENDPOINT=\"https://REDACTED:REDACTED@collector:4318\": "),
+        text[0].starts_with("[ERROR] unusable configuration OTEL_EXPORTER_OTLP_ENDPOINT=\"ftp://REDACTED:REDACTED@collector:4318\": "),
         "{}",
         text[0]
     );
@@ -763,9 +763,9 @@ fn unusable_endpoints_disable_their_export() {
             false,
         ),
         (
-            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318")],
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector:4318")],
             "OTEL_EXPORTER_OTLP_ENDPOINT",
-            "TLS",
+            "https://",
             false,
             false,
         ),
@@ -791,12 +791,12 @@ fn unusable_endpoints_disable_their_export() {
             &[
                 (
                     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-                    "https://traces:4318/v1/traces",
+                    "ftp://traces:4318/v1/traces",
                 ),
                 ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://generic:4318"),
             ],
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-            "TLS",
+            "http://",
             false,
             false,
         ),
@@ -821,11 +821,11 @@ fn unusable_endpoints_disable_their_export() {
                 ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
                 (
                     "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
-                    "https://logs:4318/v1/logs",
+                    "ftp://logs:4318/v1/logs",
                 ),
             ],
             "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
-            "TLS",
+            "http://",
             true,
             false,
         ),
@@ -871,7 +871,7 @@ fn unusable_endpoints_disable_their_export() {
 
     // The builder's URLs are checked the same way.
     let over = Overrides {
-        otlp_endpoint: Some("https://user:pw@collector:4318/v1/traces".into()),
+        otlp_endpoint: Some("htps://user:pw@collector:4318/v1/traces".into()),
         ..Overrides::default()
     };
     let c = EffectiveConfig::resolve(&|_| None, &over);
@@ -1047,4 +1047,335 @@ fn bad_values_are_reported_and_ignored() {
         ("OTEL_TRACES_SAMPLER_ARG", "half"),
     ]);
     assert_eq!(c.issues[0].variable, "OTEL_TRACES_SAMPLER_ARG");
+}
+
+/// Files for the TLS tables: a CA, a client certificate and its key, another
+/// key, garbage holding a secret, in a folder of their own.
+struct TlsFiles {
+    dir: std::path::PathBuf,
+}
+
+impl TlsFiles {
+    fn new(label: &str) -> TlsFiles {
+        let dir =
+            std::env::temp_dir().join(format!("dt-tls-config-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        let client_key = rcgen::KeyPair::generate().unwrap();
+        let client = rcgen::CertificateParams::new(vec!["client".to_string()])
+            .unwrap()
+            .signed_by(&client_key, &issuer)
+            .unwrap();
+        let files = [
+            ("ca.pem", ca_pem),
+            ("client.pem", client.pem()),
+            ("client-key.pem", client_key.serialize_pem()),
+            (
+                "other-key.pem",
+                rcgen::KeyPair::generate().unwrap().serialize_pem(),
+            ),
+            ("garbage.pem", "SECRET-MATERIAL-0123456789\n".to_string()),
+            (
+                "broken-key.pem",
+                "-----BEGIN PRIVATE KEY-----\nSECRET!!MATERIAL\n-----END PRIVATE KEY-----\n"
+                    .to_string(),
+            ),
+        ];
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        std::fs::write(dir.join("huge.pem"), vec![b'A'; 5 * 1024 * 1024]).unwrap();
+        TlsFiles { dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+}
+
+impl Drop for TlsFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// TLS files that cannot be used disable the export that would use them,
+/// naming the setting and the path, never the content; the per-signal
+/// forms win over the generic ones.
+#[test]
+fn unusable_tls_files_disable_their_export() {
+    let files = TlsFiles::new("unusable");
+    let f = |name: &str| files.path(name);
+    let endpoint = (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "https://collector:4318".to_string(),
+    );
+    // (variables, the setting reported, the path, in the reason)
+    type Case<'a> = (Vec<(&'a str, String)>, &'a str, String, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            vec![("OTEL_EXPORTER_OTLP_CERTIFICATE", f("missing.pem"))],
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            f("missing.pem"),
+            "cannot read it",
+        ),
+        (
+            vec![("OTEL_EXPORTER_OTLP_CERTIFICATE", f("garbage.pem"))],
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            f("garbage.pem"),
+            "no certificate in it",
+        ),
+        (
+            vec![("OTEL_EXPORTER_OTLP_CERTIFICATE", "/dev/zero".into())],
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            "/dev/zero".into(),
+            "not a regular file",
+        ),
+        (
+            vec![("OTEL_EXPORTER_OTLP_CERTIFICATE", f("huge.pem"))],
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            f("huge.pem"),
+            "larger than 4 MiB",
+        ),
+        (
+            vec![("OTEL_EXPORTER_OTLP_CERTIFICATE", f("client-key.pem"))],
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            f("client-key.pem"),
+            "no certificate in it",
+        ),
+        (
+            vec![("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", f("client.pem"))],
+            "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+            f("client.pem"),
+            "needs its key: OTEL_EXPORTER_OTLP_CLIENT_KEY is not set",
+        ),
+        (
+            vec![("OTEL_EXPORTER_OTLP_CLIENT_KEY", f("client-key.pem"))],
+            "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+            f("client-key.pem"),
+            "needs its certificate",
+        ),
+        (
+            vec![
+                ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", f("client.pem")),
+                ("OTEL_EXPORTER_OTLP_CLIENT_KEY", f("garbage.pem")),
+            ],
+            "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+            f("garbage.pem"),
+            "no private key in it",
+        ),
+        (
+            vec![
+                ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", f("client.pem")),
+                ("OTEL_EXPORTER_OTLP_CLIENT_KEY", f("broken-key.pem")),
+            ],
+            "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+            f("broken-key.pem"),
+            "not valid base64",
+        ),
+        (
+            vec![
+                ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", f("client.pem")),
+                ("OTEL_EXPORTER_OTLP_CLIENT_KEY", f("other-key.pem")),
+            ],
+            "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+            f("other-key.pem"),
+            "does not belong to the certificate",
+        ),
+        // The per-signal form wins, and is the one named.
+        (
+            vec![
+                ("OTEL_EXPORTER_OTLP_CERTIFICATE", f("ca.pem")),
+                ("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", f("garbage.pem")),
+            ],
+            "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+            f("garbage.pem"),
+            "no certificate in it",
+        ),
+    ];
+    for (vars, setting, path, why) in cases {
+        let mut all = vars.clone();
+        all.push(endpoint.clone());
+        all.push(("OTEL_LOGS_EXPORTER", "none".into()));
+        let all: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let c = resolve(&all);
+        assert_eq!(
+            c.traces_exporter,
+            TracesExporter::None,
+            "{vars:?}: {:?}",
+            c.issues
+        );
+        assert_eq!(c.issues.len(), 1, "{vars:?}: {:?}", c.issues);
+        let issue = &c.issues[0];
+        assert_eq!(issue.variable, setting, "{vars:?}");
+        assert_eq!(issue.disables, Some(Disabled::SpanExport), "{issue}");
+        let text = Error::from(issue.clone()).to_string();
+        assert!(
+            text.contains(&path) && text.contains(why),
+            "{why:?} in {text}"
+        );
+        assert!(
+            !text.contains("SECRET") && !text.contains("MATERIAL"),
+            "{text}"
+        );
+    }
+
+    // Usable files: nothing reported, the files in the configuration.
+    let c = resolve(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"),
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", &f("ca.pem")),
+        ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", &f("client.pem")),
+        ("OTEL_EXPORTER_OTLP_CLIENT_KEY", &f("client-key.pem")),
+    ]);
+    assert!(c.issues.is_empty(), "{:?}", c.issues);
+    assert_eq!(c.traces_exporter, TracesExporter::Otlp);
+    assert_eq!(c.otlp.tls.client_key, Some(f("client-key.pem").into()));
+    assert_eq!(
+        c.otlp.logs_tls, c.otlp.tls,
+        "the generic files serve the logs too"
+    );
+
+    // The logs' own files: only log export is disabled.
+    if cfg!(feature = "logs") {
+        let c = resolve(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"),
+            ("OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE", &f("missing.pem")),
+        ]);
+        assert_eq!(c.traces_exporter, TracesExporter::Otlp);
+        assert!(!c.logs_otlp);
+        assert_eq!(c.issues.len(), 1, "{:?}", c.issues);
+        assert_eq!(c.issues[0].variable, "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE");
+        assert_eq!(c.issues[0].disables, Some(Disabled::LogExport));
+    }
+
+    // The builder's files win over the variables, and are named as such.
+    let over = Overrides {
+        otlp_endpoint: Some("https://collector:4318/v1/traces".into()),
+        otlp_tls: OtlpTls {
+            certificate: Some(f("missing.pem").into()),
+            ..OtlpTls::default()
+        },
+        ..Overrides::default()
+    };
+    let c = EffectiveConfig::resolve(&|_| None, &over);
+    assert_eq!(c.traces_exporter, TracesExporter::None);
+    assert_eq!(
+        c.issues[0].variable,
+        "ObservabilityBuilder::otlp_certificate"
+    );
+}
+
+/// TLS settings that cannot apply are reported, not silently ignored, and
+/// change nothing else; `OTEL_EXPORTER_OTLP_INSECURE` gives a gRPC endpoint
+/// without a scheme its scheme.
+#[test]
+fn tls_settings_that_do_not_apply_are_reported() {
+    let files = TlsFiles::new("inapplicable");
+    let client = files.path("client.pem");
+    let key = files.path("client-key.pem");
+    // A plain-text endpoint with a client certificate: reported once per
+    // setting, spans still sent to the endpoint named.
+    let c = resolve(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+        ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", &client),
+        ("OTEL_EXPORTER_OTLP_CLIENT_KEY", &key),
+    ]);
+    assert_eq!(c.traces_exporter, TracesExporter::Otlp);
+    let reported: Vec<&str> = c.issues.iter().map(|i| i.variable).collect();
+    assert_eq!(
+        reported,
+        [
+            "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+            "OTEL_EXPORTER_OTLP_CLIENT_KEY"
+        ],
+        "{:?}",
+        c.issues
+    );
+    assert!(c.issues.iter().all(|i| i.disables.is_none()
+        && i.reason.contains("plain text (http://)")
+        && i.reason.contains("http://collector:4318")));
+
+    // (protocol, endpoint, insecure variables, the endpoint used, reported)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        &'a str,
+        &'a [&'a str],
+    );
+    let cases: &[Case] = &[
+        ("grpc", "collector:4317", &[], "https://collector:4317", &[]),
+        (
+            "grpc",
+            "collector:4317",
+            &[("OTEL_EXPORTER_OTLP_INSECURE", "true")],
+            "http://collector:4317",
+            &[],
+        ),
+        (
+            "grpc",
+            "collector:4317",
+            &[("OTEL_EXPORTER_OTLP_INSECURE", "false")],
+            "https://collector:4317",
+            &[],
+        ),
+        // Per-signal over generic.
+        (
+            "grpc",
+            "collector:4317",
+            &[
+                ("OTEL_EXPORTER_OTLP_INSECURE", "false"),
+                ("OTEL_EXPORTER_OTLP_TRACES_INSECURE", "true"),
+            ],
+            "http://collector:4317",
+            &[],
+        ),
+        // The scheme decides; a contradicting value is reported.
+        (
+            "grpc",
+            "https://collector:4317",
+            &[("OTEL_EXPORTER_OTLP_INSECURE", "true")],
+            "https://collector:4317",
+            &["OTEL_EXPORTER_OTLP_INSECURE"],
+        ),
+        (
+            "grpc",
+            "http://collector:4317",
+            &[("OTEL_EXPORTER_OTLP_INSECURE", "true")],
+            "http://collector:4317",
+            &[],
+        ),
+        (
+            "http/protobuf",
+            "https://collector:4318",
+            &[("OTEL_EXPORTER_OTLP_INSECURE", "true")],
+            "https://collector:4318/v1/traces",
+            &["OTEL_EXPORTER_OTLP_INSECURE"],
+        ),
+        (
+            "grpc",
+            "collector:4317",
+            &[("OTEL_EXPORTER_OTLP_INSECURE", "yes")],
+            "https://collector:4317",
+            &["OTEL_EXPORTER_OTLP_INSECURE"],
+        ),
+    ];
+    for (protocol, endpoint, insecure, used, reported) in cases {
+        let mut vars = vec![
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", *protocol),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", *endpoint),
+            ("OTEL_LOGS_EXPORTER", "none"),
+        ];
+        vars.extend_from_slice(insecure);
+        let c = resolve(&vars);
+        assert_eq!(c.otlp.endpoint, *used, "{vars:?}");
+        assert_eq!(c.traces_exporter, TracesExporter::Otlp, "{vars:?}");
+        let got: Vec<&str> = c.issues.iter().map(|i| i.variable).collect();
+        assert_eq!(got, *reported, "{vars:?}: {:?}", c.issues);
+    }
 }
