@@ -4,7 +4,9 @@
 //! and without required client certificates. The collector forwards to the
 //! in-process receiver, where every span of the quickstart's trace is read
 //! back; without the client certificate nothing arrives and the quickstart
-//! says why. Everything listens on 127.0.0.1 only.
+//! says why. The system's roots are trusted when no CA file is given (set
+//! here through `SSL_CERT_FILE`), and a system without any is reported.
+//! Everything listens on 127.0.0.1 only.
 
 mod common;
 
@@ -93,7 +95,11 @@ fn quickstart(endpoint: &str, protocol: &str, env: &[(&str, String)]) -> String 
         .env("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
         .env("OTEL_SERVICE_NAME", "quickstart-tls")
         .env("OTEL_LOGS_EXPORTER", "none")
-        .env_remove("RUST_LOG");
+        .env_remove("RUST_LOG")
+        // The system's roots are what the case says (the machine's
+        // environment may point OpenSSL's variables at its bundle).
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR");
     for (k, v) in env {
         command.env(k, v);
     }
@@ -132,6 +138,35 @@ fn check(pki: &Pki, mtls: bool) {
             .map(|s| s.span.name.as_str())
             .collect();
         assert_eq!(names.len(), 4, "{label}: {names:?}");
+
+        if !mtls {
+            // Without OTEL_EXPORTER_OTLP_CERTIFICATE the system's roots are
+            // trusted: here the CA is the system's (SSL_CERT_FILE, as
+            // OpenSSL reads it), so the spans arrive.
+            let label = format!("{label}, the system's roots");
+            let system = [("SSL_CERT_FILE", var(&pki.ca))];
+            let stdout = quickstart(&endpoint, protocol, &system);
+            let trace_id = common::quickstart_trace_id(&stdout);
+            assert!(stdout.contains("none lost"), "{label}: {stdout}");
+            let spans = receiver.store.wait_for(Duration::from_secs(20), |spans| {
+                spans.iter().filter(|s| s.trace_id() == trace_id).count() >= 4
+            });
+            assert!(
+                spans.iter().filter(|s| s.trace_id() == trace_id).count() == 4,
+                "{label}"
+            );
+            // A system without any root (a container without
+            // ca-certificates): said at start-up, and at the handshake.
+            let label = format!("{label}, none at all");
+            let empty = pki.dir.join("no-roots.pem");
+            std::fs::write(&empty, "").unwrap();
+            let stdout = quickstart(&endpoint, protocol, &[("SSL_CERT_FILE", var(&empty))]);
+            assert!(
+                stdout.contains("this system has no trusted CA certificate")
+                    && stdout.contains("TLS handshake failed: the server's certificate is not signed by a trusted CA"),
+                "{label}: {stdout}"
+            );
+        }
 
         if mtls {
             // Without the client certificate: nothing arrives, and the

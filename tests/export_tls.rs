@@ -5,7 +5,7 @@
 //!   (`OTEL_EXPORTER_OTLP_CERTIFICATE`), every span arrives, gzip included
 //!   (the receiver sees `grpc-encoding`/`Content-Encoding: gzip` and decodes
 //!   the same spans), and a gRPC endpoint without a scheme is TLS;
-//! * with another CA, or a certificate for another name, nothing arrives,
+//! * with another CA, a certificate for another name, or an expired one, nothing arrives,
 //!   and the failure is reported once, naming the endpoint and the reason;
 //! * with mutual TLS required, spans arrive only when the client certificate
 //!   is configured (none, or one from an unknown CA: nothing arrives, the
@@ -212,7 +212,7 @@ fn spans_arrive_over_tls_with_the_right_ca_and_gzip() {
 }
 
 #[test]
-fn nothing_arrives_with_another_ca_or_another_name_and_the_reason_is_reported() {
+fn nothing_arrives_with_another_ca_another_name_or_an_expired_certificate() {
     let pki = Pki::new("refused");
     for protocol in [Protocol::Grpc, Protocol::Http] {
         // (case, served certificate, CA trusted, reason in the report)
@@ -228,6 +228,12 @@ fn nothing_arrives_with_another_ca_or_another_name_and_the_reason_is_reported() 
                 Served::OtherName,
                 &pki.ca,
                 "not valid for the endpoint's host name",
+            ),
+            (
+                "an expired certificate",
+                Served::Expired,
+                &pki.ca,
+                "has expired",
             ),
         ];
         for (case, served, ca, reason) in cases {

@@ -42,6 +42,16 @@ impl Ca {
     /// A leaf certificate for `names` (DNS names or IP addresses), valid
     /// for a server or a client: (certificate PEM, key PEM).
     pub fn leaf(&self, names: &[&str], purpose: ExtendedKeyUsagePurpose) -> (String, String) {
+        self.leaf_with(names, purpose, |_| {})
+    }
+
+    /// A leaf certificate as [`leaf`](Self::leaf), `adjust`ed (its validity, say).
+    pub fn leaf_with(
+        &self,
+        names: &[&str],
+        purpose: ExtendedKeyUsagePurpose,
+        adjust: impl FnOnce(&mut CertificateParams),
+    ) -> (String, String) {
         let mut params =
             CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
                 .unwrap();
@@ -51,6 +61,7 @@ impl Ca {
         );
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![purpose];
+        adjust(&mut params);
         let key = KeyPair::generate().unwrap();
         let cert = params.signed_by(&key, &self.issuer).unwrap();
         (cert.pem(), key.serialize_pem())
@@ -70,6 +81,7 @@ pub struct Pki {
     pub stranger_key: PathBuf,
     server: (String, String),
     misnamed: (String, String),
+    expired: (String, String),
     client_ca: String,
 }
 
@@ -80,6 +92,8 @@ pub enum Served {
     Localhost,
     /// From the trusted CA, for another name (`collector.example`).
     OtherName,
+    /// From the trusted CA, for `localhost`, expired yesterday.
+    Expired,
 }
 
 impl Pki {
@@ -98,6 +112,16 @@ impl Pki {
             ExtendedKeyUsagePurpose::ServerAuth,
         );
         let misnamed = server_ca.leaf(&["collector.example"], ExtendedKeyUsagePurpose::ServerAuth);
+        let expired = server_ca.leaf_with(
+            &["localhost", "127.0.0.1"],
+            ExtendedKeyUsagePurpose::ServerAuth,
+            |params| {
+                params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+                let yesterday =
+                    std::time::SystemTime::now() - std::time::Duration::from_secs(86400);
+                params.not_after = yesterday.into();
+            },
+        );
         let client = client_ca.leaf(&["exporter"], ExtendedKeyUsagePurpose::ClientAuth);
         let stranger = other.leaf(&["exporter"], ExtendedKeyUsagePurpose::ClientAuth);
         let write = |name: &str, text: &str| {
@@ -114,6 +138,7 @@ impl Pki {
             stranger_key: write("stranger-key.pem", &stranger.1),
             server,
             misnamed,
+            expired,
             client_ca: client_ca.pem,
             dir,
         }
@@ -161,6 +186,7 @@ impl Pki {
         let (cert, key) = match served {
             Served::Localhost => &self.server,
             Served::OtherName => &self.misnamed,
+            Served::Expired => &self.expired,
         };
         let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
             .collect::<Result<Vec<_>, _>>()
