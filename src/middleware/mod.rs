@@ -12,6 +12,12 @@
 //!   (hyper and others); with feature `reqwest`, [`ClientTraceMiddleware`] for
 //!   `reqwest-middleware` (a CLIENT span per call) and
 //!   [`RequestBuilderExt::with_trace_context`] for a plain `reqwest::RequestBuilder`.
+//! * gRPC (feature `grpc`): [`GrpcServerLayer`] on a tonic `Server` (a SERVER
+//!   span per call, the caller's context read from the metadata under the
+//!   same [`Trust`] policy) and [`GrpcClientLayer`] on a tonic `Channel` (a
+//!   CLIENT span per call, its context written into the metadata), with the
+//!   gRPC semantic conventions' attributes and the call's status from the
+//!   trailers.
 //!
 //! # What a request can put into a span
 //!
@@ -38,6 +44,8 @@
 #[cfg(any(feature = "http-server", feature = "reqwest"))]
 mod attributes;
 mod client;
+#[cfg(feature = "grpc")]
+mod grpc;
 #[cfg(feature = "http-server")]
 mod server;
 
@@ -46,6 +54,10 @@ pub use attributes::{DEFAULT_KNOWN_METHODS, DEFAULT_MAX_ATTRIBUTE_LEN};
 pub use client::inject_into_request;
 #[cfg(feature = "reqwest")]
 pub use client::{ClientTraceMiddleware, RequestBuilderExt};
+#[cfg(feature = "grpc")]
+pub use grpc::{
+    GrpcBody, GrpcClientLayer, GrpcClientService, GrpcFuture, GrpcServerLayer, GrpcServerService,
+};
 #[cfg(feature = "http-server")]
 pub use server::{
     ResponseFuture, RouteFn, ServerTraceLayer, ServerTraceService, TracedBody, Trust, TrustPolicy,

@@ -242,32 +242,33 @@ impl<S, P: fmt::Debug> fmt::Debug for ServerTraceService<S, P> {
     }
 }
 
-impl<P: TrustPolicy> ServerTraceLayer<P> {
-    /// The parent context and links of the server span for a request.
-    fn parent(
-        &self,
-        headers: &http::HeaderMap,
-        extensions: &http::Extensions,
-    ) -> (Context, Vec<Link>) {
-        match self.policy.decide(headers, extensions) {
-            Trust::Continue => {
-                let cx = extract_trace_context_from_headers(headers)
-                    .map(|remote| remote.into_context())
-                    .unwrap_or_default();
-                (cx, Vec::new())
-            }
-            Trust::NewTraceWithLink => {
-                let links = extract_trace_context_from_headers(headers)
-                    .map(|remote| vec![Link::with_context(remote.span_context())])
-                    .unwrap_or_default();
-                (Context::new(), links)
-            }
-            Trust::Ignore => (Context::new(), Vec::new()),
+/// The parent context and links of a server span for a request, as `policy`
+/// decides (HTTP and gRPC servers alike).
+pub(super) fn parent_of<P: TrustPolicy>(
+    policy: &P,
+    headers: &http::HeaderMap,
+    extensions: &http::Extensions,
+) -> (Context, Vec<Link>) {
+    match policy.decide(headers, extensions) {
+        Trust::Continue => {
+            let cx = extract_trace_context_from_headers(headers)
+                .map(|remote| remote.into_context())
+                .unwrap_or_default();
+            (cx, Vec::new())
         }
+        Trust::NewTraceWithLink => {
+            let links = extract_trace_context_from_headers(headers)
+                .map(|remote| vec![Link::with_context(remote.span_context())])
+                .unwrap_or_default();
+            (Context::new(), links)
+        }
+        Trust::Ignore => (Context::new(), Vec::new()),
     }
+}
 
+impl<P: TrustPolicy> ServerTraceLayer<P> {
     fn start<B>(&self, req: &http::Request<B>) -> Context {
-        let (parent, links) = self.parent(req.headers(), req.extensions());
+        let (parent, links) = parent_of(&self.policy, req.headers(), req.extensions());
         let max = self.max_attribute_len;
         let mut attributes = Vec::with_capacity(8);
         let method = attributes::push_method(
