@@ -1,0 +1,518 @@
+//! gRPC through real tonic servers and clients on 127.0.0.1, with
+//! `GrpcServerLayer` on the server and `GrpcClientLayer` on the channel, the
+//! spans read back from the in-process OTLP receiver: unary and streaming
+//! calls, OK and error statuses (trailers-only and after a body), a cancelled
+//! call, SERVER/CLIENT parent links and attributes, and metadata with an
+//! invalid trace context starting a new trace.
+#![cfg(feature = "grpc")]
+
+mod common;
+
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::otlp::{Protocol, Received, Receiver, Store};
+use distributed_tracing::compat::get_trace_id;
+use distributed_tracing::config::OtlpProtocol;
+use distributed_tracing::middleware::{GrpcClientLayer, GrpcClientService, GrpcServerLayer};
+use distributed_tracing::{ObservabilityBuilder, ObservabilityGuard};
+use grpc_demo::inventory_client::InventoryClient;
+use grpc_demo::inventory_server::{Inventory, InventoryServer};
+use grpc_demo::{CheckReply, CheckRequest, WatchRequest};
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
+use tokio_stream::{Stream, StreamExt as _};
+use tonic::transport::Channel;
+use tonic::{Code, Request, Response, Status, Streaming};
+
+/// The test service: its answer depends on the item.
+struct Test;
+
+fn reply(item: &str) -> CheckReply {
+    CheckReply {
+        item: item.to_owned(),
+        in_stock: 1,
+        trace_id: get_trace_id().unwrap_or_default(),
+        price_cents: 0,
+    }
+}
+
+type Replies = Pin<Box<dyn Stream<Item = Result<CheckReply, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Inventory for Test {
+    async fn check(&self, request: Request<CheckRequest>) -> Result<Response<CheckReply>, Status> {
+        let item = request.into_inner().item;
+        match item.as_str() {
+            "missing" => Err(Status::not_found("no such item")),
+            "boom" => Err(Status::internal("the stock database is down")),
+            "slow" => {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Ok(Response::new(reply(&item)))
+            }
+            _ => Ok(Response::new(reply(&item))),
+        }
+    }
+
+    type WatchStream = Replies;
+
+    async fn watch(&self, request: Request<WatchRequest>) -> Result<Response<Replies>, Status> {
+        let WatchRequest { item, count } = request.into_inner();
+        let fail = item == "fail-after";
+        let replies = tokio_stream::iter(0..count).map(move |i| match (fail, i) {
+            // Two messages, then an error in the trailers.
+            (true, 2..) => Err(Status::data_loss("the stock feed broke")),
+            _ => Ok(reply(&item)),
+        });
+        Ok(Response::new(Box::pin(replies)))
+    }
+
+    type ChatStream = Replies;
+
+    async fn chat(
+        &self,
+        request: Request<Streaming<CheckRequest>>,
+    ) -> Result<Response<Replies>, Status> {
+        let replies = request
+            .into_inner()
+            .map(|question| Ok(reply(&question?.item)));
+        Ok(Response::new(Box::pin(replies)))
+    }
+}
+
+struct Setup {
+    receiver: Receiver,
+    _guard: ObservabilityGuard,
+    server: std::net::SocketAddr,
+    runtime: tokio::runtime::Runtime,
+}
+
+/// The receiver, the pipeline exporting to it (installed once per test
+/// binary) and the traced server.
+fn setup() -> &'static Setup {
+    static SETUP: OnceLock<Setup> = OnceLock::new();
+    SETUP.get_or_init(|| {
+        let receiver = Receiver::start(Protocol::Grpc, 0, Store::default());
+        let guard = ObservabilityBuilder::default()
+            .env_vars([
+                ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+                ("OTEL_LOGS_EXPORTER", "none"),
+            ])
+            .service_name("grpc-test")
+            .otlp_endpoint(receiver.endpoint(Protocol::Grpc))
+            .otlp_protocol(OtlpProtocol::Grpc)
+            .init()
+            .expect("observability");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let server = listener.local_addr().unwrap();
+        runtime.spawn(
+            tonic::transport::Server::builder()
+                .layer(GrpcServerLayer::new())
+                .add_service(InventoryServer::new(Test))
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        Setup {
+            receiver,
+            _guard: guard,
+            server,
+            runtime,
+        }
+    })
+}
+
+fn traced_client(setup: &Setup) -> InventoryClient<GrpcClientService<Channel>> {
+    let _entered = setup.runtime.enter();
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", setup.server))
+        .unwrap()
+        .connect_lazy();
+    InventoryClient::new(
+        tower::ServiceBuilder::new()
+            .layer(GrpcClientLayer::new().server("127.0.0.1", Some(setup.server.port())))
+            .service(channel),
+    )
+}
+
+/// Runs `f` in a root span of its own (so the client span has a parent in
+/// this process) and returns its result with the trace id.
+fn in_trace<T>(setup: &Setup, f: impl std::future::Future<Output = T>) -> (T, String) {
+    use tracing::Instrument as _;
+    let span = tracing::info_span!("test");
+    let trace_id = span.in_scope(|| get_trace_id().unwrap());
+    let out = setup.runtime.block_on(f.instrument(span));
+    (out, trace_id)
+}
+
+/// The CLIENT and SERVER spans of `trace_id`, once both arrived.
+fn client_and_server(setup: &Setup, trace_id: &str) -> (Received, Received) {
+    let spans = setup
+        .receiver
+        .store
+        .wait_for(Duration::from_secs(10), |spans| {
+            let of = |kind: SpanKind| {
+                spans
+                    .iter()
+                    .any(|s| s.trace_id() == trace_id && s.span.kind == kind as i32)
+            };
+            of(SpanKind::Client) && of(SpanKind::Server)
+        });
+    let find = |kind: SpanKind| {
+        spans
+            .iter()
+            .find(|s| s.trace_id() == trace_id && s.span.kind == kind as i32)
+            .cloned()
+            .unwrap_or_else(|| panic!("a {kind:?} span in trace {trace_id}: {spans:#?}"))
+    };
+    (find(SpanKind::Client), find(SpanKind::Server))
+}
+
+fn is_error(span: &Received) -> bool {
+    span.span
+        .status
+        .as_ref()
+        .is_some_and(|s| s.code == StatusCode::Error as i32)
+}
+
+/// The attributes both sides record for `method` ended with `code`.
+fn assert_call(span: &Received, method: &str, code: &str, error: bool, port: u16) {
+    let label = format!("{:?} {method} {code}", span.span.kind);
+    assert_eq!(span.span.name, method, "{label}");
+    assert_eq!(
+        span.attribute("rpc.system.name").as_deref(),
+        Some("grpc"),
+        "{label}"
+    );
+    assert_eq!(
+        span.attribute("rpc.method").as_deref(),
+        Some(method),
+        "{label}"
+    );
+    assert_eq!(
+        span.attribute("rpc.response.status_code").as_deref(),
+        Some(code),
+        "{label}"
+    );
+    assert_eq!(
+        span.attribute("server.address").as_deref(),
+        Some("127.0.0.1"),
+        "{label}"
+    );
+    assert_eq!(
+        span.attribute("server.port"),
+        Some(port.to_string()),
+        "{label}"
+    );
+    assert_eq!(is_error(span), error, "{label}: {:?}", span.span.status);
+    assert_eq!(
+        span.attribute("error.type").as_deref(),
+        error.then_some(code),
+        "{label}"
+    );
+}
+
+#[test]
+fn a_unary_call_is_one_trace_with_linked_client_and_server_spans() {
+    let setup = setup();
+    let mut client = traced_client(setup);
+    let (reply, trace_id) = in_trace(setup, async {
+        client
+            .check(CheckRequest {
+                item: "widget".into(),
+            })
+            .await
+    });
+    let reply = reply.expect("OK").into_inner();
+    assert_eq!(
+        reply.trace_id, trace_id,
+        "the handler runs in the caller's trace"
+    );
+    let (client_span, server_span) = client_and_server(setup, &trace_id);
+    assert_eq!(server_span.parent_span_id(), client_span.span_id());
+    assert!(!server_span.span.parent_span_id.is_empty());
+    let port = setup.server.port();
+    assert_call(&client_span, "demo.Inventory/Check", "OK", false, port);
+    assert_call(&server_span, "demo.Inventory/Check", "OK", false, port);
+}
+
+#[test]
+fn statuses_are_recorded_per_side() {
+    let setup = setup();
+    let port = setup.server.port();
+    // (item, status, an error on the client, an error on the server)
+    let cases = [
+        ("missing", "NOT_FOUND", true, false),
+        ("boom", "INTERNAL", true, true),
+    ];
+    for (item, code, client_error, server_error) in cases {
+        let mut client = traced_client(setup);
+        let (result, trace_id) = in_trace(setup, async {
+            client.check(CheckRequest { item: item.into() }).await
+        });
+        let status = result.expect_err(item);
+        assert_eq!(
+            format!("{:?}", status.code())
+                .to_uppercase()
+                .replace('_', ""),
+            code.replace('_', "")
+        );
+        let (client_span, server_span) = client_and_server(setup, &trace_id);
+        assert_call(
+            &client_span,
+            "demo.Inventory/Check",
+            code,
+            client_error,
+            port,
+        );
+        assert_call(
+            &server_span,
+            "demo.Inventory/Check",
+            code,
+            server_error,
+            port,
+        );
+        if server_error {
+            // The status message is the span's description.
+            assert_eq!(
+                server_span.span.status.as_ref().unwrap().message,
+                "the stock database is down"
+            );
+        }
+    }
+}
+
+#[test]
+fn streams_end_their_spans_with_the_trailers() {
+    let setup = setup();
+    let port = setup.server.port();
+
+    // Server streaming, OK after five messages, each made in the call's trace.
+    let mut client = traced_client(setup);
+    let (replies, trace_id) = in_trace(setup, async {
+        let mut stream = client
+            .watch(WatchRequest {
+                item: "widget".into(),
+                count: 5,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut replies = Vec::new();
+        while let Some(reply) = stream.message().await.unwrap() {
+            replies.push(reply);
+        }
+        replies
+    });
+    assert_eq!(replies.len(), 5);
+    assert!(replies.iter().all(|r| r.trace_id == trace_id));
+    let (client_span, server_span) = client_and_server(setup, &trace_id);
+    assert_call(&client_span, "demo.Inventory/Watch", "OK", false, port);
+    assert_call(&server_span, "demo.Inventory/Watch", "OK", false, port);
+    assert_eq!(server_span.parent_span_id(), client_span.span_id());
+
+    // An error after two messages: DATA_LOSS in the trailers, an error on both sides.
+    let mut client = traced_client(setup);
+    let (outcome, trace_id) = in_trace(setup, async {
+        let mut stream = client
+            .watch(WatchRequest {
+                item: "fail-after".into(),
+                count: 5,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut received = 0;
+        loop {
+            match stream.message().await {
+                Ok(Some(_)) => received += 1,
+                Ok(None) => break (received, None),
+                Err(status) => break (received, Some(status.code())),
+            }
+        }
+    });
+    assert_eq!(outcome, (2, Some(Code::DataLoss)));
+    let (client_span, server_span) = client_and_server(setup, &trace_id);
+    assert_call(
+        &client_span,
+        "demo.Inventory/Watch",
+        "DATA_LOSS",
+        true,
+        port,
+    );
+    assert_call(
+        &server_span,
+        "demo.Inventory/Watch",
+        "DATA_LOSS",
+        true,
+        port,
+    );
+
+    // Bidirectional: three questions, three answers, OK.
+    let mut client = traced_client(setup);
+    let (answers, trace_id) = in_trace(setup, async {
+        let questions =
+            tokio_stream::iter(["a", "b", "c"].map(|item| CheckRequest { item: item.into() }));
+        let mut stream = client.chat(questions).await.unwrap().into_inner();
+        let mut answers = Vec::new();
+        while let Some(answer) = stream.message().await.unwrap() {
+            answers.push(answer.item);
+        }
+        answers
+    });
+    assert_eq!(answers, ["a", "b", "c"]);
+    let (client_span, server_span) = client_and_server(setup, &trace_id);
+    assert_call(&client_span, "demo.Inventory/Chat", "OK", false, port);
+    assert_call(&server_span, "demo.Inventory/Chat", "OK", false, port);
+}
+
+#[test]
+fn a_cancelled_call_ends_both_spans() {
+    let setup = setup();
+    let mut client = traced_client(setup);
+    let (outcome, trace_id) = in_trace(setup, async {
+        tokio::time::timeout(
+            Duration::from_millis(300),
+            client.check(CheckRequest {
+                item: "slow".into(),
+            }),
+        )
+        .await
+    });
+    assert!(outcome.is_err(), "the caller gave up");
+    // The server notices the reset stream and drops the handler.
+    let (client_span, server_span) = client_and_server(setup, &trace_id);
+    let port = setup.server.port();
+    assert_call(
+        &client_span,
+        "demo.Inventory/Check",
+        "CANCELLED",
+        true,
+        port,
+    );
+    assert_eq!(
+        server_span.attribute("rpc.response.status_code").as_deref(),
+        Some("CANCELLED")
+    );
+    assert!(
+        !is_error(&server_span),
+        "a caller's cancel is not the server's error"
+    );
+}
+
+/// Metadata with an invalid `traceparent` (all-zero trace id) starts a new
+/// trace; a valid one is continued.
+#[test]
+fn invalid_trace_context_in_metadata_starts_a_new_trace() {
+    let setup = setup();
+    let caller = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let cases = [
+        (format!("00-{caller}-00f067aa0ba902b7-01"), true),
+        (
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01".to_owned(),
+            false,
+        ),
+        (format!("00-{caller}-0000000000000000-01"), false),
+        (format!("zz-{caller}-00f067aa0ba902b7-01"), false),
+    ];
+    for (traceparent, continued) in cases {
+        // A client without the layer: the metadata is exactly what we send.
+        let reply = setup.runtime.block_on(async {
+            let channel =
+                tonic::transport::Endpoint::from_shared(format!("http://{}", setup.server))
+                    .unwrap()
+                    .connect()
+                    .await
+                    .unwrap();
+            let mut request = Request::new(CheckRequest {
+                item: "widget".into(),
+            });
+            request
+                .metadata_mut()
+                .insert("traceparent", traceparent.parse().unwrap());
+            InventoryClient::new(channel)
+                .check(request)
+                .await
+                .unwrap()
+                .into_inner()
+        });
+        assert_eq!(reply.trace_id == caller, continued, "{traceparent}");
+        let spans = setup
+            .receiver
+            .store
+            .wait_for(Duration::from_secs(10), |spans| {
+                spans.iter().any(|s| s.trace_id() == reply.trace_id)
+            });
+        let server = spans
+            .iter()
+            .find(|s| s.trace_id() == reply.trace_id)
+            .expect("the server span");
+        assert_eq!(server.span.kind, SpanKind::Server as i32);
+        match continued {
+            true => assert_eq!(server.parent_span_id(), "00f067aa0ba902b7"),
+            false => assert!(
+                server.span.parent_span_id.is_empty(),
+                "{traceparent}: a root"
+            ),
+        }
+    }
+}
+
+/// A method the server does not serve: the caller cannot mint span names.
+#[test]
+fn an_unknown_method_is_recorded_as_other() {
+    let setup = setup();
+    let status = setup.runtime.block_on(async {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", setup.server))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut grpc = tonic::client::Grpc::new(channel);
+        grpc.ready().await.unwrap();
+        let mut request = Request::new(CheckRequest {
+            item: "widget".into(),
+        });
+        request.metadata_mut().insert(
+            "traceparent",
+            "00-5bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+                .parse()
+                .unwrap(),
+        );
+        grpc.unary::<_, CheckReply, _>(
+            request,
+            http::uri::PathAndQuery::from_static("/demo.Inventory/Invented-1234"),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+        .expect_err("not served")
+    });
+    assert_eq!(status.code(), Code::Unimplemented);
+    let spans = setup
+        .receiver
+        .store
+        .wait_for(Duration::from_secs(10), |spans| {
+            spans
+                .iter()
+                .any(|s| s.trace_id() == "5bf92f3577b34da6a3ce929d0e0e4736")
+        });
+    let server = spans
+        .iter()
+        .find(|s| s.trace_id() == "5bf92f3577b34da6a3ce929d0e0e4736")
+        .unwrap();
+    assert_eq!(server.span.name, "grpc");
+    assert_eq!(server.attribute("rpc.method").as_deref(), Some("_OTHER"));
+    assert_eq!(
+        server.attribute("rpc.method_original").as_deref(),
+        Some("demo.Inventory/Invented-1234")
+    );
+    assert_eq!(
+        server.attribute("rpc.response.status_code").as_deref(),
+        Some("UNIMPLEMENTED")
+    );
+}
