@@ -259,6 +259,79 @@ fn the_service_chain_into_jaeger() {
     std::fs::remove_dir_all(&work).ok();
 }
 
+/// The gRPC chain (HTTP frontend -> inventory -> pricing over gRPC, three
+/// processes) through the collector into Jaeger: one trace, each SERVER span
+/// the child of its caller's CLIENT span, every log line with its id.
+#[cfg(feature = "grpc")]
+#[test]
+fn the_grpc_chain_through_the_collector_into_jaeger() {
+    let work = work_dir("jaeger-grpc-chain");
+    let jaeger = start_jaeger(&work);
+    let [grpc, http, _, _] = free_ports();
+    let collector = start_collector(&work, &jaeger, grpc, http);
+    let stdout = common::stdout_of(
+        Command::new(common::example_binary("grpc_chain"))
+            .env(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                format!("http://127.0.0.1:{grpc}"),
+            )
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+            .env("OTEL_LOGS_EXPORTER", "none")
+            .env_remove("OTEL_SERVICE_NAME")
+            .env_remove("RUST_LOG"),
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("GET /check/widget -> 7 in stock at 12.50 (trace "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let trace_id = &line[line.len() - 33..line.len() - 1];
+    // The log lines of the three processes: `[role     ] [trace id] ...`.
+    let logged: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.len() > 45 && l.as_bytes()[0] == b'[' && !l.contains("[-]"))
+        .collect();
+    for role in ["frontend ", "inventory", "pricing  "] {
+        let of_role: Vec<&&str> = logged.iter().filter(|l| l[1..10] == *role).collect();
+        assert!(!of_role.is_empty(), "{role}: {stdout}");
+        assert!(
+            of_role.iter().all(|l| &l[13..45] == trace_id),
+            "{role}: {stdout}"
+        );
+    }
+
+    let spans = jaeger_trace(&jaeger, trace_id, 8);
+    let one = |service: &str, name: &str, server: bool| -> &JaegerSpan {
+        let found: Vec<&JaegerSpan> = spans
+            .iter()
+            .filter(|s| s.service == service && s.name == name)
+            .collect();
+        // A CLIENT span and the SERVER span share the method's name in
+        // different services; within one service it is unique here.
+        assert_eq!(
+            found.len(),
+            1,
+            "{service} {name} (server {server}): {spans:#?}"
+        );
+        found[0]
+    };
+    let front_server = one("frontend", "GET /check/{item}", true);
+    assert_eq!(front_server.parent, None, "the frontend started the trace");
+    let front_client = one("frontend", "demo.Inventory/Check", false);
+    let inventory_server = one("inventory", "demo.Inventory/Check", true);
+    let inventory_client = one("inventory", "demo.Pricing/Quote", false);
+    let pricing_server = one("pricing", "demo.Pricing/Quote", true);
+    assert_eq!(
+        inventory_server.parent.as_ref(),
+        Some(&front_client.span_id)
+    );
+    assert_eq!(
+        pricing_server.parent.as_ref(),
+        Some(&inventory_client.span_id)
+    );
+    collector.terminate(Duration::from_secs(10));
+    std::fs::remove_dir_all(&work).ok();
+}
+
 #[test]
 fn the_shipped_collector_configuration_validates_and_forwards_to_jaeger() {
     let work = work_dir("otelcol");
