@@ -99,10 +99,11 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `log` | yes | records of the `log` crate bridged into `tracing`, so they carry the trace ids too |
-//! | `otlp-grpc` | yes | OTLP/gRPC export (tonic) |
-//! | `otlp-http` | yes | OTLP/HTTP export with protobuf bodies (reqwest) |
+//! | `otlp-grpc` | yes | OTLP/gRPC export (tonic), plain text or TLS (rustls) |
+//! | `otlp-http` | yes | OTLP/HTTP export with protobuf bodies (hyper), plain text or TLS (rustls) |
 //! | `http-server` | yes | [`middleware::ServerTraceLayer`], the tower server middleware |
 //! | `reqwest` | no | [`middleware::ClientTraceMiddleware`] for reqwest-middleware, [`middleware::RequestBuilderExt`] |
+//! | `grpc` | no | [`middleware::GrpcServerLayer`] for a tonic `Server`, [`middleware::GrpcClientLayer`] for a tonic `Channel` |
 //! | `jaeger-remote-sampler` | no | `OTEL_TRACES_SAMPLER=jaeger_remote` / `parentbased_jaeger_remote` ([`config::SamplerConfig::JaegerRemote`]) |
 //! | `logs` | no | `tracing` events also exported as OTLP log records, with the ids of their span |
 //!

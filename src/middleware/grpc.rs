@@ -346,6 +346,7 @@ where
 /// with [`server`](Self::server) for `server.address` and `server.port`.
 ///
 /// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use distributed_tracing::middleware::GrpcClientLayer;
 ///
 /// let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50051").connect_lazy();
@@ -354,6 +355,7 @@ where
 ///     .service(channel);
 /// // `traced` is what a generated client takes: `InventoryClient::new(traced)`.
 /// # drop(traced);
+/// # }
 /// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 #[derive(Debug, Clone)]
