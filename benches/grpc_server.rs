@@ -28,15 +28,17 @@
 //!
 //! `GrpcServerLayer` starts its span with the global provider's tracer here
 //! (a look-up of the global provider, a boxed tracer and a boxed span per
-//! call, about 600 instructions), as with any provider that
+//! call: a few hundred instructions), as with any provider that
 //! `init_observability` did not install itself; with `init_observability` it
 //! uses a tracer it cached: these figures overstate its cost a little.
 //!
 //! `GRPC_BENCH_CALLS="<variant> <n>"` makes `n` calls of one variant without
 //! criterion, for `benches/grpc_instructions.sh` (instructions per call).
 //!
-//! Run (short, for a 2-core machine); the last lines are a table of the
-//! medians and of each layer's overhead over plain tonic:
+//! Run (short, for a 2-core machine); the last lines are a table of each
+//! variant's time and of each layer's overhead over plain tonic: criterion's
+//! medians, then the fastest of 40 rounds in which the three take turns
+//! (see [`interleaved`]):
 //!
 //! ```text
 //! cargo bench --bench grpc_server --features grpc -- --warm-up-time 1 --measurement-time 3
