@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt};
@@ -15,6 +16,18 @@ use super::server::{parent_of, Trust, TrustPolicy};
 
 /// `rpc.system.name` (and the span name of a call whose method is not known).
 const GRPC: &str = "grpc";
+
+/// The names of a status's metadata, made once (a `&str` name is parsed again
+/// at every look-up).
+const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+const GRPC_MESSAGE: http::HeaderName = http::HeaderName::from_static("grpc-message");
+
+/// The attributes a span starts with (`rpc.system.name`, `server.address`,
+/// `server.port`) and the most it gets at its end (`rpc.method`,
+/// `rpc.method_original`, `rpc.response.status_code`, `error.type`): the
+/// SDK keeps the `Vec` the span starts with, so one with room for all never
+/// grows.
+const MAX_ATTRIBUTES: usize = 7;
 
 /// The gRPC status codes by number, as `rpc.response.status_code` records them.
 const CODES: [&str; 17] = [
@@ -65,8 +78,10 @@ impl Side {
 /// that form.
 fn method_of(path: &str) -> Option<&str> {
     let method = path.strip_prefix('/')?;
-    let (service, name) = method.split_once('/')?;
-    (!service.is_empty() && !name.is_empty() && !name.contains('/')).then_some(method)
+    // Bytes, not `char` patterns: a path is short, and `/` is ASCII.
+    let slash = method.bytes().position(|b| b == b'/')?;
+    let name = &method.as_bytes()[slash + 1..];
+    (slash > 0 && !name.is_empty() && !name.contains(&b'/')).then_some(method)
 }
 
 /// A status code from a `grpc-status` value (`0` to `16`).
@@ -80,9 +95,9 @@ fn parse_code(value: &http::HeaderValue) -> Option<u8> {
 struct Call {
     cx: Context,
     side: Side,
-    /// The path's method (`pkg.Service/Method`), or the path when it is not
-    /// one (cut to the attribute bound).
-    method: Option<String>,
+    /// The path's method (`pkg.Service/Method`), shared with `rpc.method`
+    /// (cut to the attribute bound); else the path in `original`.
+    method: Option<Arc<str>>,
     original: String,
     /// The status the response's headers carried (a trailers-only response).
     status: Option<(u8, Option<String>)>,
@@ -99,8 +114,8 @@ impl Call {
         max: usize,
     ) -> Call {
         let path = req.uri().path();
-        let method = method_of(path).map(|m| capped(m, max).to_owned());
-        let mut attributes = Vec::with_capacity(3);
+        let method: Option<Arc<str>> = method_of(path).map(|m| capped(m, max).into());
+        let mut attributes = Vec::with_capacity(MAX_ATTRIBUTES);
         attributes.push(KeyValue::new("rpc.system.name", GRPC));
         let (host, port) = match (req.uri().host(), server) {
             (Some(host), _) => (Some(host), req.uri().port_u16()),
@@ -117,7 +132,7 @@ impl Call {
             attributes.push(KeyValue::new("server.port", i64::from(port)));
         }
         let name: Cow<'static, str> = match &method {
-            Some(method) => method.clone().into(),
+            Some(method) => (**method).to_owned().into(),
             None => GRPC.into(),
         };
         let mut builder = SpanBuilder::from_name(name)
@@ -144,13 +159,19 @@ impl Call {
 
     /// Notes the status of a trailers-only response (or of the trailers).
     fn read_status(&mut self, headers: &http::HeaderMap) {
-        let Some(code) = headers.get("grpc-status").and_then(parse_code) else {
+        let Some(code) = headers.get(GRPC_STATUS).and_then(parse_code) else {
             return;
         };
+        // Only an error's status carries the message (`finish`): the others
+        // are not looked up nor decoded.
+        if !self.side.is_error(code) {
+            self.status = Some((code, None));
+            return;
+        }
         // Percent-encoded (gRPC over HTTP/2); cut before and after decoding.
         let max = self.max_attribute_len;
         let message = headers
-            .get("grpc-message")
+            .get(GRPC_MESSAGE)
             .and_then(|m| m.to_str().ok())
             .and_then(|m| {
                 crate::text::percent_decode(
@@ -171,26 +192,41 @@ impl Call {
         // before the answer: UNIMPLEMENTED says so (the semantic conventions'
         // `_OTHER`), so that callers cannot mint span names or `rpc.method`s.
         let unknown = self.side == Side::Server && code == UNIMPLEMENTED;
-        match (&self.method, unknown) {
-            (Some(method), false) => {
-                span.set_attribute(KeyValue::new("rpc.method", method.clone()))
-            }
+        // One `set_attributes`: the span's lock is taken once for all.
+        let mut attributes: [Option<KeyValue>; 4] = Default::default();
+        match (self.method, unknown) {
+            (Some(method), false) => attributes[0] = Some(KeyValue::new("rpc.method", method)),
             (Some(method), true) => {
                 span.update_name(GRPC);
-                span.set_attribute(KeyValue::new("rpc.method", "_OTHER"));
-                span.set_attribute(KeyValue::new("rpc.method_original", method.clone()));
+                attributes[0] = Some(KeyValue::new("rpc.method", "_OTHER"));
+                attributes[1] = Some(KeyValue::new("rpc.method_original", method));
             }
             (None, _) => {
-                span.set_attribute(KeyValue::new("rpc.method", "_OTHER"));
-                span.set_attribute(KeyValue::new("rpc.method_original", self.original.clone()));
+                attributes[0] = Some(KeyValue::new("rpc.method", "_OTHER"));
+                attributes[1] = Some(KeyValue::new("rpc.method_original", self.original));
             }
         }
-        span.set_attribute(KeyValue::new("rpc.response.status_code", name));
-        if self.side.is_error(code) {
-            span.set_attribute(KeyValue::new("error.type", name));
+        attributes[2] = Some(KeyValue::new("rpc.response.status_code", name));
+        let error = self.side.is_error(code);
+        if error {
+            attributes[3] = Some(KeyValue::new("error.type", name));
+        }
+        span.set_attributes(attributes.into_iter().flatten());
+        if error {
             span.set_status(Status::error(message.unwrap_or_else(|| name.to_owned())));
         }
         span.end();
+    }
+
+    /// Ends the span of a call whose response stream ended: with the status
+    /// its trailers (or the headers of a trailers-only response) carried,
+    /// else `UNKNOWN`.
+    fn end(mut self) {
+        match self.status.take() {
+            Some((code, message)) => self.finish(code, message),
+            // A stream that ends without a status.
+            None => self.finish(UNKNOWN, None),
+        }
     }
 
     /// Ends the span of a call whose response never came: `error_type` on a
@@ -565,8 +601,13 @@ impl<B: http_body::Body> http_body::Body for GrpcBody<B> {
         };
         match &frame {
             Some(Ok(frame)) => {
-                if let (Some(trailers), Some(call)) = (frame.trailers_ref(), this.call.as_mut()) {
-                    call.read_status(trailers);
+                // The trailers are the stream's last frame: the call ends
+                // here, without waiting for the poll that says so.
+                if let Some(trailers) = frame.trailers_ref() {
+                    if let Some(mut call) = this.call.take() {
+                        call.read_status(trailers);
+                        call.end();
+                    }
                 }
             }
             Some(Err(_)) => {
@@ -581,12 +622,8 @@ impl<B: http_body::Body> http_body::Body for GrpcBody<B> {
                 }
             }
             None => {
-                if let Some(mut call) = this.call.take() {
-                    match call.status.take() {
-                        Some((code, message)) => call.finish(code, message),
-                        // A stream that ends without a status.
-                        None => call.finish(UNKNOWN, None),
-                    }
+                if let Some(call) = this.call.take() {
+                    call.end();
                 }
             }
         }
