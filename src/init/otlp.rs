@@ -129,20 +129,15 @@ fn connector(
     tcp.set_connect_timeout(Some(timeout));
     // A plain-text endpoint never uses the TLS configuration: no roots loaded.
     let config = match super::config::is_https(target.endpoint) {
-        true => tls::client_config(target.tls, tls::FIELD_NAMES).map_err(|e| {
-            crate::Error::Exporter(format!(
-                "OTLP TLS for {}: {e}",
-                super::config::redact_url(target.endpoint)
-            ))
-        })?,
-        false => rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
+        true => tls::client_config(target.tls, tls::FIELD_NAMES),
+        false => tls::unused_config(),
+    }
+    .map_err(|e| {
+        crate::Error::Exporter(format!(
+            "OTLP TLS for {}: {e}",
+            super::config::redact_url(target.endpoint)
         ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| crate::Error::Exporter(format!("TLS: {e}")))?
-        .with_root_certificates(rustls::RootCertStore::empty())
-        .with_no_client_auth(),
-    };
+    })?;
     Ok(tls::connector(config, tcp, http2, failures))
 }
 

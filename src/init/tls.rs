@@ -71,21 +71,34 @@ pub(crate) fn client_config(
     tls: &OtlpTls,
     names: Names,
 ) -> Result<rustls::ClientConfig, TlsFileError> {
-    let roots = match &tls.certificate {
-        Some(path) => ca_roots(path, names.certificate)?,
-        None => system_roots().store.clone(),
-    };
-    build(tls, names, roots)
+    configured(tls, names, true)
 }
 
 /// Checks the files `tls` names (readable, PEM, a key that matches its
 /// certificate) without loading the system's roots.
 pub(crate) fn check(tls: &OtlpTls, names: Names) -> Result<(), TlsFileError> {
+    configured(tls, names, false).map(drop)
+}
+
+/// A configuration that trusts nothing, for the connector of a plain-text
+/// endpoint (which never uses it).
+pub(crate) fn unused_config() -> Result<rustls::ClientConfig, TlsFileError> {
+    configured(&OtlpTls::default(), FIELD_NAMES, false)
+}
+
+/// `tls`'s configuration; without a CA file, the system's roots when
+/// `system` says so, else none.
+fn configured(
+    tls: &OtlpTls,
+    names: Names,
+    system: bool,
+) -> Result<rustls::ClientConfig, TlsFileError> {
     let roots = match &tls.certificate {
         Some(path) => ca_roots(path, names.certificate)?,
+        None if system => system_roots().store.clone(),
         None => RootCertStore::empty(),
     };
-    build(tls, names, roots).map(drop)
+    build(tls, names, roots)
 }
 
 fn build(

@@ -213,7 +213,14 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
     // to fewer checks); files given for a plain-text endpoint are reported.
     let mut reported = Vec::new();
     if traces_exporter == TracesExporter::Otlp
-        && !check_tls(env, &endpoint, &tls, tls_names, "span", &mut reported)
+        && !check_tls(
+            env,
+            &endpoint,
+            &tls,
+            tls_names,
+            Disabled::SpanExport,
+            &mut reported,
+        )
     {
         traces_exporter = TracesExporter::None;
     }
@@ -224,7 +231,7 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
             &logs_endpoint,
             &logs_tls,
             logs_tls_names,
-            "log record",
+            Disabled::LogExport,
             &mut reported,
         )
     {
@@ -453,7 +460,7 @@ pub(crate) struct TlsNames {
     pub(crate) client_key: &'static str,
 }
 
-/// Whether the `kind` export to `endpoint` may go on with `tls`: for an
+/// Whether the export to `endpoint` that `disabled` names may go on with `tls`: for an
 /// `https://` endpoint, its files must be readable certificates and a key
 /// that matches (else the export is disabled, and the issue names the
 /// setting and the path, never the content); for an `http://` one, files
@@ -463,12 +470,12 @@ fn check_tls(
     endpoint: &str,
     tls: &OtlpTls,
     names: TlsNames,
-    kind: &str,
+    disabled: Disabled,
     reported: &mut Vec<&'static str>,
 ) -> bool {
-    let disabled = match kind {
-        "span" => Disabled::SpanExport,
-        _ => Disabled::LogExport,
+    let kind = match disabled {
+        Disabled::SpanExport => "span",
+        _ => "log record",
     };
     if !super::is_https(endpoint) {
         let given = [
@@ -524,7 +531,6 @@ fn check_tls(
             );
         }
     }
-    let _ = disabled;
     true
 }
 
