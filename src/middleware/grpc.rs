@@ -95,10 +95,11 @@ fn parse_code(value: &http::HeaderValue) -> Option<u8> {
 struct Call {
     cx: Context,
     side: Side,
-    /// The path's method (`pkg.Service/Method`), shared with `rpc.method`
-    /// (cut to the attribute bound); else the path in `original`.
-    method: Option<Arc<str>>,
-    original: String,
+    /// The path's method (`pkg.Service/Method`), else the path itself, cut to
+    /// the attribute bound (shared with `rpc.method` or `rpc.method_original`).
+    method: Arc<str>,
+    /// Whether the path has a method's form.
+    is_method: bool,
     /// The status the response's headers carried (a trailers-only response).
     status: Option<(u8, Option<String>)>,
     max_attribute_len: usize,
@@ -114,7 +115,11 @@ impl Call {
         max: usize,
     ) -> Call {
         let path = req.uri().path();
-        let method: Option<Arc<str>> = method_of(path).map(|m| capped(m, max).into());
+        let (method, is_method) = match method_of(path) {
+            Some(method) => (method, true),
+            None => (path, false),
+        };
+        let method: Arc<str> = capped(method, max).into();
         let mut attributes = Vec::with_capacity(MAX_ATTRIBUTES);
         attributes.push(KeyValue::new("rpc.system.name", GRPC));
         let (host, port) = match (req.uri().host(), server) {
@@ -131,9 +136,9 @@ impl Call {
         if let Some(port) = port {
             attributes.push(KeyValue::new("server.port", i64::from(port)));
         }
-        let name: Cow<'static, str> = match &method {
-            Some(method) => (**method).to_owned().into(),
-            None => GRPC.into(),
+        let name: Cow<'static, str> = match is_method {
+            true => (*method).to_owned().into(),
+            false => GRPC.into(),
         };
         let mut builder = SpanBuilder::from_name(name)
             .with_kind(match side {
@@ -147,11 +152,8 @@ impl Call {
         Call {
             cx: crate::bridge::start_span(builder, parent),
             side,
-            original: match method {
-                Some(_) => String::new(),
-                None => capped(path, max).to_owned(),
-            },
             method,
+            is_method,
             status: None,
             max_attribute_len: max,
         }
@@ -191,20 +193,17 @@ impl Call {
         // A server cannot tell a method it does not serve from one it does
         // before the answer: UNIMPLEMENTED says so (the semantic conventions'
         // `_OTHER`), so that callers cannot mint span names or `rpc.method`s.
-        let unknown = self.side == Side::Server && code == UNIMPLEMENTED;
+        let unserved = self.side == Side::Server && code == UNIMPLEMENTED;
         // One `set_attributes`: the span's lock is taken once for all.
         let mut attributes: [Option<KeyValue>; 4] = Default::default();
-        match (self.method, unknown) {
-            (Some(method), false) => attributes[0] = Some(KeyValue::new("rpc.method", method)),
-            (Some(method), true) => {
+        if self.is_method && !unserved {
+            attributes[0] = Some(KeyValue::new("rpc.method", self.method));
+        } else {
+            if self.is_method {
                 span.update_name(GRPC);
-                attributes[0] = Some(KeyValue::new("rpc.method", "_OTHER"));
-                attributes[1] = Some(KeyValue::new("rpc.method_original", method));
             }
-            (None, _) => {
-                attributes[0] = Some(KeyValue::new("rpc.method", "_OTHER"));
-                attributes[1] = Some(KeyValue::new("rpc.method_original", self.original));
-            }
+            attributes[0] = Some(KeyValue::new("rpc.method", "_OTHER"));
+            attributes[1] = Some(KeyValue::new("rpc.method_original", self.method));
         }
         attributes[2] = Some(KeyValue::new("rpc.response.status_code", name));
         let error = self.side.is_error(code);
@@ -229,8 +228,9 @@ impl Call {
         }
     }
 
-    /// Ends the span of a call whose response never came: `error_type` on a
-    /// client (the transport failed), the inner service's error on a server.
+    /// Ends the span of a call whose response never came (the transport
+    /// failed on a client, the inner service failed on a server):
+    /// `UNAVAILABLE`, with the error's words.
     fn fail(self, error: &dyn fmt::Display) {
         let max = self.max_attribute_len;
         let text = error.to_string();
