@@ -47,6 +47,8 @@ impl Inventory for Test {
         match item.as_str() {
             "missing" => Err(Status::not_found("no such item")),
             "boom" => Err(Status::internal("the stock database is down")),
+            // A status message far over the attribute bound, not all ASCII.
+            "long" => Err(Status::internal("é".repeat(1_500))),
             "slow" => {
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 Ok(Response::new(reply(&item)))
@@ -515,4 +517,71 @@ fn an_unknown_method_is_recorded_as_other() {
         server.attribute("rpc.response.status_code").as_deref(),
         Some("UNIMPLEMENTED")
     );
+}
+
+/// What a peer can put into a span is bounded by `max_attribute_len` (1024
+/// bytes by default): a 3,000-byte status message (9 KB percent-encoded,
+/// near what HTTP/2 admits in trailers) on both sides, and a method
+/// name of 5,000 characters on the server.
+#[test]
+fn values_from_the_peer_are_cut_to_the_attribute_bound() {
+    let setup = setup();
+    let mut client = traced_client(setup);
+    let (result, trace_id) = in_trace(setup, async {
+        client
+            .check(CheckRequest {
+                item: "long".into(),
+            })
+            .await
+    });
+    assert_eq!(result.expect_err("INTERNAL").code(), Code::Internal);
+    let (client_span, server_span) = client_and_server(setup, &trace_id);
+    for span in [&client_span, &server_span] {
+        let message = &span.span.status.as_ref().unwrap().message;
+        assert!(
+            message.len() <= 1024 && message.len() >= 1000,
+            "{:?}: {} bytes",
+            span.span.kind,
+            message.len()
+        );
+        assert!(
+            message.chars().all(|c| c == 'é'),
+            "cut at a character boundary"
+        );
+    }
+
+    let name = format!("/demo.Inventory/{}", "m".repeat(5_000));
+    let trace = "6bf92f3577b34da6a3ce929d0e0e4736";
+    setup.runtime.block_on(async {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", setup.server))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut grpc = tonic::client::Grpc::new(channel);
+        grpc.ready().await.unwrap();
+        let mut request = Request::new(CheckRequest::default());
+        request.metadata_mut().insert(
+            "traceparent",
+            format!("00-{trace}-00f067aa0ba902b7-01").parse().unwrap(),
+        );
+        grpc.unary::<_, CheckReply, _>(
+            request,
+            http::uri::PathAndQuery::try_from(name.as_str()).unwrap(),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+        .expect_err("not served")
+    });
+    let spans = setup
+        .receiver
+        .store
+        .wait_for(Duration::from_secs(10), |spans| {
+            spans.iter().any(|s| s.trace_id() == trace)
+        });
+    let server = spans.iter().find(|s| s.trace_id() == trace).unwrap();
+    assert_eq!(server.span.name, "grpc");
+    let original = server.attribute("rpc.method_original").unwrap();
+    assert_eq!(original.len(), 1024);
+    assert!(name[1..].starts_with(&original));
 }
