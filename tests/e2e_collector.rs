@@ -9,10 +9,10 @@ mod common;
 
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::e2e::{free_ports, wait_until, Process};
+use common::e2e::{free_ports, spawn_logged, wait_until, Process};
 use common::otlp::{Protocol, Receiver, Store};
 use distributed_tracing::config::OtlpProtocol;
 use distributed_tracing::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
@@ -40,7 +40,6 @@ fn start_rotel(
     max_mib: Option<u32>,
     to: &str,
 ) -> Process {
-    let log = std::fs::File::create(work.join("rotel.log")).unwrap();
     let mut command = Command::new(rotel_bin());
     command.arg("start");
     if let Some(max_mib) = max_mib {
@@ -48,7 +47,7 @@ fn start_rotel(
             .arg("--otlp-grpc-max-recv-msg-size-mib")
             .arg(max_mib.to_string());
     }
-    let process = Process(
+    let process = spawn_logged(
         command
             .args(["--exporter", "otlp", "--otlp-exporter-protocol", "http"])
             .arg("--otlp-grpc-endpoint")
@@ -62,12 +61,9 @@ fn start_rotel(
             .arg("--pid-file")
             .arg(work.join(format!("rotel-{grpc_port}.pid")))
             .arg("--log-file")
-            .arg(work.join("rotel-agent.log"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start rotel"),
+            .arg(work.join("rotel-agent.log")),
+        &work.join("rotel.log"),
+        "rotel",
     );
     wait_until("rotel to listen", Duration::from_secs(30), || {
         TcpStream::connect(("127.0.0.1", grpc_port)).ok()

@@ -10,10 +10,10 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::e2e::{free_ports, wait_until, Process};
+use common::e2e::{free_ports, spawn_logged, wait_until, Process};
 use common::otlp::{Protocol, Receiver, Store};
 use common::tls::{var, Pki};
 
@@ -68,16 +68,12 @@ service:
     );
     let path = pki.dir.join(format!("otelcol-{grpc}.yaml"));
     std::fs::write(&path, config).unwrap();
-    let log = std::fs::File::create(pki.dir.join(format!("otelcol-{grpc}.log"))).unwrap();
-    let process = Process(
+    let process = spawn_logged(
         Command::new(common::e2e_tool("otelcol"))
             .arg("--config")
-            .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start otelcol"),
+            .arg(&path),
+        &pki.dir.join(format!("otelcol-{grpc}.log")),
+        "otelcol",
     );
     wait_until("the collector to listen", Duration::from_secs(30), || {
         std::net::TcpStream::connect(("127.0.0.1", grpc)).ok()?;

@@ -10,10 +10,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::e2e::{free_ports, http_get, wait_until, Process};
+use common::e2e::{free_ports, http_get, spawn_logged, wait_until, Process};
 use distributed_tracing::config::OtlpProtocol;
 use distributed_tracing::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use distributed_tracing::ObservabilityBuilder;
@@ -39,20 +39,16 @@ struct Jaeger {
 
 fn start_jaeger(work: &Path) -> Jaeger {
     let [otlp_grpc, otlp_http, query, query_grpc] = free_ports();
-    let log = std::fs::File::create(work.join("jaeger.log")).unwrap();
-    let process = Process(
+    let process = spawn_logged(
         Command::new(common::e2e_tool("jaeger"))
             .arg("--config")
             .arg(repo().join("scripts/e2e-tools/jaeger.yaml"))
             .env("JAEGER_OTLP_GRPC", format!("127.0.0.1:{otlp_grpc}"))
             .env("JAEGER_OTLP_HTTP", format!("127.0.0.1:{otlp_http}"))
             .env("JAEGER_QUERY_HTTP", format!("127.0.0.1:{query}"))
-            .env("JAEGER_QUERY_GRPC", format!("127.0.0.1:{query_grpc}"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start jaeger"),
+            .env("JAEGER_QUERY_GRPC", format!("127.0.0.1:{query_grpc}")),
+        &work.join("jaeger.log"),
+        "jaeger",
     );
     wait_until("Jaeger's query API", Duration::from_secs(60), || {
         http_get(query, "/api/services").filter(|(status, _)| *status == 200)
@@ -71,16 +67,12 @@ fn start_jaeger(work: &Path) -> Jaeger {
 /// The collector running `otel-collector.yaml`, forwarding to `jaeger`, its
 /// OTLP receivers on `grpc` and `http`.
 fn start_collector(work: &Path, jaeger: &Jaeger, grpc: u16, http: u16) -> Process {
-    let log = std::fs::File::create(work.join(format!("otelcol-{grpc}.log"))).unwrap();
-    let process = Process(
+    let process = spawn_logged(
         collector_command(jaeger, grpc, http)
             .arg("--config")
-            .arg(repo().join("otel-collector.yaml"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start otelcol"),
+            .arg(repo().join("otel-collector.yaml")),
+        &work.join(format!("otelcol-{grpc}.log")),
+        "otelcol",
     );
     wait_until("the collector to listen", Duration::from_secs(30), || {
         std::net::TcpStream::connect(("127.0.0.1", grpc)).ok()
@@ -175,6 +167,29 @@ fn run_quickstart(endpoint: &str, protocol: &str, service: &str) -> String {
     trace_id
 }
 
+/// Runs the chain `example` exporting over OTLP/gRPC to 127.0.0.1:`port`;
+/// returns its output and the trace id of the answer line starting with
+/// `answer` (which ends with `(trace <id>)`).
+fn run_chain(example: &str, port: u16, answer: &str) -> (String, String) {
+    let stdout = common::stdout_of(
+        Command::new(common::example_binary(example))
+            .env(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                format!("http://127.0.0.1:{port}"),
+            )
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+            .env("OTEL_LOGS_EXPORTER", "none")
+            .env_remove("OTEL_SERVICE_NAME")
+            .env_remove("RUST_LOG"),
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.contains(answer))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let trace_id = line[line.len() - 33..line.len() - 1].to_owned();
+    (stdout, trace_id)
+}
+
 /// The quickstart's trace: `process_batch` and its three `fetch_item` children.
 fn check_quickstart_trace(spans: &[JaegerSpan], service: &str) {
     assert_eq!(spans.len(), 4, "{spans:#?}");
@@ -209,22 +224,12 @@ fn the_quickstart_into_jaeger_over_grpc_and_http() {
 fn the_service_chain_into_jaeger() {
     let work = work_dir("jaeger-chain");
     let jaeger = start_jaeger(&work);
-    let stdout = common::stdout_of(
-        Command::new(common::example_binary("service_chain"))
-            .env(
-                "OTEL_EXPORTER_OTLP_ENDPOINT",
-                format!("http://127.0.0.1:{}", jaeger.otlp_grpc),
-            )
-            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-            .env("OTEL_LOGS_EXPORTER", "none")
-            .env_remove("OTEL_SERVICE_NAME")
-            .env_remove("RUST_LOG"),
+    let (stdout, trace_id) = run_chain(
+        "service_chain",
+        jaeger.otlp_grpc,
+        "GET /checkout -> in stock (trace ",
     );
-    let line = stdout
-        .lines()
-        .find(|l| l.contains("GET /checkout -> in stock (trace "))
-        .unwrap_or_else(|| panic!("{stdout}"));
-    let trace_id = &line[line.len() - 33..line.len() - 1];
+    let trace_id = trace_id.as_str();
     // Every log line of the checkout, in the three processes, has this id.
     let checkout: Vec<&str> = stdout
         .lines()
@@ -269,22 +274,12 @@ fn the_grpc_chain_through_the_collector_into_jaeger() {
     let jaeger = start_jaeger(&work);
     let [grpc, http, _, _] = free_ports();
     let collector = start_collector(&work, &jaeger, grpc, http);
-    let stdout = common::stdout_of(
-        Command::new(common::example_binary("grpc_chain"))
-            .env(
-                "OTEL_EXPORTER_OTLP_ENDPOINT",
-                format!("http://127.0.0.1:{grpc}"),
-            )
-            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-            .env("OTEL_LOGS_EXPORTER", "none")
-            .env_remove("OTEL_SERVICE_NAME")
-            .env_remove("RUST_LOG"),
+    let (stdout, trace_id) = run_chain(
+        "grpc_chain",
+        grpc,
+        "GET /check/widget -> 7 in stock at 12.50 (trace ",
     );
-    let line = stdout
-        .lines()
-        .find(|l| l.contains("GET /check/widget -> 7 in stock at 12.50 (trace "))
-        .unwrap_or_else(|| panic!("{stdout}"));
-    let trace_id = &line[line.len() - 33..line.len() - 1];
+    let trace_id = trace_id.as_str();
     // The log lines of the three processes: `[role     ] [trace id] ...`.
     let logged: Vec<&str> = stdout
         .lines()

@@ -6,6 +6,20 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+/// Starts `command` (no input), its standard output and error into the file
+/// `log`; `what` names it in the panic if it cannot start.
+pub fn spawn_logged(command: &mut Command, log: &std::path::Path, what: &str) -> Process {
+    let log = std::fs::File::create(log).unwrap();
+    Process(
+        command
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {what}: {e}")),
+    )
+}
+
 /// A child process killed when the test ends, however it ends.
 pub struct Process(pub Child);
 
