@@ -124,6 +124,9 @@ pub mod compat;
 pub mod config;
 mod context;
 mod error;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod ids;
 mod init;
 pub mod logging;

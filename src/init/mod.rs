@@ -8,6 +8,8 @@
 //! user sees their traces without running a collector; setting an OTLP endpoint
 //! (or `OTEL_TRACES_EXPORTER=otlp`) sends them to a collector instead.
 
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) mod answers;
 mod config;
 mod exporter;
 mod limits;
@@ -37,6 +39,8 @@ pub use config::{
 };
 pub use limits::SpanLimitsConfig;
 pub use processor::ExportStats;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) use processor::Failure;
 
 use crate::bridge::{bridge_layer, otel_layer_with, BridgeOptions};
 use crate::error::Result;

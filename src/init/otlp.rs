@@ -18,7 +18,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope as ProtoScope;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::Resource;
@@ -26,6 +25,7 @@ use prost::bytes::{BufMut as _, Bytes};
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 use prost::Message as _;
 
+use super::answers;
 use super::config::{OtlpCompression, OtlpConfig, OtlpProtocol, OtlpTarget};
 use super::processor::{Export, Failure, Sent};
 use super::tls;
@@ -236,7 +236,10 @@ impl<S: Signal> OtlpExporter<S> {
                         metadata.insert(name, value);
                     }
                 }
-                let mut grpc = tonic::client::Grpc::new(channel);
+                // An answer over MAX_RESPONSE_BYTES is refused as its
+                // length prefix arrives, before it is buffered.
+                let mut grpc =
+                    tonic::client::Grpc::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES);
                 if gzip {
                     // `grpc-encoding: gzip`, each message compressed; and the
                     // answer may be too (a Go collector answers a gzip request
@@ -382,7 +385,11 @@ impl<S: Signal> Export for OtlpExporter<S> {
         // What the connections noted since the last request.
         let tls_failure = self.tls_failures.take();
         match response {
-            Ok(response) => Ok(partial_success(&response)),
+            Ok(Reply::Body(body)) => Ok(answers::partial_success(&body, batch.len() as u64)),
+            Ok(Reply::Unread(why)) => Ok(Sent {
+                unread: Some(why),
+                ..Sent::default()
+            }),
             // A connection that failed in TLS: say so, whatever the
             // transport made of it ("connection closed", "broken pipe").
             Err(
@@ -423,20 +430,6 @@ impl<S: Signal> Export for OtlpExporter<S> {
     }
 }
 
-/// The items the collector refused in an accepted request (OTLP partial
-/// success; traces and logs share the message's shape).
-fn partial_success(body: &[u8]) -> Sent {
-    match ExportTraceServiceResponse::decode(body) {
-        Ok(ExportTraceServiceResponse {
-            partial_success: Some(p),
-        }) => Sent {
-            rejected: u64::try_from(p.rejected_spans).unwrap_or(0),
-            message: crate::error::Shown::new(&p.error_message).to_string(),
-        },
-        _ => Sent::default(),
-    }
-}
-
 #[cfg(feature = "otlp-http")]
 async fn send_http(
     client: &HttpClient,
@@ -445,7 +438,7 @@ async fn send_http(
     body: Bytes,
     gzip: bool,
     timeout: Duration,
-) -> Result<Vec<u8>, Failure> {
+) -> Result<Reply, Failure> {
     use http_body_util::BodyExt as _;
     let mut request = http::Request::post(url.clone());
     if let Some(h) = request.headers_mut() {
@@ -462,58 +455,48 @@ async fn send_http(
     let request = request
         .body(http_body_util::Full::new(body))
         .map_err(|e| Failure::Transport(e.to_string()))?;
-    let attempt = async {
-        let response = client.request(request).await.map_err(|e| {
-            match tls::handshake_failure(&e) {
-                Some(reason) => Failure::Tls(reason),
-                None if e.is_connect() => Failure::Unreachable(error_chain(&e)),
-                // The connection broke (a collector restarting closes its
-                // keep-alive connections): worth another try.
-                None => Failure::Interrupted(error_chain(&e)),
-            }
+    let started = tokio::time::Instant::now();
+    let response = tokio::time::timeout(timeout, client.request(request))
+        .await
+        .map_err(|_| Failure::TimedOut(timeout))?
+        .map_err(|e| match tls::handshake_failure(&e) {
+            Some(reason) => Failure::Tls(reason),
+            None if e.is_connect() => Failure::Unreachable(error_chain(&e)),
+            // The connection broke (a collector restarting closes its
+            // keep-alive connections): worth another try.
+            None => Failure::Interrupted(error_chain(&e)),
         })?;
-        let status = response.status();
-        let retry_after = response_retry_after(response.headers());
-        // Read at most MAX_RESPONSE_BYTES of the answer.
-        let mut incoming = response.into_body();
-        let mut body = Vec::new();
+    let status = response.status();
+    if !status.is_success() {
+        // The body of a refusal is not read (nothing in it changes what
+        // happens); the connection is closed with it.
+        let hint = response
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| answers::retry_after(v.as_bytes(), std::time::SystemTime::now()));
+        return Err(answers::http_failure(status.as_u16(), hint));
+    }
+    // Accepted: the collector has the spans whatever happens to the rest of
+    // its answer, so the request is never sent again from here on.
+    let mut incoming = response.into_body();
+    let mut body = Vec::new();
+    let read = async {
         while let Some(frame) = incoming.frame().await {
-            match frame {
-                Ok(frame) => {
-                    if let Ok(chunk) = frame.into_data() {
-                        let room = MAX_RESPONSE_BYTES.saturating_sub(body.len());
-                        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                        if room <= chunk.len() {
-                            break;
-                        }
-                    }
+            let frame = frame.map_err(|e| format!("its answer broke off ({})", error_chain(&e)))?;
+            if let Ok(chunk) = frame.into_data() {
+                if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                    return Err(too_long_answer());
                 }
-                Err(e) if status.is_success() => return Err(Failure::Interrupted(error_chain(&e))),
-                Err(_) => break,
+                body.extend_from_slice(&chunk);
             }
         }
-        Ok((status, retry_after, body))
+        Ok(())
     };
-    let (status, retry_after, body) = tokio::time::timeout(timeout, attempt)
-        .await
-        .map_err(|_| Failure::TimedOut(timeout))??;
-    if status.is_success() {
-        return Ok(body);
-    }
-    let status_text = format!("HTTP status {status}");
-    Err(match status.as_u16() {
-        413 => Failure::TooLarge(format!("rejected with {status_text}")),
-        // The OTLP/HTTP specification's retryable answers.
-        429 | 502 | 503 | 504 => Failure::Rejected {
-            status: status_text,
-            retryable: true,
-            retry_after,
-        },
-        _ => Failure::Rejected {
-            status: status_text,
-            retryable: false,
-            retry_after: None,
-        },
+    let left = timeout.saturating_sub(started.elapsed());
+    Ok(match tokio::time::timeout(left, read).await {
+        Ok(Ok(())) => Reply::Body(body),
+        Ok(Err(why)) => Reply::Unread(why),
+        Err(_) => Reply::Unread(unfinished_answer(timeout)),
     })
 }
 
@@ -530,14 +513,6 @@ fn gzipped(body: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap_or_default()
 }
 
-/// `Retry-After` in seconds (the form collectors send).
-#[cfg(feature = "otlp-http")]
-fn response_retry_after(headers: &http::HeaderMap) -> Option<Duration> {
-    let value = headers.get(http::header::RETRY_AFTER)?;
-    let seconds: u64 = value.to_str().ok()?.trim().parse().ok()?;
-    Some(Duration::from_secs(seconds))
-}
-
 #[cfg(feature = "otlp-grpc")]
 async fn send_grpc(
     grpc: &mut tonic::client::Grpc<tonic::transport::Channel>,
@@ -545,8 +520,9 @@ async fn send_grpc(
     path: &'static str,
     body: Bytes,
     timeout: Duration,
-) -> Result<Vec<u8>, Failure> {
-    let attempt = async {
+) -> Result<Reply, Failure> {
+    let started = tokio::time::Instant::now();
+    let call = async {
         grpc.ready()
             .await
             .map_err(|e| match tls::handshake_failure(&e) {
@@ -556,78 +532,78 @@ async fn send_grpc(
         let mut request = tonic::Request::new(body);
         *request.metadata_mut() = metadata.clone();
         request.set_timeout(timeout);
-        grpc.unary(
+        // A unary call, its answer read as a stream: the call returns when
+        // the response headers arrive, so that what comes after them is told
+        // apart from a refusal.
+        grpc.server_streaming(
             request,
             http::uri::PathAndQuery::from_static(path),
             RawCodec,
         )
         .await
-        .map(|response| response.into_inner())
-        .map_err(grpc_failure)
+        .map(tonic::Response::into_inner)
+        .map_err(|status| answers::grpc_failure(status, timeout))
     };
-    match tokio::time::timeout(timeout, attempt).await {
-        Ok(result) => result,
-        Err(_) => Err(Failure::TimedOut(timeout)),
+    let mut answer = match tokio::time::timeout(timeout, call).await {
+        Ok(answer) => answer?,
+        Err(_) => return Err(Failure::TimedOut(timeout)),
+    };
+    // Response headers without a status (a refusal comes trailers-only, as
+    // tonic and grpc-go send it): the collector handled the request and is
+    // sending its answer. A status in the trailers still decides; an answer
+    // that cannot be read (larger than MAX_RESPONSE_BYTES, trickled past the
+    // deadline) leaves the request accepted, never sent again.
+    let read = async {
+        let mut body = Vec::new();
+        while let Some(message) = answer.message().await? {
+            if body.is_empty() {
+                body = message;
+            }
+        }
+        answer.trailers().await?;
+        Ok::<_, tonic::Status>(body)
+    };
+    let left = timeout.saturating_sub(started.elapsed());
+    match tokio::time::timeout(left, read).await {
+        Ok(Ok(body)) => Ok(Reply::Body(body)),
+        // tonic's own limit on the answer (`max_decoding_message_size`).
+        Ok(Err(status)) if status.message().starts_with(TONIC_DECODE_LIMIT) => {
+            Ok(Reply::Unread(too_long_answer()))
+        }
+        Ok(Err(status)) => Err(answers::grpc_failure(status, timeout)),
+        Err(_) => Ok(Reply::Unread(unfinished_answer(timeout))),
     }
 }
 
-/// A gRPC status as the OTLP specification classifies it.
+/// How tonic words its own refusal of a message over the decoding limit.
 #[cfg(feature = "otlp-grpc")]
-fn grpc_failure(status: tonic::Status) -> Failure {
-    use tonic::Code;
-    use tonic_types::StatusExt as _;
-    let message = crate::error::Shown::new(status.message());
-    let code = status.code();
-    let retry_after = status
-        .get_details_retry_info()
-        .and_then(|info| info.retry_delay);
-    let too_large = matches!(code, Code::ResourceExhausted | Code::OutOfRange) && {
-        let m = status.message().to_ascii_lowercase();
-        m.contains("too large") || m.contains("larger than") || m.contains("exceeds")
-    };
-    if too_large {
-        return Failure::TooLarge(format!("rejected with gRPC status {code:?}: {message}"));
-    }
-    if let Some(reason) = tls::handshake_failure(&status) {
-        return Failure::Tls(reason);
-    }
-    match (code, std::error::Error::source(&status)) {
-        // tonic's own "could not connect" status, with its causes.
-        (Code::Unavailable, Some(source)) => return Failure::Unreachable(error_chain(source)),
-        // A connection that broke under the request ("connection closed",
-        // "transport error"): no status from the collector; worth another try.
-        (Code::Unknown | Code::Cancelled, Some(source)) => {
-            return Failure::Interrupted(error_chain(source))
-        }
-        _ => {}
-    }
-    if code == Code::DeadlineExceeded {
-        return Failure::Rejected {
-            status: format!("gRPC status {code:?} (timed out): {message}"),
-            retryable: true,
-            retry_after: None,
-        };
-    }
-    // OTLP/gRPC: these codes are retryable; RESOURCE_EXHAUSTED only when the
-    // server says when to retry (RetryInfo).
-    let retryable = matches!(
-        code,
-        Code::Cancelled
-            | Code::DeadlineExceeded
-            | Code::Aborted
-            | Code::OutOfRange
-            | Code::Unavailable
-            | Code::DataLoss
-    ) || (code == Code::ResourceExhausted && retry_after.is_some());
-    Failure::Rejected {
-        status: format!("gRPC status {code:?}: {message}"),
-        retryable,
-        retry_after,
-    }
+const TONIC_DECODE_LIMIT: &str = "Error, decoded message length too large";
+
+/// What an accepted request's transport read of the answer.
+#[derive(Debug)]
+enum Reply {
+    /// The answer's body (at most [`MAX_RESPONSE_BYTES`]).
+    Body(Vec<u8>),
+    /// Why it could not be read.
+    Unread(String),
+}
+
+fn too_long_answer() -> String {
+    format!(
+        "its answer is over {} KiB and was not read",
+        MAX_RESPONSE_BYTES / 1024
+    )
+}
+
+fn unfinished_answer(timeout: Duration) -> String {
+    format!(
+        "its answer did not arrive whole within {} ms",
+        timeout.as_millis()
+    )
 }
 
 /// The error and its causes, `a: b: c`, shortened.
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(e) = source {
@@ -817,60 +793,6 @@ mod tests {
             let bytes = opentelemetry_proto::tonic::trace::v1::Span::from(s.clone()).encoded_len();
             let size = super::super::processor::span_bytes(s);
             assert!(size >= bytes, "{size} < {bytes}");
-        }
-    }
-
-    #[test]
-    fn partial_success_is_read() {
-        use opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess;
-        let body = ExportTraceServiceResponse {
-            partial_success: Some(ExportTracePartialSuccess {
-                rejected_spans: 3,
-                error_message: "quota".into(),
-            }),
-        }
-        .encode_to_vec();
-        let sent = partial_success(&body);
-        assert_eq!(sent.rejected, 3);
-        assert!(sent.message.contains("quota"));
-        assert_eq!(partial_success(&[]).rejected, 0);
-        assert_eq!(partial_success(&[0xff, 0xff]).rejected, 0, "garbage");
-    }
-
-    #[cfg(feature = "otlp-grpc")]
-    #[test]
-    fn grpc_statuses_are_classified() {
-        use tonic::{Code, Status};
-        let cases: &[(Status, &str)] = &[
-            (Status::new(Code::Unavailable, "down"), "retryable"),
-            (Status::new(Code::Aborted, "x"), "retryable"),
-            (Status::new(Code::DataLoss, "x"), "retryable"),
-            (Status::new(Code::OutOfRange, "x"), "retryable"),
-            (Status::new(Code::ResourceExhausted, "quota"), "final"),
-            (Status::new(Code::PermissionDenied, "key"), "final"),
-            (Status::new(Code::InvalidArgument, "bad"), "final"),
-            (
-                Status::new(
-                    Code::OutOfRange,
-                    "Error, decoded message length too large: found 5 bytes, the limit is: 4 bytes",
-                ),
-                "too large",
-            ),
-            (
-                Status::new(
-                    Code::ResourceExhausted,
-                    "grpc: received message larger than max (5 vs. 4)",
-                ),
-                "too large",
-            ),
-        ];
-        for (status, expected) in cases {
-            let got = match grpc_failure(status.clone()) {
-                Failure::TooLarge(_) => "too large",
-                f if f.retryable() => "retryable",
-                _ => "final",
-            };
-            assert_eq!(got, *expected, "{status:?}");
         }
     }
 }

@@ -77,7 +77,7 @@ impl Failure {
         }
     }
 
-    fn retry_after(&self) -> Option<Duration> {
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Rejected { retry_after, .. } => *retry_after,
             _ => None,
@@ -100,11 +100,17 @@ impl fmt::Display for Failure {
     }
 }
 
-/// What an accepted request says: items the collector refused (OTLP partial success).
-#[derive(Debug, Default)]
+/// What an accepted request's answer says (OTLP partial success).
+#[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Sent {
+    /// Items the collector refused, at most the request's.
     pub(crate) rejected: u64,
+    /// The collector's message (shortened, escaped), or ours when its count
+    /// could not be taken as it was.
     pub(crate) message: String,
+    /// Why the answer could not be read whole (the request was accepted all
+    /// the same: the collector answered with a success status).
+    pub(crate) unread: Option<String>,
 }
 
 /// What the export thread drives: the OTLP exporter, or a local sink.
@@ -377,8 +383,14 @@ struct Shared<T> {
     /// This episode's queue drops / failed requests were reported.
     reported_queue_full: AtomicBool,
     reported_failed: AtomicBool,
+    /// An accepted request's answer could not be read (reported once a run).
+    reported_unread: AtomicBool,
     /// Export is failing.
     failing: AtomicBool,
+    /// Why the export thread stopped before shutdown (a bug: it panicked);
+    /// `dead` says so without a lock on the request path.
+    dead: AtomicBool,
+    died: Mutex<Option<String>>,
     /// Shutdown was asked for: retries stop.
     stopping: AtomicBool,
     stop: Notify,
@@ -405,6 +417,48 @@ impl<T> Shared<T> {
         // (every change is a single push/pop and counter update).
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// The export thread stopped (it panicked): what is queued or in flight
+    /// is lost, and so is every item queued from now on (counted as failed).
+    fn stopped<E: Export>(&self, why: &str) {
+        let lost = {
+            let mut q = self.lock();
+            let lost = q.items.len() + q.in_flight;
+            q.items.clear();
+            q.bytes = 0;
+            q.in_flight = 0;
+            lost as u64
+        };
+        if let Ok(mut died) = self.died.lock() {
+            *died = Some(why.to_owned());
+        }
+        self.dead.store(true, Ordering::Release);
+        self.counters.failed.fetch_add(lost, Ordering::Relaxed);
+        tracing::error!(
+            target: "distributed_tracing::export",
+            lost,
+            "the {kind} export thread stopped ({why}): the {lost} {kind}s queued and every later one are lost and counted (the total comes at shutdown)",
+            kind = E::KIND
+        );
+    }
+
+    /// Why the export thread stopped early, if it did.
+    fn died(&self) -> Option<String> {
+        if !self.dead.load(Ordering::Acquire) {
+            return None;
+        }
+        self.died.lock().ok().and_then(|d| d.clone())
+    }
+}
+
+/// A panic's message, shortened and escaped.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+        (Some(s), _) => s,
+        (_, Some(s)) => s.as_str(),
+        _ => "a panic",
+    };
+    format!("panic: {}", crate::error::Shown::new(text).as_str())
 }
 
 enum Control {
@@ -463,7 +517,10 @@ impl<T: Send + 'static> QueueProcessor<T> {
             losing: AtomicBool::new(false),
             reported_queue_full: AtomicBool::new(false),
             reported_failed: AtomicBool::new(false),
+            reported_unread: AtomicBool::new(false),
             failing: AtomicBool::new(false),
+            dead: AtomicBool::new(false),
+            died: Mutex::new(None),
             stopping: AtomicBool::new(false),
             stop: Notify::new(),
             last_failure: Mutex::new(None),
@@ -493,27 +550,37 @@ impl<T: Send + 'static> QueueProcessor<T> {
                         return;
                     }
                 };
-                runtime.block_on(async move {
-                    let mut exporter = match make_exporter() {
-                        Ok(e) => e,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                            return;
+                let watch = thread_shared.clone();
+                let run = std::panic::AssertUnwindSafe(|| {
+                    runtime.block_on(async move {
+                        let mut exporter = match make_exporter() {
+                            Ok(e) => e,
+                            Err(e) => {
+                                let _ = ready_tx.send(Err(e));
+                                return;
+                            }
+                        };
+                        exporter.set_resource(&resource);
+                        let destination = exporter.destination().to_owned();
+                        let _ = ready_tx.send(Ok(destination.clone()));
+                        tokio::spawn(report_losses::<E>(thread_shared.clone(), destination));
+                        Worker {
+                            exporter,
+                            shared: thread_shared,
+                            control: control_rx,
+                            batch,
                         }
-                    };
-                    exporter.set_resource(&resource);
-                    let destination = exporter.destination().to_owned();
-                    let _ = ready_tx.send(Ok(destination.clone()));
-                    tokio::spawn(report_losses::<E>(thread_shared.clone(), destination));
-                    Worker {
-                        exporter,
-                        shared: thread_shared,
-                        control: control_rx,
-                        batch,
-                    }
-                    .run()
-                    .await;
+                        .run()
+                        .await;
+                    })
                 });
+                // No answer can make the worker panic (every number from a
+                // collector is clamped, no arithmetic overflows); should a bug
+                // do it all the same, the loss is still counted and reported,
+                // and shutdown says why.
+                if let Err(panic) = std::panic::catch_unwind(run) {
+                    watch.stopped::<E>(&panic_message(panic.as_ref()));
+                }
             })
             .map_err(|e| crate::Error::Io {
                 what: "starting the export thread".into(),
@@ -555,13 +622,17 @@ impl<T: Send + 'static> QueueProcessor<T> {
         deadline: Duration,
     ) -> OTelSdkResult {
         let (tx, rx) = std_mpsc::sync_channel(1);
-        self.control
-            .send(make(tx))
-            .map_err(|_| OTelSdkError::AlreadyShutdown)?;
+        let gone = || match self.shared.died() {
+            Some(why) => {
+                OTelSdkError::InternalFailure(format!("the export thread had stopped ({why})"))
+            }
+            None => OTelSdkError::AlreadyShutdown,
+        };
+        self.control.send(make(tx)).map_err(|_| gone())?;
         match rx.recv_timeout(deadline) {
             Ok(result) => result,
             Err(std_mpsc::RecvTimeoutError::Timeout) => Err(OTelSdkError::Timeout(deadline)),
-            Err(std_mpsc::RecvTimeoutError::Disconnected) => Err(OTelSdkError::AlreadyShutdown),
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => Err(gone()),
         }
     }
 
@@ -573,6 +644,10 @@ impl<T: Send + 'static> QueueProcessor<T> {
             return;
         }
         let shared = &*self.shared;
+        if shared.dead.load(Ordering::Relaxed) {
+            shared.counters.failed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let mut evicted: Vec<T> = Vec::new();
         let queued = {
             let mut q = shared.lock();
@@ -857,7 +932,7 @@ impl<E: Export> Worker<E> {
     /// Sends one request: retried while the failure is transient and time is
     /// left; split in halves when the collector finds it too large.
     async fn send(&mut self, request: Vec<E::Encoded>) -> OTelSdkResult {
-        let deadline = Instant::now() + self.batch.export_timeout;
+        let deadline = after(self.batch.export_timeout);
         // Requests still to send, the first one next (halves go to the front).
         let mut pending: VecDeque<Vec<E::Encoded>> = VecDeque::from([request]);
         let mut result = Ok(());
@@ -898,15 +973,26 @@ impl<E: Export> Worker<E> {
                     }
                     break;
                 }
-                self.failing(&failure);
-                let wait = failure
-                    .retry_after()
-                    .map_or(delay, |hint| hint.max(delay))
-                    .min(RETRY_MAX.max(failure.retry_after().unwrap_or_default()));
-                // Full jitter over the upper half: attempts of many services spread out.
-                let wait = wait / 2 + jitter(wait / 2);
+                // The wait before the next attempt: the backoff, or the
+                // collector's hint (already clamped) when it asks for longer.
+                let hint = failure.retry_after();
+                let wait = hint.map_or(delay, |hint| hint.max(delay));
+                // Full jitter over the upper half: attempts of many services
+                // spread out; a hint is a minimum, so it is not shortened.
+                let wait = match hint {
+                    Some(hint) if hint >= delay => hint,
+                    _ => wait / 2 + jitter(wait / 2),
+                };
+                let left = deadline.saturating_duration_since(Instant::now());
                 let stopping = self.shared.stopping.load(Ordering::Acquire);
-                if !failure.retryable() || stopping || Instant::now() + wait >= deadline {
+                let next = match (failure.retryable(), stopping) {
+                    (false, _) => Next::NotRetryable,
+                    (true, true) => Next::Stopping,
+                    (true, false) if wait >= left => Next::PastDeadline { wait, hint },
+                    (true, false) => Next::RetryIn(left),
+                };
+                self.failing(&failure, &next);
+                if !matches!(next, Next::RetryIn(_)) {
                     self.failed(n, &failure);
                     result = Err(OTelSdkError::InternalFailure(format!(
                         "{} export to {}: {failure}",
@@ -934,17 +1020,29 @@ impl<E: Export> Worker<E> {
     /// An accepted request; `drops_before`: the queue's drops when it was sent.
     fn succeeded(&mut self, n: u64, sent: Sent, drops_before: u64) {
         let counters = &self.shared.counters;
-        let accepted = n.saturating_sub(sent.rejected);
+        // Never more than the request held, whatever the answer said.
+        let rejected = sent.rejected.min(n);
+        let accepted = n - rejected;
         counters.exported.fetch_add(accepted, Ordering::Relaxed);
-        if sent.rejected > 0 {
-            counters.failed.fetch_add(sent.rejected, Ordering::Relaxed);
+        if let Some(why) = &sent.unread {
+            if !self.shared.reported_unread.swap(true, Ordering::AcqRel) {
+                tracing::warn!(
+                    target: "distributed_tracing::export",
+                    "{n} {kind}s accepted by {}, but {why}: they are counted as exported, and whether the collector refused some of them is unknown (reported once)",
+                    self.exporter.destination(),
+                    kind = E::KIND
+                );
+            }
+        }
+        if rejected > 0 {
+            counters.failed.fetch_add(rejected, Ordering::Relaxed);
             self.shared.losing.store(true, Ordering::Release);
             if !self.shared.reported_failed.swap(true, Ordering::AcqRel) {
                 tracing::warn!(
                     target: "distributed_tracing::export",
-                    rejected = sent.rejected,
+                    rejected,
                     "{} {kind}s refused by the collector at {}: {} (reported once; the total comes at shutdown)",
-                    sent.rejected,
+                    rejected,
                     self.exporter.destination(),
                     sent.message,
                     kind = E::KIND
@@ -995,29 +1093,38 @@ impl<E: Export> Worker<E> {
         }
     }
 
-    /// The first failure of an episode is reported at once.
-    fn failing(&mut self, failure: &Failure) {
+    /// The first failure of an episode is reported at once, with what
+    /// happens next.
+    fn failing(&mut self, failure: &Failure, next: &Next) {
         if let Ok(mut last) = self.shared.last_failure.lock() {
             *last = Some(failure.to_string());
         }
         self.shared.episode_failed.store(true, Ordering::Release);
         if !self.shared.failing.swap(true, Ordering::AcqRel) {
+            let kind = E::KIND;
+            let then = match next {
+                Next::RetryIn(left) => format!(
+                    "retrying for up to {} ms while {kind}s stay queued (reported once until export resumes)",
+                    left.as_millis()
+                ),
+                Next::PastDeadline { wait, hint: Some(hint) } if *hint >= *wait => format!(
+                    "the collector asks to wait {} s before another attempt, past this export's deadline: not retried, these {kind}s are lost; the next batch tries again (reported once until export resumes)",
+                    hint.as_secs()
+                ),
+                Next::PastDeadline { .. } => format!(
+                    "no time left before this export's deadline: not retried, these {kind}s are lost (reported once until export resumes)"
+                ),
+                Next::Stopping => format!(
+                    "not retried during shutdown: these {kind}s are lost"
+                ),
+                Next::NotRetryable => format!(
+                    "not retried: these {kind}s are lost (reported once until export resumes)"
+                ),
+            };
             tracing::warn!(
                 target: "distributed_tracing::export",
-                "{kind} export to {} failed: {failure}; {}",
+                "{kind} export to {} failed: {failure}; {then}",
                 self.exporter.destination(),
-                match failure.retryable() {
-                    true => format!(
-                        "retrying for up to {} ms while {kind}s stay queued (reported once until export resumes)",
-                        self.batch.export_timeout.as_millis(),
-                        kind = E::KIND
-                    ),
-                    false => format!(
-                        "not retried: these {kind}s are lost (reported once until export resumes)",
-                        kind = E::KIND
-                    ),
-                },
-                kind = E::KIND
             );
         }
     }
@@ -1051,6 +1158,31 @@ impl<E: Export> Worker<E> {
             );
         }
     }
+}
+
+/// What follows a failed attempt.
+#[derive(Debug)]
+enum Next {
+    /// Another attempt, with this much time left before the deadline.
+    RetryIn(Duration),
+    /// The wait would end past the deadline (`hint`: the collector's).
+    PastDeadline {
+        wait: Duration,
+        hint: Option<Duration>,
+    },
+    /// Shutdown was asked for.
+    Stopping,
+    /// The failure is not worth another attempt.
+    NotRetryable,
+}
+
+/// `d` from now, or as far as the clock goes: a deadline never overflows,
+/// whatever a configured duration says.
+pub(crate) fn after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
 }
 
 /// A random duration in `[0, max]`.
