@@ -251,6 +251,29 @@ fn nothing_arrives_with_another_ca_another_name_or_an_expired_certificate() {
     }
 }
 
+/// A server whose certificate chain is larger than a TLS client accepts is
+/// reported as such, not as a server that does not speak TLS.
+#[test]
+fn a_certificate_chain_too_large_is_named() {
+    let pki = Pki::new("huge-chain");
+    for protocol in [Protocol::Grpc, Protocol::Http] {
+        let ca = vec![("OTEL_EXPORTER_OTLP_CERTIFICATE", var(&pki.ca))];
+        let run = export(
+            &pki,
+            protocol,
+            Served::HugeChain,
+            false,
+            https(protocol),
+            ca,
+        );
+        assert_refused(
+            &format!("{protocol:?} huge chain"),
+            &run,
+            "larger than a TLS client accepts",
+        );
+    }
+}
+
 #[test]
 fn with_mutual_tls_spans_arrive_only_with_the_client_certificate() {
     let pki = Pki::new("mtls");

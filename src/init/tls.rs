@@ -334,6 +334,11 @@ fn explain(error: &rustls::Error) -> String {
             other => format!("the server's certificate is refused ({other:?})"),
         },
         Error::AlertReceived(alert) => explain_alert(&format!("{alert:?}")),
+        Error::InvalidMessage(
+            rustls::InvalidMessage::CertificatePayloadTooLarge
+            | rustls::InvalidMessage::HandshakePayloadTooLarge
+            | rustls::InvalidMessage::MessageTooLarge,
+        ) => "the server's handshake message is larger than a TLS client accepts (a certificate chain of more than 64 KiB?)".into(),
         Error::InvalidMessage(_) => {
             "the server did not answer in TLS (a plain-text endpoint? then use http://)".into()
         }

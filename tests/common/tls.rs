@@ -94,6 +94,9 @@ pub enum Served {
     OtherName,
     /// From the trusted CA, for `localhost`, expired yesterday.
     Expired,
+    /// For `localhost`, followed by 1,000 copies of the CA's certificate: a
+    /// chain of about half a megabyte, larger than a TLS client takes.
+    HugeChain,
 }
 
 impl Pki {
@@ -184,13 +187,18 @@ impl Pki {
             false => builder.with_no_client_auth(),
         };
         let (cert, key) = match served {
-            Served::Localhost => &self.server,
+            Served::Localhost | Served::HugeChain => &self.server,
             Served::OtherName => &self.misnamed,
             Served::Expired => &self.expired,
         };
-        let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
+        let mut chain = CertificateDer::pem_slice_iter(cert.as_bytes())
             .collect::<Result<Vec<_>, _>>()
             .unwrap();
+        if served == Served::HugeChain {
+            let ca = std::fs::read(&self.ca).unwrap();
+            let ca = CertificateDer::pem_slice_iter(&ca).next().unwrap().unwrap();
+            chain.extend(std::iter::repeat_n(ca, 1000));
+        }
         let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
         let mut config = builder.with_single_cert(chain, key).unwrap();
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
