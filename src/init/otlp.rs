@@ -215,7 +215,10 @@ impl<S: Signal> OtlpExporter<S> {
                         crate::Error::Exporter(format!("OTLP/gRPC endpoint {shown}: {e}"))
                     })?
                     .connect_timeout(config.timeout)
-                    .tcp_nodelay(true);
+                    .tcp_nodelay(true)
+                    // A collector's headers and trailers, at most (h2's
+                    // default is 16 MiB a response).
+                    .http2_max_header_list_size(MAX_RESPONSE_BYTES as u32);
                 let channel = match super::config::is_https(target.endpoint) {
                     true => endpoint.connect_with_connector_lazy(connector(
                         target,
