@@ -23,6 +23,7 @@ use grpc_demo::{CheckReply, CheckRequest, WatchRequest};
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use tokio_stream::{Stream, StreamExt as _};
+use tonic::server::NamedService;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status, Streaming};
 
@@ -53,6 +54,8 @@ impl Inventory for Test {
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 Ok(Response::new(reply(&item)))
             }
+            // An error without a message: the span has no description.
+            "bare" => Err(Status::unavailable("")),
             _ => Ok(Response::new(reply(&item))),
         }
     }
@@ -117,7 +120,14 @@ fn setup() -> &'static Setup {
         let server = listener.local_addr().unwrap();
         runtime.spawn(
             tonic::transport::Server::builder()
-                .layer(GrpcServerLayer::new())
+                .layer(
+                    GrpcServerLayer::new()
+                        .services(&[<InventoryServer<Test> as NamedService>::NAME])
+                        .peer_fn(|ext| {
+                            ext.get::<tonic::transport::server::TcpConnectInfo>()
+                                .and_then(|i| i.remote_addr())
+                        }),
+                )
                 .add_service(InventoryServer::new(Test))
                 .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
         );
@@ -217,6 +227,17 @@ fn assert_call(span: &Received, method: &str, code: &str, error: bool, port: u16
         error.then_some(code),
         "{label}"
     );
+    // The description is the status message, never the code's name.
+    let description = span.span.status.as_ref().map_or("", |s| s.message.as_str());
+    assert_ne!(description, code, "{label}");
+    if span.span.kind == SpanKind::Server as i32 {
+        assert_eq!(
+            span.attribute("network.peer.address").as_deref(),
+            Some("127.0.0.1"),
+            "{label}"
+        );
+        assert!(span.attribute("network.peer.port").is_some(), "{label}");
+    }
 }
 
 #[test]
@@ -251,6 +272,7 @@ fn statuses_are_recorded_per_side() {
     let cases = [
         ("missing", "NOT_FOUND", true, false),
         ("boom", "INTERNAL", true, true),
+        ("bare", "UNAVAILABLE", true, true),
     ];
     for (item, code, client_error, server_error) in cases {
         let mut client = traced_client(setup);
@@ -279,11 +301,22 @@ fn statuses_are_recorded_per_side() {
             server_error,
             port,
         );
+        // The status message is the span's description; none without one.
+        let message = match item {
+            "missing" => "no such item",
+            "boom" => "the stock database is down",
+            _ => "",
+        };
+        assert_eq!(
+            client_span.span.status.as_ref().unwrap().message,
+            message,
+            "{item}"
+        );
         if server_error {
-            // The status message is the span's description.
             assert_eq!(
                 server_span.span.status.as_ref().unwrap().message,
-                "the stock database is down"
+                message,
+                "{item}"
             );
         }
     }
@@ -465,11 +498,10 @@ fn invalid_trace_context_in_metadata_starts_a_new_trace() {
     }
 }
 
-/// A method the server does not serve: the caller cannot mint span names.
-#[test]
-fn an_unknown_method_is_recorded_as_other() {
-    let setup = setup();
-    let status = setup.runtime.block_on(async {
+/// Calls a method by its path with a `traceparent` of `trace` and no
+/// client layer; returns the status.
+fn call_path(setup: &Setup, path: &str, trace: &str) -> Status {
+    setup.runtime.block_on(async {
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", setup.server))
             .unwrap()
             .connect()
@@ -482,40 +514,146 @@ fn an_unknown_method_is_recorded_as_other() {
         });
         request.metadata_mut().insert(
             "traceparent",
-            "00-5bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-                .parse()
-                .unwrap(),
+            format!("00-{trace}-00f067aa0ba902b7-01").parse().unwrap(),
         );
         grpc.unary::<_, CheckReply, _>(
             request,
-            http::uri::PathAndQuery::from_static("/demo.Inventory/Invented-1234"),
+            http::uri::PathAndQuery::try_from(path).unwrap(),
             tonic_prost::ProstCodec::default(),
         )
         .await
         .expect_err("not served")
+    })
+}
+
+/// The server span of `trace`, once it arrived.
+fn server_of(setup: &Setup, trace: &str) -> Received {
+    let spans = setup
+        .receiver
+        .store
+        .wait_for(Duration::from_secs(10), |spans| {
+            spans.iter().any(|s| s.trace_id() == trace)
+        });
+    spans
+        .iter()
+        .find(|s| s.trace_id() == trace)
+        .unwrap()
+        .clone()
+}
+
+/// A method the server does not serve: the caller cannot mint span names.
+/// A service the layer was not given is `_OTHER` from the start; a method
+/// of a given service is recorded as it came (samplers see it at the start)
+/// and its span renamed when the server answers UNIMPLEMENTED.
+#[test]
+fn an_unknown_method_is_recorded_as_other() {
+    let setup = setup();
+    // (path, trace, rpc.method, rpc.method_original)
+    let cases = [
+        (
+            "/demo.Invented/Check",
+            "5bf92f3577b34da6a3ce929d0e0e4736",
+            "_OTHER",
+            Some("demo.Invented/Check"),
+        ),
+        (
+            "/demo.Inventory/Invented-1234",
+            "5bf92f3577b34da6a3ce929d0e0e4737",
+            "demo.Inventory/Invented-1234",
+            None,
+        ),
+    ];
+    for (path, trace, method, original) in cases {
+        let status = call_path(setup, path, trace);
+        assert_eq!(status.code(), Code::Unimplemented, "{path}");
+        let server = server_of(setup, trace);
+        assert_eq!(server.span.name, "grpc", "{path}");
+        assert_eq!(
+            server.attribute("rpc.method").as_deref(),
+            Some(method),
+            "{path}"
+        );
+        assert_eq!(
+            server.attribute("rpc.method_original").as_deref(),
+            original,
+            "{path}"
+        );
+        assert_eq!(
+            server.attribute("rpc.response.status_code").as_deref(),
+            Some("UNIMPLEMENTED")
+        );
+        assert_eq!(
+            server.attribute("error.type").as_deref(),
+            Some("UNIMPLEMENTED")
+        );
+        // tonic's answer has a message of its own: it is the description.
+        assert!(is_error(&server), "{path}");
+        let keys: Vec<&str> = server
+            .span
+            .attributes
+            .iter()
+            .map(|kv| kv.key.as_str())
+            .collect();
+        let mut unique = keys.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(keys.len(), unique.len(), "no key twice: {keys:?}");
+    }
+}
+
+/// A channel to a port nothing listens on: the CLIENT span is UNAVAILABLE,
+/// with the transport's words as its description.
+#[test]
+fn a_transport_failure_is_unavailable_with_its_words() {
+    let setup = setup();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut client = {
+        let _entered = setup.runtime.enter();
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{closed}"))
+            .unwrap()
+            .connect_lazy();
+        InventoryClient::new(
+            tower::ServiceBuilder::new()
+                .layer(GrpcClientLayer::new().server("127.0.0.1", Some(closed.port())))
+                .service(channel),
+        )
+    };
+    let (result, trace_id) = in_trace(setup, async {
+        client
+            .check(CheckRequest {
+                item: "widget".into(),
+            })
+            .await
     });
-    assert_eq!(status.code(), Code::Unimplemented);
+    assert_eq!(result.expect_err("no server").code(), Code::Unavailable);
     let spans = setup
         .receiver
         .store
         .wait_for(Duration::from_secs(10), |spans| {
             spans
                 .iter()
-                .any(|s| s.trace_id() == "5bf92f3577b34da6a3ce929d0e0e4736")
+                .any(|s| s.trace_id() == trace_id && s.span.kind == SpanKind::Client as i32)
         });
-    let server = spans
+    let client_span = spans
         .iter()
-        .find(|s| s.trace_id() == "5bf92f3577b34da6a3ce929d0e0e4736")
+        .find(|s| s.trace_id() == trace_id && s.span.kind == SpanKind::Client as i32)
         .unwrap();
-    assert_eq!(server.span.name, "grpc");
-    assert_eq!(server.attribute("rpc.method").as_deref(), Some("_OTHER"));
+    assert_eq!(client_span.span.name, "demo.Inventory/Check");
     assert_eq!(
-        server.attribute("rpc.method_original").as_deref(),
-        Some("demo.Inventory/Invented-1234")
+        client_span.attribute("rpc.response.status_code").as_deref(),
+        Some("UNAVAILABLE")
     );
     assert_eq!(
-        server.attribute("rpc.response.status_code").as_deref(),
-        Some("UNIMPLEMENTED")
+        client_span.attribute("error.type").as_deref(),
+        Some("UNAVAILABLE")
+    );
+    let description = &client_span.span.status.as_ref().unwrap().message;
+    assert!(
+        !description.is_empty() && description != "UNAVAILABLE",
+        "the transport's words: {description}"
     );
 }
 
@@ -550,38 +688,25 @@ fn values_from_the_peer_are_cut_to_the_attribute_bound() {
         );
     }
 
-    let name = format!("/demo.Inventory/{}", "m".repeat(5_000));
-    let trace = "6bf92f3577b34da6a3ce929d0e0e4736";
-    setup.runtime.block_on(async {
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", setup.server))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        let mut grpc = tonic::client::Grpc::new(channel);
-        grpc.ready().await.unwrap();
-        let mut request = Request::new(CheckRequest::default());
-        request.metadata_mut().insert(
-            "traceparent",
-            format!("00-{trace}-00f067aa0ba902b7-01").parse().unwrap(),
-        );
-        grpc.unary::<_, CheckReply, _>(
-            request,
-            http::uri::PathAndQuery::try_from(name.as_str()).unwrap(),
-            tonic_prost::ProstCodec::default(),
-        )
-        .await
-        .expect_err("not served")
-    });
-    let spans = setup
-        .receiver
-        .store
-        .wait_for(Duration::from_secs(10), |spans| {
-            spans.iter().any(|s| s.trace_id() == trace)
-        });
-    let server = spans.iter().find(|s| s.trace_id() == trace).unwrap();
-    assert_eq!(server.span.name, "grpc");
-    let original = server.attribute("rpc.method_original").unwrap();
-    assert_eq!(original.len(), 1024);
-    assert!(name[1..].starts_with(&original));
+    // (a method of the served service, of another: the key that holds it)
+    for (service, trace, key) in [
+        (
+            "demo.Inventory",
+            "6bf92f3577b34da6a3ce929d0e0e4736",
+            "rpc.method",
+        ),
+        (
+            "demo.Other",
+            "6bf92f3577b34da6a3ce929d0e0e4737",
+            "rpc.method_original",
+        ),
+    ] {
+        let name = format!("/{service}/{}", "m".repeat(5_000));
+        call_path(setup, &name, trace);
+        let server = server_of(setup, trace);
+        assert_eq!(server.span.name, "grpc");
+        let method = server.attribute(key).unwrap();
+        assert_eq!(method.len(), 1024, "{key}");
+        assert!(name[1..].starts_with(&method), "{key}");
+    }
 }

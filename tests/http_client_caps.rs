@@ -191,5 +191,129 @@ async fn a_failed_call_reports_no_credentials() {
         "{description}"
     );
     assert!(description.contains("REDACTED:REDACTED@"), "{description}");
-    assert_eq!(attr(&span, "error.type").as_deref(), Some("request_failed"));
+    assert_eq!(attr(&span, "error.type").as_deref(), Some("connect"));
+}
+
+/// A server answering by path: `/bad` 404, `/fail` 503, `/slow` after 10 s,
+/// anything else 200, for any method.
+async fn serve_outcomes() -> SocketAddr {
+    let app = Router::new().fallback(any(|uri: http::Uri| async move {
+        match uri.path() {
+            "/bad" => http::StatusCode::NOT_FOUND,
+            "/fail" => http::StatusCode::SERVICE_UNAVAILABLE,
+            "/slow" => {
+                tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+                http::StatusCode::OK
+            }
+            _ => http::StatusCode::OK,
+        }
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// (method, server, path, status code, error.type, description, why)
+type Outcome<'a> = (
+    &'a str,
+    SocketAddr,
+    &'a str,
+    Option<u16>,
+    Option<&'a str>,
+    Option<&'a str>,
+    &'a str,
+);
+
+/// One call per outcome: the CLIENT span's attributes (the whole set), its
+/// status and description, and what a sampler saw at its start.
+#[rustfmt::skip]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_outcome_has_the_conventions_attributes_and_status() {
+    use std::collections::BTreeMap;
+    sdk();
+    let addr = serve_outcomes().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let client = client(ClientTraceMiddleware::default());
+    let cases: &[Outcome<'_>] = &[
+        ("GET", addr, "/ok", Some(200), None, None, "success"),
+        ("GET", addr, "/bad", Some(404), Some("404"), Some(""), "4xx: an error on a client"),
+        ("POST", addr, "/fail", Some(503), Some("503"), Some(""), "5xx"),
+        ("FOOBAR", addr, "/ok", Some(200), None, None, "unknown method"),
+        ("GET", closed, "/ok", None, Some("connect"), Some("error sending request"), "transport failure"),
+        ("GET", addr, "/slow", None, Some("cancelled"), Some(""), "cancelled"),
+    ];
+    for (method, server, path, code, error_type, description, why) in cases {
+        let url = format!("http://{server}{path}");
+        let request = reqwest::Request::new(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            url.parse().unwrap(),
+        );
+        let root = DistributedTraceContext::new_root("test");
+        let trace = root.trace_id().to_string();
+        let call = root.scope(client.execute(request));
+        let result = tokio::time::timeout(std::time::Duration::from_millis(500), call).await;
+        match (code, result) {
+            (Some(code), Ok(Ok(response))) => assert_eq!(response.status(), *code, "{why}"),
+            (None, Ok(Err(_))) => assert_eq!(*error_type, Some("connect"), "{why}"),
+            (None, Err(_)) => assert_eq!(*error_type, Some("cancelled"), "{why}"),
+            (_, other) => panic!("{why}: {other:?}"),
+        }
+        let span = spans_of(trace_of(&trace))
+            .into_iter()
+            .find(|s| s.span_kind == SpanKind::Client)
+            .expect(why);
+        let attributes: BTreeMap<String, String> = span
+            .attributes
+            .iter()
+            .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+            .collect();
+        let known = *method != "FOOBAR";
+        let port = server.port().to_string();
+        let mut expected: BTreeMap<&str, String> = BTreeMap::from([
+            ("http.request.method", if known { method.to_string() } else { "_OTHER".into() }),
+            ("url.full", url.clone()),
+            ("server.address", "127.0.0.1".into()),
+            ("server.port", port.clone()),
+        ]);
+        if !known {
+            expected.insert("http.request.method_original", method.to_string());
+            assert_eq!(span.name, "HTTP", "{why}");
+        } else {
+            assert_eq!(span.name, *method, "{why}");
+        }
+        if let Some(code) = code {
+            expected.insert("http.response.status_code", code.to_string());
+            expected.insert("network.protocol.version", "1.1".into());
+            expected.insert("network.peer.address", "127.0.0.1".into());
+            expected.insert("network.peer.port", port.clone());
+        }
+        if let Some(error_type) = error_type {
+            expected.insert("error.type", error_type.to_string());
+        }
+        let expected: BTreeMap<String, String> =
+            expected.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        assert_eq!(attributes, expected, "{why}");
+        assert_eq!(span.attributes.len(), expected.len(), "{why}: no key twice");
+        match description {
+            None => assert_eq!(span.status, Status::Unset, "{why}"),
+            Some(words) => {
+                let Status::Error { description } = &span.status else {
+                    panic!("{why}: {:?}", span.status);
+                };
+                match words.is_empty() {
+                    true => assert_eq!(description, "", "{why}: the code says it"),
+                    false => assert!(description.contains(words), "{why}: {description}"),
+                }
+            }
+        }
+        let (_, seen) = common::seen_by_sampler(trace_of(&trace), SpanKind::Client).expect(why);
+        for key in ["http.request.method", "url.full", "server.address", "server.port"] {
+            assert_eq!(
+                seen.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()),
+                Some(expected[key].clone()),
+                "{why}: {key} at the start"
+            );
+        }
+    }
 }

@@ -59,8 +59,12 @@ impl RequestBuilderExt for reqwest::RequestBuilder {
 
 /// A `reqwest-middleware` middleware (feature `reqwest`): every call gets a
 /// CLIENT span, a child of the current span, whose context is sent in the
-/// request's headers; the span records the method, URL, status code, and an
-/// error status for 5xx answers and failed calls.
+/// request's headers; the span records the method, URL and server (from the
+/// start, so a sampler sees them), the status code, the protocol version and
+/// the peer's address, and an error status with `error.type` for 4xx and
+/// 5xx answers (the code, `"404"`, without a description) and failed calls
+/// (`"connect"`, `"timeout"`, ..., the error's message as description), and
+/// `error.type = "cancelled"` for a call given up before its answer.
 ///
 /// `url.full` never holds the URL's credentials (`REDACTED:REDACTED` in their
 /// place) nor the values of signed-URL query keys (`sig`, `Signature`, ...:
@@ -167,15 +171,32 @@ impl reqwest_middleware::Middleware for ClientTraceMiddleware {
             &cx,
             &mut crate::propagation::HeaderMapInjector(req.headers_mut()),
         );
+        // Ends the span as cancelled if this future is dropped before the
+        // answer (a timeout around the call, a `select!`).
+        let mut pending = Cancelled(Some(cx.clone()));
         let result =
             opentelemetry::trace::FutureExt::with_context(next.run(req, extensions), cx.clone())
                 .await;
+        pending.0 = None;
         let span = cx.span();
         match &result {
-            Ok(response) => super::record_status(&span, response.status()),
+            Ok(response) => {
+                if let Some(peer) = response.remote_addr() {
+                    span.set_attributes([
+                        KeyValue::new("network.peer.address", peer.ip().to_string()),
+                        KeyValue::new("network.peer.port", i64::from(peer.port())),
+                    ]);
+                }
+                let version = KeyValue::new(
+                    "network.protocol.version",
+                    super::protocol_version(response.version()),
+                );
+                super::record_status(&span, response.status(), super::Side::Client, Some(version));
+            }
             Err(error) => {
+                // No status code: the error's words are the description.
                 span.set_status(Status::error(error_message(error, max)));
-                span.set_attribute(KeyValue::new("error.type", "request_failed"));
+                span.set_attribute(KeyValue::new("error.type", error_type(error)));
             }
         }
         span.end();
@@ -219,6 +240,40 @@ fn full_url(url: &reqwest::Url, max: usize) -> Option<String> {
     } && query.is_none_or(|(_, q)| push_redacted_query(&mut out, q, max))
         && push_capped(&mut out, &s[fragment_start..], max);
     Some(out)
+}
+
+/// The span of a call given up before its answer (its future dropped):
+/// `error.type = "cancelled"` and an error status (the call did not succeed;
+/// no description, `error.type` says it).
+#[cfg(feature = "reqwest")]
+struct Cancelled(Option<opentelemetry::Context>);
+
+#[cfg(feature = "reqwest")]
+impl Drop for Cancelled {
+    fn drop(&mut self) {
+        use opentelemetry::trace::TraceContextExt as _;
+        if let Some(cx) = self.0.take() {
+            let span = cx.span();
+            span.set_attribute(opentelemetry::KeyValue::new("error.type", "cancelled"));
+            span.set_status(opentelemetry::trace::Status::error(""));
+            span.end();
+        }
+    }
+}
+
+/// `error.type` of a call that got no response: what failed, in a word
+/// (the conventions: a low-cardinality identifier of the error).
+#[cfg(feature = "reqwest")]
+fn error_type(error: &reqwest_middleware::Error) -> &'static str {
+    match error {
+        reqwest_middleware::Error::Reqwest(e) if e.is_timeout() => "timeout",
+        reqwest_middleware::Error::Reqwest(e) if e.is_connect() => "connect",
+        reqwest_middleware::Error::Reqwest(e) if e.is_redirect() => "redirect",
+        reqwest_middleware::Error::Reqwest(e) if e.is_builder() => "request",
+        reqwest_middleware::Error::Reqwest(e) if e.is_body() || e.is_decode() => "body",
+        // Another middleware's error, or one reqwest does not classify.
+        _ => "_OTHER",
+    }
 }
 
 /// A failed call's error status: the error's message, the URL reqwest writes

@@ -5,7 +5,6 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt};
@@ -22,12 +21,12 @@ const GRPC: &str = "grpc";
 const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
 const GRPC_MESSAGE: http::HeaderName = http::HeaderName::from_static("grpc-message");
 
-/// The attributes a span starts with (`rpc.system.name`, `server.address`,
-/// `server.port`) and the most it gets at its end (`rpc.method`,
-/// `rpc.method_original`, `rpc.response.status_code`, `error.type`): the
-/// SDK keeps the `Vec` the span starts with, so one with room for all never
-/// grows.
-const MAX_ATTRIBUTES: usize = 7;
+/// The attributes a span starts with (`rpc.system.name`, `rpc.method`,
+/// `rpc.method_original`, `server.address`, `server.port`,
+/// `network.peer.address`, `network.peer.port`) and the most it gets at its
+/// end (`rpc.response.status_code`, `error.type`): the SDK keeps the `Vec`
+/// the span starts with, so one with room for all never grows.
+const MAX_ATTRIBUTES: usize = 9;
 
 /// The gRPC status codes by number, as `rpc.response.status_code` records them.
 const CODES: [&str; 17] = [
@@ -95,34 +94,66 @@ fn parse_code(value: &http::HeaderValue) -> Option<u8> {
 struct Call {
     cx: Context,
     side: Side,
-    /// The path's method (`pkg.Service/Method`), else the path itself, cut to
-    /// the attribute bound (shared with `rpc.method` or `rpc.method_original`).
-    method: Arc<str>,
-    /// Whether the path has a method's form.
-    is_method: bool,
+    /// A server's call whose method was recorded as it came: an
+    /// `UNIMPLEMENTED` answer renames the span `grpc`.
+    renamable: bool,
     /// The status the response's headers carried (a trailers-only response).
     status: Option<(u8, Option<String>)>,
     max_attribute_len: usize,
 }
 
+/// What a layer knows of the calls it traces, besides the request.
+#[derive(Debug, Default, Clone, Copy)]
+struct Known<'a> {
+    /// The server the channel talks to (client).
+    server: Option<&'a (String, Option<u16>)>,
+    /// The services served (server), if the user listed them.
+    services: Option<&'static [&'static str]>,
+    /// The peer's address (server, from its `peer_fn`).
+    peer: Option<std::net::SocketAddr>,
+}
+
 impl Call {
+    /// Starts the call's span with the sampling-relevant attributes
+    /// (`rpc.system.name`, `rpc.method`, `server.address`, `server.port`) in
+    /// the builder, so a sampler sees them.
     fn start<B>(
         req: &http::Request<B>,
         side: Side,
         parent: &Context,
         links: Vec<opentelemetry::trace::Link>,
-        server: Option<&(String, Option<u16>)>,
+        known: Known<'_>,
         max: usize,
     ) -> Call {
         let path = req.uri().path();
-        let (method, is_method) = match method_of(path) {
-            Some(method) => (method, true),
-            None => (path, false),
-        };
-        let method: Arc<str> = capped(method, max).into();
+        // A method is known to the instrumentation when the path has its form
+        // and, on a server given its services, one of them serves it.
+        let method = method_of(path).filter(|method| match known.services {
+            Some(services) => method
+                .rsplit_once('/')
+                .is_some_and(|(service, _)| services.contains(&service)),
+            None => true,
+        });
         let mut attributes = Vec::with_capacity(MAX_ATTRIBUTES);
         attributes.push(KeyValue::new("rpc.system.name", GRPC));
-        let (host, port) = match (req.uri().host(), server) {
+        let name: Cow<'static, str> = match method {
+            Some(method) => {
+                let method = capped(method, max).to_owned();
+                attributes.push(KeyValue::new("rpc.method", method.clone()));
+                method.into()
+            }
+            // So that callers cannot mint span names or `rpc.method`s.
+            None => {
+                attributes.push(KeyValue::new("rpc.method", "_OTHER"));
+                let original = path.strip_prefix('/').unwrap_or(path);
+                attributes.push(KeyValue::new(
+                    "rpc.method_original",
+                    capped(original, max).to_owned(),
+                ));
+                GRPC.into()
+            }
+        };
+        let (host, port) = match (req.uri().host(), known.server) {
             (Some(host), _) => (Some(host), req.uri().port_u16()),
             (None, Some((host, port))) => (Some(host.as_str()), *port),
             (None, None) => (None, None),
@@ -136,10 +167,9 @@ impl Call {
         if let Some(port) = port {
             attributes.push(KeyValue::new("server.port", i64::from(port)));
         }
-        let name: Cow<'static, str> = match is_method {
-            true => (*method).to_owned().into(),
-            false => GRPC.into(),
-        };
+        if let Some(peer) = known.peer {
+            super::server::push_peer(peer, &mut attributes);
+        }
         let mut builder = SpanBuilder::from_name(name)
             .with_kind(match side {
                 Side::Server => SpanKind::Server,
@@ -152,8 +182,7 @@ impl Call {
         Call {
             cx: crate::bridge::start_span(builder, parent),
             side,
-            method,
-            is_method,
+            renamable: side == Side::Server && method.is_some(),
             status: None,
             max_attribute_len: max,
         }
@@ -186,33 +215,27 @@ impl Call {
         self.status = Some((code, message));
     }
 
-    /// Ends the span with `code` (its message, if the peer sent one).
+    /// Ends the span with `code` (its message, if the peer sent one: the
+    /// status's description; none otherwise, as the conventions ask of a
+    /// description the status code already gives).
     fn finish(self, code: u8, message: Option<String>) {
         let span = self.cx.span();
         let name = CODES[usize::from(code)];
         // A server cannot tell a method it does not serve from one it does
-        // before the answer: UNIMPLEMENTED says so (the semantic conventions'
-        // `_OTHER`), so that callers cannot mint span names or `rpc.method`s.
-        let unserved = self.side == Side::Server && code == UNIMPLEMENTED;
-        // One `set_attributes`: the span's lock is taken once for all.
-        let mut attributes: [Option<KeyValue>; 4] = Default::default();
-        if self.is_method && !unserved {
-            attributes[0] = Some(KeyValue::new("rpc.method", self.method));
-        } else {
-            if self.is_method {
-                span.update_name(GRPC);
-            }
-            attributes[0] = Some(KeyValue::new("rpc.method", "_OTHER"));
-            attributes[1] = Some(KeyValue::new("rpc.method_original", self.method));
+        // before the answer (the list of services, if given, only tells
+        // services apart): UNIMPLEMENTED says so, and the span is renamed so
+        // that callers cannot mint span names (its `rpc.method`, given at the
+        // start for samplers, stays: the SDK cannot replace an attribute).
+        if self.renamable && code == UNIMPLEMENTED {
+            span.update_name(GRPC);
         }
-        attributes[2] = Some(KeyValue::new("rpc.response.status_code", name));
         let error = self.side.is_error(code);
+        // One `set_attributes`: the span's lock is taken once for all.
+        let status = KeyValue::new("rpc.response.status_code", name);
+        let error_type = error.then(|| KeyValue::new("error.type", name));
+        span.set_attributes([Some(status), error_type].into_iter().flatten());
         if error {
-            attributes[3] = Some(KeyValue::new("error.type", name));
-        }
-        span.set_attributes(attributes.into_iter().flatten());
-        if error {
-            span.set_status(Status::error(message.unwrap_or_else(|| name.to_owned())));
+            span.set_status(Status::error(message.unwrap_or_default()));
         }
         span.end();
     }
@@ -251,14 +274,18 @@ impl Call {
 /// ends (its trailers carry the status), or when the call is cancelled (the
 /// client went away: `CANCELLED`).
 ///
-/// Attributes, after the current semantic conventions for gRPC:
-/// `rpc.system.name = "grpc"`, `rpc.method = "package.Service/Method"`,
-/// `rpc.response.status_code` (`"OK"`, `"NOT_FOUND"`, ...), `server.address`
-/// and `server.port` (from the request's authority), and for the statuses a
-/// server counts as errors (`UNKNOWN`, `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`,
-/// `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`) `error.type` and an error status
-/// with the `grpc-message`. A method the server does not serve (answered
-/// `UNIMPLEMENTED`) is recorded as `rpc.method = "_OTHER"` with
+/// Attributes, after the semantic conventions for gRPC (see the
+/// [table](crate::middleware#attributes-by-span-kind)): from the start, so
+/// that a sampler sees them, `rpc.system.name = "grpc"`, `rpc.method =
+/// "package.Service/Method"`, `server.address` and `server.port` (from the
+/// request's `:authority`), and `network.peer.address` / `network.peer.port`
+/// with a [`peer_fn`](Self::peer_fn); at the end `rpc.response.status_code`
+/// (`"OK"`, `"NOT_FOUND"`, ...), and for the statuses a server counts as
+/// errors (`UNKNOWN`, `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`,
+/// `UNAVAILABLE`, `DATA_LOSS`) `error.type` (the status's name) and an error
+/// status whose description is the `grpc-message` (none without one). A
+/// method of a service the server does not serve (see
+/// [`services`](Self::services)) is recorded as `rpc.method = "_OTHER"` with
 /// `rpc.method_original`, and the span is named `grpc`. Every value copied
 /// from a request is cut to [`max_attribute_len`](Self::max_attribute_len)
 /// bytes.
@@ -273,6 +300,8 @@ impl Call {
 #[derive(Debug, Clone)]
 pub struct GrpcServerLayer<P = Trust> {
     policy: P,
+    services: Option<&'static [&'static str]>,
+    peer: Option<super::server::PeerFn>,
     max_attribute_len: usize,
 }
 
@@ -288,6 +317,8 @@ impl GrpcServerLayer {
     pub const fn new() -> Self {
         Self {
             policy: Trust::Continue,
+            services: None,
+            peer: None,
             max_attribute_len: DEFAULT_MAX_ATTRIBUTE_LEN,
         }
     }
@@ -299,8 +330,40 @@ impl<P> GrpcServerLayer<P> {
     pub fn trust<Q: TrustPolicy>(self, policy: Q) -> GrpcServerLayer<Q> {
         GrpcServerLayer {
             policy,
+            services: self.services,
+            peer: self.peer,
             max_attribute_len: self.max_attribute_len,
         }
+    }
+
+    /// The services the server serves (`package.Service`; a tonic server's
+    /// generated `NamedService::NAME`): a call to a method of any other is
+    /// recorded as `rpc.method = "_OTHER"` with `rpc.method_original`, in a
+    /// span named `grpc`, from its start. A method of a listed service (or,
+    /// without the list, any method) is recorded as its path says, so that
+    /// samplers see it when the span starts; if the server answers
+    /// `UNIMPLEMENTED` (a method it does not serve), the span is renamed
+    /// `grpc`, so that callers cannot mint span names, and `rpc.method`
+    /// keeps the path's method (cut to the attribute bound).
+    ///
+    /// ```
+    /// use distributed_tracing::middleware::GrpcServerLayer;
+    /// use tonic::server::NamedService;
+    /// type Health = tonic_health::pb::health_server::HealthServer<tonic_health::server::HealthService>;
+    ///
+    /// let _layer = GrpcServerLayer::new().services(&[<Health as NamedService>::NAME]);
+    /// ```
+    pub const fn services(mut self, services: &'static [&'static str]) -> Self {
+        self.services = Some(services);
+        self
+    }
+
+    /// How to read the peer's address from a call's extensions
+    /// (`network.peer.address`, `network.peer.port`); for tonic:
+    /// `|ext| ext.get::<tonic::transport::server::TcpConnectInfo>().and_then(|i| i.remote_addr())`.
+    pub const fn peer_fn(mut self, peer: super::server::PeerFn) -> Self {
+        self.peer = Some(peer);
+        self
     }
 
     /// The most bytes of each value copied from a request into the span
@@ -349,12 +412,17 @@ where
 
     fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
         let (parent, links) = parent_of(&self.layer.policy, req.headers(), req.extensions());
+        let known = Known {
+            server: None,
+            services: self.layer.services,
+            peer: self.layer.peer.and_then(|f| f(req.extensions())),
+        };
         let call = Call::start(
             &req,
             Side::Server,
             &parent,
             links,
-            None,
+            known,
             self.layer.max_attribute_len,
         );
         let inner = {
@@ -466,12 +534,16 @@ where
 
     fn call(&mut self, mut req: http::Request<ReqBody>) -> Self::Future {
         let parent = crate::context::with_current_context(Clone::clone);
+        let known = Known {
+            server: self.layer.server.as_ref(),
+            ..Known::default()
+        };
         let call = Call::start(
             &req,
             Side::Client,
             &parent,
             Vec::new(),
-            self.layer.server.as_ref(),
+            known,
             self.layer.max_attribute_len,
         );
         crate::propagation::inject_context_into(

@@ -44,6 +44,8 @@
 #[cfg(any(feature = "http-server", feature = "reqwest"))]
 mod attributes;
 mod client;
+#[cfg(feature = "http-server")]
+mod forwarded;
 #[cfg(feature = "grpc")]
 mod grpc;
 #[cfg(feature = "http-server")]
@@ -54,25 +56,63 @@ pub use attributes::{DEFAULT_KNOWN_METHODS, DEFAULT_MAX_ATTRIBUTE_LEN};
 pub use client::inject_into_request;
 #[cfg(feature = "reqwest")]
 pub use client::{ClientTraceMiddleware, RequestBuilderExt};
+#[cfg(feature = "http-server")]
+pub use forwarded::Forwarded;
 #[cfg(feature = "grpc")]
 pub use grpc::{
     GrpcBody, GrpcClientLayer, GrpcClientService, GrpcFuture, GrpcServerLayer, GrpcServerService,
 };
 #[cfg(feature = "http-server")]
 pub use server::{
-    ResponseFuture, RouteFn, ServerTraceLayer, ServerTraceService, TracedBody, Trust, TrustPolicy,
+    PeerFn, ResponseFuture, RouteFn, ServerTraceLayer, ServerTraceService, TracedBody, Trust,
+    TrustPolicy,
 };
 
-/// Records an HTTP response status on a span: `http.response.status_code`,
-/// and an error status for 5xx answers (the semantic conventions leave 4xx
-/// unset on both sides here: the caller's mistake is not the service's error).
+/// Which end of an HTTP exchange a span is: it decides which statuses are
+/// errors.
 #[cfg(any(feature = "http-server", feature = "reqwest"))]
-fn record_status(span: &opentelemetry::trace::SpanRef<'_>, status: ::http::StatusCode) {
-    span.set_attribute(opentelemetry::KeyValue::new(
-        "http.response.status_code",
-        i64::from(status.as_u16()),
-    ));
-    if status.is_server_error() {
-        span.set_status(opentelemetry::trace::Status::error(status.to_string()));
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Server,
+    #[cfg_attr(not(feature = "reqwest"), allow(dead_code))]
+    Client,
+}
+
+/// Records an HTTP response status on a span: `http.response.status_code`,
+/// and for an error `error.type` (the code as text, `"503"`) and an error
+/// status without a description (the conventions: none that the status code
+/// already says). A 5xx is an error on both sides; a 4xx only on the client
+/// (the conventions: 4xx MUST leave a SERVER span unset, the caller's mistake
+/// is not the server's error, and SHOULD be an error on a CLIENT span, whose
+/// call failed). Returns whether it was an error.
+#[cfg(any(feature = "http-server", feature = "reqwest"))]
+fn record_status(
+    span: &opentelemetry::trace::SpanRef<'_>,
+    status: ::http::StatusCode,
+    side: Side,
+    more: Option<opentelemetry::KeyValue>,
+) -> bool {
+    let code =
+        opentelemetry::KeyValue::new("http.response.status_code", i64::from(status.as_u16()));
+    let error = status.is_server_error() || (side == Side::Client && status.is_client_error());
+    // One `set_attributes`: the span's lock is taken once for all.
+    let error_type =
+        error.then(|| opentelemetry::KeyValue::new("error.type", status.as_str().to_owned()));
+    span.set_attributes([Some(code), error_type, more].into_iter().flatten());
+    if error {
+        span.set_status(opentelemetry::trace::Status::error(""));
+    }
+    error
+}
+
+/// `network.protocol.version` of an HTTP version (both sides).
+#[cfg(any(feature = "http-server", feature = "reqwest"))]
+fn protocol_version(version: ::http::Version) -> &'static str {
+    match version {
+        ::http::Version::HTTP_10 => "1.0",
+        ::http::Version::HTTP_11 => "1.1",
+        ::http::Version::HTTP_2 => "2",
+        ::http::Version::HTTP_3 => "3",
+        _ => "0.9",
     }
 }

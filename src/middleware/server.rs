@@ -11,6 +11,7 @@ use opentelemetry::{Context, KeyValue};
 use super::attributes::{
     self, capped, capped_utf8, DEFAULT_KNOWN_METHODS, DEFAULT_MAX_ATTRIBUTE_LEN,
 };
+use super::forwarded::{split_host_port, Forwarded, ForwardedInfo};
 use crate::extract_trace_context_from_headers;
 
 /// What to do with a caller's trace context (`traceparent`, `baggage`).
@@ -99,6 +100,19 @@ where
 #[cfg_attr(docsrs, doc(cfg(feature = "http-server")))]
 pub type RouteFn = fn(&http::Extensions) -> Option<String>;
 
+/// Reads the peer's address (`network.peer.address`, `network.peer.port`,
+/// and `client.address` unless a believed proxy header says otherwise) from
+/// a request's extensions, where the server put it:
+///
+/// * axum, served with `into_make_service_with_connect_info::<SocketAddr>()`:
+///   `|ext| ext.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0)`;
+/// * tonic: `|ext| ext.get::<tonic::transport::server::TcpConnectInfo>().and_then(|i| i.remote_addr())`;
+/// * hyper: insert the address your accept loop has into each request's
+///   extensions (`service_fn` over the connection), then
+///   `|ext| ext.get::<SocketAddr>().copied()`.
+#[cfg_attr(docsrs, doc(cfg(feature = "http-server")))]
+pub type PeerFn = fn(&http::Extensions) -> Option<std::net::SocketAddr>;
+
 /// The tower layer that traces every request; see the [module docs](crate::middleware).
 ///
 /// Each value it copies from a request into the span (the user agent, path,
@@ -130,6 +144,9 @@ pub struct ServerTraceLayer<P = Trust> {
     policy: P,
     traceresponse: bool,
     route: Option<RouteFn>,
+    peer: Option<PeerFn>,
+    forwarded: Forwarded,
+    scheme: &'static str,
     max_attribute_len: usize,
     known_methods: &'static [&'static str],
 }
@@ -139,6 +156,8 @@ impl<P: fmt::Debug> fmt::Debug for ServerTraceLayer<P> {
         f.debug_struct("ServerTraceLayer")
             .field("policy", &self.policy)
             .field("traceresponse", &self.traceresponse)
+            .field("forwarded", &self.forwarded)
+            .field("scheme", &self.scheme)
             .field("max_attribute_len", &self.max_attribute_len)
             .field("known_methods", &self.known_methods)
             .finish_non_exhaustive()
@@ -153,13 +172,17 @@ impl Default for ServerTraceLayer {
 
 impl ServerTraceLayer {
     /// Continues callers' traces ([`Trust::Continue`]), no `traceresponse`,
-    /// values copied from a request cut to [`DEFAULT_MAX_ATTRIBUTE_LEN`] bytes,
-    /// the [`DEFAULT_KNOWN_METHODS`].
+    /// no route nor peer address, proxies' headers ignored
+    /// ([`Forwarded::Ignore`]), scheme `http`, values copied from a request
+    /// cut to [`DEFAULT_MAX_ATTRIBUTE_LEN`] bytes, the [`DEFAULT_KNOWN_METHODS`].
     pub const fn new() -> Self {
         Self {
             policy: Trust::Continue,
             traceresponse: false,
             route: None,
+            peer: None,
+            forwarded: Forwarded::Ignore,
+            scheme: "http",
             max_attribute_len: DEFAULT_MAX_ATTRIBUTE_LEN,
             known_methods: DEFAULT_KNOWN_METHODS,
         }
@@ -174,6 +197,9 @@ impl<P> ServerTraceLayer<P> {
             policy,
             traceresponse: self.traceresponse,
             route: self.route,
+            peer: self.peer,
+            forwarded: self.forwarded,
+            scheme: self.scheme,
             max_attribute_len: self.max_attribute_len,
             known_methods: self.known_methods,
         }
@@ -193,10 +219,38 @@ impl<P> ServerTraceLayer<P> {
         self
     }
 
+    /// How to read the peer's address from a request's extensions
+    /// (`network.peer.address`, `network.peer.port`, `client.address`); see
+    /// [`PeerFn`] for axum, tonic and hyper. Without it, none of the three
+    /// is recorded (the layer cannot see the connection).
+    pub const fn peer_fn(mut self, peer: PeerFn) -> Self {
+        self.peer = Some(peer);
+        self
+    }
+
+    /// Whether the proxies' headers are believed for `client.address`,
+    /// `url.scheme`, `server.address` and `server.port`; default
+    /// [`Forwarded::Ignore`] (a caller cannot choose them).
+    pub const fn forwarded(mut self, policy: Forwarded) -> Self {
+        self.forwarded = policy;
+        self
+    }
+
+    /// The scheme the server is reached with (`url.scheme`), when the request
+    /// does not say: default `http`. The layer cannot see whether the
+    /// connection is TLS; give `"https"` for a server behind TLS (or a
+    /// believed `X-Forwarded-Proto` / `Forwarded: proto=` says it per
+    /// request). A request URI in absolute form (`https://host/path`, and
+    /// HTTP/2's `:scheme`) wins over both.
+    pub const fn scheme(mut self, scheme: &'static str) -> Self {
+        self.scheme = scheme;
+        self
+    }
+
     /// The most bytes of each value copied from a request into the span:
     /// `user_agent.original`, `url.path`, `url.query`, `url.scheme`,
-    /// `http.route` (the span name adds a known method or `HTTP` to it) and
-    /// `http.request.method_original`. Default [`DEFAULT_MAX_ATTRIBUTE_LEN`]
+    /// `server.address`, `client.address`, `http.route` (the span name adds
+    /// a known method or `HTTP` to it) and `http.request.method_original`. Default [`DEFAULT_MAX_ATTRIBUTE_LEN`]
     /// (1024). A longer value is cut at the last UTF-8 character boundary
     /// that fits; a user agent that is not UTF-8 within the cap is not recorded.
     pub const fn max_attribute_len(mut self, max: usize) -> Self {
@@ -266,11 +320,35 @@ pub(super) fn parent_of<P: TrustPolicy>(
     }
 }
 
+/// The attributes a server span can start with (all but the response's),
+/// plus the two its end adds: the SDK keeps the `Vec` the span starts with,
+/// so one with room for all never grows.
+const MAX_ATTRIBUTES: usize = 16;
+
+/// `network.peer.address` and `network.peer.port` of a peer (and its
+/// address as text, for `client.address`).
+pub(super) fn push_peer(peer: std::net::SocketAddr, attributes: &mut Vec<KeyValue>) -> String {
+    let address = peer.ip().to_string();
+    attributes.push(KeyValue::new("network.peer.address", address.clone()));
+    attributes.push(KeyValue::new("network.peer.port", i64::from(peer.port())));
+    address
+}
+
 impl<P: TrustPolicy> ServerTraceLayer<P> {
+    /// Starts the request's span with every attribute the request itself
+    /// gives: all the sampling-relevant ones (`http.request.method`,
+    /// `url.path`, `url.scheme`, `server.address`, `server.port`, and
+    /// `http.route` where the route is known before the handler) are in the
+    /// builder, so a sampler sees them.
     fn start<B>(&self, req: &http::Request<B>) -> Context {
         let (parent, links) = parent_of(&self.policy, req.headers(), req.extensions());
         let max = self.max_attribute_len;
-        let mut attributes = Vec::with_capacity(8);
+        let headers = req.headers();
+        let forwarded = match self.forwarded.believed(headers, req.extensions()) {
+            true => ForwardedInfo::of(headers, max),
+            false => ForwardedInfo::default(),
+        };
+        let mut attributes = Vec::with_capacity(MAX_ATTRIBUTES);
         let method = attributes::push_method(
             req.method().as_str(),
             self.known_methods,
@@ -289,21 +367,67 @@ impl<P: TrustPolicy> ServerTraceLayer<P> {
             Some(route) => format!("{method} {route}").into(),
             None => method.into(),
         };
+        let uri = req.uri();
         attributes.push(KeyValue::new(
             "url.path",
-            capped(req.uri().path(), max).to_owned(),
+            capped(uri.path(), max).to_owned(),
         ));
-        if let Some(query) = req.uri().query() {
+        if let Some(query) = uri.query() {
             attributes.push(KeyValue::new("url.query", attributes::query(query, max)));
         }
         if let Some(route) = route {
             attributes.push(KeyValue::new("http.route", route));
         }
-        if let Some(scheme) = req.uri().scheme_str() {
-            attributes.push(KeyValue::new("url.scheme", capped(scheme, max).to_owned()));
+        // The request's own scheme (absolute form, HTTP/2's `:scheme`), a
+        // believed proxy's, else the layer's (`http` unless told).
+        let scheme = uri.scheme_str().or(forwarded.proto);
+        attributes.push(match scheme {
+            Some(scheme) => KeyValue::new("url.scheme", capped(scheme, max).to_owned()),
+            None => KeyValue::new("url.scheme", self.scheme),
+        });
+        let scheme = scheme.unwrap_or(self.scheme);
+        // The semantic conventions' order: the absolute form's (and HTTP/2's
+        // `:authority`), a believed proxy's `host`, the `Host` header.
+        let server = match uri.host() {
+            Some(host) => Some((host, uri.port_u16())),
+            None => forwarded
+                .host
+                .or_else(|| {
+                    headers
+                        .get(http::header::HOST)
+                        .and_then(|v| capped_utf8(v.as_bytes(), max))
+                })
+                .map(split_host_port),
+        };
+        if let Some((host, port)) = server.filter(|(host, _)| !host.is_empty()) {
+            attributes.push(KeyValue::new(
+                "server.address",
+                capped(host, max).to_owned(),
+            ));
+            // No port in the `Host`: the scheme's (what the client dialled).
+            let port = port.or(match scheme {
+                "http" => Some(80),
+                "https" => Some(443),
+                _ => None,
+            });
+            if let Some(port) = port {
+                attributes.push(KeyValue::new("server.port", i64::from(port)));
+            }
         }
-        if let Some(agent) = req
-            .headers()
+        let peer = self.peer.and_then(|f| f(req.extensions()));
+        let peer_address = peer.map(|peer| push_peer(peer, &mut attributes));
+        match forwarded.client {
+            Some(client) => attributes.push(KeyValue::new(
+                "client.address",
+                capped(client, max).to_owned(),
+            )),
+            None => {
+                if let Some(address) = peer_address {
+                    attributes.push(KeyValue::new("client.address", address));
+                }
+            }
+        }
+        if let Some(agent) = headers
             .get(http::header::USER_AGENT)
             .and_then(|v| capped_utf8(v.as_bytes(), max))
         {
@@ -311,13 +435,7 @@ impl<P: TrustPolicy> ServerTraceLayer<P> {
         }
         attributes.push(KeyValue::new(
             "network.protocol.version",
-            match req.version() {
-                http::Version::HTTP_10 => "1.0",
-                http::Version::HTTP_11 => "1.1",
-                http::Version::HTTP_2 => "2",
-                http::Version::HTTP_3 => "3",
-                _ => "0.9",
-            },
+            super::protocol_version(req.version()),
         ));
         let mut builder = SpanBuilder::from_name(name)
             .with_kind(SpanKind::Server)
@@ -400,18 +518,22 @@ where
                 res.map(|body| TracedBody {
                     inner: body,
                     cx: None,
+                    error: false,
                 })
             }));
         };
         Poll::Ready(match result {
             Ok(mut response) => {
-                record_response(&cx, &mut response, *this.traceresponse);
+                let error = record_response(&cx, &mut response, *this.traceresponse);
                 Ok(response.map(|body| TracedBody {
                     inner: body,
                     cx: Some(cx),
+                    error,
                 }))
             }
             Err(error) => {
+                // No response, so no status code: the error's words are the
+                // description, `error.type` a fixed identifier.
                 let span = cx.span();
                 span.set_status(Status::error(error.to_string()));
                 span.set_attribute(KeyValue::new("error.type", "handler_error"));
@@ -422,11 +544,12 @@ where
     }
 }
 
-/// Records the response on the server span (status code, error status on
-/// 5xx) and adds the `traceresponse` header when asked to.
-fn record_response<B>(cx: &Context, response: &mut http::Response<B>, traceresponse: bool) {
+/// Records the response on the server span (status code, `error.type` and
+/// an error status on 5xx) and adds the `traceresponse` header when asked
+/// to; returns whether the status is an error.
+fn record_response<B>(cx: &Context, response: &mut http::Response<B>, traceresponse: bool) -> bool {
     let span = cx.span();
-    super::record_status(&span, response.status());
+    let error = super::record_status(&span, response.status(), super::Side::Server, None);
     if traceresponse {
         let sc = span.span_context();
         if sc.is_valid() {
@@ -436,6 +559,7 @@ fn record_response<B>(cx: &Context, response: &mut http::Response<B>, tracerespo
             }
         }
     }
+    error
 }
 
 pin_project_lite::pin_project! {
@@ -446,6 +570,8 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: B,
         cx: Option<Context>,
+        // Whether the status already made the span an error (its `error.type`).
+        error: bool,
     }
 
     impl<B> PinnedDrop for TracedBody<B> {
@@ -487,6 +613,9 @@ where
                 if let Some(cx) = this.cx.take() {
                     let span = cx.span();
                     span.set_status(Status::error(format!("response body: {error}")));
+                    if !*this.error {
+                        span.set_attribute(KeyValue::new("error.type", "response_body"));
+                    }
                     span.end();
                 }
             }

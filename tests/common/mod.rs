@@ -22,12 +22,75 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 
 static EXPORTER: OnceLock<InMemorySpanExporter> = OnceLock::new();
 
+/// What the sampler was shown when each span started: (trace, name, kind,
+/// attributes).
+type Seen = Vec<(
+    TraceId,
+    String,
+    distributed_tracing::opentelemetry::trace::SpanKind,
+    Vec<distributed_tracing::opentelemetry::KeyValue>,
+)>;
+static SEEN: Mutex<Seen> = Mutex::new(Vec::new());
+
+/// The SDK's default sampler (`parentbased_always_on`), noting what each
+/// span showed it at its start: the attributes a sampler can decide on.
+#[derive(Debug, Clone)]
+pub struct RecordingSampler;
+
+impl distributed_tracing::opentelemetry_sdk::trace::ShouldSample for RecordingSampler {
+    fn should_sample(
+        &self,
+        parent_context: Option<&distributed_tracing::opentelemetry::Context>,
+        trace_id: TraceId,
+        name: &str,
+        span_kind: &distributed_tracing::opentelemetry::trace::SpanKind,
+        attributes: &[distributed_tracing::opentelemetry::KeyValue],
+        links: &[distributed_tracing::opentelemetry::trace::Link],
+    ) -> distributed_tracing::opentelemetry_sdk::trace::SamplingResult {
+        use distributed_tracing::opentelemetry_sdk::trace::Sampler;
+        SEEN.lock().unwrap().push((
+            trace_id,
+            name.to_owned(),
+            span_kind.clone(),
+            attributes.to_vec(),
+        ));
+        Sampler::ParentBased(Box::new(Sampler::AlwaysOn)).should_sample(
+            parent_context,
+            trace_id,
+            name,
+            span_kind,
+            attributes,
+            links,
+        )
+    }
+}
+
+/// The attributes the sampler saw at the start of the span of `kind` in
+/// `trace_id` (the first one), as `key=value` texts.
+pub fn seen_by_sampler(
+    trace_id: TraceId,
+    kind: distributed_tracing::opentelemetry::trace::SpanKind,
+) -> Option<(String, Vec<(String, String)>)> {
+    SEEN.lock()
+        .unwrap()
+        .iter()
+        .find(|(t, _, k, _)| *t == trace_id && *k == kind)
+        .map(|(_, name, _, attributes)| {
+            let pairs = attributes
+                .iter()
+                .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                .collect();
+            (name.clone(), pairs)
+        })
+}
+
 /// Installs the SDK, the propagator and the subscriber once; returns the exporter.
 pub fn sdk() -> &'static InMemorySpanExporter {
     EXPORTER.get_or_init(|| {
         let exporter = InMemorySpanExporter::default();
         let provider = SdkTracerProvider::builder()
             .with_simple_exporter(exporter.clone())
+            .with_sampler(RecordingSampler)
             .build();
         distributed_tracing::opentelemetry::global::set_tracer_provider(provider);
         distributed_tracing::opentelemetry::global::set_text_map_propagator(
