@@ -312,7 +312,8 @@ async fn main() {
     let guard = init("frontend");
     let app = Router::new()
         .route("/check/{item}", get(check))
-        .route_layer(
+        // Every request, 404s too; routes added after `layer` are not traced.
+        .layer(
             ServerTraceLayer::new()
                 .route_fn(|ext| ext.get::<MatchedPath>().map(|p| p.as_str().to_owned())),
         )

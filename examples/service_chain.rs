@@ -103,7 +103,8 @@ async fn serve(role: &'static str, next: Option<String>, ready: impl FnOnce(Sock
         .route("/price", get(work))
         .route("/stock", get(work))
         .route("/orders", post(order))
-        .route_layer(
+        // Every request, 404s too; routes added after `layer` are not traced.
+        .layer(
             ServerTraceLayer::new()
                 .route_fn(|ext| ext.get::<MatchedPath>().map(|p| p.as_str().to_owned())),
         )

@@ -45,8 +45,9 @@
 //!     // Server: every request continues the caller's trace (or starts one).
 //!     let app = Router::new()
 //!         .route("/users/{id}", get(user))
-//!         // `route_layer` runs after routing, so the span knows the route.
-//!         .route_layer(ServerTraceLayer::new().route_fn(|ext| {
+//!         // `layer`, not `route_layer`: requests no route matches (404) are
+//!         // traced too, and the span of a matched one knows its route.
+//!         .layer(ServerTraceLayer::new().route_fn(|ext| {
 //!             ext.get::<MatchedPath>().map(|p| p.as_str().to_owned())
 //!         }));
 //!     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -106,6 +106,30 @@ fn one_trace_across_three_services() {
             .as_deref(),
         Some("200")
     );
+    // Through the real exporter: the conventions' attributes of both kinds.
+    for server in [front_server, back_server, worker_server] {
+        assert_eq!(server.attribute("url.scheme").as_deref(), Some("http"));
+        assert_eq!(
+            server.attribute("server.address").as_deref(),
+            Some("127.0.0.1")
+        );
+        assert!(server.attribute("server.port").is_some());
+        assert_eq!(
+            server.attribute("network.protocol.version").as_deref(),
+            Some("1.1")
+        );
+    }
+    assert_eq!(
+        front_client
+            .attribute("network.protocol.version")
+            .as_deref(),
+        Some("1.1")
+    );
+    assert_eq!(
+        front_client.attribute("network.peer.address").as_deref(),
+        Some("127.0.0.1")
+    );
+    assert_eq!(front_client.attribute("error.type"), None);
 
     // The order and its background job.
     let order_line = stdout

@@ -127,8 +127,11 @@ pub type PeerFn = fn(&http::Extensions) -> Option<std::net::SocketAddr>;
 ///
 /// let app: Router = Router::new()
 ///     .route("/users/{id}", get(|| async { "ok" }))
-///     // `route_layer` runs after routing, so the span knows the route.
-///     .route_layer(ServerTraceLayer::new().route_fn(|ext| {
+///     // `layer`, not `route_layer`: axum wraps each route and the fallback
+///     // in it, so requests no route matches (404) are traced too, and the
+///     // route of a matched one (`MatchedPath`) is known when the span starts.
+///     // Add routes before it: axum does not wrap those added after.
+///     .layer(ServerTraceLayer::new().route_fn(|ext| {
 ///         ext.get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_owned())
 ///     }));
 /// // At the edge: callers' traces are linked, never continued, and the
