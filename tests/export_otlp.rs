@@ -102,3 +102,93 @@ fn the_guard_flushes_every_finished_span_on_drop() {
     }
     let _ = Duration::ZERO;
 }
+
+#[tracing::instrument(fields(extra = 5u8, late = tracing::field::Empty))]
+fn unsigned_work(a: u32, b: u64, c: usize, big: u64, text: &str) {
+    // Recorded after the span started (entered: its OTel span exists).
+    tracing::Span::current().record("late", 9u64);
+    tracing::info!(count = 3u64, huge = u64::MAX, small = 7u16, "an event");
+}
+
+/// Unsigned integer fields reach the receiver as OTLP integers (where they
+/// fit in an `i64`; as their decimal text where they do not), on spans
+/// (`#[instrument]` arguments, `info_span!` fields, `Span::record`) and on
+/// span events, each key once; strings stay strings.
+#[test]
+fn unsigned_fields_arrive_as_integers() {
+    use distributed_tracing::bridge::{otel_layer_with, BridgeOptions, SpanEvents};
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    use opentelemetry_proto::tonic::common::v1::KeyValue;
+
+    let receiver = Receiver::start(Protocol::Grpc, 0, Store::default());
+    let guard = ObservabilityBuilder::default()
+        .otlp_endpoint(receiver.endpoint(Protocol::Grpc))
+        .otlp_protocol(OtlpProtocol::Grpc)
+        .build()
+        .expect("pipeline");
+    // The crate's bridge, on this pipeline's provider.
+    distributed_tracing::opentelemetry::global::set_tracer_provider(
+        guard.tracer_provider().unwrap().clone(),
+    );
+    let subscriber = tracing_subscriber::registry().with(otel_layer_with(
+        BridgeOptions::default().span_events(SpanEvents::All),
+    ));
+    let trace_id = tracing::subscriber::with_default(subscriber, || {
+        let manual = tracing::info_span!(
+            "manual",
+            n = 42u16,
+            wide = 1u128 << 80,
+            narrow = -3i128,
+            word = "12"
+        );
+        let _entered = manual.enter();
+        unsigned_work(1, 2, 3, u64::MAX, "x");
+        get_trace_id().unwrap()
+    });
+    drop(guard);
+    let spans = receiver.stop().of_trace(&trace_id);
+    let value = |attributes: &[KeyValue], key: &str| {
+        let found: Vec<_> = attributes.iter().filter(|kv| kv.key == key).collect();
+        assert_eq!(found.len(), 1, "{key} once: {attributes:?}");
+        found[0].value.as_ref().and_then(|v| v.value.clone())
+    };
+    let int = |i: i64| Some(Value::IntValue(i));
+    let text = |s: &str| Some(Value::StringValue(s.to_owned()));
+    let manual = spans.iter().find(|s| s.span.name == "manual").unwrap();
+    let a = &manual.span.attributes;
+    assert_eq!(value(a, "n"), int(42));
+    assert_eq!(
+        value(a, "wide"),
+        text(&(1u128 << 80).to_string()),
+        "too wide: text"
+    );
+    assert_eq!(value(a, "narrow"), int(-3));
+    assert_eq!(value(a, "word"), text("12"), "a string stays a string");
+    let work = spans
+        .iter()
+        .find(|s| s.span.name == "unsigned_work")
+        .unwrap();
+    let a = &work.span.attributes;
+    assert_eq!(value(a, "a"), int(1));
+    assert_eq!(value(a, "b"), int(2));
+    assert_eq!(value(a, "c"), int(3));
+    assert_eq!(
+        value(a, "big"),
+        text("18446744073709551615"),
+        "over i64::MAX: text"
+    );
+    assert_eq!(value(a, "extra"), int(5));
+    assert_eq!(value(a, "late"), int(9), "Span::record");
+    assert_eq!(value(a, "text"), text("x"));
+    assert_eq!(work.parent_span_id(), manual.span_id());
+    let event = work
+        .span
+        .events
+        .iter()
+        .find(|e| e.name == "an event")
+        .expect("the span event");
+    let a = &event.attributes;
+    assert_eq!(value(a, "count"), int(3));
+    assert_eq!(value(a, "small"), int(7));
+    assert_eq!(value(a, "huge"), text("18446744073709551615"));
+}

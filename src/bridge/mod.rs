@@ -12,6 +12,7 @@
 pub(crate) mod layer;
 mod random_flag;
 mod tracer;
+mod unsigned;
 
 pub(crate) use layer::bridge_layer;
 pub use layer::otel_layer_with;
