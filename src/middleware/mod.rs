@@ -26,8 +26,9 @@
 //!
 //! * every value is cut to at most [`DEFAULT_MAX_ATTRIBUTE_LEN`] (1024) bytes,
 //!   at a UTF-8 character boundary: on the server `user_agent.original`,
-//!   `url.path`, `url.query`, `url.scheme`, `http.route` (and so the span
-//!   name) and `http.request.method_original`; on the client `url.full`,
+//!   `url.path`, `url.query`, `url.scheme`, `server.address` (from `Host` or
+//!   a believed proxy's header), `client.address`, `http.route` (and so the
+//!   span name) and `http.request.method_original`; on the client `url.full`,
 //!   `server.address` and `http.request.method_original`. Change it with
 //!   [`ServerTraceLayer::max_attribute_len`] and
 //!   [`ClientTraceMiddleware::max_attribute_len`];
@@ -40,6 +41,88 @@
 //!   `X-Goog-Signature` are recorded as `REDACTED` in `url.query` and
 //!   `url.full`, and credentials in a client's URL as `REDACTED:REDACTED`,
 //!   as the semantic conventions ask.
+//!
+//! # Attributes by span kind
+//!
+//! The layers follow the OpenTelemetry semantic conventions **v1.44.0**: the
+//! stable [HTTP spans](https://opentelemetry.io/docs/specs/semconv/http/http-spans/)
+//! and the release candidate of the
+//! [RPC spans](https://opentelemetry.io/docs/specs/semconv/rpc/grpc/) for gRPC.
+//! Level: **R** required, **C** conditionally required, **r** recommended;
+//! *start*: in the span's builder, so that a sampler sees it; *end*: when
+//! the answer (or its absence) is known; a blank cell: not recorded.
+//!
+//! | attribute | level | HTTP server | HTTP client (reqwest) | gRPC server | gRPC client |
+//! |---|---|---|---|---|---|
+//! | `http.request.method` (`_OTHER` outside the known methods) | R | start | start | | |
+//! | `http.request.method_original` | C | start | start | | |
+//! | `url.path`, `url.scheme` | R | start | | | |
+//! | `url.query` | C | start | | | |
+//! | `url.full` | R | | start | | |
+//! | `http.route` | C | start ([`ServerTraceLayer::route_fn`]) | | | |
+//! | `server.address`, `server.port` | r server, R client | start (1) | start | start (`:authority`) | start ([`GrpcClientLayer::server`]) |
+//! | `client.address` | r | start (2) | | | |
+//! | `network.peer.address`, `network.peer.port` | r | start (2) | end (the response's) | start (2) | |
+//! | `network.protocol.version` | r | start | end (the response's) | | |
+//! | `user_agent.original` | r | start | | | |
+//! | `http.response.status_code` | C | end | end | | |
+//! | `rpc.system.name` (`grpc`), `rpc.method` (`package.Service/Method`) | R | | | start (3) | start |
+//! | `rpc.method_original` | C | | | start (3) | start |
+//! | `rpc.response.status_code` (`OK`, `NOT_FOUND`, ...) | C | | | end | end |
+//! | `error.type` | C | end (4) | end (4) | end (5) | end (5) |
+//!
+//! 1. The request target's in absolute form or HTTP/2's `:authority`, a
+//!    believed proxy's `host` ([`Forwarded`]), else the `Host` header; without
+//!    a port, the scheme's (80, 443). `url.scheme`: the request's, a believed
+//!    proxy's `proto`, else [`ServerTraceLayer::scheme`] (`http` by default:
+//!    the layer cannot see TLS).
+//! 2. With a [`PeerFn`] ([`ServerTraceLayer::peer_fn`],
+//!    [`GrpcServerLayer::peer_fn`]; one-liners for axum, tonic and hyper
+//!    there): the layers cannot see the connection. `client.address` is a
+//!    believed proxy's `for`, else the peer's address; proxies' headers are
+//!    ignored unless [`Forwarded`] says to believe them.
+//! 3. A method of a service not in [`GrpcServerLayer::services`] (when given)
+//!    is `_OTHER`, with the method in `rpc.method_original`, and names the
+//!    span `grpc`.
+//! 4. The status code as text (`"503"`) for 5xx on both sides and 4xx on the
+//!    client; with no answer: `handler_error` (server), `connect`, `timeout`,
+//!    `redirect`, `request`, `body`, `_OTHER` (reqwest), `cancelled` (a
+//!    client call given up); `response_body` when the body failed.
+//! 5. The status's name for the statuses the side counts as errors (a
+//!    client every status but `OK`; a server `UNKNOWN`, `DEADLINE_EXCEEDED`,
+//!    `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`).
+//!
+//! Span status: an error exactly when `error.type` is set, and unset
+//! otherwise (a server's 4xx MUST be unset, a client's SHOULD be an error).
+//! Its description is the error's own words (a handler's or transport's
+//! error, the `grpc-message`), and empty when the status code or gRPC status
+//! already says it all, as the conventions ask.
+//!
+//! Where the crate deviates, and why:
+//!
+//! * a gRPC server cannot tell, before the answer, a method it does not
+//!   serve from one it does: a method of a listed service (or any, without
+//!   [`GrpcServerLayer::services`]) is recorded as its path says, for
+//!   samplers; on `UNIMPLEMENTED` the span is renamed `grpc` (callers cannot
+//!   mint span names) but `rpc.method` stays, as the SDK cannot replace an
+//!   attribute;
+//! * `network.peer.*` are not recorded on gRPC CLIENT spans (a tonic
+//!   `Channel` does not expose its connection), nor
+//!   `http.request.resend_count` on reqwest's (retries are another
+//!   middleware's);
+//! * a server request whose caller went away before the answer ends with no
+//!   status code and an unset status (the conventions say nothing; it is not
+//!   the server's error); a reqwest call given up is `error.type =
+//!   "cancelled"` and an error, as the call did not succeed;
+//! * of a proxy header's list, the first element is recorded (the client as
+//!   the first proxy saw it): believe them only behind a proxy that sets them.
+//!
+//! The conventions' next release renames `rpc.response.status_code` to
+//! `rpc.status_code`. The crate will follow it when that release is out:
+//! first as a documented switch on both gRPC layers that records the new
+//! name, then as the default in the crate's next breaking release (with the
+//! switch kept to record the old name for dashboards that need it). Until
+//! then, it records `rpc.response.status_code`, the v1.44.0 name.
 
 #[cfg(any(feature = "http-server", feature = "reqwest"))]
 mod attributes;
