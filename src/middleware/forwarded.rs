@@ -155,16 +155,39 @@ fn node_address(node: &str) -> &str {
 /// port that is not a number is no port. A bare IPv6 address (several
 /// colons, no brackets: only a `for` node) is the host whole.
 pub(crate) fn split_host_port(value: &str) -> (&str, Option<u16>) {
-    if let Some(rest) = value.strip_prefix('[') {
-        return match rest.split_once(']') {
-            Some((host, after)) => (host, after.strip_prefix(':').and_then(|p| p.parse().ok())),
+    // Bytes, not `char` patterns: this runs on every request's `Host`, and
+    // `[`, `]` and `:` are ASCII (so the cuts are character boundaries).
+    let b = value.as_bytes();
+    if b.first() == Some(&b'[') {
+        return match b.iter().position(|&c| c == b']') {
+            Some(end) => (
+                &value[1..end],
+                b[end + 1..].strip_prefix(b":").and_then(port),
+            ),
             None => (value, None),
         };
     }
-    match value.split_once(':') {
-        Some((host, port)) if !port.contains(':') => (host, port.parse().ok()),
+    // The port follows the last colon; a colon before it (a bare IPv6
+    // address) means there is none.
+    match b.iter().rposition(|&c| c == b':') {
+        Some(colon) if !b[..colon].contains(&b':') => (&value[..colon], port(&b[colon + 1..])),
         _ => (value, None),
     }
+}
+
+/// A port: one to five decimal digits, at most 65535.
+fn port(digits: &[u8]) -> Option<u16> {
+    if digits.is_empty() || digits.len() > 5 {
+        return None;
+    }
+    let mut n: u32 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u32::from(d - b'0');
+    }
+    u16::try_from(n).ok()
 }
 
 #[cfg(test)]
@@ -184,6 +207,8 @@ mod tests {
             ("2001:db8::17", "2001:db8::17", None, "bare IPv6 (a for node)"),
             ("example.com:http", "example.com", None, "a port that is not a number"),
             ("example.com:99999", "example.com", None, "a port out of range"),
+            ("example.com:", "example.com", None, "an empty port"),
+            ("example.com:+80", "example.com", None, "a sign is not a digit"),
             ("[::1", "[::1", None, "an unclosed bracket: the value whole"),
         ];
         for (value, host, port, why) in cases {

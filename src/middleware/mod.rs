@@ -178,10 +178,17 @@ fn record_status(
     let code =
         opentelemetry::KeyValue::new("http.response.status_code", i64::from(status.as_u16()));
     let error = status.is_server_error() || (side == Side::Client && status.is_client_error());
-    // One `set_attributes`: the span's lock is taken once for all.
     let error_type =
         error.then(|| opentelemetry::KeyValue::new("error.type", status.as_str().to_owned()));
-    span.set_attributes([Some(code), error_type, more].into_iter().flatten());
+    match (error_type, more) {
+        // The common case, a server's success: one attribute, no iterator
+        // to move it through.
+        (None, None) => span.set_attribute(code),
+        // One `set_attributes`: the span's lock is taken once for all.
+        (error_type, more) => {
+            span.set_attributes([Some(code), error_type, more].into_iter().flatten())
+        }
+    }
     if error {
         span.set_status(opentelemetry::trace::Status::error(""));
     }

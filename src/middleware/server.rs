@@ -395,10 +395,12 @@ impl<P: TrustPolicy> ServerTraceLayer<P> {
             Some(host) => Some((host, uri.port_u16())),
             None => forwarded
                 .host
+                // A `Host` is visible ASCII (names are punycode): checked
+                // byte by byte, cheaper than UTF-8 validation; cut below.
                 .or_else(|| {
                     headers
                         .get(http::header::HOST)
-                        .and_then(|v| capped_utf8(v.as_bytes(), max))
+                        .and_then(|v| v.to_str().ok())
                 })
                 .map(split_host_port),
         };
