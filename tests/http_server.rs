@@ -62,6 +62,13 @@ async fn serve(
         .route("/users/{id}", get(whoami))
         .route("/fail", get(fail))
         .route("/bad", get(bad))
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                "late"
+            }),
+        )
         .layer(layer.route_fn(route).peer_fn(peer));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -574,4 +581,27 @@ async fn a_sampler_sees_the_grpc_attributes_at_the_start() {
             );
         }
     }
+}
+
+/// A caller that goes away before the answer: hyper drops the handler, and
+/// the span ends then, with no status code, unset (not the server's error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_whose_caller_went_away_ends_unset() {
+    use tokio::io::AsyncWriteExt;
+    sdk();
+    let addr = serve(ServerTraceLayer::new()).await;
+    let trace = "8cf92f3577b34da6a3ce929d0e0e4736";
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request =
+        format!("GET /slow HTTP/1.1\r\nHost: {addr}\r\ntraceparent: 00-{trace}-{SID}-01\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    drop(stream);
+    let span = server_span(trace).await;
+    assert_eq!(span.name, "GET /slow");
+    assert_eq!(span.status, Status::Unset);
+    let attributes = attributes_of(&span);
+    assert!(!attributes.contains_key("http.response.status_code"));
+    assert!(!attributes.contains_key("error.type"));
+    assert_eq!(attributes["http.route"], "/slow");
 }

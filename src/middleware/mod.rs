@@ -156,6 +156,7 @@ pub use server::{
 #[cfg(any(feature = "http-server", feature = "reqwest"))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Side {
+    #[cfg_attr(not(feature = "http-server"), allow(dead_code))]
     Server,
     #[cfg_attr(not(feature = "reqwest"), allow(dead_code))]
     Client,
