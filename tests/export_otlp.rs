@@ -145,8 +145,33 @@ fn unsigned_fields_arrive_as_integers() {
         unsigned_work(1, 2, 3, u64::MAX, "x");
         get_trace_id().unwrap()
     });
+    // Switched off: text, as tracing-opentelemetry records them.
+    let plain = tracing_subscriber::registry().with(otel_layer_with(
+        BridgeOptions::default().integer_fields(false),
+    ));
+    let plain_trace = tracing::subscriber::with_default(plain, || {
+        let span = tracing::info_span!("plain", n = 42u16);
+        let _entered = span.enter();
+        get_trace_id().unwrap()
+    });
     drop(guard);
-    let spans = receiver.stop().of_trace(&trace_id);
+    let store = receiver.stop();
+    let plain = store.of_trace(&plain_trace);
+    assert_eq!(
+        plain[0].attribute("n").as_deref(),
+        Some("42"),
+        "integer_fields(false)"
+    );
+    assert!(matches!(
+        plain[0]
+            .span
+            .attributes
+            .iter()
+            .find(|kv| kv.key == "n")
+            .and_then(|kv| kv.value.as_ref()?.value.as_ref()),
+        Some(Value::StringValue(_))
+    ));
+    let spans = store.of_trace(&trace_id);
     let value = |attributes: &[KeyValue], key: &str| {
         let found: Vec<_> = attributes.iter().filter(|kv| kv.key == key).collect();
         assert_eq!(found.len(), 1, "{key} once: {attributes:?}");

@@ -78,16 +78,23 @@ where
             .with_threads(options.threads)
             .with_tracked_inactivity(options.timings)
     };
+    // A per-layer filter: spans always pass; events only as chosen.
+    let events = move |meta: &tracing::Metadata<'_>| match options.span_events {
+        SpanEvents::All => true,
+        SpanEvents::Errors => meta.is_span() || *meta.level() == tracing::Level::ERROR,
+        SpanEvents::None => meta.is_span(),
+    };
+    if !options.integer_fields {
+        drop(twin);
+        return match options.span_events {
+            SpanEvents::All => Box::new(layer(tracer)),
+            _ => Box::new(layer(tracer).with_filter(filter_fn(events))),
+        };
+    }
     let twin = layer(twin).with_filter(filter_fn(|_| false));
     let bridge = IntegerFields(layer(tracer));
     match options.span_events {
         SpanEvents::All => Box::new(twin.and_then(bridge)),
-        // A per-layer filter: spans always pass; events only as chosen.
-        SpanEvents::Errors => Box::new(twin.and_then(bridge.with_filter(filter_fn(|meta| {
-            meta.is_span() || *meta.level() == tracing::Level::ERROR
-        })))),
-        SpanEvents::None => {
-            Box::new(twin.and_then(bridge.with_filter(filter_fn(|meta| meta.is_span()))))
-        }
+        _ => Box::new(twin.and_then(bridge.with_filter(filter_fn(events)))),
     }
 }

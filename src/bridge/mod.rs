@@ -58,6 +58,12 @@ pub struct BridgeOptions {
     /// `Context::current()` does not, and neither do OTLP log records (feature
     /// `logs`: the SDK's logger takes their trace from `Context::current()`).
     pub context_activation: bool,
+    /// Record unsigned (`u8` to `u64`, `usize`) and 128-bit integer fields
+    /// as OTLP integers (default on; as their decimal text past `i64`).
+    /// Off, they are recorded as text, as tracing-opentelemetry does, and
+    /// each `tracing` span costs less (the bridge is not wrapped nor
+    /// twinned; the README has the figures).
+    pub integer_fields: bool,
 }
 
 impl Default for BridgeOptions {
@@ -68,6 +74,7 @@ impl Default for BridgeOptions {
             timings: false,
             span_events: SpanEvents::Errors,
             context_activation: true,
+            integer_fields: true,
         }
     }
 }
@@ -94,6 +101,12 @@ impl BridgeOptions {
     /// Sets [`context_activation`](Self::context_activation).
     pub fn context_activation(mut self, on: bool) -> Self {
         self.context_activation = on;
+        self
+    }
+
+    /// Sets [`integer_fields`](Self::integer_fields).
+    pub fn integer_fields(mut self, on: bool) -> Self {
+        self.integer_fields = on;
         self
     }
 

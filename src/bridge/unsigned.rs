@@ -151,19 +151,22 @@ impl Visit for Collect {
     }
 }
 
-/// The values of `fields`, converted when any needs it: calls `with` with
-/// the value set the bridge is to see, or returns `false` when the original
-/// is to be handed on (nothing to convert, or too many fields).
+/// Whether any of the values `record` visits is to be converted.
+fn needs_conversion(record: impl Fn(&mut dyn Visit)) -> bool {
+    let mut probe = Probe::default();
+    record(&mut probe);
+    probe.0
+}
+
+/// The values `record` visits (fields of `meta`), converted: calls `with`
+/// with the value set the bridge is to see, or returns `false` when the
+/// original is to be handed on (too many fields). Only called when
+/// [`needs_conversion`] said so.
 fn converted(
     meta: &'static Metadata<'static>,
     record: impl Fn(&mut dyn Visit),
     with: impl FnOnce(&tracing::field::ValueSet<'_>),
 ) -> bool {
-    let mut probe = Probe::default();
-    record(&mut probe);
-    if !probe.0 {
-        return false;
-    }
     let mut collect = Collect::default();
     record(&mut collect);
     let fields = collect.0;
@@ -236,6 +239,9 @@ where
     }
 
     fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
+        if !needs_conversion(|visitor| attrs.record(visitor)) {
+            return self.0.on_new_span(attrs, id, ctx);
+        }
         let meta = attrs.metadata();
         let mut ctx = Some(ctx);
         let done = converted(
@@ -260,6 +266,10 @@ where
     }
 
     fn on_record(&self, id: &span::Id, values: &span::Record<'_>, ctx: Context<'_, S>) {
+        // The span's metadata (a look-up in the registry) only when needed.
+        if !needs_conversion(|visitor| values.record(visitor)) {
+            return self.0.on_record(id, values, ctx);
+        }
         let Some(meta) = ctx.metadata(id) else {
             return self.0.on_record(id, values, ctx);
         };
@@ -287,6 +297,9 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if !needs_conversion(|visitor| event.record(visitor)) {
+            return self.0.on_event(event, ctx);
+        }
         let meta = event.metadata();
         let mut ctx = Some(ctx);
         let done = converted(
