@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
-use axum::extract::{MatchedPath, State};
+use axum::extract::{ConnectInfo, MatchedPath, State};
 use axum::routing::{get, post};
 use axum::Router;
 use distributed_tracing::compat::get_trace_id;
@@ -106,16 +106,22 @@ async fn serve(role: &'static str, next: Option<String>, ready: impl FnOnce(Sock
         // Every request, 404s too; routes added after `layer` are not traced.
         .layer(
             ServerTraceLayer::new()
-                .route_fn(|ext| ext.get::<MatchedPath>().map(|p| p.as_str().to_owned())),
+                .route_fn(|ext| ext.get::<MatchedPath>().map(|p| p.as_str().to_owned()))
+                // The caller's address (`network.peer.*`, `client.address`):
+                // axum puts it in the request when served with connect info.
+                .peer_fn(|ext| ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)),
         )
         .route("/shutdown", get(shutdown))
         .with_state(app);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     ready(listener.local_addr().unwrap());
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { stop.notified().await })
-        .await
-        .unwrap();
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { stop.notified().await })
+    .await
+    .unwrap();
 }
 
 fn init(role: &'static str) -> distributed_tracing::ObservabilityGuard {

@@ -118,6 +118,15 @@ fn one_trace_across_three_services() {
             server.attribute("network.protocol.version").as_deref(),
             Some("1.1")
         );
+        // The example's `peer_fn` reads axum's `ConnectInfo`.
+        assert_eq!(
+            server.attribute("network.peer.address").as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(
+            server.attribute("client.address").as_deref(),
+            Some("127.0.0.1")
+        );
     }
     assert_eq!(
         front_client
