@@ -336,3 +336,49 @@ where
         self.0.on_id_change(old, new, ctx);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a value becomes: an integer, or its text.
+    fn seen(owned: &Owned) -> Result<i64, String> {
+        match owned {
+            Owned::Int(i) => Ok(*i),
+            Owned::Text(t) => Err(t.clone()),
+            _ => Err("another kind".into()),
+        }
+    }
+
+    #[rustfmt::skip]
+    #[test]
+    fn integers_fit_in_i64_or_become_text() {
+        // A span needs a subscriber to have metadata (and so a field).
+        let span = tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+            tracing::info_span!("x", v = tracing::field::Empty)
+        });
+        let field = span.field("v").expect("the field").clone();
+        // (value as the visitor gets it, what the bridge is handed, why)
+        type Record = fn(&mut Collect, &Field);
+        let cases: [(Record, Result<i64, String>, &str); 7] = [
+            (|c, f| c.record_u64(f, 0), Ok(0), "zero"),
+            (|c, f| c.record_u64(f, i64::MAX as u64), Ok(i64::MAX), "u64 at i64::MAX"),
+            (|c, f| c.record_u64(f, i64::MAX as u64 + 1), Err("9223372036854775808".into()), "u64 past i64::MAX"),
+            (|c, f| c.record_i128(f, i128::from(i64::MIN)), Ok(i64::MIN), "i128 at i64::MIN"),
+            (|c, f| c.record_i128(f, i128::from(i64::MIN) - 1), Err("-9223372036854775809".into()), "i128 under i64::MIN"),
+            (|c, f| c.record_u128(f, 7), Ok(7), "small u128"),
+            (|c, f| c.record_u128(f, u128::MAX), Err(u128::MAX.to_string()), "u128::MAX"),
+        ];
+        for (record, expected, why) in cases {
+            let mut collect = Collect::default();
+            record(&mut collect, &field);
+            assert_eq!(seen(&collect.0[0].1), expected, "{why}");
+        }
+        let mut probe = Probe::default();
+        probe.record_i64(&field, 1);
+        probe.record_str(&field, "1");
+        assert!(!probe.0, "signed and text fields need nothing");
+        probe.record_u64(&field, 1);
+        assert!(probe.0);
+    }
+}
