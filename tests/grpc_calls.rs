@@ -237,6 +237,11 @@ fn assert_call(span: &Received, method: &str, code: &str, error: bool, port: u16
             "{label}"
         );
         assert!(span.attribute("network.peer.port").is_some(), "{label}");
+        assert_eq!(
+            span.attribute("client.address").as_deref(),
+            Some("127.0.0.1"),
+            "{label}"
+        );
     }
 }
 

@@ -23,10 +23,11 @@ const GRPC_MESSAGE: http::HeaderName = http::HeaderName::from_static("grpc-messa
 
 /// The attributes a span starts with (`rpc.system.name`, `rpc.method`,
 /// `rpc.method_original`, `server.address`, `server.port`,
-/// `network.peer.address`, `network.peer.port`) and the most it gets at its
-/// end (`rpc.response.status_code`, `error.type`): the SDK keeps the `Vec`
-/// the span starts with, so one with room for all never grows.
-const MAX_ATTRIBUTES: usize = 9;
+/// `network.peer.address`, `network.peer.port`, `client.address`) and the
+/// most it gets at its end (`rpc.response.status_code`, `error.type`): the
+/// SDK keeps the `Vec` the span starts with, so one with room for all never
+/// grows.
+const MAX_ATTRIBUTES: usize = 10;
 
 /// The gRPC status codes by number, as `rpc.response.status_code` records them.
 const CODES: [&str; 17] = [
@@ -168,7 +169,8 @@ impl Call {
             attributes.push(KeyValue::new("server.port", i64::from(port)));
         }
         if let Some(peer) = known.peer {
-            super::server::push_peer(peer, &mut attributes);
+            let address = super::server::push_peer(peer, &mut attributes);
+            attributes.push(KeyValue::new("client.address", address));
         }
         let mut builder = SpanBuilder::from_name(name)
             .with_kind(match side {
@@ -279,7 +281,7 @@ impl Call {
 /// that a sampler sees them, `rpc.system.name = "grpc"`, `rpc.method =
 /// "package.Service/Method"`, `server.address` and `server.port` (from the
 /// request's `:authority`), and `network.peer.address` / `network.peer.port`
-/// with a [`peer_fn`](Self::peer_fn); at the end `rpc.response.status_code`
+/// and `client.address` with a [`peer_fn`](Self::peer_fn); at the end `rpc.response.status_code`
 /// (`"OK"`, `"NOT_FOUND"`, ...), and for the statuses a server counts as
 /// errors (`UNKNOWN`, `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`,
 /// `UNAVAILABLE`, `DATA_LOSS`) `error.type` (the status's name) and an error
@@ -359,7 +361,8 @@ impl<P> GrpcServerLayer<P> {
     }
 
     /// How to read the peer's address from a call's extensions
-    /// (`network.peer.address`, `network.peer.port`); for tonic:
+    /// (`network.peer.address`, `network.peer.port`, `client.address`; gRPC
+    /// has no proxy headers the layer reads); for tonic:
     /// `|ext| ext.get::<tonic::transport::server::TcpConnectInfo>().and_then(|i| i.remote_addr())`.
     pub const fn peer_fn(mut self, peer: super::server::PeerFn) -> Self {
         self.peer = Some(peer);

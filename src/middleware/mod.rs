@@ -61,7 +61,7 @@
 //! | `url.full` | R | | start | | |
 //! | `http.route` | C | start ([`ServerTraceLayer::route_fn`]) | | | |
 //! | `server.address`, `server.port` | r server, R client | start (1) | start | start (`:authority`) | start ([`GrpcClientLayer::server`]) |
-//! | `client.address` | r | start (2) | | | |
+//! | `client.address` | r | start (2) | | start (2) | |
 //! | `network.peer.address`, `network.peer.port` | r | start (2) | end (the response's) | start (2) | |
 //! | `network.protocol.version` | r | start | end (the response's) | | |
 //! | `user_agent.original` | r | start | | | |
