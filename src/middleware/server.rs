@@ -116,7 +116,8 @@ pub type PeerFn = fn(&http::Extensions) -> Option<std::net::SocketAddr>;
 /// The tower layer that traces every request; see the [module docs](crate::middleware).
 ///
 /// Each value it copies from a request into the span (the user agent, path,
-/// query, route, scheme and an unknown method's name) is cut to at most
+/// query, route, scheme, host, a believed proxy's client address and an
+/// unknown method's name) is cut to at most
 /// [`max_attribute_len`](Self::max_attribute_len) bytes, by default
 /// [`DEFAULT_MAX_ATTRIBUTE_LEN`] (1024), at a character boundary: a caller
 /// cannot make the spans waiting for export hold more than that per value.
