@@ -88,6 +88,9 @@ static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
 struct Collector {
     protocol: Protocol,
     addr: SocketAddr,
+    /// The export thread's messages before this collector had its port: a
+    /// port is used again once free, so those may name it too.
+    mark: usize,
     state: Arc<State>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -146,6 +149,7 @@ impl Collector {
         Collector {
             protocol,
             addr,
+            mark: ExportMessages::global().count(),
             state,
             stop: Some(stop_tx),
             thread: Some(thread),
@@ -453,28 +457,33 @@ fn names(message: &str, addr: SocketAddr) -> bool {
         .any(|(i, _)| !message[i + needle.len()..].starts_with(|c: char| c.is_ascii_digit()))
 }
 
-/// What the export thread said about the collector at `addr`.
-fn messages(addr: SocketAddr) -> Vec<String> {
+/// What the export thread said about `collector` (of the pipeline that
+/// exports to it), with the level.
+fn said(collector: &Collector) -> Vec<(tracing::Level, String)> {
     ExportMessages::global()
-        .all()
+        .since(collector.mark)
         .into_iter()
-        .filter(|m| names(m, addr))
+        .filter(|(_, m)| names(m, collector.addr))
         .collect()
 }
 
-fn warnings(addr: SocketAddr) -> Vec<String> {
-    ExportMessages::global()
-        .warnings()
+fn messages(collector: &Collector) -> Vec<String> {
+    said(collector).into_iter().map(|(_, m)| m).collect()
+}
+
+fn warnings(collector: &Collector) -> Vec<String> {
+    said(collector)
         .into_iter()
-        .filter(|m| names(m, addr))
+        .filter(|(level, _)| *level == tracing::Level::WARN)
+        .map(|(_, m)| m)
         .collect()
 }
 
 /// Drops the guard (shutdown, with its deadline) and returns the summary it
 /// printed, checked to be that of a shutdown that succeeded.
-fn shut_down(guard: ObservabilityGuard, addr: SocketAddr, why: &str) -> String {
+fn shut_down(guard: ObservabilityGuard, collector: &Collector, why: &str) -> String {
     must_return(Duration::from_secs(30), move || drop(guard));
-    let summaries: Vec<String> = messages(addr)
+    let summaries: Vec<String> = messages(collector)
         .into_iter()
         .filter(|m| m.starts_with("spans exported to"))
         .collect();
@@ -571,7 +580,7 @@ fn throttled(protocol: Protocol, refusal: Reply, expect: Expect, label: &str) {
             assert!(flushed.is_err(), "{label}: the batch is lost");
             assert_eq!(attempts.len(), 1, "{label}: not retried in this export");
             assert_eq!((stats.exported, stats.failed), (0, 5), "{label}: {stats:?}");
-            let said = warnings(collector.addr);
+            let said = warnings(&collector);
             assert!(
                 said.iter().any(|w| w.contains("asks to wait")
                     && w.contains("past this export's deadline")
@@ -615,7 +624,7 @@ fn throttled(protocol: Protocol, refusal: Reply, expect: Expect, label: &str) {
         },
         "{label}: {stats:?}"
     );
-    let summary = shut_down(guard, collector.addr, label);
+    let summary = shut_down(guard, &collector, label);
     assert!(
         summary.contains(&format!(": {}", stats.exported)),
         "{label}: {summary}"
@@ -731,14 +740,14 @@ fn a_partial_success_larger_than_the_request_is_bounded_by_it() {
         assert_eq!(stats.exported + stats.failed, 10, "{label}: {stats:?}");
         assert_accounted(stats, 10, &label);
         if rejected > 5 {
-            let said = warnings(collector.addr);
+            let said = warnings(&collector);
             assert!(
                 said.iter()
                     .any(|w| w.contains(&format!("claimed {rejected} refused of the 5 sent"))),
                 "{label}: the claim is reported as what it was: {said:#?}"
             );
         }
-        shut_down(guard, collector.addr, &label);
+        shut_down(guard, &collector, &label);
         collector.assert_received_once(&emitted, &label);
     });
 }
@@ -809,7 +818,7 @@ fn answers_over_the_limit_never_split_a_batch() {
                 );
             }
         }
-        let said = warnings(collector.addr);
+        let said = warnings(&collector);
         assert!(
             said.iter()
                 .all(|w| !w.contains("lower the attribute limits")),
@@ -831,7 +840,7 @@ fn answers_over_the_limit_never_split_a_batch() {
             );
         }
         assert_accounted(stats, SPANS, &label);
-        shut_down(guard, collector.addr, &label);
+        shut_down(guard, &collector, &label);
     });
 }
 
@@ -866,13 +875,13 @@ fn a_trickled_answer_is_accepted_and_never_resent() {
             "{label}: one request per batch"
         );
         collector.assert_received_once(&emitted, &label);
-        let said = warnings(collector.addr);
+        let said = warnings(&collector);
         let unread: Vec<_> = said
             .iter()
             .filter(|w| w.contains("did not arrive whole within"))
             .collect();
         assert_eq!(unread.len(), 1, "{label}: said once: {said:#?}");
-        shut_down(guard, collector.addr, &label);
+        shut_down(guard, &collector, &label);
     });
 }
 
@@ -894,7 +903,7 @@ fn a_grpc_collector_that_never_answers_is_no_answer_not_a_lost_connection() {
     let stats = guard.export_stats();
     assert_eq!((stats.exported, stats.failed), (0, 5), "{stats:?}");
     assert!(!collector.received().is_empty(), "the requests arrived");
-    let said = warnings(collector.addr);
+    let said = warnings(&collector);
     assert!(
         said.iter().any(|w| w.contains("no answer within 700 ms")),
         "{said:#?}"
@@ -904,8 +913,7 @@ fn a_grpc_collector_that_never_answers_is_no_answer_not_a_lost_connection() {
         "{said:#?}"
     );
     assert_accounted(stats, 5, "silent");
-    drop(collector);
-    must_return(Duration::from_secs(30), move || drop(guard));
+    shut_down(guard, &collector, "silent");
 }
 
 /// The resident memory of this process, in bytes (Linux).
@@ -974,7 +982,7 @@ fn an_endless_answer_keeps_memory_bounded() {
             "{protocol:?}: one request, not split"
         );
         collector.assert_received_once(&emitted, &format!("{protocol:?}"));
-        shut_down(guard, collector.addr, &format!("{protocol:?}"));
+        shut_down(guard, &collector, &format!("{protocol:?}"));
         eprintln!(
             "{protocol:?}: an endless answer: {} KiB more at the peak",
             grown / 1024
