@@ -450,7 +450,7 @@ fn must_return<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send 
 
 /// Whether `message` names the collector at `addr` (not one whose port
 /// starts with the same digits).
-fn names(message: &str, addr: SocketAddr) -> bool {
+fn mentions(message: &str, addr: SocketAddr) -> bool {
     let needle = addr.to_string();
     message
         .match_indices(&needle)
@@ -463,7 +463,7 @@ fn said(collector: &Collector) -> Vec<(tracing::Level, String)> {
     ExportMessages::global()
         .since(collector.mark)
         .into_iter()
-        .filter(|(_, m)| names(m, collector.addr))
+        .filter(|(_, m)| mentions(m, collector.addr))
         .collect()
 }
 
@@ -549,11 +549,12 @@ enum Expect {
     PastDeadline,
     /// No usable hint: the exporter's backoff, then success.
     Backoff,
-    /// A wait of about this many seconds before the one retry.
-    WaitAbout(u64),
+    /// A `Retry-After` date ahead: one retry, after it.
+    AfterTheDate,
 }
 
-/// A throttling refusal (`first`, then an acceptance) seen by the pipeline.
+/// A collector that answers with `refusal` (twice for [`Expect::Backoff`],
+/// once otherwise), then accepts: the pipeline's first batch, then a second.
 fn throttled(protocol: Protocol, refusal: Reply, expect: Expect, label: &str) {
     let _shared = shared();
     ExportMessages::global();
@@ -564,7 +565,7 @@ fn throttled(protocol: Protocol, refusal: Reply, expect: Expect, label: &str) {
     };
     let collector = Collector::start(protocol, script);
     let export_timeout = match expect {
-        Expect::WaitAbout(_) => Duration::from_secs(10),
+        Expect::AfterTheDate => Duration::from_secs(10),
         _ => Duration::from_secs(3),
     };
     let guard = pipeline(&collector, Duration::from_secs(1), export_timeout);
@@ -592,8 +593,13 @@ fn throttled(protocol: Protocol, refusal: Reply, expect: Expect, label: &str) {
             flushed.unwrap_or_else(|e| panic!("{label}: accepted after the backoff: {e}"));
             assert_eq!(attempts.len(), 3, "{label}: two refusals, then accepted");
             assert_eq!((stats.exported, stats.failed), (5, 0), "{label}: {stats:?}");
+            let said = warnings(&collector);
+            assert!(
+                said.iter().all(|w| !w.contains("asks to wait")),
+                "{label}: no wait the collector did not ask for: {said:#?}"
+            );
         }
-        Expect::WaitAbout(_) => {
+        Expect::AfterTheDate => {
             flushed.unwrap_or_else(|e| panic!("{label}: accepted after the wait: {e}"));
             assert_eq!(attempts.len(), 2, "{label}: one refusal, then accepted");
             let gap = attempts[1].at - attempts[0].at;
@@ -660,7 +666,7 @@ fn http_retry_after_is_untrusted() {
         (Hint::Text("soon"), Expect::Backoff),
         (Hint::Text("1.5"), Expect::Backoff),
         // An HTTP-date has whole seconds: 3 s ahead is more than 2 s ahead.
-        (Hint::DateIn(3), Expect::WaitAbout(3)),
+        (Hint::DateIn(3), Expect::AfterTheDate),
         (Hint::DateIn(-3600), Expect::Backoff),
     ];
     let cases: Vec<(u16, Hint, Expect)> = [503, 429]
