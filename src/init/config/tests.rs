@@ -2,6 +2,7 @@
 //! is never shown.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
 
@@ -13,9 +14,9 @@ use crate::error::Error;
 use crate::init::sink::{Uid, DEFAULT_MAX_BYTES};
 
 fn resolve(vars: &[(&str, &str)]) -> EffectiveConfig {
-    let map: HashMap<String, String> = vars
+    let map: HashMap<String, OsString> = vars
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| (k.to_string(), v.into()))
         .collect();
     EffectiveConfig::resolve(&map_env(map), &Overrides::default())
 }
@@ -126,38 +127,42 @@ fn credentials_are_never_shown() {
     }
 }
 
+/// Log lines written to memory.
+#[derive(Clone, Default)]
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The start-up lines of `issues` in `format`.
+fn log_lines(format: crate::logging::LogFormat, issues: &[ConfigIssue]) -> Vec<String> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let out = Capture::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::registry()
+        .with(crate::logging::fmt_layer(format, move || writer.clone()));
+    tracing::subscriber::with_default(subscriber, || issues.iter().for_each(|i| i.log()));
+    let bytes = out.0.lock().unwrap().clone();
+    String::from_utf8(bytes)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 /// Start-up lines for issues, JSON and text: the value quoted once, at
 /// WARN for an ignored value and ERROR for one that disables an export.
 #[test]
 fn issues_are_logged_once_quoted() {
-    use crate::logging::{fmt_layer, JsonFormat, LogFormat, TraceContextFormat};
-    use std::sync::{Arc, Mutex};
-    use tracing_subscriber::layer::SubscriberExt as _;
-
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Capture {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    fn lines(format: LogFormat, issues: &[ConfigIssue]) -> Vec<String> {
-        let out = Capture::default();
-        let writer = out.clone();
-        let subscriber =
-            tracing_subscriber::registry().with(fmt_layer(format, move || writer.clone()));
-        tracing::subscriber::with_default(subscriber, || issues.iter().for_each(|i| i.log()));
-        let bytes = out.0.lock().unwrap().clone();
-        String::from_utf8(bytes)
-            .unwrap()
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
+    use crate::logging::{JsonFormat, LogFormat, TraceContextFormat};
+    let lines = log_lines;
     let c = resolve(&[
         ("OTEL_TRACES_SAMPLER", "bogus"),
         ("OTEL_PROPAGATORS", "tracecontext,w3c\nforged line"),
@@ -417,9 +422,9 @@ fn good_values() {
         ),
     ];
     for (vars, builder, traces, logs, label) in cases {
-        let map: HashMap<String, String> = vars
+        let map: HashMap<String, OsString> = vars
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string(), v.into()))
             .collect();
         let over = Overrides {
             otlp_compression: builder,
@@ -570,11 +575,7 @@ fn good_values() {
         ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "50"),
         ("OTEL_SPAN_EVENT_COUNT_LIMIT", "50"),
     ];
-    let get = |name: &str| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_string())
-    };
+    let get = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.into());
     let c = EffectiveConfig::resolve(&get, &over);
     assert_eq!(
         c.span_limits,
@@ -645,7 +646,7 @@ fn good_values() {
     };
     let env = map_env(HashMap::from([(
         "DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES".to_string(),
-        "4096".to_string(),
+        "4096".into(),
     )]));
     assert_eq!(
         EffectiveConfig::resolve(&env, &over).spans_file_max_bytes,
