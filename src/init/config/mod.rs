@@ -604,13 +604,26 @@ pub(crate) struct LimitOverrides {
 /// than the userinfo, never less: a password holding `/`, `?` or `#` is still
 /// hidden whole.
 pub(crate) fn redact_url(url: &str) -> String {
-    let start = url.find("://").map_or(0, |i| i + 3);
+    // After the scheme's `://`: only a scheme may stand before it (a `://`
+    // later in a URL without one, in its query say, does not start it).
+    let start = match url.find("://") {
+        Some(i) if is_scheme(&url[..i]) => i + 3,
+        _ => 0,
+    };
     // Redacted before it is cut: a password past the cut is hidden too.
     let redacted = match url[start..].rfind('@') {
         Some(at) => format!("{}REDACTED:REDACTED{}", &url[..start], &url[start + at..]).into(),
         None => std::borrow::Cow::Borrowed(url),
     };
     crate::text::shorten_untrusted(&redacted, MAX_URL_SHOWN).into_owned()
+}
+
+/// Whether `s` is an URL scheme (RFC 3986 §3.1: a letter, then letters,
+/// digits, `+`, `-` and `.`).
+fn is_scheme(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
 /// The characters of an URL [`redact_url`] shows, at most.

@@ -238,11 +238,18 @@ fn jaeger_remote_arg(env: &mut Env<'_>, parent_based: bool) -> SamplerConfig {
 }
 
 /// `OTEL_TRACES_SAMPLER_ARG` as shown: each comma-separated entry through
-/// [`redact_url`] (the `endpoint=` of `jaeger_remote` may hold credentials).
+/// [`redact_url`] (the `endpoint=` of `jaeger_remote` may hold credentials),
+/// after its key when it has one (`endpoint=`).
 pub(super) fn redact_sampler_arg(value: &str) -> String {
     value
         .split(',')
-        .map(redact_url)
+        .map(|entry| match entry.split_once('=') {
+            // A key is a word: anything else may be a URL with `=` in it.
+            Some((key, url)) if key.trim().chars().all(|c| c.is_ascii_alphanumeric()) => {
+                format!("{key}={}", redact_url(url))
+            }
+            _ => redact_url(entry),
+        })
         .collect::<Vec<_>>()
         .join(",")
 }

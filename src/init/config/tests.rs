@@ -61,12 +61,22 @@ fn urls_are_shown_without_credentials() {
         ("", ""),
         ("http://", "http://"),
         ("http://h/path@x", "http://REDACTED:REDACTED@x"),
+        // A `://` after the credentials of a URL without a scheme.
+        (
+            "u:pw@collector:4317/?next=http://x",
+            "REDACTED:REDACTED@collector:4317/?next=http://x",
+        ),
+        (":pw@://", "REDACTED:REDACTED@://"),
     ] {
         assert_eq!(redact_url(url), shown, "{url}");
     }
     assert_eq!(
         redact_sampler_arg("pollingIntervalMs=5,endpoint=http://a:b@h:5778/sampling"),
         "pollingIntervalMs=5,endpoint=http://REDACTED:REDACTED@h:5778/sampling"
+    );
+    assert_eq!(
+        redact_sampler_arg("endpoint=a:b@h:5778,http://c:d@h/?x=y,e f=u:p@h"),
+        "endpoint=REDACTED:REDACTED@h:5778,http://REDACTED:REDACTED@h/?x=y,REDACTED:REDACTED@h"
     );
     assert_eq!(
         mask_pairs("api-key=abc, x-tenant = t1,,Authorization: Bearer x"),
