@@ -88,7 +88,9 @@ impl PropagatorName {
     /// Why `value` is not a propagator name, listing the names that are.
     pub(crate) fn unknown(value: &str) -> String {
         let names: Vec<&str> = Self::ALL.iter().map(|name| name.as_str()).collect();
-        format!("unknown propagator {value:?} ({}, none)", names.join(", "))
+        // Quoted through `Shown`: escaped, and cut however long the name.
+        let value = crate::error::Shown::new(value);
+        format!("unknown propagator {value} ({}, none)", names.join(", "))
     }
 
     /// The propagator this name stands for (this crate's strict
