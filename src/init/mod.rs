@@ -592,7 +592,9 @@ const OTEL_TARGETS: &str = "opentelemetry";
 /// more specific (`opentelemetry_sdk=debug`), and one for `opentelemetry`
 /// itself is kept as it is.
 fn subscriber_filter(log_filter: &str) -> tracing_subscriber::EnvFilter {
-    let filter = tracing_subscriber::EnvFilter::new(log_filter);
+    // `log_filter` was checked when the configuration was resolved.
+    let filter = crate::logging::parse_filter(log_filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let names_otel = log_filter
         .split(',')
         .any(|directive| directive.split(['[', '=']).next().map(str::trim) == Some(OTEL_TARGETS));

@@ -217,7 +217,7 @@ fn report_outside_init(env: Env<'_>) {
 /// The log filter: `RUST_LOG` when `EnvFilter` accepts it, else `info`.
 fn log_filter(env: &mut Env<'_>) -> String {
     match env.var_or(RUST_LOG, "using info") {
-        Some(value) => match tracing_subscriber::EnvFilter::try_new(&value) {
+        Some(value) => match crate::logging::parse_filter(&value) {
             Ok(_) => value,
             Err(e) => {
                 // `EnvFilter`'s message may quote the value: escaped and

@@ -1812,3 +1812,34 @@ proptest::proptest! {
         proptest::prop_assert!(!shown.contains("pa55word"), "{}", shown);
     }
 }
+
+/// `RUST_LOG` is compiled in bounded time: a field value is text, not a
+/// regular expression (this one took `EnvFilter` about two minutes to
+/// compile with regular expressions), and a filter longer than
+/// `MAX_FILTER_LEN` is reported and replaced by `info`.
+#[test]
+fn a_log_filter_compiles_in_bounded_time() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let pathological = "a[{y=.*a................}]=info";
+        let c = resolve(&[("RUST_LOG", pathological)]);
+        let _ = tx.send((c.log_filter, c.issues.len()));
+    });
+    // A hang detector far above the expected milliseconds, not a timing.
+    let (filter, issues) = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the filter compiled");
+    assert_eq!(
+        (filter.as_str(), issues),
+        ("a[{y=.*a................}]=info", 0)
+    );
+    let long = "a=info,".repeat(1000);
+    let c = resolve(&[("RUST_LOG", &long)]);
+    assert_eq!(c.log_filter, "info");
+    assert_eq!(c.issues.len(), 1);
+    assert!(
+        c.issues[0].reason.contains("over the 4096"),
+        "{}",
+        c.issues[0]
+    );
+}
