@@ -102,3 +102,33 @@ fn the_guard_flushes_every_finished_span_on_drop() {
     }
     let _ = Duration::ZERO;
 }
+
+/// `OTEL_EXPORTER_OTLP_PROTOCOL=GRPC` (enum values are case-insensitive, as
+/// the configuration specification asks) exports over gRPC: the spans reach
+/// a gRPC receiver, instead of OTLP/HTTP being spoken to a gRPC port.
+#[test]
+fn an_upper_case_protocol_exports_over_grpc() {
+    use distributed_tracing::opentelemetry::trace::{Span as _, Tracer as _};
+    let receiver = Receiver::start(Protocol::Grpc, 0, Store::default());
+    let guard = ObservabilityBuilder::default()
+        .env_vars([
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "GRPC".to_string()),
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                receiver.endpoint(Protocol::Grpc),
+            ),
+        ])
+        .build()
+        .expect("pipeline");
+    assert!(
+        guard.config().issues.is_empty(),
+        "{:?}",
+        guard.config().issues
+    );
+    let tracer = guard.tracer_provider().unwrap().tracer("case");
+    tracer.start("upper-case-protocol").end();
+    drop(guard);
+    let store = receiver.stop();
+    let names: Vec<String> = store.spans().iter().map(|s| s.span.name.clone()).collect();
+    assert_eq!(names, ["upper-case-protocol"]);
+}

@@ -299,7 +299,7 @@ fn protocol(env: &mut Env<'_>, over: &Overrides) -> OtlpProtocol {
         .into_iter()
         .find_map(|name| {
             let value = env.var_or(name, "using http/protobuf")?;
-            let parsed = OtlpProtocol::parse(value.trim());
+            let parsed = OtlpProtocol::parse(&value.trim().to_ascii_lowercase());
             if parsed.is_none() {
                 env.issue(
                     name,
@@ -644,7 +644,7 @@ fn check_tls(
 /// The compression `name` sets, if it is set to a known one.
 fn compression_of(env: &mut Env<'_>, name: &'static str) -> Option<OtlpCompression> {
     let value = env.var_or(name, "it is skipped")?;
-    let parsed = OtlpCompression::parse(value.trim());
+    let parsed = OtlpCompression::parse(&value.trim().to_ascii_lowercase());
     if parsed.is_none() {
         env.issue(name, &value, "expected gzip or none; it is skipped");
     }
@@ -665,7 +665,13 @@ fn traces_exporter(
         Some(e) => e.clone(),
         None => {
             let chosen = env.var(OTEL_TRACES_EXPORTER).and_then(|value| {
-                let first = value.split(',').next().unwrap_or("").trim().to_string();
+                // Enum values are case-insensitive (the configuration specification).
+                let first = value
+                    .split(',')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
                 match first.as_str() {
                     "otlp" => Some(TracesExporter::Otlp),
                     "console" => Some(TracesExporter::Console),
@@ -699,7 +705,14 @@ fn traces_exporter(
 fn logs_exporter(env: &mut Env<'_>, traces_exporter: &TracesExporter) -> bool {
     match env.var_or(OTEL_LOGS_EXPORTER, "log lines go to standard output only") {
         None => *traces_exporter == TracesExporter::Otlp,
-        Some(value) => match value.split(',').next().unwrap_or("").trim() {
+        Some(value) => match value
+            .split(',')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "otlp" => true,
             "none" | "console" => false,
             _ => {

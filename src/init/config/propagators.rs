@@ -28,7 +28,7 @@ pub(super) fn propagators_from_env(env: &mut Env<'_>) -> Vec<PropagatorName> {
     let mut unknown_count = 0usize;
     for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         match (name, PropagatorName::parse(name)) {
-            ("none", _) => none = true,
+            (name, _) if name.eq_ignore_ascii_case("none") => none = true,
             (_, Some(p)) => {
                 // At most one of each name of the registry: a short list.
                 if !out.contains(&p) {

@@ -109,7 +109,9 @@ fn sampler_from_env(env: &mut Env<'_>) -> SamplerConfig {
             return SamplerConfig::ParentBasedAlwaysOn;
         }
     };
-    let name = value.trim();
+    // Enum values are case-insensitive (the configuration specification).
+    let lower = value.trim().to_ascii_lowercase();
+    let name = lower.as_str();
     let (sampler, takes_arg) = match name {
         "always_on" => (SamplerConfig::AlwaysOn, false),
         "always_off" => (SamplerConfig::AlwaysOff, false),

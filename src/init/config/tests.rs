@@ -947,14 +947,14 @@ fn bad_values_are_reported_and_ignored() {
         ("OTEL_RESOURCE_ATTRIBUTES", "a=%zz"),
         ("OTEL_TRACES_EXPORTER", "zipkin"),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/xml"),
-        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "GRPC"),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc/json"),
         ("OTEL_EXPORTER_OTLP_HEADERS", "api-key"),
         ("OTEL_EXPORTER_OTLP_HEADERS", "bad header=1"),
         ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "k=%"),
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "10s"),
         ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "-1"),
         ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"),
-        ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "GZIP"),
+        ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "brotli"),
         ("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "deflate"),
         ("OTEL_TRACES_SAMPLER", "sometimes"),
         ("OTEL_TRACES_SAMPLER", "xray"),
@@ -1842,4 +1842,31 @@ fn a_log_filter_compiles_in_bounded_time() {
         "{}",
         c.issues[0]
     );
+}
+
+/// Enum values of the `OTEL_*` variables are matched case-insensitively, as
+/// the OpenTelemetry configuration specification asks.
+#[test]
+fn enum_values_are_case_insensitive() {
+    use crate::propagation::PropagatorName;
+    #[rustfmt::skip]
+    let cases: &[(&str, &str, fn(&EffectiveConfig) -> bool, &str)] = &[
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "GRPC", |c| c.otlp.protocol == OtlpProtocol::Grpc, "protocol upper case"),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "HTTP/Protobuf", |c| c.otlp.protocol == OtlpProtocol::HttpProtobuf, "per-signal protocol, mixed"),
+        ("OTEL_TRACES_SAMPLER", "TraceIdRatio", |c| c.sampler == SamplerConfig::TraceIdRatio(1.0), "sampler, mixed"),
+        ("OTEL_TRACES_SAMPLER", "ALWAYS_OFF", |c| c.sampler == SamplerConfig::AlwaysOff, "sampler, upper"),
+        ("OTEL_TRACES_EXPORTER", "OTLP", |c| c.traces_exporter == TracesExporter::Otlp, "traces exporter, upper"),
+        ("OTEL_TRACES_EXPORTER", "None", |c| c.traces_exporter == TracesExporter::None, "traces exporter none, mixed"),
+        ("OTEL_LOGS_EXPORTER", "OTLP", |c| c.logs_otlp, "logs exporter, upper"),
+        ("OTEL_PROPAGATORS", "TraceContext,Baggage", |c| c.propagators == PropagatorName::DEFAULT.to_vec(), "propagators, mixed"),
+        ("OTEL_PROPAGATORS", "NONE", |c| c.propagators.is_empty(), "propagators none, upper"),
+        ("OTEL_EXPORTER_OTLP_COMPRESSION", "GZip", |c| c.otlp.compression == OtlpCompression::Gzip, "compression, mixed"),
+        ("OTEL_SDK_DISABLED", "TRUE", |c| c.sdk_disabled, "boolean, upper"),
+        ("DISTRIBUTED_TRACING_LOG_FORMAT", "JSON", |c| matches!(c.log_format, Some(LogFormat::Json(_))), "log format, upper"),
+    ];
+    for (variable, value, holds, why) in cases {
+        let c = resolve(&[(variable, value)]);
+        assert!(c.issues.is_empty(), "{why}: {:?}", c.issues);
+        assert!(holds(&c), "{why}");
+    }
 }
