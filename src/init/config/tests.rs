@@ -1849,8 +1849,9 @@ fn a_log_filter_compiles_in_bounded_time() {
 #[test]
 fn enum_values_are_case_insensitive() {
     use crate::propagation::PropagatorName;
+    type Holds = fn(&EffectiveConfig) -> bool;
     #[rustfmt::skip]
-    let cases: &[(&str, &str, fn(&EffectiveConfig) -> bool, &str)] = &[
+    let cases: &[(&str, &str, Holds, &str)] = &[
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "GRPC", |c| c.otlp.protocol == OtlpProtocol::Grpc, "protocol upper case"),
         ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "HTTP/Protobuf", |c| c.otlp.protocol == OtlpProtocol::HttpProtobuf, "per-signal protocol, mixed"),
         ("OTEL_TRACES_SAMPLER", "TraceIdRatio", |c| c.sampler == SamplerConfig::TraceIdRatio(1.0), "sampler, mixed"),
