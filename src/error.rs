@@ -92,38 +92,54 @@ pub enum Error {
     },
 }
 
-/// An input value as shown in an error message: quoted, with control characters
-/// escaped, and cut after 64 characters so that a hostile megabyte-long value
-/// cannot flood a log.
+/// An input value as shown in an error message: quoted, with control
+/// characters, the Unicode bidirectional controls and the line separators
+/// escaped (`\n`, `\u{202e}`), and cut after 64 characters of that escaped
+/// form, so that a hostile megabyte-long value cannot flood a log, break a
+/// line or reorder what a reader sees.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Shown(String);
+pub struct Shown {
+    /// The kept part of the value, `…` after it when cut.
+    kept: String,
+    /// `kept` with the characters that must not be shown raw escaped.
+    escaped: String,
+}
 
 impl Shown {
     const MAX: usize = 64;
 
     pub(crate) fn new(value: &str) -> Self {
-        let mut out: String = value.chars().take(Self::MAX).collect();
-        if value.chars().nth(Self::MAX).is_some() {
-            out.push('…');
+        // Cut where the quoted (`Debug`) form reaches the bound: it escapes
+        // at least what `escaped` does, and `"` and `\` besides.
+        let (end, cut) = crate::text::cut_chars(value, Self::MAX, |c| c.escape_debug().len());
+        let mut kept = value[..end].to_string();
+        if cut {
+            kept.push('…');
         }
-        Shown(out)
+        let escaped = crate::text::escape_untrusted(&kept).into_owned();
+        Shown { kept, escaped }
     }
 
-    /// The (possibly shortened) value.
+    /// The (possibly shortened) value, its control, bidirectional and line
+    /// separator characters escaped (`\n`, `\u{202e}`), unquoted: what a
+    /// JSON or text log line may carry as a field.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.escaped
     }
 }
 
 impl fmt::Display for Shown {
+    /// The value quoted, as Rust writes a string (`"a\nb"`): its `Debug`
+    /// form escapes every character [`as_str`](Self::as_str) does, and `"`
+    /// and `\\`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
+        fmt::Debug::fmt(&self.kept, f)
     }
 }
 
 impl fmt::Debug for Shown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
+        fmt::Debug::fmt(&self.kept, f)
     }
 }
 
@@ -138,5 +154,28 @@ mod tests {
         assert!(shown.len() < 80, "{shown}");
         assert!(shown.starts_with('"') && shown.ends_with("…\""));
         assert_eq!(Shown::new("x\ny").to_string(), "\"x\\ny\"");
+    }
+
+    #[test]
+    fn shown_values_escape_what_must_not_be_shown_raw() {
+        // (value, as_str, Display, why)
+        #[rustfmt::skip]
+        let cases: &[(&str, &str, &str, &str)] = &[
+            ("bogus", "bogus", "\"bogus\"", "nothing to escape"),
+            ("a\nb", "a\\nb", "\"a\\nb\"", "a newline"),
+            ("a\u{202e}b", "a\\u{202e}b", "\"a\\u{202e}b\"", "right-to-left override"),
+            ("\u{2028}\u{85}", "\\u{2028}\\u{85}", "\"\\u{2028}\\u{85}\"", "a line separator, a C1 control"),
+            ("a\"b", "a\"b", "\"a\\\"b\"", "a quote ends nothing in Display"),
+        ];
+        for (value, as_str, display, why) in cases {
+            let shown = Shown::new(value);
+            assert_eq!(shown.as_str(), *as_str, "{why}");
+            assert_eq!(shown.to_string(), *display, "{why}");
+        }
+        // The bound holds for the escaped form too.
+        let shown = Shown::new(&"\u{202e}".repeat(1000));
+        assert!(shown.as_str().chars().count() <= 65, "{}", shown.as_str());
+        assert!(shown.to_string().chars().count() <= 67, "{shown}");
+        assert!(shown.as_str().ends_with('…'));
     }
 }

@@ -89,6 +89,104 @@ pub(crate) fn capped(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+/// Whether `c` must not reach a log line, a message or a terminal as it is:
+/// the C0 and C1 control characters and DEL (a newline forges a log line, an
+/// escape sequence drives the terminal), the Unicode bidirectional controls
+/// (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069: they reorder what
+/// a reader sees, "Trojan Source") and the line and paragraph separators
+/// U+2028 and U+2029 (line breaks to some readers, JavaScript among them).
+pub(crate) fn is_untrusted(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{2028}'
+                | '\u{2029}'
+        )
+}
+
+/// Appends `c` escaped as Rust writes it: `\n`, `\r`, `\t`, else `\u{202e}`.
+fn push_escape(out: &mut String, c: char) {
+    use std::fmt::Write as _;
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        // Writing to a String cannot fail.
+        _ => drop(write!(out, "\\u{{{:x}}}", c as u32)),
+    }
+}
+
+/// `s` with every [`is_untrusted`] character escaped (`\n`, `\u{1b}`,
+/// `\u{202e}`); borrowed when there is none. Every message of this crate that
+/// quotes outside input (an environment variable, a collector's answer, a
+/// request's header) goes through this, or through its shortened form
+/// [`shorten_untrusted`] (which [`Shown`](crate::Shown) uses): the text it
+/// quotes cannot break a line, forge another one, or reorder what a reader
+/// sees. Backslashes are left as they are: this is for showing, not a
+/// reversible encoding.
+pub(crate) fn escape_untrusted(s: &str) -> std::borrow::Cow<'_, str> {
+    let Some(first) = s.find(is_untrusted) else {
+        return s.into();
+    };
+    let mut out = String::with_capacity(s.len() + 16);
+    out.push_str(&s[..first]);
+    for c in s[first..].chars() {
+        match is_untrusted(c) {
+            true => push_escape(&mut out, c),
+            false => out.push(c),
+        }
+    }
+    out.into()
+}
+
+/// `s` escaped as [`escape_untrusted`] does and cut to at most `max`
+/// characters of the escaped text (an escape is never split), followed by
+/// `…` when something was cut. Linear in the part of `s` that is kept, so a
+/// megabyte-long value costs no more than a short one.
+pub(crate) fn shorten_untrusted(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    let (kept, cut) = cut_chars(s, max, |c| match is_untrusted(c) {
+        true => escape_len(c),
+        false => 1,
+    });
+    let kept = &s[..kept];
+    match cut {
+        false => escape_untrusted(kept),
+        true => {
+            let mut out = escape_untrusted(kept).into_owned();
+            out.push('…');
+            out.into()
+        }
+    }
+}
+
+/// The length in characters of `c` as [`push_escape`] writes it.
+fn escape_len(c: char) -> usize {
+    match c {
+        '\n' | '\r' | '\t' => 2,
+        // `\u{` + hex digits + `}`
+        _ => 4 + (32 - (c as u32).leading_zeros()).div_ceil(4).max(1) as usize,
+    }
+}
+
+/// The byte length of the longest prefix of `s` whose characters weigh at
+/// most `max` in all (`weight` of each), and whether anything is left after
+/// it. Stops at the first character that does not fit.
+pub(crate) fn cut_chars(s: &str, max: usize, weight: impl Fn(char) -> usize) -> (usize, bool) {
+    let mut used = 0;
+    for (i, c) in s.char_indices() {
+        used += weight(c);
+        if used > max {
+            return (i, true);
+        }
+    }
+    (s.len(), false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,5 +269,64 @@ mod tests {
         let s = "abcdef";
         assert!(std::ptr::eq(capped(s, 3).as_ptr(), s.as_ptr()));
         assert!(std::ptr::eq(capped(s, 10), s));
+    }
+
+    #[test]
+    fn untrusted_characters_are_escaped() {
+        // (value, escaped, why)
+        #[rustfmt::skip]
+        let cases: &[(&str, &str, &str)] = &[
+            ("plain", "plain", "nothing to escape"),
+            ("a\nb", "a\\nb", "a newline would forge a log line"),
+            ("a\r\tb", "a\\r\\tb", "CR and tab, as Rust writes them"),
+            ("\u{1b}[31m", "\\u{1b}[31m", "an escape sequence drives the terminal"),
+            ("\u{0}\u{7f}", "\\u{0}\\u{7f}", "NUL and DEL"),
+            ("\u{85}\u{9f}", "\\u{85}\\u{9f}", "C1 controls"),
+            ("a\u{202e}b", "a\\u{202e}b", "right-to-left override"),
+            ("\u{202a}\u{202b}\u{202c}\u{202d}", "\\u{202a}\\u{202b}\\u{202c}\\u{202d}", "the other embeddings and overrides"),
+            ("\u{2066}\u{2067}\u{2068}\u{2069}", "\\u{2066}\\u{2067}\\u{2068}\\u{2069}", "the isolates"),
+            ("\u{61c}\u{200e}\u{200f}", "\\u{61c}\\u{200e}\\u{200f}", "the marks"),
+            ("\u{2028}\u{2029}", "\\u{2028}\\u{2029}", "line and paragraph separators"),
+            ("é€😀\u{200d}", "é€😀\u{200d}", "other characters, a zero-width joiner included"),
+            ("a\\nb", "a\\nb", "a backslash is left as it is"),
+        ];
+        for (value, escaped, why) in cases {
+            assert_eq!(escape_untrusted(value), *escaped, "{why}");
+        }
+        assert!(matches!(
+            escape_untrusted("plain"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn shortened_values_count_their_escapes() {
+        // (value, max, shown, why)
+        #[rustfmt::skip]
+        let cases: &[(&str, usize, &str, &str)] = &[
+            ("abc", 3, "abc", "fits"),
+            ("abcd", 3, "abc…", "cut, and said"),
+            ("ééé", 2, "éé…", "characters, not bytes"),
+            ("a\nb", 3, "a\\n…", "an escape counts as what it shows"),
+            ("a\nb", 2, "a…", "an escape is never split"),
+            ("\u{202e}x", 8, "\\u{202e}…", "eight characters for U+202E"),
+            ("\u{202e}", 7, "…", "nothing fits"),
+            ("", 0, "", "empty"),
+        ];
+        for (value, max, shown, why) in cases {
+            assert_eq!(shorten_untrusted(value, *max), *shown, "{why}");
+        }
+        for c in [
+            '\u{0}',
+            '\u{1f}',
+            '\u{85}',
+            '\u{202e}',
+            '\u{2069}',
+            '\u{10ffff}',
+        ] {
+            let mut out = String::new();
+            push_escape(&mut out, c);
+            assert_eq!(out.chars().count(), escape_len(c), "{c:?}");
+        }
     }
 }

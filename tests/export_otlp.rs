@@ -217,3 +217,33 @@ fn unsigned_fields_arrive_as_integers() {
     assert_eq!(value(a, "small"), int(7));
     assert_eq!(value(a, "huge"), text("18446744073709551615"));
 }
+
+/// `OTEL_EXPORTER_OTLP_PROTOCOL=GRPC` (enum values are case-insensitive, as
+/// the configuration specification asks) exports over gRPC: the spans reach
+/// a gRPC receiver, instead of OTLP/HTTP being spoken to a gRPC port.
+#[test]
+fn an_upper_case_protocol_exports_over_grpc() {
+    use distributed_tracing::opentelemetry::trace::{Span as _, Tracer as _};
+    let receiver = Receiver::start(Protocol::Grpc, 0, Store::default());
+    let guard = ObservabilityBuilder::default()
+        .env_vars([
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "GRPC".to_string()),
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                receiver.endpoint(Protocol::Grpc),
+            ),
+        ])
+        .build()
+        .expect("pipeline");
+    assert!(
+        guard.config().issues.is_empty(),
+        "{:?}",
+        guard.config().issues
+    );
+    let tracer = guard.tracer_provider().unwrap().tracer("case");
+    tracer.start("upper-case-protocol").end();
+    drop(guard);
+    let store = receiver.stop();
+    let names: Vec<String> = store.spans().iter().map(|s| s.span.name.clone()).collect();
+    assert_eq!(names, ["upper-case-protocol"]);
+}

@@ -620,6 +620,173 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------
+// What the crate says about bad input: escaped and bounded
+// ---------------------------------------------------------------------------
+
+/// Every variable the crate reads.
+const VARIABLES: &[&str] = &[
+    "OTEL_SDK_DISABLED",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_SERVICE_NAME",
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_LOGS_EXPORTER",
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    "OTEL_EXPORTER_OTLP_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+    "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY",
+    "OTEL_EXPORTER_OTLP_INSECURE",
+    "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
+    "OTEL_EXPORTER_OTLP_LOGS_INSECURE",
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_PROPAGATORS",
+    "OTEL_BSP_MAX_QUEUE_SIZE",
+    "OTEL_BSP_SCHEDULE_DELAY",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+    "OTEL_BSP_EXPORT_TIMEOUT",
+    "DISTRIBUTED_TRACING_MAX_QUEUE_BYTES",
+    "DISTRIBUTED_TRACING_MAX_EXPORT_BYTES",
+    "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    "OTEL_ATTRIBUTE_COUNT_LIMIT",
+    "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+    "OTEL_SPAN_EVENT_COUNT_LIMIT",
+    "OTEL_SPAN_LINK_COUNT_LIMIT",
+    "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
+    "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT",
+    "RUST_LOG",
+    "DISTRIBUTED_TRACING_LOG_FORMAT",
+    "DD_SERVICE",
+    "DD_ENV",
+    "DD_VERSION",
+    "DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES",
+    "XDG_STATE_HOME",
+    "HOME",
+    "TMPDIR",
+];
+
+/// The longest message about one bad input (a `ConfigIssue`, an `Error`).
+const MAX_MESSAGE: usize = 600;
+
+/// The characters no message may carry raw: C0 and C1 controls, DEL, the
+/// Unicode bidirectional controls, U+2028 and U+2029.
+fn is_untrusted(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+}
+
+/// Text built from the pieces configuration values are made of, the
+/// characters that must not be shown raw, any character, and long runs.
+fn hostile_text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        3 => any::<char>().prop_map(String::from),
+        3 => prop::sample::select(vec![
+            "\u{202e}", "\u{202a}", "\u{2066}", "\u{2069}", "\u{61c}", "\u{200e}", "\u{200f}",
+            "\u{2028}", "\u{2029}", "\u{85}", "\u{9b}", "\u{1b}[2J", "\n", "\r", "\t", "\u{0}", "\u{7f}",
+        ]).prop_map(String::from),
+        3 => prop::sample::select(vec![
+            "=", ",", "%", "%zz", "http://", "https://", "u:pw@", "@", "/v1/traces", "grpc",
+            "jaeger_remote", "endpoint=", "pollingIntervalMs=", "b3", "tracecontext", "true", "0",
+            "-1", "api-key=", "bad name=", "info", "[", "]", "=debug", ":4318",
+        ]).prop_map(String::from),
+        1 => (any::<char>(), 100..3000usize).prop_map(|(c, n)| c.to_string().repeat(n)),
+    ];
+    prop::collection::vec(piece, 0..24).prop_map(|pieces| pieces.concat())
+}
+
+/// A value for `env_vars`: hostile text, or (on Unix) bytes that may not be
+/// UTF-8.
+fn hostile_value() -> impl Strategy<Value = std::ffi::OsString> {
+    #[cfg(unix)]
+    let bytes = {
+        use std::os::unix::ffi::OsStringExt as _;
+        (hostile_text(), prop::collection::vec(any::<u8>(), 0..16)).prop_map(|(text, bytes)| {
+            std::ffi::OsString::from_vec([text.into_bytes(), bytes].concat())
+        })
+    };
+    #[cfg(not(unix))]
+    let bytes = hostile_text().prop_map(std::ffi::OsString::from);
+    prop_oneof![3 => hostile_text().prop_map(std::ffi::OsString::from), 1 => bytes]
+}
+
+/// Asserts that a message quotes its input safely.
+fn shown_safely(what: &str, text: &str) -> Result<(), TestCaseError> {
+    prop_assert!(!text.chars().any(is_untrusted), "{what}: {text:?}");
+    prop_assert!(
+        text.chars().count() <= MAX_MESSAGE,
+        "{what}: {} characters: {text}",
+        text.chars().count()
+    );
+    Ok(())
+}
+
+proptest! {
+    /// Whatever the values, in any variables: every issue, its `Display`,
+    /// its value as shown and the `Error` of a strict start-up hold no raw
+    /// control or bidirectional character and stay under a few hundred
+    /// characters. (What is masked is the unit tests' matter.)
+    #[test]
+    fn configuration_messages_are_escaped_and_bounded(
+        vars in prop::collection::vec((prop::sample::select(VARIABLES), hostile_value()), 1..6),
+    ) {
+        // `EnvFilter` compiles a field value (`[{x=...}]`) into an automaton
+        // whose construction can take exponential time: not generated here.
+        let vars: Vec<(&str, std::ffi::OsString)> = vars
+            .into_iter()
+            .map(|(name, value)| match name {
+                "RUST_LOG" => (name, value.to_string_lossy().replace('{', "").into()),
+                _ => (name, value),
+            })
+            .collect();
+        let config = ObservabilityBuilder::default().env_vars(vars.clone()).config().unwrap();
+        for issue in &config.issues {
+            shown_safely("Display", &issue.to_string())?;
+            shown_safely("value", issue.value.as_str())?;
+            shown_safely("Error", &distributed_tracing::Error::from(issue.clone()).to_string())?;
+        }
+        if let Err(err) = ObservabilityBuilder::default().env_vars(vars).strict(true).config() {
+            shown_safely("strict", &err.to_string())?;
+        }
+        // The configuration dump shows the endpoints through the same helper.
+        let debug = format!("{:?}", config.otlp);
+        prop_assert!(!debug.chars().any(is_untrusted), "{debug:?}");
+    }
+
+    /// The errors of the other parsers of outside text, alike.
+    #[test]
+    fn parser_errors_are_escaped_and_bounded(text in hostile_text()) {
+        if let Err(err) = parse_trace_id(&text) {
+            shown_safely("trace id", &err.to_string())?;
+        }
+        if let Err(err) = parse_span_id(&text) {
+            shown_safely("span id", &err.to_string())?;
+        }
+        for pattern in [text.clone(), format!("{{{text}}}"), format!("{{level:{text}}}")] {
+            if let Err(err) = TraceContextFormat::new(&pattern) {
+                shown_safely("pattern", &err.to_string())?;
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Large inputs: completes, and is accepted or rejected correctly
 // ---------------------------------------------------------------------------
 

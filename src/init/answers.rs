@@ -131,18 +131,41 @@ fn says_request_too_large(message: &str) -> bool {
     about_size && !about_sending
 }
 
+/// The delay of the first `RetryInfo` in a gRPC status's details
+/// (`grpc-status-details-bin`, a `google.rpc.Status`), clamped to
+/// [`RETRY_HINT_MAX`]; a negative delay is no wait (as tonic-types reads it).
+///
+/// Read here rather than with tonic-types' `get_details_retry_info`: its
+/// conversion (prost-types' `TryFrom<Duration>`) negates the seconds and
+/// nanos of a negative delay, which overflows for `i64::MIN` seconds or
+/// `i32::MIN` nanos: a panic of the export thread where overflow checks are
+/// on (debug builds, the tests, the fuzz targets).
+#[cfg(feature = "otlp-grpc")]
+fn retry_info(details: &[u8]) -> Option<Duration> {
+    use prost::Message as _;
+    use tonic_types::pb;
+    const TYPE_URL: &str = "type.googleapis.com/google.rpc.RetryInfo";
+    let status = pb::Status::decode(details).ok()?;
+    let info = status
+        .details
+        .iter()
+        .filter(|any| any.type_url == TYPE_URL)
+        .find_map(|any| pb::RetryInfo::decode(any.value.as_slice()).ok())?;
+    let delay = info.retry_delay?;
+    // Exact in i128: seconds and nanos may have either sign and any size.
+    let nanos = i128::from(delay.seconds) * 1_000_000_000 + i128::from(delay.nanos);
+    let max = RETRY_HINT_MAX.as_nanos() as i128;
+    Some(Duration::from_nanos(nanos.clamp(0, max) as u64))
+}
+
 /// A gRPC status from the collector (or tonic's own, for a connection that
 /// failed), as the OTLP specification classifies it.
 #[cfg(feature = "otlp-grpc")]
 pub(crate) fn grpc_failure(status: tonic::Status, timeout: Duration) -> Failure {
     use tonic::Code;
-    use tonic_types::StatusExt as _;
     let message = Shown::new(status.message());
     let code = status.code();
-    let retry_after = status
-        .get_details_retry_info()
-        .and_then(|info| info.retry_delay)
-        .map(|delay| delay.min(RETRY_HINT_MAX));
+    let retry_after = retry_info(status.details());
     if matches!(code, Code::ResourceExhausted | Code::OutOfRange)
         && says_request_too_large(status.message())
     {
@@ -348,6 +371,53 @@ mod tests {
                 Some(*expected),
                 "{why}"
             );
+        }
+    }
+
+    /// `RetryInfo` as a collector may put it on the wire: any seconds and
+    /// nanos, of either sign (what `ErrorDetails` cannot build; prost-types
+    /// is a dev-dependency for its `Any` and `Duration`).
+    #[cfg(feature = "otlp-grpc")]
+    #[test]
+    fn grpc_retry_info_on_the_wire() {
+        use tonic_types::pb;
+        fn details(infos: &[(&str, Option<(i64, i32)>)]) -> Vec<u8> {
+            pb::Status {
+                code: 14,
+                message: "busy".into(),
+                details: infos
+                    .iter()
+                    .map(|(type_url, delay)| prost_types::Any {
+                        type_url: (*type_url).into(),
+                        value: pb::RetryInfo {
+                            retry_delay: delay
+                                .map(|(seconds, nanos)| prost_types::Duration { seconds, nanos }),
+                        }
+                        .encode_to_vec(),
+                    })
+                    .collect(),
+            }
+            .encode_to_vec()
+        }
+        const RETRY: &str = "type.googleapis.com/google.rpc.RetryInfo";
+        let ms = Duration::from_millis;
+        #[rustfmt::skip]
+        let cases: &[(Vec<u8>, Option<Duration>, &str)] = &[
+            (details(&[(RETRY, Some((2, 500_000_000)))]), Some(ms(2500)), "2.5 s"),
+            (details(&[(RETRY, Some((i64::MAX, 999_999_999)))]), Some(RETRY_HINT_MAX), "i64::MAX s: clamped"),
+            (details(&[(RETRY, Some((i64::MIN, 0)))]), Some(Duration::ZERO), "i64::MIN s: no wait, no overflow"),
+            (details(&[(RETRY, Some((0, i32::MIN)))]), Some(Duration::ZERO), "i32::MIN ns: no wait, no overflow"),
+            (details(&[(RETRY, Some((i64::MIN, i32::MIN)))]), Some(Duration::ZERO), "both at their minimum"),
+            (details(&[(RETRY, Some((-5, 0)))]), Some(Duration::ZERO), "negative: no wait"),
+            (details(&[(RETRY, Some((3, -500_000_000)))]), Some(ms(2500)), "nanos of the other sign"),
+            (details(&[(RETRY, Some((1, i32::MAX)))]), Some(ms(3147)), "nanos over a second carry"),
+            (details(&[(RETRY, None)]), None, "a RetryInfo without delay"),
+            (details(&[("type.googleapis.com/google.rpc.DebugInfo", Some((1, 0))), (RETRY, Some((4, 0)))]), Some(Duration::from_secs(4)), "the RetryInfo among others"),
+            (vec![0xff, 0xff], None, "details that do not decode"),
+        ];
+        for (bytes, expected, why) in cases {
+            let got = retry_info(bytes).map(|d| Duration::from_millis(d.as_millis() as u64));
+            assert_eq!(got, *expected, "{why}");
         }
     }
 }

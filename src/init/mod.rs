@@ -21,6 +21,7 @@ mod sink;
 mod tls;
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,7 +120,7 @@ impl std::fmt::Debug for LogOutput {
 #[derive(Debug, Default, Clone)]
 pub struct ObservabilityBuilder {
     over: config::Overrides,
-    env: Option<HashMap<String, String>>,
+    env: Option<HashMap<String, OsString>>,
     log_format: Option<LogFormat>,
     log_pattern: Option<String>,
     log_output: Option<LogOutput>,
@@ -399,11 +400,32 @@ impl ObservabilityBuilder {
 
     /// Reads the configuration from these variables instead of the process
     /// environment (for tests, or configuration kept elsewhere).
+    ///
+    /// The values are bytes, as in the process environment (`&str` and
+    /// `String` work as they are): a value that is not UTF-8 is a bad
+    /// value, reported and ignored like any other, never taken as unset; an
+    /// OTLP endpoint or TLS file that is not UTF-8 disables its export.
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// use std::os::unix::ffi::OsStringExt as _;
+    /// use distributed_tracing::ObservabilityBuilder;
+    /// let config = ObservabilityBuilder::default()
+    ///     .env_vars([(
+    ///         "OTEL_SERVICE_NAME",
+    ///         std::ffi::OsString::from_vec(b"checkout\xff".to_vec()),
+    ///     )])
+    ///     .config()
+    ///     .unwrap();
+    /// assert_eq!(config.issues[0].variable, "OTEL_SERVICE_NAME");
+    /// assert!(config.issues[0].reason.starts_with("not valid UTF-8"));
+    /// # }
+    /// ```
     pub fn env_vars<I, K, V>(mut self, vars: I) -> Self
     where
         I: IntoIterator<Item = (K, V)>,
         K: Into<String>,
-        V: Into<String>,
+        V: Into<OsString>,
     {
         self.env = Some(
             vars.into_iter()
@@ -570,7 +592,9 @@ const OTEL_TARGETS: &str = "opentelemetry";
 /// more specific (`opentelemetry_sdk=debug`), and one for `opentelemetry`
 /// itself is kept as it is.
 fn subscriber_filter(log_filter: &str) -> tracing_subscriber::EnvFilter {
-    let filter = tracing_subscriber::EnvFilter::new(log_filter);
+    // `log_filter` was checked when the configuration was resolved.
+    let filter = crate::logging::parse_filter(log_filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let names_otel = log_filter
         .split(',')
         .any(|directive| directive.split(['[', '=']).next().map(str::trim) == Some(OTEL_TARGETS));

@@ -617,11 +617,7 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
         }
         source = e.source();
     }
-    if text.len() > 300 {
-        text.truncate(crate::text::capped(&text, 300).len());
-        text.push('…');
-    }
-    text
+    crate::text::shorten_untrusted(&text, 300).into_owned()
 }
 
 /// A gRPC codec that sends already-encoded bytes and returns the answer's bytes.

@@ -86,16 +86,18 @@ impl Failure {
 }
 
 impl fmt::Display for Failure {
+    /// The words of a report: every text a failure carries may come from the
+    /// collector or its certificate, so it is shortened and escaped here.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = |e: &str| crate::text::shorten_untrusted(e, 400).into_owned();
         match self {
-            Self::Unreachable(e) => write!(f, "cannot connect ({e})"),
+            Self::Unreachable(e) => write!(f, "cannot connect ({})", shown(e)),
             Self::TimedOut(t) => write!(f, "no answer within {} ms", t.as_millis()),
-            Self::Interrupted(e) => write!(f, "connection lost ({e})"),
-            Self::Rejected { status, .. } => write!(f, "rejected with {status}"),
-            Self::TooLarge(e) => write!(f, "request too large ({e})"),
-            Self::Tls(e) => write!(f, "TLS handshake failed: {e}"),
-            Self::Transport(e) => write!(f, "{e}"),
-            Self::Sink(e) => write!(f, "{e}"),
+            Self::Interrupted(e) => write!(f, "connection lost ({})", shown(e)),
+            Self::Rejected { status, .. } => write!(f, "rejected with {}", shown(status)),
+            Self::TooLarge(e) => write!(f, "request too large ({})", shown(e)),
+            Self::Tls(e) => write!(f, "TLS handshake failed: {}", shown(e)),
+            Self::Transport(e) | Self::Sink(e) => f.write_str(&shown(e)),
         }
     }
 }
@@ -458,7 +460,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         (_, Some(s)) => s.as_str(),
         _ => "a panic",
     };
-    format!("panic: {}", crate::error::Shown::new(text).as_str())
+    format!("panic: {}", crate::text::shorten_untrusted(text, 200))
 }
 
 enum Control {
@@ -1375,6 +1377,30 @@ mod tests {
         r.processor.flush().unwrap();
         r.processor.shutdown_within(Duration::from_secs(5)).unwrap();
         assert_eq!(r.counters.snapshot().exported, 4);
+    }
+
+    /// A failure's words may come from the collector (a status message, a
+    /// name in its certificate): shown shortened and escaped.
+    #[test]
+    fn failures_are_shown_escaped_and_bounded() {
+        let hostile = format!("a\u{202e}b\nc\u{1b}{}", "x".repeat(100_000));
+        for failure in [
+            Failure::Tls(hostile.clone()),
+            Failure::Interrupted(hostile.clone()),
+            Failure::Rejected {
+                status: hostile.clone(),
+                retryable: true,
+                retry_after: None,
+            },
+        ] {
+            let shown = failure.to_string();
+            assert!(shown.chars().count() < 500, "{}", shown.len());
+            assert!(!shown.chars().any(crate::text::is_untrusted), "{shown:?}");
+            assert!(shown.contains("a\\u{202e}b\\nc"), "{shown}");
+        }
+        let panic: Box<dyn std::any::Any + Send> = Box::new(hostile);
+        let shown = panic_message(panic.as_ref());
+        assert!(shown.len() < 300 && !shown.chars().any(crate::text::is_untrusted));
     }
 
     /// Should the worker ever panic, the loss is counted (what was queued and

@@ -14,6 +14,7 @@ use super::event_ids;
 use crate::ids::{
     datadog_span_id, datadog_trace_id, Decimal, SpanIdHex, TraceFlagsHex, TraceIdHex,
 };
+use crate::text::is_untrusted;
 
 /// Datadog's log-trace correlation attributes, added to every JSON line inside
 /// a trace:
@@ -96,27 +97,45 @@ impl JsonFormat {
 }
 
 /// Writes `s` as the contents of a JSON string (without the quotes).
+///
+/// Besides what JSON requires (`"`, `\\`, the C0 controls), the characters
+/// that must not reach a reader raw ([`is_untrusted`]: DEL, the C1
+/// controls, the Unicode bidirectional controls, U+2028 and U+2029) are
+/// written as `\u` escapes (`\u202e`): the line decodes to the same string,
+/// but a terminal or viewer showing the raw line is not reordered by a
+/// value, and U+2028/U+2029 cannot end a line for JavaScript.
 struct Escaped<'a, 'w>(&'a mut Writer<'w>);
 
 impl fmt::Write for Escaped<'_, '_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let mut start = 0;
         for (i, b) in s.bytes().enumerate() {
-            let escape: Option<&str> = match b {
-                b'"' => Some("\\\""),
-                b'\\' => Some("\\\\"),
-                b'\n' => Some("\\n"),
-                b'\r' => Some("\\r"),
-                b'\t' => Some("\\t"),
-                0..=0x1f | 0x7f => None,
+            let (len, escape): (usize, Option<&str>) = match b {
+                b'"' => (1, Some("\\\"")),
+                b'\\' => (1, Some("\\\\")),
+                b'\n' => (1, Some("\\n")),
+                b'\r' => (1, Some("\\r")),
+                b'\t' => (1, Some("\\t")),
+                0..=0x1f | 0x7f => (1, None),
+                // The first bytes of the other characters escaped: U+0080 to
+                // U+009F (0xc2), U+061C (0xd8), U+200E to U+2069 (0xe2). A
+                // first byte is a character boundary.
+                0xc2 | 0xd8 | 0xe2 => match s[i..].chars().next() {
+                    Some(c) if is_untrusted(c) => (c.len_utf8(), None),
+                    _ => continue,
+                },
                 _ => continue,
             };
             self.0.write_str(&s[start..i])?;
             match escape {
                 Some(e) => self.0.write_str(e)?,
-                None => write!(self.0, "\\u{b:04x}")?,
+                // All of them are in the Basic Multilingual Plane: one `\u`.
+                None => {
+                    let c = s[i..].chars().next().unwrap_or('\u{fffd}');
+                    write!(self.0, "\\u{:04x}", c as u32)?
+                }
             }
-            start = i + 1;
+            start = i + len;
         }
         self.0.write_str(&s[start..])
     }
@@ -280,5 +299,35 @@ where
         event.record(&mut fields);
         fields.result?;
         w.write_str("}}\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings_escape_what_must_not_be_shown_raw() {
+        // (value, JSON string contents, why)
+        #[rustfmt::skip]
+        let cases: &[(&str, &str, &str)] = &[
+            ("plain é€😀", "plain é€😀", "nothing to escape"),
+            ("a\"b\\c", "a\\\"b\\\\c", "JSON's own escapes"),
+            ("a\nb\u{1b}", "a\\nb\\u001b", "C0 controls"),
+            ("\u{7f}\u{85}\u{9f}", "\\u007f\\u0085\\u009f", "DEL and C1 controls"),
+            ("x\u{202e}y", "x\\u202ey", "right-to-left override"),
+            ("\u{61c}\u{200e}\u{200f}\u{2066}\u{2069}", "\\u061c\\u200e\\u200f\\u2066\\u2069", "the other bidirectional controls"),
+            ("\u{2028}\u{2029}", "\\u2028\\u2029", "line and paragraph separators"),
+            ("\u{a0}\u{600}\u{2030}\u{20ac}", "\u{a0}\u{600}\u{2030}\u{20ac}", "neighbours with the same first bytes"),
+        ];
+        for (value, expected, why) in cases {
+            let mut out = String::new();
+            Escaped(&mut Writer::new(&mut out))
+                .write_str(value)
+                .unwrap();
+            assert_eq!(out, *expected, "{why}");
+            let decoded: String = serde_json::from_str(&format!("\"{out}\"")).unwrap();
+            assert_eq!(decoded, *value, "{why}: the same string once decoded");
+        }
     }
 }

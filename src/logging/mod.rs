@@ -190,5 +190,28 @@ where
 /// `RUST_LOG`, or `info` when it is unset, empty or invalid (resolved where
 /// the configuration resolves it).
 pub(crate) fn env_filter() -> EnvFilter {
-    EnvFilter::new(crate::init::log_filter_from_env())
+    parse_filter(&crate::init::log_filter_from_env()).unwrap_or_else(|_| EnvFilter::new("info"))
+}
+
+/// The longest log filter taken (bytes): `EnvFilter` compiles directives in
+/// time that grows faster than their count.
+pub(crate) const MAX_FILTER_LEN: usize = 4096;
+
+/// A log filter in `EnvFilter`'s syntax, compiled in bounded time: at most
+/// [`MAX_FILTER_LEN`] bytes, and field values (`target[span{field=value}]`)
+/// matched as text, not as regular expressions. With regular expressions, a
+/// 36-character `RUST_LOG` took `EnvFilter` minutes to compile (its DFA), so
+/// an environment value could keep a service from starting. The one
+/// difference: a field value matches the field's `Debug` text exactly.
+pub(crate) fn parse_filter(value: &str) -> Result<EnvFilter, String> {
+    if value.len() > MAX_FILTER_LEN {
+        return Err(format!(
+            "{} bytes, over the {MAX_FILTER_LEN} a filter may have",
+            value.len()
+        ));
+    }
+    EnvFilter::builder()
+        .with_regex(false)
+        .parse(value)
+        .map_err(|e| e.to_string())
 }

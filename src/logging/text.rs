@@ -15,6 +15,7 @@ use crate::error::{Error, Result, Shown};
 use crate::ids::{
     datadog_span_id, datadog_trace_id, Decimal, SpanIdHex, TraceFlagsHex, TraceIdHex,
 };
+use crate::text::shorten_untrusted;
 
 /// The default line pattern: the old module's `[%(trace_id)s] [%(levelname)-8s] %(message)s`,
 /// plus the event's fields (if any) after the message.
@@ -148,6 +149,8 @@ fn parse_pattern(pattern: &str) -> Result<Vec<Piece>> {
             .map(|(_, p)| *p)
             .ok_or_else(|| {
                 let known: Vec<&str> = Placeholder::ALL.iter().map(|(n, _)| *n).collect();
+                // The pattern's text, escaped and cut as `Shown` is.
+                let name = shorten_untrusted(name, 64);
                 err(format!(
                     "unknown placeholder {{{name}}}; known: {}",
                     known.join(", ")
@@ -156,6 +159,7 @@ fn parse_pattern(pattern: &str) -> Result<Vec<Piece>> {
         let pad = format
             .map(|f| {
                 parse_pad(f).ok_or_else(|| {
+                    let spec = shorten_untrusted(spec, 64);
                     err(format!(
                         "bad format {{{spec}}}: expected a width such as <8, >8, ^8 or 8"
                     ))
@@ -187,6 +191,17 @@ fn parse_pad(format: &str) -> Option<(Align, usize)> {
 
 /// Writes the message (`message: true`) or the other fields straight into the
 /// line, without collecting them first.
+///
+/// The program's text is written as the program gave it: a message, and a
+/// field recorded as a string or with `%` (`Display`), reach the line
+/// unchanged, control and bidirectional characters included (a text line
+/// is the program's own; escaping them here would change what every
+/// service logs). A field recorded with `?` is Rust's `Debug` form, which
+/// escapes them. This crate's own messages that quote outside input (the
+/// configuration issues, the export warnings) escape it where they are made
+/// ([`crate::text::escape_untrusted`]); a service that logs untrusted text
+/// should log it with `?`, or use the JSON format, which escapes them in
+/// every string.
 struct WriteFields<'a, 'w> {
     out: &'a mut Writer<'w>,
     message: bool,

@@ -82,13 +82,18 @@ impl PropagatorName {
     /// The propagator of an `OTEL_PROPAGATORS` name (exact, lowercase);
     /// `None` for any other text (`none` included: it is no propagator).
     pub(crate) fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|name| name.as_str() == value)
+        // Case-insensitive, as the configuration specification asks of enum values.
+        Self::ALL
+            .into_iter()
+            .find(|name| name.as_str().eq_ignore_ascii_case(value))
     }
 
     /// Why `value` is not a propagator name, listing the names that are.
     pub(crate) fn unknown(value: &str) -> String {
         let names: Vec<&str> = Self::ALL.iter().map(|name| name.as_str()).collect();
-        format!("unknown propagator {value:?} ({}, none)", names.join(", "))
+        // Quoted through `Shown`: escaped, and cut however long the name.
+        let value = crate::error::Shown::new(value);
+        format!("unknown propagator {value} ({}, none)", names.join(", "))
     }
 
     /// The propagator this name stands for (this crate's strict
@@ -145,9 +150,15 @@ mod tests {
         for name in PropagatorName::ALL {
             assert_eq!(PropagatorName::parse(name.as_str()), Some(name));
         }
-        for other in ["", "none", "TraceContext", "b3 ", "w3c", "xray,"] {
+        for other in ["", "none", "b3 ", "w3c", "xray,"] {
             assert_eq!(PropagatorName::parse(other), None, "{other:?}");
         }
+        // Enum values are case-insensitive (the configuration specification).
+        assert_eq!(
+            PropagatorName::parse("TraceContext"),
+            PropagatorName::parse("tracecontext")
+        );
+        assert!(PropagatorName::parse("BAGGAGE").is_some());
     }
 
     #[test]

@@ -285,6 +285,16 @@ impl ExportMessages {
             .collect()
     }
 
+    /// How many messages so far (a mark for [`Self::since`]).
+    pub fn count(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
+    /// The messages after the first `mark`, with their level.
+    pub fn since(&self, mark: usize) -> Vec<(tracing::Level, String)> {
+        self.0.lock().unwrap().iter().skip(mark).cloned().collect()
+    }
+
     /// The warnings so far.
     pub fn warnings(&self) -> Vec<String> {
         self.0

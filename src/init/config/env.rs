@@ -5,6 +5,7 @@
 //! Every variable this crate reads is named here, once.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::time::Duration;
 
 use super::{ConfigIssue, Disabled};
@@ -193,18 +194,46 @@ pub(crate) const HOME: &str = "HOME";
 /// The temporary folder (Unix), last choice.
 pub(crate) const TMPDIR: &str = "TMPDIR";
 
+/// The environment a configuration is read from: the value of a variable,
+/// as bytes (`None`: unset).
+pub(crate) type Get<'a> = &'a dyn Fn(&str) -> Option<OsString>;
+
+/// A variable as read, before it is parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Value {
+    /// Unset or empty (the specification: empty = unset).
+    Unset,
+    /// Set, as text.
+    Text(String),
+    /// Set, but not valid UTF-8: a bad value, shown lossily (U+FFFD for the
+    /// bytes that are not UTF-8).
+    NotUtf8(String),
+}
+
+/// Why a value that is not UTF-8 cannot be used (the start of the reason).
+pub(super) const NOT_UTF8: &str = "not valid UTF-8 (shown with U+FFFD for the bytes that are not)";
+
+/// The longest reason an issue keeps, in characters (the longest this crate
+/// writes fits, with the inputs it quotes): the quoted inputs in a reason
+/// are [`Shown`] (64 characters each), but the messages of other crates
+/// (`EnvFilter`'s, the URL parser's) may quote more.
+const MAX_REASON: usize = 400;
+
 /// Reads variables, records the ones that cannot be used.
 pub(super) struct Env<'a> {
-    get: &'a dyn Fn(&str) -> Option<String>,
+    get: Get<'a>,
     issues: Vec<ConfigIssue>,
+    /// The variables reported as not UTF-8: once each, however often read.
+    not_utf8: Vec<&'static str>,
 }
 
 impl<'a> Env<'a> {
     /// Reads `get` (the process environment, or pairs given in code).
-    pub(super) fn new(get: &'a dyn Fn(&str) -> Option<String>) -> Self {
+    pub(super) fn new(get: Get<'a>) -> Self {
         Self {
             get,
             issues: Vec::new(),
+            not_utf8: Vec::new(),
         }
     }
 
@@ -213,17 +242,75 @@ impl<'a> Env<'a> {
         self.issues
     }
 
-    /// The value, `None` when unset or empty (the specification: empty = unset).
-    pub(super) fn var(&self, name: &str) -> Option<String> {
-        (self.get)(name).filter(|v| !v.trim().is_empty())
+    /// The value as it is, reporting nothing: for the callers that report a
+    /// value that is not UTF-8 themselves ([`not_utf8`](Self::not_utf8)),
+    /// because it must not fall back to anything (an endpoint, a TLS file)
+    /// or stands for more than a default (a sampler's argument).
+    pub(super) fn read(&self, name: &str) -> Value {
+        let Some(value) = (self.get)(name) else {
+            return Value::Unset;
+        };
+        match value.into_string() {
+            Ok(text) if text.trim().is_empty() => Value::Unset,
+            Ok(text) => Value::Text(text),
+            Err(bytes) => Value::NotUtf8(bytes.to_string_lossy().into_owned()),
+        }
     }
 
-    /// Reports a value that is ignored, the default taking its place.
+    /// The value, `None` when unset or empty (the specification: empty =
+    /// unset), or when it is not UTF-8: then it is reported (once), and the
+    /// default takes its place, as for any value that cannot be used.
+    pub(super) fn var(&mut self, name: &'static str) -> Option<String> {
+        self.var_or(name, "using the default")
+    }
+
+    /// [`var`](Self::var), saying what takes the place of a value that is not
+    /// UTF-8 (`instead`: "using false").
+    pub(super) fn var_or(&mut self, name: &'static str, instead: &str) -> Option<String> {
+        match self.read(name) {
+            Value::Unset => None,
+            Value::Text(text) => Some(text),
+            Value::NotUtf8(lossy) => {
+                self.not_utf8(name, &lossy, instead, None);
+                None
+            }
+        }
+    }
+
+    /// Reports `name`'s value that is not UTF-8 (`lossy`), once per
+    /// variable: `instead` says what is used instead, `disabled` what it
+    /// turns off, if anything.
+    pub(super) fn not_utf8(
+        &mut self,
+        name: &'static str,
+        lossy: &str,
+        instead: &str,
+        disabled: Option<Disabled>,
+    ) {
+        if self.not_utf8.contains(&name) {
+            return;
+        }
+        self.not_utf8.push(name);
+        let reason = format!("{NOT_UTF8}; {instead}");
+        match disabled {
+            Some(disabled) => self.disabling(name, lossy, reason, disabled),
+            None => self.issue(name, lossy, reason),
+        }
+    }
+
+    /// Reports a value that is ignored, the default taking its place. The
+    /// reason is escaped and cut as a whole (its quoted inputs should be
+    /// [`Shown`] already): no issue grows with its input.
     pub(super) fn issue(&mut self, variable: &'static str, value: &str, reason: impl Into<String>) {
+        let reason = reason.into();
+        let reason = match crate::text::shorten_untrusted(&reason, MAX_REASON) {
+            std::borrow::Cow::Borrowed(_) => reason,
+            std::borrow::Cow::Owned(shown) => shown,
+        };
         self.issues.push(ConfigIssue {
             variable,
             value: Shown::new(value),
-            reason: reason.into(),
+            reason,
             disables: None,
         });
     }
@@ -249,7 +336,7 @@ impl<'a> Env<'a> {
 
     /// A boolean when set to one (anything else is reported and skipped).
     pub(super) fn opt_bool(&mut self, name: &'static str) -> Option<bool> {
-        let value = self.var(name)?;
+        let value = self.var_or(name, "using false")?;
         match value.trim().to_ascii_lowercase().as_str() {
             "true" => Some(true),
             "false" => Some(false),
@@ -358,8 +445,17 @@ impl<'a> Env<'a> {
     /// With `secret` (headers: API keys), the values are masked in the issue
     /// ([`mask_pairs`]).
     pub(super) fn pairs(&mut self, name: &'static str, secret: bool) -> Vec<(String, String)> {
-        let Some(value) = self.var(name) else {
-            return Vec::new();
+        let value = match self.read(name) {
+            Value::Unset => return Vec::new(),
+            Value::Text(value) => value,
+            Value::NotUtf8(lossy) => {
+                let shown = match secret {
+                    true => mask_pairs(&lossy),
+                    false => lossy,
+                };
+                self.not_utf8(name, &shown, "the whole value is ignored", None);
+                return Vec::new();
+            }
         };
         match parse_pairs(&value, secret) {
             Ok(pairs) => pairs,
@@ -402,32 +498,34 @@ pub(crate) fn parse_pairs(value: &str, secret: bool) -> Result<Vec<(String, Stri
         if member.trim().is_empty() {
             continue;
         }
-        let shown = match secret {
-            true => mask_pairs(member),
-            false => member.trim().to_string(),
+        // Quoted through `Shown`: escaped, and cut however long the member.
+        let shown = || match secret {
+            true => Shown::new(&mask_pairs(member)),
+            false => Shown::new(member.trim()),
         };
         let (key, val) = member.split_once('=').ok_or_else(|| match secret {
             true => "a member has no '=' (a header is written name=value)".to_string(),
-            false => format!("member {shown:?} has no '='"),
+            false => format!("member {} has no '='", shown()),
         })?;
         let key = percent_decode(key.trim(), NotUtf8::Reject).ok_or("invalid percent-encoding")?;
         let val = percent_decode(val.trim(), NotUtf8::Reject).ok_or("invalid percent-encoding")?;
         if key.is_empty() {
-            return Err(format!("member {shown:?} has an empty key"));
+            return Err(format!("member {} has an empty key", shown()));
         }
         out.push((key, val));
     }
     Ok(out)
 }
 
-/// The process environment.
-pub(crate) fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+/// The process environment, as bytes: a value that is not UTF-8 is read
+/// (and reported as a bad value), never taken as unset.
+pub(crate) fn process_env(name: &str) -> Option<OsString> {
+    std::env::var_os(name)
 }
 
 /// An environment given as pairs (for tests and other configuration sources).
 pub(crate) fn map_env(
-    vars: HashMap<String, String>,
-) -> impl Fn(&str) -> Option<String> + Send + Sync {
+    vars: HashMap<String, OsString>,
+) -> impl Fn(&str) -> Option<OsString> + Send + Sync {
     move |name| vars.get(name).cloned()
 }

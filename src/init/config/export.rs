@@ -5,14 +5,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::env::{
-    mask_pairs, Env, HOME, OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_ENDPOINT,
-    OTEL_EXPORTER_OTLP_GRPC_ENDPOINT_DEFAULT, OTEL_EXPORTER_OTLP_HEADERS,
-    OTEL_EXPORTER_OTLP_HTTP_TRACES_ENDPOINT_DEFAULT, OTEL_EXPORTER_OTLP_LOGS_COMPRESSION,
-    OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TIMEOUT,
-    OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT, OTEL_EXPORTER_OTLP_TRACES_COMPRESSION,
-    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_HEADERS,
-    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, OTEL_LOGS_EXPORTER,
-    OTEL_TRACES_EXPORTER, TMPDIR, XDG_STATE_HOME,
+    mask_pairs, Env, Value, HOME, NOT_UTF8, OTEL_EXPORTER_OTLP_COMPRESSION,
+    OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_GRPC_ENDPOINT_DEFAULT,
+    OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_HTTP_TRACES_ENDPOINT_DEFAULT,
+    OTEL_EXPORTER_OTLP_LOGS_COMPRESSION, OTEL_EXPORTER_OTLP_LOGS_ENDPOINT,
+    OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT,
+    OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+    OTEL_EXPORTER_OTLP_TRACES_HEADERS, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+    OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, OTEL_LOGS_EXPORTER, OTEL_TRACES_EXPORTER, TMPDIR,
+    XDG_STATE_HOME,
 };
 use super::env::{
     OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
@@ -26,6 +27,7 @@ use super::{
     redact_url, Disabled, OtlpCompression, OtlpConfig, OtlpProtocol, OtlpTls, Overrides,
     TracesExporter,
 };
+use crate::error::Shown;
 use crate::init::sink::{current_uid, Uid};
 
 /// What [`resolve`] decides.
@@ -45,15 +47,16 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
     // generic one is a base URL to which HTTP appends `v1/traces`. The first
     // one set decides: an unusable one is never replaced by another (the
     // next one, or the default), which would send the spans, and the headers
-    // with their API keys, to an address the user did not name.
+    // with their API keys, to an address the user did not name. A value
+    // that is not UTF-8 is one that cannot be used: it decides too.
     let given = match &over.otlp_endpoint {
-        Some(url) => Some(("ObservabilityBuilder::otlp_endpoint", url.clone(), true)),
+        Some(url) => Some(("ObservabilityBuilder::otlp_endpoint", Ok(url.clone()), true)),
         None => [
             (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, true),
             (OTEL_EXPORTER_OTLP_ENDPOINT, false),
         ]
         .into_iter()
-        .find_map(|(name, per_signal)| Some((name, env.var(name)?, per_signal))),
+        .find_map(|(name, per_signal)| Some((name, endpoint_value(env, name)?, per_signal))),
     };
     let endpoint_set = given.is_some();
     let generic_insecure = env.opt_bool(OTEL_EXPORTER_OTLP_INSECURE);
@@ -61,7 +64,7 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
         env,
         over,
         (OTEL_EXPORTER_OTLP_TRACES_INSECURE, generic_insecure),
-        given.as_ref().map(|(_, url, _)| url.as_str()),
+        given.as_ref().and_then(|(_, url, _)| url.as_deref().ok()),
         protocol,
     );
     // (variable, value, why) of an endpoint that cannot be used.
@@ -74,10 +77,19 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
             }
         },
         Some((name, value, per_signal)) => {
-            let value = with_scheme(value.trim(), protocol, insecure);
-            if let Err(reason) = check_endpoint(&value) {
-                unusable = Some((name, value.clone(), reason));
-            }
+            let value = match value {
+                Ok(value) => {
+                    let value = with_scheme(value.trim(), protocol, insecure);
+                    if let Err(reason) = check_endpoint(&value) {
+                        unusable = Some((name, value.clone(), reason));
+                    }
+                    value
+                }
+                Err(lossy) => {
+                    unusable = Some((name, lossy.clone(), NOT_UTF8.to_string()));
+                    lossy
+                }
+            };
             match (per_signal, protocol) {
                 (false, OtlpProtocol::HttpProtobuf) => {
                     format!("{}/v1/traces", value.trim_end_matches('/'))
@@ -91,27 +103,36 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
     let logs_given = match &over.otlp_logs_endpoint {
         Some(url) => Some((
             "ObservabilityBuilder::otlp_logs_endpoint",
-            url.trim().to_string(),
+            Ok(url.trim().to_string()),
         )),
-        None => env
-            .var(OTEL_EXPORTER_OTLP_LOGS_ENDPOINT)
-            .map(|v| (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, v.trim().to_string())),
+        None => endpoint_value(env, OTEL_EXPORTER_OTLP_LOGS_ENDPOINT).map(|v| {
+            (
+                OTEL_EXPORTER_OTLP_LOGS_ENDPOINT,
+                v.map(|v| v.trim().to_string()),
+            )
+        }),
     };
     let logs_insecure = insecure_of(
         env,
         over,
         (OTEL_EXPORTER_OTLP_LOGS_INSECURE, generic_insecure),
-        logs_given.as_ref().map(|(_, url)| url.as_str()),
+        logs_given.as_ref().and_then(|(_, url)| url.as_deref().ok()),
         protocol,
     );
     let (logs_endpoint, logs_unusable, logs_derived) = match logs_given {
-        Some((name, value)) => {
+        Some((name, Ok(value))) => {
             let value = with_scheme(&value, protocol, logs_insecure);
             let bad = check_endpoint(&value)
                 .err()
                 .map(|reason| (name, value.clone(), reason));
             (value, bad, false)
         }
+        // Not the traces' endpoint instead: the logs go nowhere.
+        Some((name, Err(lossy))) => (
+            lossy.clone(),
+            Some((name, lossy, NOT_UTF8.to_string())),
+            false,
+        ),
         None => {
             let derived = match protocol {
                 OtlpProtocol::Grpc => endpoint.clone(),
@@ -148,7 +169,7 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
         .or(generic)
         .unwrap_or_default();
 
-    let (tls, tls_names) = tls_files(
+    let (tls, tls_names, tls_not_utf8) = tls_files(
         env,
         over,
         [
@@ -157,7 +178,7 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
             OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY,
         ],
     );
-    let (logs_tls, logs_tls_names) = tls_files(
+    let (logs_tls, logs_tls_names, logs_tls_not_utf8) = tls_files(
         env,
         over,
         [
@@ -215,9 +236,7 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
     if traces_exporter == TracesExporter::Otlp
         && !check_tls(
             env,
-            &endpoint,
-            &tls,
-            tls_names,
+            (&endpoint, &tls, tls_names, &tls_not_utf8),
             Disabled::SpanExport,
             &mut reported,
         )
@@ -228,14 +247,28 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
         && cfg!(feature = "logs")
         && !check_tls(
             env,
-            &logs_endpoint,
-            &logs_tls,
-            logs_tls_names,
+            (
+                &logs_endpoint,
+                &logs_tls,
+                logs_tls_names,
+                &logs_tls_not_utf8,
+            ),
             Disabled::LogExport,
             &mut reported,
         )
     {
         logs_otlp = false;
+    }
+    // A TLS path that is not UTF-8 is reported even where no export reads it.
+    for (setting, lossy) in tls_not_utf8.iter().chain(&logs_tls_not_utf8) {
+        if !reported.contains(setting) {
+            reported.push(setting);
+            env.issue(
+                setting,
+                lossy,
+                format!("{NOT_UTF8}; ignored (no OTLP export uses it)"),
+            );
+        }
     }
     Export {
         traces_exporter,
@@ -265,8 +298,8 @@ fn protocol(env: &mut Env<'_>, over: &Overrides) -> OtlpProtocol {
         ]
         .into_iter()
         .find_map(|name| {
-            let value = env.var(name)?;
-            let parsed = OtlpProtocol::parse(value.trim());
+            let value = env.var_or(name, "using http/protobuf")?;
+            let parsed = OtlpProtocol::parse(&value.trim().to_ascii_lowercase());
             if parsed.is_none() {
                 env.issue(
                     name,
@@ -283,8 +316,15 @@ fn protocol(env: &mut Env<'_>, over: &Overrides) -> OtlpProtocol {
 /// Headers: generic, then per-signal, then the builder's, a later one
 /// replacing an earlier one of the same name. Their values are secrets:
 /// masked wherever they are shown.
+///
+/// The headers that HTTP refuses are reported once per source, with their
+/// count and the first one (its name only), in time linear in the value's
+/// length whatever their number.
 fn headers(env: &mut Env<'_>, over: &Overrides) -> Vec<(String, String)> {
-    let mut headers: Vec<(String, String)> = Vec::new();
+    const BUILDER: &str = "ObservabilityBuilder::otlp_header";
+    // Each header's slot: `None` once a later one of the same name replaced it.
+    let mut slots: Vec<Option<(String, String)>> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let sources = [
         (
             OTEL_EXPORTER_OTLP_HEADERS,
@@ -294,12 +334,12 @@ fn headers(env: &mut Env<'_>, over: &Overrides) -> Vec<(String, String)> {
             OTEL_EXPORTER_OTLP_TRACES_HEADERS,
             env.pairs(OTEL_EXPORTER_OTLP_TRACES_HEADERS, true),
         ),
-        (
-            "ObservabilityBuilder::otlp_header",
-            over.otlp_headers.clone(),
-        ),
+        (BUILDER, over.otlp_headers.clone()),
     ];
     for (source, pairs) in sources {
+        // The first refused header (its name, what is wrong), and how many.
+        let mut refused: Option<(String, &str)> = None;
+        let mut count = 0usize;
         for (k, v) in pairs {
             let what = match (
                 http::HeaderName::from_bytes(k.as_bytes()),
@@ -310,24 +350,33 @@ fn headers(env: &mut Env<'_>, over: &Overrides) -> Vec<(String, String)> {
                 (_, Err(_)) => Some("value"),
             };
             if let Some(what) = what {
-                let shown = match env.var(source) {
-                    Some(value) => mask_pairs(&value),
-                    None => format!("{k}=***"),
-                };
-                env.issue(
-                    source,
-                    &shown,
-                    format!(
-                        "header {k:?}: its {what} is not valid in HTTP; that header is not sent"
-                    ),
-                );
+                count += 1;
+                refused.get_or_insert((k, what));
                 continue;
             }
-            headers.retain(|(key, _)| *key != k);
-            headers.push((k, v));
+            if let Some(old) = index.insert(k.clone(), slots.len()) {
+                slots[old] = None;
+            }
+            slots.push(Some((k, v)));
+        }
+        if let Some((name, what)) = refused {
+            // The value as set (masked), or, for the builder's, the first one.
+            let shown = match source {
+                BUILDER => format!("{name}=***"),
+                _ => match env.read(source) {
+                    Value::Text(value) => mask_pairs(&value),
+                    _ => format!("{name}=***"),
+                },
+            };
+            let first = Shown::new(&name);
+            let reason = match count {
+                1 => format!("header {first}: its {what} is not valid in HTTP; that header is not sent"),
+                n => format!("{n} headers are not valid in HTTP, the first {first} (its {what}); those headers are not sent"),
+            };
+            env.issue(source, &shown, reason);
         }
     }
-    headers
+    slots.into_iter().flatten().collect()
 }
 
 /// The request deadline: the builder's, else per-signal, then generic, then
@@ -402,23 +451,35 @@ pub(super) fn scheme(url: &str) -> Option<&'static str> {
 }
 
 /// One signal's TLS files, each the builder's, else the per-signal variable,
-/// else the generic one; and where each came from.
+/// else the generic one; where each came from; and the settings whose path
+/// is not UTF-8 (each with its lossy form): such a path decides, as any
+/// other (the generic variable is not used instead), and is refused by
+/// [`check_tls`].
 fn tls_files(
     env: &mut Env<'_>,
     over: &Overrides,
     [certificate, client_certificate, client_key]: [&'static str; 3],
-) -> (OtlpTls, TlsNames) {
-    let pick = |given: &Option<PathBuf>,
-                method: &'static str,
-                own: &'static str,
-                generic: &'static str| {
-        match given {
-            Some(path) => (Some(path.clone()), method),
-            None => [own, generic]
-                .into_iter()
-                .find_map(|name| Some((Some(PathBuf::from(env.var(name)?.trim())), name)))
-                .unwrap_or((None, generic)),
+) -> (OtlpTls, TlsNames, Vec<(&'static str, String)>) {
+    let mut not_utf8 = Vec::new();
+    let mut pick = |given: &Option<PathBuf>,
+                    method: &'static str,
+                    own: &'static str,
+                    generic: &'static str| {
+        if let Some(path) = given {
+            return (Some(path.clone()), method);
         }
+        for name in [own, generic] {
+            match env.read(name) {
+                Value::Unset => continue,
+                Value::Text(path) => return (Some(PathBuf::from(path.trim())), name),
+                // Not a path to read: `check_tls` refuses it.
+                Value::NotUtf8(lossy) => {
+                    not_utf8.push((name, lossy));
+                    return (None, name);
+                }
+            }
+        }
+        (None, generic)
     };
     let (certificate, certificate_name) = pick(
         &over.otlp_tls.certificate,
@@ -449,7 +510,17 @@ fn tls_files(
             client_certificate: client_certificate_name,
             client_key: client_key_name,
         },
+        not_utf8,
     )
+}
+
+/// The builder method that takes the path `setting` names, as a `PathBuf`.
+fn tls_method(setting: &str) -> &'static str {
+    match setting {
+        s if s.ends_with("CLIENT_CERTIFICATE") => "ObservabilityBuilder::otlp_client_certificate",
+        s if s.ends_with("CLIENT_KEY") => "ObservabilityBuilder::otlp_client_key",
+        _ => "ObservabilityBuilder::otlp_certificate",
+    }
 }
 
 /// Where each TLS file came from (a variable, or a builder method).
@@ -465,11 +536,13 @@ pub(crate) struct TlsNames {
 /// that matches (else the export is disabled, and the issue names the
 /// setting and the path, never the content); for an `http://` one, files
 /// given are reported as unused (once per setting, in `reported`).
+///
+/// A path that is not UTF-8 (`not_utf8`, from [`tls_files`]) is refused
+/// like a file that cannot be read: the export is disabled, never run with
+/// the system's roots or without the client certificate instead.
 fn check_tls(
     env: &mut Env<'_>,
-    endpoint: &str,
-    tls: &OtlpTls,
-    names: TlsNames,
+    (endpoint, tls, names, not_utf8): (&str, &OtlpTls, TlsNames, &[(&'static str, String)]),
     disabled: Disabled,
     reported: &mut Vec<&'static str>,
 ) -> bool {
@@ -477,7 +550,41 @@ fn check_tls(
         Disabled::SpanExport => "span",
         _ => "log record",
     };
-    if !super::is_https(endpoint) {
+    let https = super::is_https(endpoint);
+    for (setting, lossy) in not_utf8 {
+        match https {
+            // One issue per export it disables, as for a file that cannot
+            // be read (the generic variable may disable both).
+            true => {
+                if !reported.contains(setting) {
+                    reported.push(setting);
+                }
+                env.disabling(
+                    setting,
+                    lossy,
+                    format!(
+                        "{NOT_UTF8}: this crate reads the variable as text; give such a path in code ({}, which takes a PathBuf); {kind} export is disabled: no {kind} is sent without the TLS settings given",
+                        tls_method(setting)
+                    ),
+                    disabled,
+                );
+                return false;
+            }
+            false if reported.contains(setting) => {}
+            false => {
+                reported.push(setting);
+                env.issue(
+                    setting,
+                    lossy,
+                    format!(
+                        "{NOT_UTF8}; not used anyway: the {kind} endpoint {} is plain text (http://)",
+                        Shown::new(&redact_url(endpoint))
+                    ),
+                );
+            }
+        }
+    }
+    if !https {
         let given = [
             (names.certificate, &tls.certificate),
             (names.client_certificate, &tls.client_certificate),
@@ -492,7 +599,7 @@ fn check_tls(
                         &path.display().to_string(),
                         format!(
                             "not used: the {kind} endpoint {} is plain text (http://); TLS needs https://",
-                            redact_url(endpoint)
+                            Shown::new(&redact_url(endpoint))
                         ),
                     );
                 }
@@ -526,7 +633,7 @@ fn check_tls(
                         Some(problem) => format!(" ({problem})"),
                         None => String::new(),
                     },
-                    redact_url(endpoint)
+                    Shown::new(&redact_url(endpoint))
                 ),
             );
         }
@@ -536,8 +643,8 @@ fn check_tls(
 
 /// The compression `name` sets, if it is set to a known one.
 fn compression_of(env: &mut Env<'_>, name: &'static str) -> Option<OtlpCompression> {
-    let value = env.var(name)?;
-    let parsed = OtlpCompression::parse(value.trim());
+    let value = env.var_or(name, "it is skipped")?;
+    let parsed = OtlpCompression::parse(&value.trim().to_ascii_lowercase());
     if parsed.is_none() {
         env.issue(name, &value, "expected gzip or none; it is skipped");
     }
@@ -558,7 +665,13 @@ fn traces_exporter(
         Some(e) => e.clone(),
         None => {
             let chosen = env.var(OTEL_TRACES_EXPORTER).and_then(|value| {
-                let first = value.split(',').next().unwrap_or("").trim().to_string();
+                // Enum values are case-insensitive (the configuration specification).
+                let first = value
+                    .split(',')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
                 match first.as_str() {
                     "otlp" => Some(TracesExporter::Otlp),
                     "console" => Some(TracesExporter::Console),
@@ -590,9 +703,16 @@ fn traces_exporter(
 
 /// Whether log records go over OTLP: `OTEL_LOGS_EXPORTER`, else when spans do.
 fn logs_exporter(env: &mut Env<'_>, traces_exporter: &TracesExporter) -> bool {
-    match env.var(OTEL_LOGS_EXPORTER) {
+    match env.var_or(OTEL_LOGS_EXPORTER, "log lines go to standard output only") {
         None => *traces_exporter == TracesExporter::Otlp,
-        Some(value) => match value.split(',').next().unwrap_or("").trim() {
+        Some(value) => match value
+            .split(',')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "otlp" => true,
             "none" | "console" => false,
             _ => {
@@ -604,6 +724,17 @@ fn logs_exporter(env: &mut Env<'_>, traces_exporter: &TracesExporter) -> bool {
                 false
             }
         },
+    }
+}
+
+/// An endpoint variable as set: `Err` with its lossy form when it is not
+/// UTF-8, which the caller reports as an endpoint that cannot be used (it
+/// must not fall back to another one). `None`: unset or empty.
+fn endpoint_value(env: &Env<'_>, name: &'static str) -> Option<Result<String, String>> {
+    match env.read(name) {
+        Value::Unset => None,
+        Value::Text(value) => Some(Ok(value)),
+        Value::NotUtf8(lossy) => Some(Err(lossy)),
     }
 }
 
@@ -621,7 +752,12 @@ pub(super) fn check_endpoint(url: &str) -> Result<(), String> {
 
 /// `<folder>/<service>.spans.jsonl`, the folder chosen by [`spans_dir`] from
 /// the configuration's environment (so `env_vars` can move it).
-fn default_spans_file(env: &Env<'_>, service: &str) -> PathBuf {
+///
+/// A folder variable (`XDG_STATE_HOME`, `HOME`, `TMPDIR`) that is not UTF-8
+/// is reported, and the next candidate folder is used, as for a relative
+/// one: each candidate is a folder of the user's own, checked when the file
+/// is opened, so nothing goes where nobody pointed it.
+fn default_spans_file(env: &mut Env<'_>, service: &str) -> PathBuf {
     let safe: String = service
         .chars()
         .map(|c| {
@@ -634,16 +770,27 @@ fn default_spans_file(env: &Env<'_>, service: &str) -> PathBuf {
         .collect();
     // `TMPDIR` as `std::env::temp_dir` reads it on Unix, but from this environment.
     let tmp = env
-        .var(TMPDIR)
+        .var_or(
+            TMPDIR,
+            "ignored: the spans file's folder, when it is the temporary one, is under /tmp",
+        )
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
         .unwrap_or_else(|| match cfg!(unix) {
             true => PathBuf::from("/tmp"),
             false => std::env::temp_dir(),
         });
+    let xdg_state_home = env.var_or(
+        XDG_STATE_HOME,
+        "ignored: the spans file's folder is the next candidate ($HOME/.local/state/distributed-tracing, else the temporary folder)",
+    );
+    let home = env.var_or(
+        HOME,
+        "ignored: the spans file's folder is the next candidate (the temporary folder)",
+    );
     let dir = spans_dir(
-        env.var(XDG_STATE_HOME).as_deref(),
-        env.var(HOME).as_deref(),
+        xdg_state_home.as_deref(),
+        home.as_deref(),
         &|p| p.is_dir(),
         &tmp,
         &|| current_uid().ok(),

@@ -413,9 +413,12 @@ pub struct ConfigIssue {
     /// The environment variable, or the builder method for a value given in
     /// code (`ObservabilityBuilder::otlp_endpoint`).
     pub variable: &'static str,
-    /// Its value (shortened if long; credentials and header values masked).
+    /// Its value (shortened if long and escaped, see [`Shown`]; credentials
+    /// and header values masked; a value that is not UTF-8 shown with U+FFFD
+    /// for the bytes that are not).
     pub value: Shown,
-    /// Why it cannot be used, and what is used instead.
+    /// Why it cannot be used, and what is used instead: a few hundred
+    /// characters at most, the input it quotes escaped and shortened.
     pub reason: String,
     /// What this value turns off, if anything: an OTLP endpoint that cannot be
     /// used as given disables the export that would use it rather than send to
@@ -449,7 +452,10 @@ impl fmt::Display for Disabled {
 
 impl fmt::Display for ConfigIssue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={}: {}", self.variable, self.value, self.reason)
+        // The reason is escaped where it is made (`Env::issue`); again here,
+        // at no cost when there is nothing to escape.
+        let reason = crate::text::escape_untrusted(&self.reason);
+        write!(f, "{}={}: {reason}", self.variable, self.value)
     }
 }
 
@@ -459,12 +465,12 @@ impl ConfigIssue {
     ///
     /// The message quotes the value (`OTEL_TRACES_SAMPLER="bogus": ...`), so a
     /// text line shows where it starts and ends; the `value` field is the bare
-    /// string (control characters escaped), so that a JSON line carries
-    /// `"value":"bogus"`, quoted once.
+    /// string ([`Shown::as_str`]: control, bidirectional and line separator
+    /// characters escaped), so that a JSON line carries `"value":"bogus"`,
+    /// quoted once. Nothing of the input reaches either raw.
     pub(crate) fn log(&self) {
         const TARGET: &str = "distributed_tracing::init";
-        let value = escape_control(self.value.as_str());
-        let value: &str = &value;
+        let value = self.value.as_str();
         match self.disables {
             Some(disabled) => tracing::error!(
                 target: TARGET,
@@ -481,23 +487,6 @@ impl ConfigIssue {
             ),
         }
     }
-}
-
-/// `value` with its control characters escaped (`\n`, `\u{1b}`): a value
-/// logged as a field cannot break a text line or forge another one.
-fn escape_control(value: &str) -> std::borrow::Cow<'_, str> {
-    if !value.chars().any(char::is_control) {
-        return value.into();
-    }
-    value
-        .chars()
-        .flat_map(|c| {
-            let escaped = c.is_control().then(|| c.escape_default());
-            let plain = (!c.is_control()).then_some(c);
-            escaped.into_iter().flatten().chain(plain)
-        })
-        .collect::<String>()
-        .into()
 }
 
 impl From<ConfigIssue> for Error {
@@ -602,9 +591,12 @@ pub(crate) struct LimitOverrides {
     pub(crate) link_attribute_count: Option<u32>,
 }
 
-/// An URL as this crate shows it (log lines, `Debug`, errors): its userinfo
-/// (`user:password@`) replaced by `REDACTED:REDACTED@`, as the OpenTelemetry
-/// semantic conventions ask for `url.full`; the rest as given.
+/// An URL as this crate shows it (log lines, `Debug`, errors, the
+/// destination every export warning names): its userinfo (`user:password@`)
+/// replaced by `REDACTED:REDACTED@`, as the OpenTelemetry semantic
+/// conventions ask for `url.full`; then escaped and cut after
+/// [`MAX_URL_SHOWN`] characters (`…` marks the cut), as any outside text this
+/// crate quotes.
 ///
 /// It works on any string, a valid URL or not (it also shows values that were
 /// refused): the userinfo is everything between `://` (or the start) and the
@@ -612,12 +604,30 @@ pub(crate) struct LimitOverrides {
 /// than the userinfo, never less: a password holding `/`, `?` or `#` is still
 /// hidden whole.
 pub(crate) fn redact_url(url: &str) -> String {
-    let start = url.find("://").map_or(0, |i| i + 3);
-    match url[start..].rfind('@') {
-        Some(at) => format!("{}REDACTED:REDACTED{}", &url[..start], &url[start + at..]),
-        None => url.to_string(),
-    }
+    // After the scheme's `://`: only a scheme may stand before it (a `://`
+    // later in a URL without one, in its query say, does not start it).
+    let start = match url.find("://") {
+        Some(i) if is_scheme(&url[..i]) => i + 3,
+        _ => 0,
+    };
+    // Redacted before it is cut: a password past the cut is hidden too.
+    let redacted = match url[start..].rfind('@') {
+        Some(at) => format!("{}REDACTED:REDACTED{}", &url[..start], &url[start + at..]).into(),
+        None => std::borrow::Cow::Borrowed(url),
+    };
+    crate::text::shorten_untrusted(&redacted, MAX_URL_SHOWN).into_owned()
 }
+
+/// Whether `s` is an URL scheme (RFC 3986 §3.1: a letter, then letters,
+/// digits, `+`, `-` and `.`).
+fn is_scheme(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// The characters of an URL [`redact_url`] shows, at most.
+pub(crate) const MAX_URL_SHOWN: usize = 256;
 
 /// Whether an endpoint URL is `https://` (the scheme in any case).
 pub(crate) fn is_https(url: &str) -> bool {

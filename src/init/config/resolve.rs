@@ -4,7 +4,7 @@
 //! one is the error of a strict start-up): it is kept as it was.
 
 use super::env::{
-    process_env, Env, DD_ENV, DD_SERVICE, DD_VERSION, DISTRIBUTED_TRACING_LOG_FORMAT,
+    process_env, Env, Get, DD_ENV, DD_SERVICE, DD_VERSION, DISTRIBUTED_TRACING_LOG_FORMAT,
     DISTRIBUTED_TRACING_MAX_EXPORT_BYTES, DISTRIBUTED_TRACING_MAX_QUEUE_BYTES,
     DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES, OTEL_ATTRIBUTE_COUNT_LIMIT,
     OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, OTEL_BSP_EXPORT_TIMEOUT, OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
@@ -24,7 +24,7 @@ use crate::logging::DatadogTags;
 
 impl EffectiveConfig {
     /// Resolves the configuration from `get` (an environment) and `over`.
-    pub(crate) fn resolve(get: &dyn Fn(&str) -> Option<String>, over: &Overrides) -> Self {
+    pub(crate) fn resolve(get: Get<'_>, over: &Overrides) -> Self {
         let mut env = Env::new(get);
         let sdk_disabled = env.bool(OTEL_SDK_DISABLED);
         let (service_name, resource_attributes) = resource(&mut env, over);
@@ -38,7 +38,7 @@ impl EffectiveConfig {
         let span_limits = span_limits(&mut env, &over.limits);
         let log_filter = log_filter(&mut env);
         let log_format = log_format(&mut env);
-        let datadog = datadog(&env, &service_name, &resource_attributes);
+        let datadog = datadog(&mut env, &service_name, &resource_attributes);
         let log_format = log_format.map(|name| name.format(&datadog));
         let spans_file_max_bytes = over
             .spans_file_max_bytes
@@ -76,7 +76,12 @@ fn resource(env: &mut Env<'_>, over: &Overrides) -> (String, Vec<(String, String
     let service_name = over
         .service_name
         .clone()
-        .or_else(|| env.var(OTEL_SERVICE_NAME))
+        .or_else(|| {
+            env.var_or(
+                OTEL_SERVICE_NAME,
+                "ignored: service.name is OTEL_RESOURCE_ATTRIBUTES' one, else unknown_service:<executable>",
+            )
+        })
         .or(from_attributes)
         .unwrap_or_else(default_service_name);
     resource_attributes.extend(over.resource_attributes.iter().cloned());
@@ -182,17 +187,41 @@ fn span_limits(env: &mut Env<'_>, limits: &LimitOverrides) -> SpanLimitsConfig {
 }
 
 /// The log filter of the process environment, as [`log_filter`] resolves
-/// it, for `setup_trace_logging`, which reports nothing.
+/// it, for `setup_trace_logging`: a bad value (one that is not UTF-8
+/// included) is `info` there as here, and reported by
+/// [`report_outside_init`] (on standard error: the subscriber it is for is
+/// not installed yet).
 pub(crate) fn log_filter_from_env() -> String {
-    log_filter(&mut Env::new(&process_env))
+    let mut env = Env::new(&process_env);
+    let filter = log_filter(&mut env);
+    report_outside_init(env);
+    filter
+}
+
+/// Reports the issues of `env` for the functions that read the process
+/// environment outside `init_observability` (which has its own report): to
+/// the current `tracing` subscriber as `init` logs them, else, before any is
+/// installed, on standard error (a [`ConfigIssue`](super::ConfigIssue)'s
+/// `Display` is escaped and bounded).
+fn report_outside_init(env: Env<'_>) {
+    let no_subscriber =
+        tracing::dispatcher::get_default(|d| d.is::<tracing::subscriber::NoSubscriber>());
+    for issue in env.into_issues() {
+        match no_subscriber {
+            true => eprintln!("distributed-tracing: ignored configuration {issue}"),
+            false => issue.log(),
+        }
+    }
 }
 
 /// The log filter: `RUST_LOG` when `EnvFilter` accepts it, else `info`.
 fn log_filter(env: &mut Env<'_>) -> String {
-    match env.var(RUST_LOG) {
-        Some(value) => match tracing_subscriber::EnvFilter::try_new(&value) {
+    match env.var_or(RUST_LOG, "using info") {
+        Some(value) => match crate::logging::parse_filter(&value) {
             Ok(_) => value,
             Err(e) => {
+                // `EnvFilter`'s message may quote the value: escaped and
+                // cut with the reason (`Env::issue`).
                 env.issue(RUST_LOG, &value, format!("{e}; using {RUST_LOG_DEFAULT}"));
                 RUST_LOG_DEFAULT.to_string()
             }
@@ -203,19 +232,18 @@ fn log_filter(env: &mut Env<'_>) -> String {
 
 /// `DISTRIBUTED_TRACING_LOG_FORMAT`.
 fn log_format(env: &mut Env<'_>) -> Option<LogFormatName> {
-    env.var(DISTRIBUTED_TRACING_LOG_FORMAT).and_then(|value| {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "text" => Some(LogFormatName::Text),
-            "json" => Some(LogFormatName::Json),
-            "datadog" => Some(LogFormatName::Datadog),
-            _ => {
-                env.issue(
-                    DISTRIBUTED_TRACING_LOG_FORMAT,
-                    &value,
-                    "expected text, json or datadog; using text",
-                );
-                None
-            }
+    let value = env.var_or(DISTRIBUTED_TRACING_LOG_FORMAT, "using text");
+    value.and_then(|value| match value.trim().to_ascii_lowercase().as_str() {
+        "text" => Some(LogFormatName::Text),
+        "json" => Some(LogFormatName::Json),
+        "datadog" => Some(LogFormatName::Datadog),
+        _ => {
+            env.issue(
+                DISTRIBUTED_TRACING_LOG_FORMAT,
+                &value,
+                "expected text, json or datadog; using text",
+            );
+            None
         }
     })
 }
@@ -224,7 +252,7 @@ fn log_format(env: &mut Env<'_>) -> Option<LogFormatName> {
 /// else the resource's `service.name`, `deployment.environment.name` (or
 /// `deployment.environment`) and `service.version`.
 fn datadog(
-    env: &Env<'_>,
+    env: &mut Env<'_>,
     service_name: &str,
     resource_attributes: &[(String, String)],
 ) -> DatadogConfig {
@@ -244,15 +272,28 @@ fn datadog(
 }
 
 /// `DD_SERVICE`, `DD_ENV` and `DD_VERSION` as set (each `None` when unset
-/// or empty): read here only.
-fn datadog_vars(env: &Env<'_>) -> (Option<String>, Option<String>, Option<String>) {
-    (env.var(DD_SERVICE), env.var(DD_ENV), env.var(DD_VERSION))
+/// or empty, or not UTF-8: reported, and the fallback used): read here only.
+fn datadog_vars(env: &mut Env<'_>) -> (Option<String>, Option<String>, Option<String>) {
+    (
+        env.var_or(DD_SERVICE, "ignored: dd.service is service.name"),
+        env.var_or(
+            DD_ENV,
+            "ignored: dd.env is the resource's deployment.environment.name, if any",
+        ),
+        env.var_or(
+            DD_VERSION,
+            "ignored: dd.version is the resource's service.version, if any",
+        ),
+    )
 }
 
 /// The tags the process environment sets, without the resource's fallbacks,
-/// for [`DatadogTags::from_env`].
+/// for [`DatadogTags::from_env`]; a value that is not UTF-8 is left out and
+/// reported by [`report_outside_init`].
 pub(crate) fn datadog_tags_from_env() -> DatadogTags {
-    let (service, env, version) = datadog_vars(&Env::new(&process_env));
+    let mut vars = Env::new(&process_env);
+    let (service, env, version) = datadog_vars(&mut vars);
+    report_outside_init(vars);
     let mut tags = DatadogTags::default();
     if let Some(service) = service {
         tags = tags.service(service);

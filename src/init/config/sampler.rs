@@ -4,12 +4,13 @@
 use std::time::Duration;
 
 use super::env::{
-    Env, JAEGER_REMOTE_ENDPOINT_DEFAULT, JAEGER_REMOTE_INITIAL_SAMPLING_RATE_DEFAULT,
+    Env, Value, JAEGER_REMOTE_ENDPOINT_DEFAULT, JAEGER_REMOTE_INITIAL_SAMPLING_RATE_DEFAULT,
     JAEGER_REMOTE_POLLING_INTERVAL_DEFAULT, OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG,
     OTEL_TRACES_SAMPLER_ARG_RATIO_DEFAULT,
 };
 use super::export::{check_endpoint, scheme};
 use super::{redact_url, Disabled, Overrides, SamplerConfig};
+use crate::error::Shown;
 
 /// What an unusable Jaeger sampling endpoint leads to.
 const REMOTE_SAMPLER_DISABLED: &str = "the Jaeger remote sampler is disabled (no request goes to a sampling endpoint you did not name): parentbased_always_on samples instead";
@@ -48,7 +49,7 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides) -> SamplerConfig {
 }
 
 fn ratio_arg(env: &mut Env<'_>) -> f64 {
-    let Some(value) = env.var(OTEL_TRACES_SAMPLER_ARG) else {
+    let Some(value) = env.var_or(OTEL_TRACES_SAMPLER_ARG, "using 1.0") else {
         return OTEL_TRACES_SAMPLER_ARG_RATIO_DEFAULT;
     };
     match value.trim().parse::<f64>() {
@@ -66,24 +67,51 @@ fn ratio_arg(env: &mut Env<'_>) -> f64 {
 
 /// Reports `OTEL_TRACES_SAMPLER_ARG` set for a sampler that takes none (`why`).
 fn unused_arg(env: &mut Env<'_>, why: &str) {
-    if let Some(value) = env.var(OTEL_TRACES_SAMPLER_ARG) {
-        env.issue(
+    match env.read(OTEL_TRACES_SAMPLER_ARG) {
+        Value::Unset => {}
+        Value::Text(value) => env.issue(
             OTEL_TRACES_SAMPLER_ARG,
             &redact_sampler_arg(&value),
             format!("{why}, which takes no argument; ignored"),
-        );
+        ),
+        Value::NotUtf8(lossy) => env.not_utf8(
+            OTEL_TRACES_SAMPLER_ARG,
+            &redact_sampler_arg(&lossy),
+            &format!("ignored ({why}, which takes no argument)"),
+            None,
+        ),
     }
 }
 
 fn sampler_from_env(env: &mut Env<'_>) -> SamplerConfig {
-    let Some(value) = env.var(OTEL_TRACES_SAMPLER) else {
-        unused_arg(
-            env,
-            &format!("{OTEL_TRACES_SAMPLER} is unset: the sampler is parentbased_always_on"),
-        );
-        return SamplerConfig::ParentBasedAlwaysOn;
+    let value = match env.read(OTEL_TRACES_SAMPLER) {
+        Value::Text(value) => value,
+        Value::Unset => {
+            unused_arg(
+                env,
+                &format!("{OTEL_TRACES_SAMPLER} is unset: the sampler is parentbased_always_on"),
+            );
+            return SamplerConfig::ParentBasedAlwaysOn;
+        }
+        Value::NotUtf8(lossy) => {
+            env.not_utf8(
+                OTEL_TRACES_SAMPLER,
+                &lossy,
+                "using parentbased_always_on",
+                None,
+            );
+            unused_arg(
+                env,
+                &format!(
+                    "{OTEL_TRACES_SAMPLER} cannot be used: the sampler is parentbased_always_on"
+                ),
+            );
+            return SamplerConfig::ParentBasedAlwaysOn;
+        }
     };
-    let name = value.trim();
+    // Enum values are case-insensitive (the configuration specification).
+    let lower = value.trim().to_ascii_lowercase();
+    let name = lower.as_str();
     let (sampler, takes_arg) = match name {
         "always_on" => (SamplerConfig::AlwaysOn, false),
         "always_off" => (SamplerConfig::AlwaysOff, false),
@@ -130,21 +158,38 @@ fn sampler_from_env(env: &mut Env<'_>) -> SamplerConfig {
     }
 }
 
-/// Parses `jaeger_remote`'s `OTEL_TRACES_SAMPLER_ARG`.
+/// Parses `jaeger_remote`'s `OTEL_TRACES_SAMPLER_ARG`. The entries that
+/// cannot be used are reported once, with their count and the first one.
+/// A value that is not UTF-8 may name the endpoint: it disables the remote
+/// sampler, as an endpoint that cannot be used does (no poll of the default
+/// endpoint instead).
 fn jaeger_remote_arg(env: &mut Env<'_>, parent_based: bool) -> SamplerConfig {
     let mut endpoint = JAEGER_REMOTE_ENDPOINT_DEFAULT.to_string();
     let mut polling_interval = JAEGER_REMOTE_POLLING_INTERVAL_DEFAULT;
     let mut initial_sampling_rate = JAEGER_REMOTE_INITIAL_SAMPLING_RATE_DEFAULT;
     let mut unusable_endpoint = None;
     let mut shown = String::new();
-    if let Some(value) = env.var(OTEL_TRACES_SAMPLER_ARG) {
-        shown = redact_sampler_arg(&value);
-        let mut bad = |reason: &str| {
-            env.issue(
+    let value = match env.read(OTEL_TRACES_SAMPLER_ARG) {
+        Value::Unset => None,
+        Value::Text(value) => Some(value),
+        Value::NotUtf8(lossy) => {
+            env.not_utf8(
                 OTEL_TRACES_SAMPLER_ARG,
-                &shown,
-                format!("{reason}; the defaults are used"),
-            )
+                &redact_sampler_arg(&lossy),
+                REMOTE_SAMPLER_DISABLED,
+                Some(Disabled::RemoteSampler),
+            );
+            return SamplerConfig::ParentBasedAlwaysOn;
+        }
+    };
+    if let Some(value) = value {
+        shown = redact_sampler_arg(&value);
+        // The first entry that cannot be used (why), and how many.
+        let mut bad: Option<String> = None;
+        let mut bad_count = 0usize;
+        let mut note = |reason: String| {
+            bad_count += 1;
+            bad.get_or_insert(reason);
         };
         for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             match pair.split_once('=').map(|(k, v)| (k.trim(), v.trim())) {
@@ -154,16 +199,27 @@ fn jaeger_remote_arg(env: &mut Env<'_>, parent_based: bool) -> SamplerConfig {
                 },
                 Some(("pollingIntervalMs", v)) => match v.parse::<u64>() {
                     Ok(ms) if ms > 0 => polling_interval = Duration::from_millis(ms),
-                    _ => bad("pollingIntervalMs: expected a positive integer"),
+                    _ => note("pollingIntervalMs: expected a positive integer".into()),
                 },
                 Some(("initialSamplingRate", v)) => match v.parse::<f64>() {
                     Ok(r) if (0.0..=1.0).contains(&r) => initial_sampling_rate = r,
-                    _ => bad("initialSamplingRate: expected a ratio between 0 and 1"),
+                    _ => note("initialSamplingRate: expected a ratio between 0 and 1".into()),
                 },
-                _ => bad(&format!(
-                    "unknown entry {pair:?} (endpoint, pollingIntervalMs, initialSamplingRate)"
+                // Through `redact_url`: a misspelt `endpoint=` may hold a password.
+                _ => note(format!(
+                    "unknown entry {} (endpoint, pollingIntervalMs, initialSamplingRate)",
+                    Shown::new(&redact_url(pair))
                 )),
             }
+        }
+        if let Some(first) = bad {
+            let reason = match bad_count {
+                1 => format!("{first}; the defaults are used"),
+                n => {
+                    format!("{n} entries cannot be used, the first: {first}; the defaults are used")
+                }
+            };
+            env.issue(OTEL_TRACES_SAMPLER_ARG, &shown, reason);
         }
     }
     if let Some(reason) = unusable_endpoint {
@@ -184,11 +240,18 @@ fn jaeger_remote_arg(env: &mut Env<'_>, parent_based: bool) -> SamplerConfig {
 }
 
 /// `OTEL_TRACES_SAMPLER_ARG` as shown: each comma-separated entry through
-/// [`redact_url`] (the `endpoint=` of `jaeger_remote` may hold credentials).
+/// [`redact_url`] (the `endpoint=` of `jaeger_remote` may hold credentials),
+/// after its key when it has one (`endpoint=`).
 pub(super) fn redact_sampler_arg(value: &str) -> String {
     value
         .split(',')
-        .map(redact_url)
+        .map(|entry| match entry.split_once('=') {
+            // A key is a word: anything else may be a URL with `=` in it.
+            Some((key, url)) if key.trim().chars().all(|c| c.is_ascii_alphanumeric()) => {
+                format!("{key}={}", redact_url(url))
+            }
+            _ => redact_url(entry),
+        })
         .collect::<Vec<_>>()
         .join(",")
 }

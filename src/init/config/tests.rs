@@ -2,6 +2,7 @@
 //! is never shown.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
 
@@ -13,9 +14,9 @@ use crate::error::Error;
 use crate::init::sink::{Uid, DEFAULT_MAX_BYTES};
 
 fn resolve(vars: &[(&str, &str)]) -> EffectiveConfig {
-    let map: HashMap<String, String> = vars
+    let map: HashMap<String, OsString> = vars
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| (k.to_string(), v.into()))
         .collect();
     EffectiveConfig::resolve(&map_env(map), &Overrides::default())
 }
@@ -60,12 +61,22 @@ fn urls_are_shown_without_credentials() {
         ("", ""),
         ("http://", "http://"),
         ("http://h/path@x", "http://REDACTED:REDACTED@x"),
+        // A `://` after the credentials of a URL without a scheme.
+        (
+            "u:pw@collector:4317/?next=http://x",
+            "REDACTED:REDACTED@collector:4317/?next=http://x",
+        ),
+        (":pw@://", "REDACTED:REDACTED@://"),
     ] {
         assert_eq!(redact_url(url), shown, "{url}");
     }
     assert_eq!(
         redact_sampler_arg("pollingIntervalMs=5,endpoint=http://a:b@h:5778/sampling"),
         "pollingIntervalMs=5,endpoint=http://REDACTED:REDACTED@h:5778/sampling"
+    );
+    assert_eq!(
+        redact_sampler_arg("endpoint=a:b@h:5778,http://c:d@h/?x=y,e f=u:p@h"),
+        "endpoint=REDACTED:REDACTED@h:5778,http://REDACTED:REDACTED@h/?x=y,REDACTED:REDACTED@h"
     );
     assert_eq!(
         mask_pairs("api-key=abc, x-tenant = t1,,Authorization: Bearer x"),
@@ -126,38 +137,42 @@ fn credentials_are_never_shown() {
     }
 }
 
+/// Log lines written to memory.
+#[derive(Clone, Default)]
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The start-up lines of `issues` in `format`.
+fn log_lines(format: crate::logging::LogFormat, issues: &[ConfigIssue]) -> Vec<String> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let out = Capture::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::registry()
+        .with(crate::logging::fmt_layer(format, move || writer.clone()));
+    tracing::subscriber::with_default(subscriber, || issues.iter().for_each(|i| i.log()));
+    let bytes = out.0.lock().unwrap().clone();
+    String::from_utf8(bytes)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 /// Start-up lines for issues, JSON and text: the value quoted once, at
 /// WARN for an ignored value and ERROR for one that disables an export.
 #[test]
 fn issues_are_logged_once_quoted() {
-    use crate::logging::{fmt_layer, JsonFormat, LogFormat, TraceContextFormat};
-    use std::sync::{Arc, Mutex};
-    use tracing_subscriber::layer::SubscriberExt as _;
-
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Capture {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    fn lines(format: LogFormat, issues: &[ConfigIssue]) -> Vec<String> {
-        let out = Capture::default();
-        let writer = out.clone();
-        let subscriber =
-            tracing_subscriber::registry().with(fmt_layer(format, move || writer.clone()));
-        tracing::subscriber::with_default(subscriber, || issues.iter().for_each(|i| i.log()));
-        let bytes = out.0.lock().unwrap().clone();
-        String::from_utf8(bytes)
-            .unwrap()
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
+    use crate::logging::{JsonFormat, LogFormat, TraceContextFormat};
+    let lines = log_lines;
     let c = resolve(&[
         ("OTEL_TRACES_SAMPLER", "bogus"),
         ("OTEL_PROPAGATORS", "tracecontext,w3c\nforged line"),
@@ -417,9 +432,9 @@ fn good_values() {
         ),
     ];
     for (vars, builder, traces, logs, label) in cases {
-        let map: HashMap<String, String> = vars
+        let map: HashMap<String, OsString> = vars
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string(), v.into()))
             .collect();
         let over = Overrides {
             otlp_compression: builder,
@@ -570,11 +585,7 @@ fn good_values() {
         ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "50"),
         ("OTEL_SPAN_EVENT_COUNT_LIMIT", "50"),
     ];
-    let get = |name: &str| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_string())
-    };
+    let get = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.into());
     let c = EffectiveConfig::resolve(&get, &over);
     assert_eq!(
         c.span_limits,
@@ -645,7 +656,7 @@ fn good_values() {
     };
     let env = map_env(HashMap::from([(
         "DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES".to_string(),
-        "4096".to_string(),
+        "4096".into(),
     )]));
     assert_eq!(
         EffectiveConfig::resolve(&env, &over).spans_file_max_bytes,
@@ -936,14 +947,14 @@ fn bad_values_are_reported_and_ignored() {
         ("OTEL_RESOURCE_ATTRIBUTES", "a=%zz"),
         ("OTEL_TRACES_EXPORTER", "zipkin"),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/xml"),
-        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "GRPC"),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc/json"),
         ("OTEL_EXPORTER_OTLP_HEADERS", "api-key"),
         ("OTEL_EXPORTER_OTLP_HEADERS", "bad header=1"),
         ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "k=%"),
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "10s"),
         ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "-1"),
         ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"),
-        ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "GZIP"),
+        ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "brotli"),
         ("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "deflate"),
         ("OTEL_TRACES_SAMPLER", "sometimes"),
         ("OTEL_TRACES_SAMPLER", "xray"),
@@ -1377,5 +1388,486 @@ fn tls_settings_that_do_not_apply_are_reported() {
         assert_eq!(c.traces_exporter, TracesExporter::Otlp, "{vars:?}");
         let got: Vec<&str> = c.issues.iter().map(|i| i.variable).collect();
         assert_eq!(got, *reported, "{vars:?}: {:?}", c.issues);
+    }
+}
+
+/// The variables `env.rs` names (each constant whose value is its own
+/// name): the table below must cover every one of them.
+fn every_variable() -> Vec<&'static str> {
+    include_str!("env.rs")
+        .split("pub(crate) const ")
+        .skip(1)
+        .filter_map(|rest| {
+            let (name, rest) = rest.split_once(':')?;
+            let value = rest.split_once('"')?.1.split_once('"')?.0;
+            (name == value).then_some(value)
+        })
+        .collect()
+}
+
+/// A value that is not UTF-8, in every variable the crate reads: reported
+/// (an issue naming the variable, "not valid UTF-8"), never taken as unset,
+/// the default used as for any bad value; an endpoint or a TLS path
+/// disables its export and never falls back to another endpoint or to the
+/// system's roots. Through the builder's `env_vars`, strict or not.
+#[cfg(unix)]
+#[test]
+fn values_that_are_not_utf8_are_bad_values() {
+    use std::os::unix::ffi::OsStringExt as _;
+    use Disabled::{LogExport, RemoteSampler, SpanExport};
+    use TracesExporter::{None as NoExport, Otlp};
+    const LOGS: bool = cfg!(feature = "logs");
+    let files = TlsFiles::new("not-utf8");
+    let defaults = resolve(&[]);
+    type Check = fn(&EffectiveConfig, &EffectiveConfig) -> bool;
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        &'a [Disabled],
+        Check,
+        &'a str,
+    );
+    // (variable, its value but for a last byte 0xff, the other variables, what it disables, what is used instead, why)
+    #[rustfmt::skip]
+    let cases: &[Case] = &[
+        ("OTEL_SDK_DISABLED", "true", &[], &[], |c, _| !c.sdk_disabled, "the default: enabled"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "team=a", &[], &[], |c, _| c.resource_attributes.is_empty(), "an invalid list is ignored whole"),
+        ("OTEL_SERVICE_NAME", "checkout", &[("OTEL_RESOURCE_ATTRIBUTES", "service.name=attrs")], &[], |c, _| c.service_name == "attrs", "the next source of service.name"),
+        ("OTEL_TRACES_EXPORTER", "console", &[], &[], |c, _| matches!(c.traces_exporter, TracesExporter::File(_)), "the default exporter"),
+        ("OTEL_LOGS_EXPORTER", "otlp", &[("OTEL_TRACES_EXPORTER", "console")], &[], |c, _| !c.logs_otlp, "log lines on standard output only"),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf", &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")], &[], |c, _| c.otlp.protocol == OtlpProtocol::Grpc, "the next variable, as for a bad value"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", &[], &[], |c, _| c.otlp.protocol == OtlpProtocol::HttpProtobuf, "the default protocol"),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://traces:4318/v1/traces", &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://generic:4318")], &[SpanExport, LogExport], |c, _| c.traces_exporter == NoExport && !c.otlp.endpoint.contains("generic") && !c.logs_otlp, "never the generic endpoint"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318", &[], &[SpanExport, LogExport], |c, _| c.traces_exporter == NoExport && !c.otlp.endpoint.contains("localhost") && !c.logs_otlp, "never the default endpoint"),
+        ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:4318/v1/logs", &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")], &[LogExport], |c, _| c.traces_exporter == Otlp && !c.otlp.logs_endpoint.contains("collector") && (!c.logs_otlp || !LOGS), "never the traces' endpoint"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=s3cret", &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")], &[], |c, _| c.otlp.headers.is_empty() && c.traces_exporter == Otlp, "an invalid list is ignored whole"),
+        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "api-key=s3cret", &[("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=t1")], &[], |c, _| c.otlp.headers == [("x-tenant".to_string(), "t1".to_string())], "the other source's headers stay"),
+        ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip", &[], &[], |c, _| c.otlp.compression == OtlpCompression::None, "the default compression"),
+        ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "none", &[("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")], &[], |c, _| c.otlp.compression == OtlpCompression::Gzip, "skipped, as a bad value"),
+        ("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "none", &[("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")], &[], |c, _| c.otlp.logs_compression == OtlpCompression::Gzip, "skipped, as a bad value"),
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", "{ca}", &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"), ("OTEL_LOGS_EXPORTER", "none")], &[SpanExport], |c, _| c.traces_exporter == NoExport, "never the system's roots"),
+        ("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "{ca}", &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"), ("OTEL_EXPORTER_OTLP_CERTIFICATE", "{ca}"), ("OTEL_LOGS_EXPORTER", "none")], &[SpanExport], |c, _| c.traces_exporter == NoExport, "never the generic CA"),
+        ("OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE", "{ca}", &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"), ("OTEL_EXPORTER_OTLP_CERTIFICATE", "{ca}")], &[LogExport], |c, _| c.traces_exporter == Otlp && (!c.logs_otlp || !LOGS), "never the generic CA"),
+        ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "{client}", &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"), ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "{key}"), ("OTEL_LOGS_EXPORTER", "none")], &[SpanExport], |c, _| c.traces_exporter == NoExport, "never without the client certificate"),
+        ("OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", "{client}", &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"), ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "{client}"), ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "{key}"), ("OTEL_LOGS_EXPORTER", "none")], &[SpanExport], |c, _| c.traces_exporter == NoExport, "never the generic certificate"),
+        ("OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE", "{client}", &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"), ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "{client}"), ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "{key}")], &[LogExport], |c, _| c.traces_exporter == Otlp && (!c.logs_otlp || !LOGS), "never the generic certificate"),
+        ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "{key}", &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"), ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "{client}"), ("OTEL_LOGS_EXPORTER", "none")], &[SpanExport], |c, _| c.traces_exporter == NoExport, "never without the key"),
+        ("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "{key}", &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"), ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "{client}"), ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "{key}"), ("OTEL_LOGS_EXPORTER", "none")], &[SpanExport], |c, _| c.traces_exporter == NoExport, "never the generic key"),
+        ("OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY", "{key}", &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"), ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "{client}"), ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "{key}")], &[LogExport], |c, _| c.traces_exporter == Otlp && (!c.logs_otlp || !LOGS), "never the generic key"),
+        ("OTEL_EXPORTER_OTLP_INSECURE", "true", &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317")], &[], |c, _| c.otlp.endpoint == "https://collector:4317", "the default: TLS"),
+        ("OTEL_EXPORTER_OTLP_TRACES_INSECURE", "true", &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317")], &[], |c, _| c.otlp.endpoint == "https://collector:4317", "the default: TLS"),
+        ("OTEL_EXPORTER_OTLP_LOGS_INSECURE", "true", &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"), ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "logs:4317")], &[], |c, _| c.otlp.logs_endpoint == "https://logs:4317", "the default: TLS"),
+        ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "5000", &[], &[], |c, d| c.otlp.timeout == d.otlp.timeout, "the default deadline"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "5000", &[], &[], |c, d| c.otlp.timeout == d.otlp.timeout, "the default deadline"),
+        ("OTEL_TRACES_SAMPLER", "always_off", &[], &[], |c, _| c.sampler == SamplerConfig::ParentBasedAlwaysOn, "the default sampler"),
+        ("OTEL_TRACES_SAMPLER_ARG", "0.5", &[("OTEL_TRACES_SAMPLER", "traceidratio")], &[], |c, _| c.sampler == SamplerConfig::TraceIdRatio(1.0), "the default ratio"),
+        ("OTEL_PROPAGATORS", "b3", &[], &[], |c, d| c.propagators == d.propagators, "the default propagators"),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "100", &[], &[], |c, d| c.batch == d.batch, "the default"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100", &[], &[], |c, d| c.batch == d.batch, "the default"),
+        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "100", &[], &[], |c, d| c.batch == d.batch, "the default"),
+        ("OTEL_BSP_EXPORT_TIMEOUT", "100", &[], &[], |c, d| c.batch == d.batch, "the default"),
+        ("DISTRIBUTED_TRACING_MAX_QUEUE_BYTES", "100", &[], &[], |c, d| c.batch == d.batch, "the default"),
+        ("DISTRIBUTED_TRACING_MAX_EXPORT_BYTES", "100", &[], &[], |c, d| c.batch == d.batch, "the default"),
+        ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "8", &[], &[], |c, d| c.span_limits == d.span_limits, "the default"),
+        ("OTEL_ATTRIBUTE_COUNT_LIMIT", "8", &[], &[], |c, d| c.span_limits == d.span_limits, "the default"),
+        ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "8", &[], &[], |c, d| c.span_limits == d.span_limits, "the default"),
+        ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "8", &[], &[], |c, d| c.span_limits == d.span_limits, "the default"),
+        ("OTEL_SPAN_EVENT_COUNT_LIMIT", "8", &[], &[], |c, d| c.span_limits == d.span_limits, "the default"),
+        ("OTEL_SPAN_LINK_COUNT_LIMIT", "8", &[], &[], |c, d| c.span_limits == d.span_limits, "the default"),
+        ("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "8", &[], &[], |c, d| c.span_limits == d.span_limits, "the default"),
+        ("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "8", &[], &[], |c, d| c.span_limits == d.span_limits, "the default"),
+        ("RUST_LOG", "debug", &[], &[], |c, _| c.log_filter == "info", "the default filter"),
+        ("DISTRIBUTED_TRACING_LOG_FORMAT", "json", &[], &[], |c, _| c.log_format.is_none(), "the default format"),
+        ("DD_SERVICE", "dd", &[("OTEL_SERVICE_NAME", "svc")], &[], |c, _| c.datadog.service == "svc", "service.name"),
+        ("DD_ENV", "prod", &[("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=staging")], &[], |c, _| c.datadog.env.as_deref() == Some("staging"), "the resource's environment"),
+        ("DD_VERSION", "1.0", &[("OTEL_RESOURCE_ATTRIBUTES", "service.version=2.0")], &[], |c, _| c.datadog.version.as_deref() == Some("2.0"), "the resource's version"),
+        ("DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES", "4096", &[], &[], |c, _| c.spans_file_max_bytes == DEFAULT_MAX_BYTES, "the default size"),
+        ("XDG_STATE_HOME", "/state", &[("HOME", "/tmp")], &[], |c, _| matches!(&c.traces_exporter, TracesExporter::File(p) if p.starts_with("/tmp/.local/state/distributed-tracing")), "the next folder: $HOME's"),
+        ("HOME", "/tmp", &[], &[], |c, _| matches!(&c.traces_exporter, TracesExporter::File(p) if p.to_string_lossy().starts_with("/tmp/distributed-tracing-")), "the next folder: the temporary one"),
+        ("TMPDIR", "/var/tmp", &[], &[], |c, _| matches!(&c.traces_exporter, TracesExporter::File(p) if p.to_string_lossy().starts_with("/tmp/distributed-tracing-")), "/tmp"),
+    ];
+    let covered: Vec<&str> = cases.iter().map(|case| case.0).collect();
+    for name in every_variable() {
+        assert!(
+            covered.contains(&name),
+            "{name} is read, but not in the table"
+        );
+    }
+    let path = |value: &str| match value {
+        "{ca}" => files.path("ca.pem"),
+        "{client}" => files.path("client.pem"),
+        "{key}" => files.path("client-key.pem"),
+        other => other.to_string(),
+    };
+    for (name, value, others, disables, used, why) in cases {
+        let mut bad = path(value).into_bytes();
+        bad.push(0xff);
+        let mut vars: Vec<(String, OsString)> = others
+            .iter()
+            .map(|(k, v)| (k.to_string(), path(v).into()))
+            .collect();
+        vars.push((name.to_string(), OsString::from_vec(bad)));
+        let builder = crate::ObservabilityBuilder::default().env_vars(vars);
+        let c = builder.config().unwrap();
+        let ours: Vec<&ConfigIssue> = c.issues.iter().filter(|i| i.variable == *name).collect();
+        assert!(!ours.is_empty(), "{name}: reported ({why}): {:?}", c.issues);
+        assert_eq!(
+            c.issues.len(),
+            ours.len(),
+            "{name}: nothing else reported: {:?}",
+            c.issues
+        );
+        for issue in &ours {
+            assert!(
+                issue.reason.starts_with("not valid UTF-8"),
+                "{name}: {issue}"
+            );
+            assert!(!issue.reason.ends_with('…'), "{name}: whole: {issue}");
+            let text = Error::from((*issue).clone()).to_string();
+            assert!(!text.contains("s3cret") && text.contains(name), "{text}");
+            if !name.contains("HEADERS") {
+                assert!(
+                    issue.value.as_str().contains('\u{fffd}'),
+                    "{name}: shown lossily: {issue}"
+                );
+            }
+        }
+        let expected: Vec<Disabled> = disables
+            .iter()
+            .copied()
+            .filter(|d| LOGS || *d != LogExport)
+            .collect();
+        let disabled: Vec<Disabled> = ours.iter().filter_map(|i| i.disables).collect();
+        assert_eq!(
+            disabled, expected,
+            "{name}: what it disables: {:?}",
+            c.issues
+        );
+        assert!(used(&c, &defaults), "{name}: {why}: {c:?}");
+        if disabled.iter().any(|d| *d != RemoteSampler) {
+            assert!(
+                ours.iter().any(|i| i.reason.contains("disabled")),
+                "{name}: {:?}",
+                ours
+            );
+        }
+        if name.contains("CERTIFICATE") || name.contains("KEY") {
+            assert!(
+                ours[0].reason.contains("ObservabilityBuilder::otlp_"),
+                "{name}: the builder suggested: {}",
+                ours[0]
+            );
+        }
+        // Strict: an error naming the variable.
+        match builder.strict(true).config() {
+            Err(Error::Config {
+                variable, reason, ..
+            }) => {
+                assert_eq!(variable, *name);
+                assert!(reason.starts_with("not valid UTF-8"), "{reason}");
+            }
+            other => panic!("{name}: strict: {other:?}"),
+        }
+    }
+
+    // The Jaeger sampler's argument may name its endpoint: the remote
+    // sampler is disabled, the default endpoint is not polled instead.
+    if cfg!(feature = "jaeger-remote-sampler") {
+        let c = crate::ObservabilityBuilder::default()
+            .env_vars([
+                ("OTEL_TRACES_SAMPLER", OsString::from("jaeger_remote")),
+                (
+                    "OTEL_TRACES_SAMPLER_ARG",
+                    OsString::from_vec(b"endpoint=http://jaeger:5778/sampling\xff".to_vec()),
+                ),
+            ])
+            .config()
+            .unwrap();
+        assert_eq!(c.sampler, SamplerConfig::ParentBasedAlwaysOn);
+        assert_eq!(c.issues.len(), 1, "{:?}", c.issues);
+        assert_eq!(c.issues[0].disables, Some(RemoteSampler));
+    }
+    // Set but not used by any export: still reported, once.
+    let c = crate::ObservabilityBuilder::default()
+        .env_vars([
+            ("OTEL_TRACES_EXPORTER", OsString::from("console")),
+            (
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                OsString::from_vec(b"/ca\xff".to_vec()),
+            ),
+        ])
+        .config()
+        .unwrap();
+    assert_eq!(c.issues.len(), 1, "{:?}", c.issues);
+    assert_eq!(c.issues[0].variable, "OTEL_EXPORTER_OTLP_CERTIFICATE");
+    assert_eq!(c.issues[0].disables, None);
+}
+
+/// The longest line an issue may give, whatever its input: its `Display`
+/// (variable, value shown, reason), as a strict start-up's error says it.
+const MAX_ISSUE_LINE: usize = 600;
+
+/// Whether `text` holds a character that must not be shown raw.
+fn has_untrusted(text: &str) -> bool {
+    text.chars().any(crate::text::is_untrusted)
+}
+
+/// Asserts what every issue must be: one bounded line, nothing raw.
+fn assert_shown_safely(issues: &[ConfigIssue]) {
+    for issue in issues {
+        let text = Error::from(issue.clone()).to_string();
+        assert!(
+            text.chars().count() <= MAX_ISSUE_LINE,
+            "{} characters: {text}",
+            text.chars().count()
+        );
+        assert!(!has_untrusted(&text), "{text:?}");
+        assert!(!has_untrusted(issue.value.as_str()), "{issue:?}");
+    }
+}
+
+/// Thousands of bad members give one issue per source, naming their count
+/// and the first one, in time linear in the value's length (10,000 bad
+/// header names took 29 s before, one issue each, re-reading the variable
+/// for every one).
+#[test]
+fn many_bad_members_are_reported_once_per_source() {
+    const N: usize = 10_000;
+    let headers: String = (0..N)
+        .map(|i| format!("bad name{i}=s3cret{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut builder = crate::ObservabilityBuilder::default();
+    for i in 0..N {
+        builder = builder.otlp_header(format!("bad name{i}"), format!("s3cret{i}"));
+    }
+    let builder = builder.env_vars([
+        ("OTEL_EXPORTER_OTLP_HEADERS", headers.clone()),
+        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", headers),
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "http://collector:4318".into(),
+        ),
+        ("OTEL_LOGS_EXPORTER", "none".into()),
+    ]);
+    let started = std::time::Instant::now();
+    let c = builder.config().unwrap();
+    let config_took = started.elapsed();
+    let reported: Vec<&str> = c.issues.iter().map(|i| i.variable).collect();
+    assert_eq!(
+        reported,
+        [
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            "ObservabilityBuilder::otlp_header"
+        ],
+        "{:?}",
+        c.issues
+    );
+    for issue in &c.issues {
+        assert!(
+            issue.reason.starts_with(
+                "10000 headers are not valid in HTTP, the first \"bad name0\" (its name)"
+            ),
+            "{issue}"
+        );
+        assert!(!format!("{issue:?}").contains("s3cret"), "{issue:?}");
+    }
+    assert_shown_safely(&c.issues);
+    assert!(c.otlp.headers.is_empty());
+    // The build path resolves the same, once.
+    let started = std::time::Instant::now();
+    let guard = builder.build().unwrap();
+    let build_took = started.elapsed();
+    assert_eq!(guard.config().issues, c.issues);
+    drop(guard);
+    // Not asserted (timings are not): shown with --nocapture.
+    println!("{N} bad header names in each of 3 sources: config() {config_took:?}, build() {build_took:?}");
+
+    // One bad header: named as before.
+    let c = resolve(&[("OTEL_EXPORTER_OTLP_HEADERS", "ok=1,bad name=s3cret,x=2")]);
+    assert_eq!(c.issues.len(), 1, "{:?}", c.issues);
+    assert!(
+        c.issues[0]
+            .reason
+            .starts_with("header \"bad name\": its name is not valid"),
+        "{}",
+        c.issues[0]
+    );
+    assert_eq!(c.otlp.headers.len(), 2);
+    // A later header of the same name replaces an earlier one, at the end.
+    let c = resolve(&[
+        ("OTEL_EXPORTER_OTLP_HEADERS", "a=1,b=2"),
+        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "a=3"),
+    ]);
+    assert_eq!(
+        c.otlp.headers,
+        [("b".into(), "2".into()), ("a".into(), "3".into())]
+    );
+
+    // Unknown propagators: one issue, the known ones kept.
+    let propagators: String = (0..N).map(|i| format!("x{i},")).collect::<String>() + "b3";
+    let c = resolve(&[("OTEL_PROPAGATORS", &propagators)]);
+    assert_eq!(c.propagators, [PropagatorName::B3]);
+    assert_eq!(c.issues.len(), 1, "{:?}", c.issues);
+    assert!(
+        c.issues[0]
+            .reason
+            .starts_with("10000 unknown propagators, the first unknown propagator \"x0\""),
+        "{}",
+        c.issues[0]
+    );
+    assert_shown_safely(&c.issues);
+
+    // The Jaeger sampler's entries.
+    if cfg!(feature = "jaeger-remote-sampler") {
+        let arg: String = (0..N).map(|i| format!("bogus{i}=1,")).collect();
+        let c = resolve(&[
+            ("OTEL_TRACES_SAMPLER", "jaeger_remote"),
+            ("OTEL_TRACES_SAMPLER_ARG", &arg),
+        ]);
+        assert_eq!(c.issues.len(), 1, "{:?}", c.issues);
+        assert!(
+            c.issues[0]
+                .reason
+                .starts_with("10000 entries cannot be used, the first: unknown entry \"bogus0=1\""),
+            "{}",
+            c.issues[0]
+        );
+        assert_shown_safely(&c.issues);
+    }
+}
+
+/// Long members and characters that reorder or break a line: every issue
+/// stays one short line, and so does its log line, JSON or text.
+#[test]
+fn quoted_input_is_shortened_and_escaped() {
+    use crate::logging::{JsonFormat, LogFormat, TraceContextFormat};
+    let long = "a".repeat(131_000);
+    let rlo = "user\u{202e}txt.exe\u{2028}\u{85}\u{1b}[2J";
+    // (variable, value, why)
+    #[rustfmt::skip]
+    let cases: &[(&str, String, &str)] = &[
+        ("OTEL_RESOURCE_ATTRIBUTES", long.clone(), "a member without '=' (was 131,293 characters)"),
+        ("OTEL_RESOURCE_ATTRIBUTES", format!("={long}"), "a member with an empty key"),
+        ("OTEL_PROPAGATORS", "b".repeat(120_000), "an unknown propagator (was 120,337 characters)"),
+        ("OTEL_PROPAGATORS", rlo.to_string(), "an unknown propagator, bidirectional controls"),
+        ("OTEL_RESOURCE_ATTRIBUTES", rlo.to_string(), "a member without '='"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", format!("{rlo}{long}=v"), "a header name"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{rlo}{long}"), "an endpoint"),
+        ("OTEL_TRACES_SAMPLER", format!("{rlo}{long}"), "a sampler"),
+        ("OTEL_TRACES_SAMPLER_ARG", format!("{rlo}{long}"), "a sampler argument"),
+        ("RUST_LOG", format!("{rlo}[{long}"), "a filter, EnvFilter's message"),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", format!("{rlo}{long}"), "a number"),
+        ("DISTRIBUTED_TRACING_LOG_FORMAT", rlo.to_string(), "a format"),
+    ];
+    for (name, value, why) in cases {
+        let c = resolve(&[(name, value.as_str()), ("OTEL_LOGS_EXPORTER", "none")]);
+        assert!(
+            c.issues.iter().any(|i| i.variable == *name),
+            "{why}: {:?}",
+            c.issues
+        );
+        assert_shown_safely(&c.issues);
+        let pattern = TraceContextFormat::new("[{level}] {message}{fields}").unwrap();
+        for format in [LogFormat::Json(JsonFormat::new()), LogFormat::Text(pattern)] {
+            let lines = log_lines(format, &c.issues);
+            assert_eq!(
+                lines.len(),
+                c.issues.len(),
+                "{why}: one line each: {lines:#?}"
+            );
+            for line in lines {
+                assert!(line.chars().count() <= 2 * MAX_ISSUE_LINE, "{why}: {line}");
+                assert!(!has_untrusted(&line), "{why}: {line:?}");
+            }
+        }
+    }
+    // The URL shown by every export warning, too.
+    let url = redact_url(&format!("http://u:p@{rlo}{long}"));
+    assert!(
+        url.chars().count() <= MAX_URL_SHOWN + 1 && !has_untrusted(&url),
+        "{url}"
+    );
+    assert!(
+        url.starts_with("http://REDACTED:REDACTED@user\\u{202e}txt.exe\\u{2028}"),
+        "{url}"
+    );
+}
+
+proptest::proptest! {
+    /// Whatever the URL, what `redact_url` shows is bounded, holds no raw
+    /// control or bidirectional character, and no password.
+    #[test]
+    fn redact_url_is_bounded_and_escaped(
+        scheme in "(https?://)?",
+        user in "[a-z\u{202e}\n]{0,8}",
+        rest in proptest::string::string_regex("(.|[\u{61c}\u{200e}\u{202a}-\u{202e}\u{2066}-\u{2069}\u{2028}\u{2029}\u{80}-\u{9f}]){0,400}").unwrap(),
+    ) {
+        let url = format!("{scheme}{user}:pa55word@{rest}");
+        let shown = redact_url(&url);
+        proptest::prop_assert!(shown.chars().count() <= MAX_URL_SHOWN + 1, "{}", shown);
+        proptest::prop_assert!(!has_untrusted(&shown), "{:?}", shown);
+        proptest::prop_assert!(!shown.contains("pa55word"), "{}", shown);
+    }
+}
+
+/// `RUST_LOG` is compiled in bounded time: a field value is text, not a
+/// regular expression (this one took `EnvFilter` about two minutes to
+/// compile with regular expressions), and a filter longer than
+/// `MAX_FILTER_LEN` is reported and replaced by `info`.
+#[test]
+fn a_log_filter_compiles_in_bounded_time() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let pathological = "a[{y=.*a................}]=info";
+        let c = resolve(&[("RUST_LOG", pathological)]);
+        let _ = tx.send((c.log_filter, c.issues.len()));
+    });
+    // A hang detector far above the expected milliseconds, not a timing.
+    let (filter, issues) = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the filter compiled");
+    assert_eq!(
+        (filter.as_str(), issues),
+        ("a[{y=.*a................}]=info", 0)
+    );
+    let long = "a=info,".repeat(1000);
+    let c = resolve(&[("RUST_LOG", &long)]);
+    assert_eq!(c.log_filter, "info");
+    assert_eq!(c.issues.len(), 1);
+    assert!(
+        c.issues[0].reason.contains("over the 4096"),
+        "{}",
+        c.issues[0]
+    );
+}
+
+/// Enum values of the `OTEL_*` variables are matched case-insensitively, as
+/// the OpenTelemetry configuration specification asks.
+#[test]
+fn enum_values_are_case_insensitive() {
+    use crate::propagation::PropagatorName;
+    type Holds = fn(&EffectiveConfig) -> bool;
+    #[rustfmt::skip]
+    let cases: &[(&str, &str, Holds, &str)] = &[
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "GRPC", |c| c.otlp.protocol == OtlpProtocol::Grpc, "protocol upper case"),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "HTTP/Protobuf", |c| c.otlp.protocol == OtlpProtocol::HttpProtobuf, "per-signal protocol, mixed"),
+        ("OTEL_TRACES_SAMPLER", "TraceIdRatio", |c| c.sampler == SamplerConfig::TraceIdRatio(1.0), "sampler, mixed"),
+        ("OTEL_TRACES_SAMPLER", "ALWAYS_OFF", |c| c.sampler == SamplerConfig::AlwaysOff, "sampler, upper"),
+        ("OTEL_TRACES_EXPORTER", "OTLP", |c| c.traces_exporter == TracesExporter::Otlp, "traces exporter, upper"),
+        ("OTEL_TRACES_EXPORTER", "None", |c| c.traces_exporter == TracesExporter::None, "traces exporter none, mixed"),
+        ("OTEL_LOGS_EXPORTER", "OTLP", |c| c.logs_otlp, "logs exporter, upper"),
+        ("OTEL_PROPAGATORS", "TraceContext,Baggage", |c| c.propagators == PropagatorName::DEFAULT.to_vec(), "propagators, mixed"),
+        ("OTEL_PROPAGATORS", "NONE", |c| c.propagators.is_empty(), "propagators none, upper"),
+        ("OTEL_EXPORTER_OTLP_COMPRESSION", "GZip", |c| c.otlp.compression == OtlpCompression::Gzip, "compression, mixed"),
+        ("OTEL_SDK_DISABLED", "TRUE", |c| c.sdk_disabled, "boolean, upper"),
+        ("DISTRIBUTED_TRACING_LOG_FORMAT", "JSON", |c| matches!(c.log_format, Some(LogFormat::Json(_))), "log format, upper"),
+    ];
+    for (variable, value, holds, why) in cases {
+        let c = resolve(&[(variable, value)]);
+        assert!(c.issues.is_empty(), "{why}: {:?}", c.issues);
+        assert!(holds(&c), "{why}");
     }
 }
