@@ -39,8 +39,8 @@
 //!   on either side replaces the list;
 //! * the values of the query keys `AWSAccessKeyId`, `Signature`, `sig` and
 //!   `X-Goog-Signature` are recorded as `REDACTED` in `url.query` and
-//!   `url.full`, and credentials in a client's URL as `REDACTED:REDACTED`,
-//!   as the semantic conventions ask.
+//!   `url.full`, and credentials in a client's URL as `REDACTED:REDACTED`
+//!   (v1.44.0's list of keys differs: see the deviations below).
 //!
 //! # Attributes by span kind
 //!
@@ -48,28 +48,36 @@
 //! stable [HTTP spans](https://opentelemetry.io/docs/specs/semconv/http/http-spans/)
 //! and the release candidate of the
 //! [RPC spans](https://opentelemetry.io/docs/specs/semconv/rpc/grpc/) for gRPC.
-//! Level: **R** required, **C** conditionally required, **r** recommended;
-//! *start*: in the span's builder, so that a sampler sees it; *end*: when
-//! the answer (or its absence) is known; a blank cell: not recorded.
+//! Each cell gives the conventions' level for that span kind, then when the
+//! crate records it. Level: **R** required, **C** conditionally required
+//! (its condition in the last column), **r** recommended, **O** opt-in, **-**
+//! not in that span kind's conventions. *start*: in the span's builder, so
+//! that a sampler sees it; `*` after it: one the conventions mark
+//! sampling-relevant (to be given at span creation); *end*: when the answer
+//! (or its absence) is known; no time: not recorded; a blank cell: neither
+//! in the conventions nor recorded.
 //!
-//! | attribute | level | HTTP server | HTTP client (reqwest) | gRPC server | gRPC client |
+//! | attribute | HTTP server | HTTP client (reqwest) | gRPC server | gRPC client | condition |
 //! |---|---|---|---|---|---|
-//! | `http.request.method` (`_OTHER` outside the known methods) | R | start | start | | |
-//! | `http.request.method_original` | C | start | start | | |
-//! | `url.path`, `url.scheme` | R | start | | | |
-//! | `url.query` | C | start | | | |
-//! | `url.full` | R | | start | | |
-//! | `http.route` | C | start ([`ServerTraceLayer::route_fn`]) | | | |
-//! | `server.address`, `server.port` | r server, R client | start (1) | start | start (`:authority`) | start ([`GrpcClientLayer::server`]) |
-//! | `client.address` | r | start (2) | | start (2) | |
-//! | `network.peer.address`, `network.peer.port` | r | start (2) | end (the response's) | start (2) | |
-//! | `network.protocol.version` | r | start | end (the response's) | | |
-//! | `user_agent.original` | r | start | | | |
-//! | `http.response.status_code` | C | end | end | | |
-//! | `rpc.system.name` (`grpc`), `rpc.method` (`package.Service/Method`) | R | | | start (3) | start |
-//! | `rpc.method_original` | C | | | start (3) | start |
-//! | `rpc.response.status_code` (`OK`, `NOT_FOUND`, ...) | C | | | end | end |
-//! | `error.type` | C | end (4) | end (4) | end (5) | end (5) |
+//! | `http.request.method` (`_OTHER` outside the known methods) | R start\* | R start\* | | | |
+//! | `http.request.method_original` | C start | C start | | | iff different from `http.request.method` |
+//! | `url.path` | R start\* | | | | |
+//! | `url.scheme` | R start\* (1) | O | | | |
+//! | `url.query` | C start\* | | | | iff one was received |
+//! | `url.full` | | R start\* | | | |
+//! | `http.route` | C start ([`ServerTraceLayer::route_fn`]) | | | | iff available |
+//! | `server.address` | r start\* (1) | R start\* | C start\* (`:authority`) | R start\* ([`GrpcClientLayer::server`]) | gRPC server: if available |
+//! | `server.port` | C start\* (1) | R start\* | C start\* (`:authority`) | C start\* ([`GrpcClientLayer::server`]) | HTTP server: if available and `server.address` is set; gRPC server: if applicable and `server.address` is set; gRPC client: iff the port is available and `server.address` is set |
+//! | `client.address` | r start\* (2) | | - start (2) | | |
+//! | `network.peer.address`, `network.peer.port` | r start (2) | r end (the response's) | r start (2) | r | `network.peer.port`: recommended if `network.peer.address` is set |
+//! | `network.protocol.version` | r start | r end (the response's) | | | |
+//! | `user_agent.original` | r start\* | O | | | |
+//! | `http.response.status_code` | C end | C end | | | iff one was received/sent |
+//! | `rpc.system.name` (`grpc`) | | | R start\* | R start\* | |
+//! | `rpc.method` (`package.Service/Method`) | | | C start\* (3) | R start\* | gRPC server: if available |
+//! | `rpc.method_original` | | | C start (3) | C start | iff different from `rpc.method` |
+//! | `rpc.response.status_code` (`OK`, `NOT_FOUND`, ...) | | | R end | R end | |
+//! | `error.type` | C end (4) | C end (4) | C end (5) | C end (5) | HTTP: if the request ended with an error; gRPC: iff the call failed |
 //!
 //! 1. The request target's in absolute form or HTTP/2's `:authority`, a
 //!    believed proxy's `host` ([`Forwarded`]), else the `Host` header; without
@@ -112,8 +120,17 @@
 //!   middleware's);
 //! * a server request whose caller went away before the answer ends with no
 //!   status code and an unset status (the conventions say nothing; it is not
-//!   the server's error); a reqwest call given up is `error.type =
-//!   "cancelled"` and an error, as the call did not succeed;
+//!   the server's error); a reqwest call given up (its future dropped: a
+//!   timeout around it, a `select!`) is `error.type = "cancelled"` and an
+//!   error, although v1.44.0 says a cancellation by the caller SHOULD NOT
+//!   be an error (status unset, no `error.type`);
+//! * `client.address` is recorded on gRPC SERVER spans as on HTTP ones,
+//!   though the gRPC conventions do not list it;
+//! * the redacted query keys are not v1.44.0's list (`X-Amz-Signature`,
+//!   `X-Amz-Credential`, `X-Amz-Security-Token`, `sig`,
+//!   `X-Goog-Signature`): of those only `sig` and `X-Goog-Signature`, and
+//!   AWS's older `AWSAccessKeyId` and `Signature` in place of the
+//!   `X-Amz-*` keys;
 //! * of a proxy header's list, the first element is recorded (the client as
 //!   the first proxy saw it): believe them only behind a proxy that sets them.
 //!
