@@ -26,9 +26,19 @@ pub const DEFAULT_KNOWN_METHODS: &[&str] = &[
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY",
 ];
 
-/// The query keys whose values the semantic conventions say SHOULD be
-/// redacted (`url.query`, `url.full`): signed-URL credentials.
-const SENSITIVE_QUERY_KEYS: [&str; 4] = ["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"];
+/// The query keys whose values the semantic conventions (v1.44.0) say SHOULD
+/// be redacted (`url.query`, `url.full`): signed-URL credentials; and the two
+/// of AWS's older signed URLs that earlier releases listed (redacting more is
+/// never less safe).
+const SENSITIVE_QUERY_KEYS: [&str; 7] = [
+    "X-Amz-Signature",
+    "X-Amz-Credential",
+    "X-Amz-Security-Token",
+    "sig",
+    "X-Goog-Signature",
+    "AWSAccessKeyId",
+    "Signature",
+];
 
 /// What a redacted value is replaced by.
 const REDACTED: &str = "REDACTED";
@@ -192,6 +202,12 @@ mod tests {
                 1024,
                 "X-Goog-Signature=REDACTED&x=1",
                 "Google signed URL",
+            ),
+            (
+                "X-Amz-Credential=AKIA%2F20260101&X-Amz-Security-Token=tok&X-Amz-Signature=abc&X-Amz-Expires=60",
+                1024,
+                "X-Amz-Credential=REDACTED&X-Amz-Security-Token=REDACTED&X-Amz-Signature=REDACTED&X-Amz-Expires=60",
+                "AWS SigV4 presigned URL (v1.44.0's keys)",
             ),
             ("sig=", 1024, "sig=REDACTED", "empty value"),
             ("sig&x=1", 1024, "sig&x=1", "key without a value"),

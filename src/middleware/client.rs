@@ -63,8 +63,9 @@ impl RequestBuilderExt for reqwest::RequestBuilder {
 /// start, so a sampler sees them), the status code, the protocol version and
 /// the peer's address, and an error status with `error.type` for 4xx and
 /// 5xx answers (the code, `"404"`, without a description) and failed calls
-/// (`"connect"`, `"timeout"`, ..., the error's message as description), and
-/// `error.type = "cancelled"` for a call given up before its answer.
+/// (`"connect"`, `"timeout"`, ..., the error's message as description); a
+/// call given up before its answer (its future dropped) ends unset, as a
+/// cancellation by the caller is not an error.
 ///
 /// `url.full` never holds the URL's credentials (`REDACTED:REDACTED` in their
 /// place) nor the values of signed-URL query keys (`sig`, `Signature`, ...:
@@ -171,8 +172,9 @@ impl reqwest_middleware::Middleware for ClientTraceMiddleware {
             &cx,
             &mut crate::propagation::HeaderMapInjector(req.headers_mut()),
         );
-        // Ends the span as cancelled if this future is dropped before the
-        // answer (a timeout around the call, a `select!`).
+        // Ends the span (unset: the caller's cancellation is no error) if
+        // this future is dropped before the answer (a timeout around the
+        // call, a `select!`).
         let mut pending = Cancelled(Some(cx.clone()));
         let result =
             opentelemetry::trace::FutureExt::with_context(next.run(req, extensions), cx.clone())
@@ -242,9 +244,10 @@ fn full_url(url: &reqwest::Url, max: usize) -> Option<String> {
     Some(out)
 }
 
-/// The span of a call given up before its answer (its future dropped):
-/// `error.type = "cancelled"` and an error status (the call did not succeed;
-/// no description, `error.type` says it).
+/// The span of a call given up before its answer (its future dropped: the
+/// caller cancelled it, with a timeout of its own or a `select!`): ended with
+/// its status unset and no `error.type`, as the HTTP span conventions
+/// (v1.44.0) ask of a cancellation by the caller.
 #[cfg(feature = "reqwest")]
 struct Cancelled(Option<opentelemetry::Context>);
 
@@ -253,10 +256,7 @@ impl Drop for Cancelled {
     fn drop(&mut self) {
         use opentelemetry::trace::TraceContextExt as _;
         if let Some(cx) = self.0.take() {
-            let span = cx.span();
-            span.set_attribute(opentelemetry::KeyValue::new("error.type", "cancelled"));
-            span.set_status(opentelemetry::trace::Status::error(""));
-            span.end();
+            cx.span().end();
         }
     }
 }

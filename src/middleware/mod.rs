@@ -94,8 +94,9 @@
 //!    span `grpc`.
 //! 4. The status code as text (`"503"`) for 5xx on both sides and 4xx on the
 //!    client; with no answer: `handler_error` (server), `connect`, `timeout`,
-//!    `redirect`, `request`, `body`, `_OTHER` (reqwest), `cancelled` (a
-//!    client call given up); `response_body` when the body failed.
+//!    `redirect`, `request`, `body`, `_OTHER` (reqwest); `response_body`
+//!    when the body failed. A client call the caller gave up (its future
+//!    dropped) is not an error: status unset, no `error.type` (v1.44.0).
 //! 5. The status's name for the statuses the side counts as errors (a
 //!    client every status but `OK`; a server `UNKNOWN`, `DEADLINE_EXCEEDED`,
 //!    `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`).
@@ -120,17 +121,13 @@
 //!   middleware's);
 //! * a server request whose caller went away before the answer ends with no
 //!   status code and an unset status (the conventions say nothing; it is not
-//!   the server's error); a reqwest call given up (its future dropped: a
-//!   timeout around it, a `select!`) is `error.type = "cancelled"` and an
-//!   error, although v1.44.0 says a cancellation by the caller SHOULD NOT
-//!   be an error (status unset, no `error.type`);
+//!   the server's error);
 //! * `client.address` is recorded on gRPC SERVER spans as on HTTP ones,
 //!   though the gRPC conventions do not list it;
-//! * the redacted query keys are not v1.44.0's list (`X-Amz-Signature`,
+//! * the redacted query keys are v1.44.0's (`X-Amz-Signature`,
 //!   `X-Amz-Credential`, `X-Amz-Security-Token`, `sig`,
-//!   `X-Goog-Signature`): of those only `sig` and `X-Goog-Signature`, and
-//!   AWS's older `AWSAccessKeyId` and `Signature` in place of the
-//!   `X-Amz-*` keys;
+//!   `X-Goog-Signature`) and also AWS's older `AWSAccessKeyId` and
+//!   `Signature`;
 //! * of a proxy header's list, the first element is recorded (the client as
 //!   the first proxy saw it): believe them only behind a proxy that sets them.
 //!
