@@ -3,7 +3,8 @@
 # their Go modules (through the Go module proxy), into target/e2e-tools/
 # (override with DT_E2E_TOOLS):
 #   - jaeger: Jaeger v2, github.com/jaegertracing/jaeger/cmd/jaeger, pinned by
-#     scripts/e2e-tools/jaeger/go.mod and go.sum (module v1.76.0);
+#     scripts/e2e-tools/jaeger/go.mod and go.sum (module v1.75.0, the approved
+#     release: the module proxy serves v1.76.0 too, not an approved one);
 #   - otelcol: an OpenTelemetry Collector v0.165.0 with the components
 #     otel-collector.yaml names, built by the collector's builder (ocb) from
 #     scripts/e2e-tools/otelcol-builder.yaml.
