@@ -992,12 +992,12 @@ impl<E: Export> Worker<E> {
                 // The wait before the next attempt: the backoff, or the
                 // collector's hint (already clamped) when it asks for longer.
                 let hint = failure.retry_after();
-                let wait = hint.map_or(delay, |hint| hint.max(delay));
-                // Full jitter over the upper half: attempts of many services
-                // spread out; a hint is a minimum, so it is not shortened.
+                // The backoff with full jitter over its upper half (attempts
+                // of many services spread out), or the collector's hint when
+                // it asks for longer: a hint is a minimum, never shortened.
                 let wait = match hint {
                     Some(hint) if hint >= delay => hint,
-                    _ => wait / 2 + jitter(wait / 2),
+                    _ => delay / 2 + jitter(delay / 2),
                 };
                 let left = deadline.saturating_duration_since(Instant::now());
                 let stopping = self.shared.stopping.load(Ordering::Acquire);
