@@ -13,6 +13,12 @@
 //! Each item is encoded once, on the export thread, into its protobuf bytes
 //! (`Span` or `LogRecord`); a request is assembled from those bytes with the
 //! resource and scopes encoded once. Retries resend the same bytes.
+//!
+//! Parts: `answers` (what a collector's answer means: pure functions, table
+//! tested) and `tls` (the connector and the handshake's failures in words).
+
+pub(crate) mod answers;
+mod tls;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -25,10 +31,8 @@ use prost::bytes::{BufMut as _, Bytes};
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 use prost::Message as _;
 
-use super::answers;
-use super::config::{OtlpCompression, OtlpConfig, OtlpProtocol, OtlpTarget};
-use super::processor::{Export, Failure, Sent};
-use super::tls;
+use super::{Export, Failure, Sent};
+use crate::config::{OtlpCompression, OtlpConfig, OtlpProtocol, OtlpTarget};
 
 /// One kind of OTLP data: how an item is encoded and where it is sent.
 pub(crate) trait Signal: Send + 'static {
@@ -72,7 +76,7 @@ pub(crate) struct Logs;
 
 #[cfg(feature = "logs")]
 impl Signal for Logs {
-    type Item = super::processor::LogItem;
+    type Item = crate::export::queue::LogItem;
     const KIND: &'static str = "log record";
     #[cfg(feature = "otlp-grpc")]
     const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
@@ -128,14 +132,14 @@ fn connector(
     tcp.set_nodelay(true);
     tcp.set_connect_timeout(Some(timeout));
     // A plain-text endpoint never uses the TLS configuration: no roots loaded.
-    let config = match super::config::is_https(target.endpoint) {
-        true => tls::client_config(target.tls, tls::FIELD_NAMES),
-        false => tls::unused_config(),
+    let config = match crate::config::is_https(target.endpoint) {
+        true => crate::config::tls::client_config(target.tls, crate::config::tls::FIELD_NAMES),
+        false => crate::config::tls::unused_config(),
     }
     .map_err(|e| {
         crate::Error::Exporter(format!(
             "OTLP TLS for {}: {e}",
-            super::config::redact_url(target.endpoint)
+            crate::config::redact_url(target.endpoint)
         ))
     })?;
     Ok(tls::connector(config, tcp, http2, failures))
@@ -180,7 +184,7 @@ impl<S: Signal> OtlpExporter<S> {
     ) -> crate::Result<Self> {
         let endpoint = target.endpoint;
         let gzip = target.compression == OtlpCompression::Gzip;
-        let shown = super::config::redact_url(endpoint);
+        let shown = crate::config::redact_url(endpoint);
         let tls_failures = tls::TlsFailures::default();
         let transport = match config.protocol {
             #[cfg(feature = "otlp-http")]
@@ -219,7 +223,7 @@ impl<S: Signal> OtlpExporter<S> {
                     // A collector's headers and trailers, at most (h2's
                     // default is 16 MiB a response).
                     .http2_max_header_list_size(MAX_RESPONSE_BYTES as u32);
-                let channel = match super::config::is_https(target.endpoint) {
+                let channel = match crate::config::is_https(target.endpoint) {
                     true => endpoint.connect_with_connector_lazy(connector(
                         target,
                         config.timeout,
@@ -617,7 +621,7 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
         }
         source = e.source();
     }
-    crate::text::shorten_untrusted(&text, 300).into_owned()
+    crate::untrusted::shorten_untrusted(&text, 300).into_owned()
 }
 
 /// A gRPC codec that sends already-encoded bytes and returns the answer's bytes.
@@ -790,7 +794,7 @@ mod tests {
         // The estimate used for the queue bounds the encoded size.
         for s in &spans {
             let bytes = opentelemetry_proto::tonic::trace::v1::Span::from(s.clone()).encoded_len();
-            let size = super::super::processor::span_bytes(s);
+            let size = crate::export::size::span_bytes(s);
             assert!(size >= bytes, "{size} < {bytes}");
         }
     }
