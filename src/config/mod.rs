@@ -34,13 +34,13 @@
 // The types are defined here; the reading of the environment is in `env` (the
 // variable names, their defaults, the value parsers), with one resolver per
 // concern, which `EffectiveConfig::resolve` calls in turn: `resolve.rs`
-// (resource, batch, logging), `limits.rs`, `export.rs` (exporter and OTLP),
+// (resource, batch, logging), `limits.rs`, `exporters.rs` (the exporters and OTLP),
 // `tls.rs` (the TLS files), `sampler.rs` and `propagators.rs`. `user.rs` is
 // the user the process runs as (the spans file's owner). This module uses the
 // logging types it configures, never `init` or `export`.
 
 mod env;
-mod export;
+mod exporters;
 mod limits;
 mod propagators;
 mod resolve;
@@ -657,5 +657,5 @@ pub(crate) const MAX_URL_SHOWN: usize = 256;
 
 /// Whether an endpoint URL is `https://` (the scheme in any case).
 pub(crate) fn is_https(url: &str) -> bool {
-    export::scheme(url) == Some("https")
+    exporters::scheme(url) == Some("https")
 }

@@ -14,7 +14,7 @@ use super::env::{
 use super::limits::span_limits;
 use super::propagators::propagators_from_env;
 use super::{
-    export, sampler, BatchConfig, DatadogConfig, EffectiveConfig, LogFormatName, Overrides,
+    exporters, sampler, BatchConfig, DatadogConfig, EffectiveConfig, LogFormatName, Overrides,
 };
 use crate::logging::DatadogTags;
 
@@ -24,7 +24,7 @@ impl EffectiveConfig {
         let mut env = Env::new(get);
         let sdk_disabled = env.bool(OTEL_SDK_DISABLED);
         let (service_name, resource_attributes) = resource(&mut env, over);
-        let export = export::resolve(&mut env, over, &service_name);
+        let export = exporters::resolve(&mut env, over, &service_name);
         let sampler = sampler::resolve(&mut env, over);
         let propagators = over
             .propagators

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::env::DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES_DEFAULT as DEFAULT_MAX_BYTES;
 use super::env::{map_env, mask_pairs, parse_pairs};
-use super::export::spans_dir;
+use super::exporters::spans_dir;
 use super::sampler::redact_sampler_arg;
 use super::user::Uid;
 use super::*;

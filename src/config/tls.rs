@@ -22,7 +22,7 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::RootCertStore;
 
-use super::export::TlsNames as Names;
+use super::exporters::TlsNames as Names;
 use super::OtlpTls;
 
 /// The most a certificate or key file may hold. A system bundle of every

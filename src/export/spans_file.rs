@@ -2,7 +2,7 @@
 //! in size.
 //!
 //! * The folder the crate chooses by default (see `spans_dir` in
-//!   `config/export.rs`) is created with mode 0700 and, before use, must be a real
+//!   `config/exporters.rs`) is created with mode 0700 and, before use, must be a real
 //!   directory (not a symbolic link) owned by this user; group or other access
 //!   is removed. A folder given in code is the caller's to secure: it is only
 //!   created (0700) when missing.
