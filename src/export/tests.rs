@@ -27,6 +27,9 @@ struct Scripted {
     script: Arc<Mutex<VecDeque<Script>>>,
     received: Arc<AtomicU64>,
     attempts: Arc<AtomicU64>,
+    /// The size of every request it was handed, in order.
+    requests: Arc<Mutex<Vec<usize>>>,
+    destination: &'static str,
 }
 
 impl Export for Scripted {
@@ -45,6 +48,7 @@ impl Export for Scripted {
     }
     async fn send(&mut self, batch: &[u64], _timeout: Duration) -> Result<Sent, Failure> {
         self.attempts.fetch_add(1, Ordering::Relaxed);
+        self.requests.lock().unwrap().push(batch.len());
         let next = self.script.lock().unwrap().pop_front();
         match next {
             Some(Script::Fail(failure)) => Err(failure),
@@ -63,7 +67,7 @@ impl Export for Scripted {
     }
     fn set_resource(&mut self, _resource: &Resource) {}
     fn destination(&self) -> &str {
-        "scripted"
+        self.destination
     }
     fn shutdown(&mut self) -> OTelSdkResult {
         Ok(())
@@ -75,16 +79,25 @@ struct Run {
     counters: Arc<Counters>,
     received: Arc<AtomicU64>,
     attempts: Arc<AtomicU64>,
+    requests: Arc<Mutex<Vec<usize>>>,
 }
 
 fn run(script: Vec<Script>, batch: BatchConfig) -> Run {
+    run_to("scripted", script, batch)
+}
+
+/// [`run`] with a destination of its own (the reports name it).
+fn run_to(destination: &'static str, script: Vec<Script>, batch: BatchConfig) -> Run {
     let script = Arc::new(Mutex::new(VecDeque::from(script)));
     let received = Arc::new(AtomicU64::new(0));
     let attempts = Arc::new(AtomicU64::new(0));
+    let requests = Arc::new(Mutex::new(Vec::new()));
     let exporter = Scripted {
         script,
         received: received.clone(),
         attempts: attempts.clone(),
+        requests: requests.clone(),
+        destination,
     };
     let (processor, counters) = QueueProcessor::start(
         move || Ok(exporter),
@@ -97,6 +110,17 @@ fn run(script: Vec<Script>, batch: BatchConfig) -> Run {
         counters,
         received,
         attempts,
+        requests,
+    }
+}
+
+impl Run {
+    /// Queues `n` items and waits for their export (its error ignored).
+    fn export(&self, n: u64) {
+        for i in 0..n {
+            self.processor.enqueue(i, 8);
+        }
+        let _ = self.processor.flush();
     }
 }
 
@@ -232,4 +256,169 @@ fn a_panicking_worker_is_counted_and_named() {
     );
     let stats = r.counters.snapshot();
     assert_eq!((stats.exported, stats.failed), (0, 8));
+}
+
+/// A request the collector finds too large is split in halves until each
+/// fits; an item too large alone is dropped alone and counted.
+#[test]
+fn a_request_too_large_is_split_in_halves() {
+    let too_large = || Script::Fail(Failure::TooLarge("HTTP status 413".into()));
+    let r = run(vec![too_large(), too_large()], batch());
+    r.export(10);
+    r.processor.shutdown_within(Duration::from_secs(5)).unwrap();
+    // 10 refused, its first half (5) refused, then 2 + 3, then the second 5.
+    assert_eq!(*r.requests.lock().unwrap(), [10, 5, 2, 3, 5]);
+    let stats = r.counters.snapshot();
+    assert_eq!((stats.exported, stats.too_large, stats.lost()), (10, 0, 0));
+
+    let r = run(vec![too_large(), too_large(), too_large()], batch());
+    r.export(2);
+    r.processor.shutdown_within(Duration::from_secs(5)).unwrap();
+    assert_eq!(*r.requests.lock().unwrap(), [2, 1, 1]);
+    let stats = r.counters.snapshot();
+    assert_eq!((stats.exported, stats.too_large, stats.failed), (0, 2, 0));
+}
+
+/// Transient failures (no connection, no answer in time, a retryable
+/// status) are retried within the export timeout, the items kept meanwhile.
+#[test]
+fn a_transient_failure_is_retried_then_succeeds() {
+    let r = run(
+        vec![
+            Script::Fail(Failure::Unreachable("connection refused".into())),
+            Script::Fail(Failure::TimedOut(Duration::from_millis(10))),
+            Script::Fail(Failure::Rejected {
+                status: "gRPC status UNAVAILABLE".into(),
+                retryable: true,
+                retry_after: None,
+            }),
+        ],
+        batch(),
+    );
+    r.export(10);
+    r.processor.shutdown_within(Duration::from_secs(5)).unwrap();
+    assert_eq!(*r.requests.lock().unwrap(), [10, 10, 10, 10]);
+    let stats = r.counters.snapshot();
+    assert_eq!((stats.exported, stats.lost()), (10, 0));
+    assert_eq!(r.received.load(Ordering::Relaxed), 10);
+}
+
+/// A refusal the OTLP specification says not to retry is one attempt; its
+/// items are counted as failed, and the next batch goes out.
+#[test]
+fn a_final_refusal_is_counted_and_not_retried() {
+    for failure in [
+        Failure::Rejected {
+            status: "HTTP status 400".into(),
+            retryable: false,
+            retry_after: None,
+        },
+        Failure::Tls("unknown CA".into()),
+        Failure::Transport("h2 protocol error".into()),
+    ] {
+        let shown = failure.to_string();
+        let r = run(vec![Script::Fail(failure)], batch());
+        r.export(10);
+        r.export(4);
+        r.processor.shutdown_within(Duration::from_secs(5)).unwrap();
+        assert_eq!(*r.requests.lock().unwrap(), [10, 4], "{shown}");
+        let stats = r.counters.snapshot();
+        assert_eq!((stats.exported, stats.failed), (4, 10), "{shown}");
+    }
+}
+
+/// Losses are reported once per episode: the first failure, the first
+/// loss, then one note when export resumes with the count lost meanwhile;
+/// the next episode is reported again, and the total comes at shutdown.
+#[test]
+fn losses_are_reported_once_per_episode() {
+    const DESTINATION: &str = "scripted-episodes";
+    let reports = report_capture();
+    let refused = || {
+        Script::Fail(Failure::Rejected {
+            status: "HTTP status 400".into(),
+            retryable: false,
+            retry_after: None,
+        })
+    };
+    let r = run_to(
+        DESTINATION,
+        vec![
+            refused(),
+            refused(),
+            refused(),
+            Script::Accept(Sent::default()),
+            refused(),
+        ],
+        batch(),
+    );
+    for _ in 0..5 {
+        r.export(2);
+    }
+    r.processor.shutdown_within(Duration::from_secs(5)).unwrap();
+    let reports: Vec<String> = reports
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.contains(DESTINATION))
+        .cloned()
+        .collect();
+    let count = |words: &str| reports.iter().filter(|r| r.contains(words)).count();
+    assert_eq!(
+        count("failed: rejected with HTTP status 400"),
+        2,
+        "{reports:#?}"
+    );
+    assert_eq!(count("lost: export to"), 2, "{reports:#?}");
+    assert_eq!(count("resumed; 6 items lost"), 1, "{reports:#?}");
+    assert_eq!(count("during this run: 2, lost: 8"), 1, "{reports:#?}");
+    assert_eq!(reports.len(), 6, "nothing else: {reports:#?}");
+    assert_eq!(r.counters.snapshot().failed, 8);
+}
+
+/// The export threads' reports from now on (target
+/// `distributed_tracing::export`), as `LEVEL message`. An export thread logs to
+/// the global subscriber: this one is only interested in those events (no
+/// span, no other target), so the other tests of the binary see no subscriber.
+fn report_capture() -> &'static Mutex<Vec<String>> {
+    use std::sync::OnceLock;
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata};
+
+    static REPORTS: OnceLock<Arc<Mutex<Vec<String>>>> = OnceLock::new();
+    struct Reports(Arc<Mutex<Vec<String>>>);
+    struct Message(String);
+    impl Visit for Message {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "message" {
+                self.0 = format!("{value:?}");
+            }
+        }
+    }
+    impl tracing::Subscriber for Reports {
+        fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+            metadata.is_event() && metadata.target() == "distributed_tracing::export"
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, event: &Event<'_>) {
+            let mut message = Message(String::new());
+            event.record(&mut message);
+            let line = format!("{} {}", event.metadata().level(), message.0);
+            self.0.lock().unwrap().push(line);
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+    let reports = REPORTS.get_or_init(|| {
+        let reports = Arc::new(Mutex::new(Vec::new()));
+        tracing::subscriber::set_global_default(Reports(reports.clone()))
+            .expect("no other global subscriber in the library's tests");
+        reports
+    });
+    reports
 }
