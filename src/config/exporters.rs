@@ -807,7 +807,7 @@ fn default_spans_file(env: &mut Env<'_>, service: &str) -> PathBuf {
 /// * `<tmp>/distributed-tracing-<uid>` (Unix; `<tmp>/distributed-tracing`
 ///   elsewhere, where the temporary folder is the user's own).
 ///
-/// Its checks (owner, mode) happen when the file is opened (`sink.rs`).
+/// Its checks (owner, mode) happen when the file is opened (`export/spans_file.rs`).
 pub(super) fn spans_dir(
     xdg_state_home: Option<&str>,
     home: Option<&str>,
