@@ -22,11 +22,12 @@ use serde::{Deserialize, Serialize};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
+use crate::config::env_filter;
 use crate::context::{with_current_context, with_current_span_context};
 use crate::error::Result;
 use crate::ids::{new_span_id, new_trace_id, parse_span_id, parse_trace_id};
 use crate::ids::{SpanIdHex, TraceFlagsHex, TraceIdHex};
-use crate::logging::{env_filter, trace_context_fmt_layer, TraceContextFormat};
+use crate::logging::{trace_context_fmt_layer, TraceContextFormat};
 use crate::propagation::{traceparent_string, tracestate_header};
 use crate::{otel_layer, DistributedTraceContext, TraceContextGuard};
 

@@ -111,12 +111,12 @@ impl Shown {
     pub(crate) fn new(value: &str) -> Self {
         // Cut where the quoted (`Debug`) form reaches the bound: it escapes
         // at least what `escaped` does, and `"` and `\` besides.
-        let (end, cut) = crate::text::cut_chars(value, Self::MAX, |c| c.escape_debug().len());
+        let (end, cut) = crate::untrusted::cut_chars(value, Self::MAX, |c| c.escape_debug().len());
         let mut kept = value[..end].to_string();
         if cut {
             kept.push('…');
         }
-        let escaped = crate::text::escape_untrusted(&kept).into_owned();
+        let escaped = crate::untrusted::escape_untrusted(&kept).into_owned();
         Shown { kept, escaped }
     }
 

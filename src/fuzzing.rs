@@ -6,9 +6,9 @@ use std::time::Duration;
 #[cfg(feature = "otlp-http")]
 use std::time::SystemTime;
 
-use crate::init::answers;
+use crate::export::otlp::answers;
 #[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
-use crate::init::Failure;
+use crate::export::Failure;
 
 /// The longest wait a collector's throttling hint can cause.
 pub const RETRY_HINT_MAX: Duration = answers::RETRY_HINT_MAX;

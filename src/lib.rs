@@ -117,14 +117,15 @@
 //! The minimum supported Rust version is 1.85.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
-#![forbid(unsafe_code)]
-#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+// The lints (`unsafe_code` forbidden, `missing_docs`, ...) are in Cargo.toml's
+// `[lints]`.
 
 pub mod bridge;
 pub mod compat;
 pub mod config;
 mod context;
 mod error;
+mod export;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -134,7 +135,7 @@ pub mod logging;
 pub mod middleware;
 pub mod propagation;
 mod task;
-mod text;
+mod untrusted;
 
 // The crate root: what a new user starts from. Every other public item has
 // one path, through its module above.
@@ -145,8 +146,9 @@ pub use context::{
     Scoped, TraceContextGuard,
 };
 pub use error::{Error, Result, Shown};
+pub use export::ExportStats;
 pub use ids::{new_span_id, new_trace_id, parse_span_id, parse_trace_id, SpanIdHex, TraceIdHex};
-pub use init::{init_observability, ExportStats, ObservabilityBuilder, ObservabilityGuard};
+pub use init::{init_observability, ObservabilityBuilder, ObservabilityGuard};
 pub use propagation::extract::{
     extract_trace_context_from_headers, extract_trace_context_from_pairs, ExtractedContext,
 };

@@ -8,18 +8,6 @@
 //! user sees their traces without running a collector; setting an OTLP endpoint
 //! (or `OTEL_TRACES_EXPORTER=otlp`) sends them to a collector instead.
 
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-pub(crate) mod answers;
-mod config;
-mod exporter;
-mod limits;
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-mod otlp;
-mod processor;
-mod sink;
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-mod tls;
-
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -33,21 +21,19 @@ use opentelemetry_sdk::Resource;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
-pub(crate) use config::{datadog_tags_from_env, log_filter_from_env};
-pub use config::{
-    BatchConfig, ConfigIssue, DatadogConfig, Disabled, EffectiveConfig, OtlpCompression,
-    OtlpConfig, OtlpProtocol, OtlpTls, SamplerConfig, TracesExporter,
-};
-pub use limits::SpanLimitsConfig;
-pub use processor::ExportStats;
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-pub(crate) use processor::Failure;
-
 use crate::bridge::{bridge_layer, otel_layer_with, BridgeOptions};
+use crate::config::{
+    self, EffectiveConfig, OtlpCompression, OtlpProtocol, SamplerConfig, TracesExporter,
+};
 use crate::error::Result;
+use crate::export::json_lines::JsonLinesExporter;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+use crate::export::otlp;
+use crate::export::spans_file::Size;
+use crate::export::stats::Counters;
+use crate::export::{ExportStats, QueueProcessor, SdkExporter};
 use crate::logging::{fmt_layer, LogFormat, TraceContextFormat};
 use crate::propagation::PropagatorName;
-use processor::{Counters, QueueProcessor, Sink};
 
 /// How long the guard's drop waits for the last spans, by default.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
@@ -155,7 +141,7 @@ impl ObservabilityBuilder {
     /// Sends spans over OTLP to this URL (for HTTP, the full URL with
     /// `/v1/traces`), like `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`. Checked like
     /// it: a URL that cannot be used (not `http://`, no host) disables span
-    /// export, reported at start-up ([`ConfigIssue::disables`]).
+    /// export, reported at start-up ([`ConfigIssue::disables`](config::ConfigIssue::disables)).
     pub fn otlp_endpoint(mut self, url: impl Into<String>) -> Self {
         self.over.otlp_endpoint = Some(url.into());
         self
@@ -208,7 +194,7 @@ impl ObservabilityBuilder {
     /// (spans and log records), instead of the system's roots, like
     /// `OTEL_EXPORTER_OTLP_CERTIFICATE`. A file that cannot be read or holds
     /// no certificate disables the export that would use it, reported at
-    /// start-up with the path ([`ConfigIssue::disables`]).
+    /// start-up with the path ([`ConfigIssue::disables`](config::ConfigIssue::disables)).
     ///
     /// ```
     /// use distributed_tracing::ObservabilityBuilder;
@@ -295,7 +281,7 @@ impl ObservabilityBuilder {
 
     /// The longest string attribute value kept, in characters, like
     /// `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT` (default: no limit); see
-    /// [`SpanLimitsConfig`].
+    /// [`SpanLimitsConfig`](config::SpanLimitsConfig).
     pub fn attribute_value_length_limit(mut self, chars: usize) -> Self {
         self.over.limits.attribute_value_length = Some(chars);
         self
@@ -440,7 +426,7 @@ impl ObservabilityBuilder {
     /// and the value). Without it, as the OpenTelemetry specification asks,
     /// such a value is reported (a warning at start-up) and ignored; an OTLP
     /// endpoint that cannot be used disables its export instead (an error
-    /// at start-up, see [`ConfigIssue::disables`]).
+    /// at start-up, see [`ConfigIssue::disables`](config::ConfigIssue::disables)).
     pub fn strict(mut self, strict: bool) -> Self {
         self.strict = strict;
         self
@@ -699,22 +685,22 @@ fn build_pipeline(
         }
         TracesExporter::Console => QueueProcessor::start(
             move || {
-                Ok(Sink {
-                    exporter: exporter::JsonLinesExporter::stdout(&service),
+                Ok(SdkExporter {
+                    exporter: JsonLinesExporter::stdout(&service),
                     destination: "standard output".into(),
                 })
             },
             resource.clone(),
             config.batch,
         )?,
-        TracesExporter::File(path) => match exporter::JsonLinesExporter::file(
+        TracesExporter::File(path) => match JsonLinesExporter::file(
             path,
             config.spans_dir_is_default,
             config.spans_file_max_bytes,
             &service,
         ) {
             Ok(exporter) => {
-                let sink = Sink {
+                let sink = SdkExporter {
                     exporter,
                     destination: format!("the spans file {}", path.display()),
                 };
@@ -837,7 +823,7 @@ impl ObservabilityGuard {
                 target: TARGET,
                 "spans are written to {} (JSON lines, rotated at {})",
                 path.display(),
-                sink::Size(self.config.spans_file_max_bytes)
+                Size(self.config.spans_file_max_bytes)
             );
         }
     }

@@ -14,7 +14,7 @@ use super::event_ids;
 use crate::ids::{
     datadog_span_id, datadog_trace_id, Decimal, SpanIdHex, TraceFlagsHex, TraceIdHex,
 };
-use crate::text::is_untrusted;
+use crate::untrusted::is_untrusted;
 
 /// Datadog's log-trace correlation attributes, added to every JSON line inside
 /// a trace:
@@ -42,12 +42,6 @@ pub struct DatadogTags {
 }
 
 impl DatadogTags {
-    /// From Datadog's `DD_SERVICE`, `DD_ENV` and `DD_VERSION` (read where the
-    /// configuration reads them: an empty value is unset).
-    pub fn from_env() -> Self {
-        crate::init::datadog_tags_from_env()
-    }
-
     /// `dd.service`.
     pub fn service(mut self, service: impl Into<String>) -> Self {
         self.service = Some(service.into());

@@ -187,12 +187,6 @@ where
     }
 }
 
-/// `RUST_LOG`, or `info` when it is unset, empty or invalid (resolved where
-/// the configuration resolves it).
-pub(crate) fn env_filter() -> EnvFilter {
-    parse_filter(&crate::init::log_filter_from_env()).unwrap_or_else(|_| EnvFilter::new("info"))
-}
-
 /// The longest log filter taken (bytes): `EnvFilter` compiles directives in
 /// time that grows faster than their count.
 pub(crate) const MAX_FILTER_LEN: usize = 4096;

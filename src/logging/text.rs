@@ -15,7 +15,7 @@ use crate::error::{Error, Result, Shown};
 use crate::ids::{
     datadog_span_id, datadog_trace_id, Decimal, SpanIdHex, TraceFlagsHex, TraceIdHex,
 };
-use crate::text::shorten_untrusted;
+use crate::untrusted::shorten_untrusted;
 
 /// The default line pattern: the old module's `[%(trace_id)s] [%(levelname)-8s] %(message)s`,
 /// plus the event's fields (if any) after the message.
@@ -199,7 +199,7 @@ fn parse_pad(format: &str) -> Option<(Align, usize)> {
 /// service logs). A field recorded with `?` is Rust's `Debug` form, which
 /// escapes them. This crate's own messages that quote outside input (the
 /// configuration issues, the export warnings) escape it where they are made
-/// ([`crate::text::escape_untrusted`]); a service that logs untrusted text
+/// ([`crate::untrusted::escape_untrusted`]); a service that logs untrusted text
 /// should log it with `?`, or use the JSON format, which escapes them in
 /// every string.
 struct WriteFields<'a, 'w> {

@@ -10,7 +10,7 @@
 
 use opentelemetry::KeyValue;
 
-pub(crate) use crate::text::capped;
+pub(crate) use crate::untrusted::capped;
 
 /// The default cap, in bytes, on each value the HTTP layers copy from a
 /// request into a span (user agent, path, query, route, scheme, URL, method).

@@ -107,7 +107,7 @@ impl<'a> ForwardedInfo<'a> {
 
 /// The first member of a comma-separated list, trimmed; `None` when empty.
 fn first_of_list(list: &str) -> Option<&str> {
-    let first = crate::text::trim_ows(list.split(',').next().unwrap_or(""));
+    let first = crate::untrusted::trim_ows(list.split(',').next().unwrap_or(""));
     (!first.is_empty()).then_some(first)
 }
 
@@ -120,7 +120,7 @@ fn forwarded_element(value: &str) -> ForwardedInfo<'_> {
     // legitimately) ends the element early: the parameters before it stay.
     let element = value.split(',').next().unwrap_or("");
     for pair in element.split(';') {
-        let Some((name, v)) = crate::text::trim_ows(pair).split_once('=') else {
+        let Some((name, v)) = crate::untrusted::trim_ows(pair).split_once('=') else {
             continue;
         };
         let v = v

@@ -207,9 +207,9 @@ impl Call {
             .get(GRPC_MESSAGE)
             .and_then(|m| m.to_str().ok())
             .and_then(|m| {
-                crate::text::percent_decode(
+                crate::untrusted::percent_decode(
                     capped(m, max.saturating_mul(3)),
-                    crate::text::NotUtf8::Replace,
+                    crate::untrusted::NotUtf8::Replace,
                 )
             })
             .map(|text| capped(&text, max).to_owned())

@@ -40,7 +40,7 @@ use opentelemetry::Context;
 
 use super::carrier::one_value;
 use crate::ids::{decode_hex_u128, decode_hex_u64, SpanIdHex, TraceIdHex};
-use crate::text::trim_ows;
+use crate::untrusted::trim_ows;
 
 /// The single-header name.
 const B3: &str = "b3";

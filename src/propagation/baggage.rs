@@ -71,7 +71,7 @@ use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::Context;
 
-use crate::text::{percent_decode, trim_ows, NotUtf8};
+use crate::untrusted::{percent_decode, trim_ows, NotUtf8};
 
 /// The `baggage` header name.
 pub(crate) const BAGGAGE: &str = "baggage";

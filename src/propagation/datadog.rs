@@ -47,7 +47,7 @@ use opentelemetry::Context;
 
 use super::carrier::one_value;
 use crate::ids::{datadog_span_id, datadog_trace_id, decode_hex_u64};
-use crate::text::trim_ows;
+use crate::untrusted::trim_ows;
 
 /// The header names, lowercase (header names are case-insensitive).
 const X_DATADOG_TRACE_ID: &str = "x-datadog-trace-id";

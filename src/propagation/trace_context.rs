@@ -34,7 +34,7 @@ use opentelemetry::Context;
 
 use super::carrier::one_value;
 use crate::ids::{decode_hex_u128, decode_hex_u64, encode_hex};
-use crate::text::trim_ows;
+use crate::untrusted::trim_ows;
 
 /// The `traceparent` header name.
 pub(crate) const TRACEPARENT: &str = "traceparent";

@@ -30,7 +30,7 @@ use opentelemetry::Context;
 
 use super::carrier::one_value;
 use crate::ids::{decode_hex_u128, decode_hex_u64, SpanIdHex, TraceIdHex};
-use crate::text::trim_ows;
+use crate::untrusted::trim_ows;
 
 /// The header name (lowercase: carriers compare names case-insensitively).
 const X_AMZN_TRACE_ID: &str = "x-amzn-trace-id";

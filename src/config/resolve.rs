@@ -6,20 +6,16 @@
 use super::env::{
     process_env, Env, Get, DD_ENV, DD_SERVICE, DD_VERSION, DISTRIBUTED_TRACING_LOG_FORMAT,
     DISTRIBUTED_TRACING_MAX_EXPORT_BYTES, DISTRIBUTED_TRACING_MAX_QUEUE_BYTES,
-    DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES, OTEL_ATTRIBUTE_COUNT_LIMIT,
-    OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, OTEL_BSP_EXPORT_TIMEOUT, OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
-    OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_SCHEDULE_DELAY, OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT,
-    OTEL_LINK_ATTRIBUTE_COUNT_LIMIT, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED,
-    OTEL_SERVICE_NAME, OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT,
-    OTEL_SPAN_EVENT_COUNT_LIMIT, OTEL_SPAN_LINK_COUNT_LIMIT, RUST_LOG, RUST_LOG_DEFAULT,
+    DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES, DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES_DEFAULT,
+    OTEL_BSP_EXPORT_TIMEOUT, OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTEL_BSP_MAX_QUEUE_SIZE,
+    OTEL_BSP_SCHEDULE_DELAY, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED, OTEL_SERVICE_NAME,
+    RUST_LOG, RUST_LOG_DEFAULT,
 };
+use super::limits::span_limits;
 use super::propagators::propagators_from_env;
 use super::{
-    export, sampler, BatchConfig, DatadogConfig, EffectiveConfig, LimitOverrides, LogFormatName,
-    Overrides,
+    exporters, sampler, BatchConfig, DatadogConfig, EffectiveConfig, LogFormatName, Overrides,
 };
-use crate::init::limits::SpanLimitsConfig;
-use crate::init::sink::DEFAULT_MAX_BYTES;
 use crate::logging::DatadogTags;
 
 impl EffectiveConfig {
@@ -28,7 +24,7 @@ impl EffectiveConfig {
         let mut env = Env::new(get);
         let sdk_disabled = env.bool(OTEL_SDK_DISABLED);
         let (service_name, resource_attributes) = resource(&mut env, over);
-        let export = export::resolve(&mut env, over, &service_name);
+        let export = exporters::resolve(&mut env, over, &service_name);
         let sampler = sampler::resolve(&mut env, over);
         let propagators = over
             .propagators
@@ -43,7 +39,7 @@ impl EffectiveConfig {
         let spans_file_max_bytes = over
             .spans_file_max_bytes
             .or_else(|| env.bytes(DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES))
-            .unwrap_or(DEFAULT_MAX_BYTES);
+            .unwrap_or(DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES_DEFAULT);
         Self {
             sdk_disabled,
             service_name,
@@ -149,53 +145,23 @@ fn batch(env: &mut Env<'_>, over: &Overrides) -> BatchConfig {
     }
 }
 
-/// Span limits: the builder's, else the span-specific variable, else the
-/// generic one (the specification's precedence), else the default.
-fn span_limits(env: &mut Env<'_>, limits: &LimitOverrides) -> SpanLimitsConfig {
-    let any_length = env.limit::<usize>(OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT);
-    let any_count = env.limit::<u32>(OTEL_ATTRIBUTE_COUNT_LIMIT);
-    let default_limits = SpanLimitsConfig::default();
-    SpanLimitsConfig {
-        attribute_value_length: limits
-            .attribute_value_length
-            .or_else(|| env.limit(OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT))
-            .or(any_length),
-        attribute_count: limits
-            .attribute_count
-            .or_else(|| env.limit(OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT))
-            .or(any_count)
-            .unwrap_or(default_limits.attribute_count),
-        event_count: limits
-            .event_count
-            .or_else(|| env.limit(OTEL_SPAN_EVENT_COUNT_LIMIT))
-            .unwrap_or(default_limits.event_count),
-        link_count: limits
-            .link_count
-            .or_else(|| env.limit(OTEL_SPAN_LINK_COUNT_LIMIT))
-            .unwrap_or(default_limits.link_count),
-        event_attribute_count: limits
-            .event_attribute_count
-            .or_else(|| env.limit(OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT))
-            .or(any_count)
-            .unwrap_or(default_limits.event_attribute_count),
-        link_attribute_count: limits
-            .link_attribute_count
-            .or_else(|| env.limit(OTEL_LINK_ATTRIBUTE_COUNT_LIMIT))
-            .or(any_count)
-            .unwrap_or(default_limits.link_attribute_count),
-    }
-}
-
 /// The log filter of the process environment, as [`log_filter`] resolves
 /// it, for `setup_trace_logging`: a bad value (one that is not UTF-8
 /// included) is `info` there as here, and reported by
 /// [`report_outside_init`] (on standard error: the subscriber it is for is
 /// not installed yet).
-pub(crate) fn log_filter_from_env() -> String {
+fn log_filter_from_env() -> String {
     let mut env = Env::new(&process_env);
     let filter = log_filter(&mut env);
     report_outside_init(env);
     filter
+}
+
+/// `RUST_LOG` as [`log_filter_from_env`] resolves it, compiled: `info` when it
+/// is unset, empty or invalid.
+pub(crate) fn env_filter() -> tracing_subscriber::EnvFilter {
+    crate::logging::parse_filter(&log_filter_from_env())
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(RUST_LOG_DEFAULT))
 }
 
 /// Reports the issues of `env` for the functions that read the process
@@ -287,22 +253,29 @@ fn datadog_vars(env: &mut Env<'_>) -> (Option<String>, Option<String>, Option<St
     )
 }
 
-/// The tags the process environment sets, without the resource's fallbacks,
-/// for [`DatadogTags::from_env`]; a value that is not UTF-8 is left out and
-/// reported by [`report_outside_init`].
-pub(crate) fn datadog_tags_from_env() -> DatadogTags {
-    let mut vars = Env::new(&process_env);
-    let (service, env, version) = datadog_vars(&mut vars);
-    report_outside_init(vars);
-    let mut tags = DatadogTags::default();
-    if let Some(service) = service {
-        tags = tags.service(service);
+// Defined here, beside the resolver it shares with `init_observability`: the
+// logging module, which the configuration builds on, never reads the
+// environment itself.
+impl DatadogTags {
+    /// From Datadog's `DD_SERVICE`, `DD_ENV` and `DD_VERSION`, as
+    /// [`init_observability`](crate::init_observability) reads them, without the
+    /// resource's fallbacks: an empty value is unset, and a value that is not
+    /// UTF-8 is left out and reported (to the current subscriber, else on
+    /// standard error).
+    pub fn from_env() -> Self {
+        let mut vars = Env::new(&process_env);
+        let (service, env, version) = datadog_vars(&mut vars);
+        report_outside_init(vars);
+        let mut tags = DatadogTags::default();
+        if let Some(service) = service {
+            tags = tags.service(service);
+        }
+        if let Some(env) = env {
+            tags = tags.env(env);
+        }
+        if let Some(version) = version {
+            tags = tags.version(version);
+        }
+        tags
     }
-    if let Some(env) = env {
-        tags = tags.env(env);
-    }
-    if let Some(version) = version {
-        tags = tags.version(version);
-    }
-    tags
 }

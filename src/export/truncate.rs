@@ -1,69 +1,10 @@
-//! Span limits: the OpenTelemetry limit variables
-//! (<https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#span-limits>),
-//! the counts applied by the SDK's tracer provider and the attribute value
-//! length applied by [`truncate_span`], since the 0.33 SDK has no such limit.
+//! The attribute value length limit (`OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`,
+//! [`SpanLimitsConfig::attribute_value_length`](crate::config::SpanLimitsConfig::attribute_value_length)),
+//! applied by [`truncate_span`] when a span ends, since the 0.33 SDK has no such
+//! limit; the count limits are the SDK tracer provider's.
 
 use opentelemetry::{Array, KeyValue, StringValue, Value};
-use opentelemetry_sdk::trace::{SpanData, SpanLimits};
-
-/// The limits of what one span keeps: attributes, events, links, and the
-/// length of string attribute values. What is over a count limit is dropped
-/// (the latest first) and counted in the exported span's
-/// `dropped_attributes_count`, `dropped_events_count` or `dropped_links_count`.
-///
-/// From the environment: a span-specific variable, else the generic one, else
-/// the specification's default; [`ObservabilityBuilder`](crate::ObservabilityBuilder)'s
-/// `*_limit` methods override each one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SpanLimitsConfig {
-    /// Characters of a string attribute value (and of each string of an array
-    /// value), at most, on the span, its events and its links; a longer value
-    /// is cut at a character boundary when the span ends
-    /// (`OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else
-    /// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`; default `None`: no limit).
-    pub attribute_value_length: Option<usize>,
-    /// Attributes of a span (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, else
-    /// `OTEL_ATTRIBUTE_COUNT_LIMIT`, default 128).
-    pub attribute_count: u32,
-    /// Events of a span (`OTEL_SPAN_EVENT_COUNT_LIMIT`, default 128).
-    pub event_count: u32,
-    /// Links of a span (`OTEL_SPAN_LINK_COUNT_LIMIT`, default 128).
-    pub link_count: u32,
-    /// Attributes of one event (`OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT`, else
-    /// `OTEL_ATTRIBUTE_COUNT_LIMIT`, default 128).
-    pub event_attribute_count: u32,
-    /// Attributes of one link (`OTEL_LINK_ATTRIBUTE_COUNT_LIMIT`, else
-    /// `OTEL_ATTRIBUTE_COUNT_LIMIT`, default 128).
-    pub link_attribute_count: u32,
-}
-
-impl Default for SpanLimitsConfig {
-    /// The specification's defaults: 128 of each, no value length limit.
-    fn default() -> Self {
-        Self {
-            attribute_value_length: None,
-            attribute_count: 128,
-            event_count: 128,
-            link_count: 128,
-            event_attribute_count: 128,
-            link_attribute_count: 128,
-        }
-    }
-}
-
-impl SpanLimitsConfig {
-    /// The counts, for `SdkTracerProvider::builder().with_span_limits`.
-    pub(crate) fn sdk(&self) -> SpanLimits {
-        SpanLimits {
-            max_events_per_span: self.event_count,
-            max_attributes_per_span: self.attribute_count,
-            max_links_per_span: self.link_count,
-            max_attributes_per_event: self.event_attribute_count,
-            max_attributes_per_link: self.link_attribute_count,
-        }
-    }
-}
+use opentelemetry_sdk::trace::SpanData;
 
 /// Cuts every string attribute value of `span`, of its events and of its links
 /// (and every string of an array value) to at most `max_chars` characters, at a
@@ -237,47 +178,5 @@ mod tests {
             })
             .collect();
         assert_eq!(before, after, "the same strings, not copies");
-    }
-
-    #[test]
-    fn the_sdk_limits_are_the_counts() {
-        let limits = SpanLimitsConfig {
-            attribute_value_length: Some(5),
-            attribute_count: 1,
-            event_count: 2,
-            link_count: 3,
-            event_attribute_count: 4,
-            link_attribute_count: 5,
-        }
-        .sdk();
-        assert_eq!(
-            (
-                limits.max_attributes_per_span,
-                limits.max_events_per_span,
-                limits.max_links_per_span,
-                limits.max_attributes_per_event,
-                limits.max_attributes_per_link
-            ),
-            (1, 2, 3, 4, 5)
-        );
-        let default = SpanLimitsConfig::default().sdk();
-        let sdk = SpanLimits::default();
-        assert_eq!(
-            (
-                default.max_attributes_per_span,
-                default.max_events_per_span,
-                default.max_links_per_span,
-                default.max_attributes_per_event,
-                default.max_attributes_per_link
-            ),
-            (
-                sdk.max_attributes_per_span,
-                sdk.max_events_per_span,
-                sdk.max_links_per_span,
-                sdk.max_attributes_per_event,
-                sdk.max_attributes_per_link
-            ),
-            "the same defaults as the SDK's"
-        );
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::{ConfigIssue, Disabled};
 use crate::error::Shown;
-use crate::text::{percent_decode, NotUtf8};
+use crate::untrusted::{percent_decode, NotUtf8};
 
 // Switch.
 
@@ -183,10 +183,11 @@ pub(crate) const DD_VERSION: &str = "DD_VERSION";
 
 // The local spans file.
 
-/// The size at which the spans file is rotated (bytes, this crate's variable;
-/// default `sink::DEFAULT_MAX_BYTES`).
+/// The size at which the spans file is rotated (bytes, this crate's variable).
 pub(crate) const DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES: &str =
     "DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES";
+/// The default maximum size of the spans file: 16 MiB.
+pub(crate) const DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES_DEFAULT: u64 = 16 * 1024 * 1024;
 /// The XDG state folder, first choice for the spans file's folder.
 pub(crate) const XDG_STATE_HOME: &str = "XDG_STATE_HOME";
 /// The home folder, second choice.
@@ -303,7 +304,7 @@ impl<'a> Env<'a> {
     /// [`Shown`] already): no issue grows with its input.
     pub(super) fn issue(&mut self, variable: &'static str, value: &str, reason: impl Into<String>) {
         let reason = reason.into();
-        let reason = match crate::text::shorten_untrusted(&reason, MAX_REASON) {
+        let reason = match crate::untrusted::shorten_untrusted(&reason, MAX_REASON) {
             std::borrow::Cow::Borrowed(_) => reason,
             std::borrow::Cow::Owned(shown) => shown,
         };

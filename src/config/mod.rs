@@ -1,41 +1,67 @@
-//! The effective configuration of [`init_observability`](crate::init_observability):
-//! the OpenTelemetry environment variables, overridden by the builder.
+//! The configuration of [`init_observability`](crate::init_observability): what
+//! [`ObservabilityBuilder::config`](crate::ObservabilityBuilder::config) and
+//! [`ObservabilityGuard::config`](crate::ObservabilityGuard::config) return
+//! ([`EffectiveConfig`]), and the types the builder's setters take.
 //!
-//! Parsing follows the OpenTelemetry specification
+//! The values come from the OpenTelemetry environment variables, overridden in
+//! code by the [`ObservabilityBuilder`](crate::ObservabilityBuilder). Parsing
+//! follows the OpenTelemetry specification
 //! (<https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/>):
-//! an empty value is the same as an unset one, and a value that cannot be used is
-//! reported (naming the variable and the value) and ignored, the default taking
-//! its place. [`ObservabilityBuilder::strict`](crate::ObservabilityBuilder::strict)
-//! makes every such value an error at start-up instead.
-
+//! an empty value is the same as an unset one, and a value that cannot be used
+//! is reported as a [`ConfigIssue`] (naming the variable and the value) and
+//! ignored, the default taking its place; with
+//! [`strict`](crate::ObservabilityBuilder::strict) it is an error at start-up
+//! instead. The README's configuration table lists every variable.
 //!
-//! This module holds the public types; the reading of the environment is in
-//! [`env`] (the variable names, their defaults, the value parsers) and one
-//! resolver per concern, which [`EffectiveConfig::resolve`] calls in turn:
-//! `resolve.rs` (resource, batch, limits, logging), `export.rs` (exporter and
-//! OTLP), `sampler.rs` and `propagators.rs`.
+//! ```
+//! use distributed_tracing::config::{OtlpProtocol, SamplerConfig, TracesExporter};
+//! use distributed_tracing::ObservabilityBuilder;
+//!
+//! let config = ObservabilityBuilder::default()
+//!     .env_vars([
+//!         ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+//!         ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+//!         ("OTEL_TRACES_SAMPLER", "sometimes"),
+//!     ])
+//!     .config()?;
+//! assert_eq!(config.traces_exporter, TracesExporter::Otlp);
+//! assert_eq!(config.otlp.protocol, OtlpProtocol::Grpc);
+//! assert_eq!(config.sampler, SamplerConfig::ParentBasedAlwaysOn); // reported, default used
+//! assert_eq!(config.issues[0].variable, "OTEL_TRACES_SAMPLER");
+//! # Ok::<(), distributed_tracing::Error>(())
+//! ```
+
+// The types are defined here; the reading of the environment is in `env` (the
+// variable names, their defaults, the value parsers), with one resolver per
+// concern, which `EffectiveConfig::resolve` calls in turn: `resolve.rs`
+// (resource, batch, logging), `limits.rs`, `exporters.rs` (the exporters and OTLP),
+// `tls.rs` (the TLS files), `sampler.rs` and `propagators.rs`. `user.rs` is
+// the user the process runs as (the spans file's owner). This module uses the
+// logging types it configures, never `init` or `export`.
 
 mod env;
-mod export;
+mod exporters;
+mod limits;
 mod propagators;
 mod resolve;
 mod sampler;
 #[cfg(test)]
 mod tests;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) mod tls;
+pub(crate) mod user;
 
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::limits::SpanLimitsConfig;
 use crate::error::{Error, Shown};
 use crate::logging::{DatadogTags, JsonFormat, LogFormat, TraceContextFormat};
-
 use crate::propagation::PropagatorName;
+
 pub(crate) use env::{map_env, process_env};
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-pub(crate) use export::TlsNames;
-pub(crate) use resolve::{datadog_tags_from_env, log_filter_from_env};
+pub use limits::SpanLimitsConfig;
+pub(crate) use resolve::env_filter;
 
 /// Where finished spans go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -454,7 +480,7 @@ impl fmt::Display for ConfigIssue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The reason is escaped where it is made (`Env::issue`); again here,
         // at no cost when there is nothing to escape.
-        let reason = crate::text::escape_untrusted(&self.reason);
+        let reason = crate::untrusted::escape_untrusted(&self.reason);
         write!(f, "{}={}: {reason}", self.variable, self.value)
     }
 }
@@ -615,7 +641,7 @@ pub(crate) fn redact_url(url: &str) -> String {
         Some(at) => format!("{}REDACTED:REDACTED{}", &url[..start], &url[start + at..]).into(),
         None => std::borrow::Cow::Borrowed(url),
     };
-    crate::text::shorten_untrusted(&redacted, MAX_URL_SHOWN).into_owned()
+    crate::untrusted::shorten_untrusted(&redacted, MAX_URL_SHOWN).into_owned()
 }
 
 /// Whether `s` is an URL scheme (RFC 3986 §3.1: a letter, then letters,
@@ -631,5 +657,5 @@ pub(crate) const MAX_URL_SHOWN: usize = 256;
 
 /// Whether an endpoint URL is `https://` (the scheme in any case).
 pub(crate) fn is_https(url: &str) -> bool {
-    export::scheme(url) == Some("https")
+    exporters::scheme(url) == Some("https")
 }

@@ -13,7 +13,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 use serde_json::json;
 
-use super::sink::SpansFile;
+use super::spans_file::SpansFile;
 use crate::error::{Error, Result};
 use crate::ids::{SpanIdHex, TraceFlagsHex, TraceIdHex};
 

@@ -1,5 +1,7 @@
-//! Small text helpers shared by the header parsers, the configuration and the
-//! layers that copy outside text into spans, log lines and reports.
+//! Text from outside (headers, the environment, a collector's answers):
+//! trimming, percent-decoding, and escaping and shortening it before it is
+//! shown in a message, a span or a log line. Shared by the header parsers,
+//! the configuration and the layers.
 
 /// `s` without HTTP "optional white space" (OWS: spaces and horizontal tabs,
 /// RFC 9110 §5.6.3, the OWS of the W3C header grammars) around it.

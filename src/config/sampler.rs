@@ -8,7 +8,7 @@ use super::env::{
     JAEGER_REMOTE_POLLING_INTERVAL_DEFAULT, OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG,
     OTEL_TRACES_SAMPLER_ARG_RATIO_DEFAULT,
 };
-use super::export::{check_endpoint, scheme};
+use super::exporters::{check_endpoint, scheme};
 use super::{redact_url, Disabled, Overrides, SamplerConfig};
 use crate::error::Shown;
 

@@ -1,8 +1,8 @@
 //! The local spans file: private to the user who runs the service, and bounded
 //! in size.
 //!
-//! * The folder the crate chooses by default (see `default_spans_file` in
-//!   `config.rs`) is created with mode 0700 and, before use, must be a real
+//! * The folder the crate chooses by default (see `spans_dir` in
+//!   `config/exporters.rs`) is created with mode 0700 and, before use, must be a real
 //!   directory (not a symbolic link) owned by this user; group or other access
 //!   is removed. A folder given in code is the caller's to secure: it is only
 //!   created (0700) when missing.
@@ -21,8 +21,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 
-/// The default maximum size of the spans file: 16 MiB.
-pub(crate) const DEFAULT_MAX_BYTES: u64 = 16 * 1024 * 1024;
+use crate::config::user::{current_uid, Uid};
 
 /// A size in bytes as people read it: `16 MiB`, `4 KiB`, `1000 bytes`.
 #[derive(Debug, Clone, Copy)]
@@ -39,54 +38,6 @@ impl fmt::Display for Size {
             n => write!(f, "{n} bytes"),
         }
     }
-}
-
-/// Who owns the folder and the file: a user id on Unix, nothing elsewhere.
-#[cfg(unix)]
-pub(crate) type Uid = u32;
-#[cfg(not(unix))]
-pub(crate) type Uid = ();
-
-/// No owners to check on this platform.
-#[cfg(not(unix))]
-pub(crate) fn current_uid() -> io::Result<Uid> {
-    Ok(())
-}
-
-/// The effective user id of this process, without `unsafe`.
-///
-/// Linux: the `Uid:` line of `/proc/self/status` (real, effective, saved,
-/// filesystem). The owner of `/proc/self` would do too, except for a process
-/// that is not dumpable (its `/proc` entries then belong to root). Elsewhere:
-/// the owner of a file created for the purpose in the temporary folder.
-#[cfg(unix)]
-pub(crate) fn current_uid() -> io::Result<Uid> {
-    use std::os::unix::fs::MetadataExt as _;
-    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-        let effective = status
-            .lines()
-            .find_map(|l| l.strip_prefix("Uid:"))
-            .and_then(|ids| ids.split_whitespace().nth(1))
-            .and_then(|id| id.parse().ok());
-        if let Some(uid) = effective {
-            return Ok(uid);
-        }
-    }
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let probe = std::env::temp_dir().join(format!(
-        ".distributed-tracing-uid-{}-{nanos}",
-        std::process::id()
-    ));
-    // `create_new` (O_EXCL) never follows a symbolic link planted at the name.
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)?;
-    let uid = file.metadata().map(|m| m.uid());
-    let _ = std::fs::remove_file(&probe);
-    uid
 }
 
 /// The error for a folder or file that is refused (the caller names the file).
@@ -314,18 +265,5 @@ mod tests {
         ] {
             assert_eq!(Size(bytes).to_string(), shown, "{bytes}");
         }
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn the_uid_is_the_owner_of_a_new_file() {
-        use std::os::unix::fs::MetadataExt as _;
-        let dir = std::env::temp_dir().join(format!("dt-sink-uid-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let probe = dir.join("probe");
-        std::fs::write(&probe, b"").unwrap();
-        let owner = std::fs::metadata(&probe).unwrap().uid();
-        std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(current_uid().unwrap(), owner);
     }
 }

@@ -12,8 +12,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::processor::{Failure, Sent};
 use crate::error::Shown;
+use crate::export::{Failure, Sent};
 
 /// The longest throttling hint honoured: a longer one (`Retry-After:
 /// 18446744073709551615`, a `RetryInfo` of `i64::MAX` seconds) is taken as
@@ -185,12 +185,12 @@ pub(crate) fn grpc_failure(status: tonic::Status, timeout: Duration) -> Failure 
     match (code, std::error::Error::source(&status)) {
         // tonic's own "could not connect" status, with its causes.
         (Code::Unavailable, Some(source)) => {
-            return Failure::Unreachable(super::otlp::error_chain(source))
+            return Failure::Unreachable(super::error_chain(source))
         }
         // A connection that broke under the request ("connection closed",
         // "transport error"): no status from the collector; worth another try.
         (Code::Unknown | Code::Cancelled, Some(source)) => {
-            return Failure::Interrupted(super::otlp::error_chain(source))
+            return Failure::Interrupted(super::error_chain(source))
         }
         _ => {}
     }

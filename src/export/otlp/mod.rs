@@ -13,89 +13,38 @@
 //! Each item is encoded once, on the export thread, into its protobuf bytes
 //! (`Span` or `LogRecord`); a request is assembled from those bytes with the
 //! resource and scopes encoded once. Retries resend the same bytes.
+//!
+//! Parts: `encode` (the protobuf bytes), `http` and `grpc` (the two
+//! transports), `answers` (what a collector's answer means: pure functions,
+//! table tested) and `tls` (the connector and the handshake's failures in
+//! words).
+
+pub(crate) mod answers;
+mod encode;
+#[cfg(feature = "otlp-grpc")]
+mod grpc;
+#[cfg(feature = "otlp-http")]
+mod http;
+mod tls;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::common::v1::InstrumentationScope as ProtoScope;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::Resource;
-use prost::bytes::{BufMut as _, Bytes};
-use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
+use prost::bytes::Bytes;
 use prost::Message as _;
 
-use super::answers;
-use super::config::{OtlpCompression, OtlpConfig, OtlpProtocol, OtlpTarget};
-use super::processor::{Export, Failure, Sent};
-use super::tls;
-
-/// One kind of OTLP data: how an item is encoded and where it is sent.
-pub(crate) trait Signal: Send + 'static {
-    /// The SDK's item (a finished span, a log record with its scope).
-    type Item: Send + 'static;
-    /// The item's name in reports.
-    const KIND: &'static str;
-    /// The gRPC method.
-    #[cfg(feature = "otlp-grpc")]
-    const GRPC_PATH: &'static str;
-    /// The item as (its scope, its schema URL, its encoded protobuf message).
-    fn encode(item: Self::Item) -> (ProtoScope, String, Vec<u8>);
-}
-
-/// Finished spans (`ExportTraceServiceRequest`).
-#[derive(Debug)]
-pub(crate) struct Traces;
-
-impl Signal for Traces {
-    type Item = opentelemetry_sdk::trace::SpanData;
-    const KIND: &'static str = "span";
-    #[cfg(feature = "otlp-grpc")]
-    const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
-
-    fn encode(span: Self::Item) -> (ProtoScope, String, Vec<u8>) {
-        let scope = ProtoScope::from((&span.instrumentation_scope, None));
-        let schema = span
-            .instrumentation_scope
-            .schema_url()
-            .unwrap_or_default()
-            .to_owned();
-        let proto = opentelemetry_proto::tonic::trace::v1::Span::from(span);
-        (scope, schema, proto.encode_to_vec())
-    }
-}
-
-/// Log records (`ExportLogsServiceRequest`: the same field numbers as traces).
 #[cfg(feature = "logs")]
-#[derive(Debug)]
-pub(crate) struct Logs;
-
-#[cfg(feature = "logs")]
-impl Signal for Logs {
-    type Item = super::processor::LogItem;
-    const KIND: &'static str = "log record";
-    #[cfg(feature = "otlp-grpc")]
-    const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
-
-    fn encode((record, scope): Self::Item) -> (ProtoScope, String, Vec<u8>) {
-        let proto_scope = ProtoScope::from((&scope, record.target().cloned()));
-        let schema = scope.schema_url().unwrap_or_default().to_owned();
-        let proto = opentelemetry_proto::tonic::logs::v1::LogRecord::from(&record);
-        (proto_scope, schema, proto.encode_to_vec())
-    }
-}
-
-/// One encoded item: its scope (an index into the exporter's scopes) and bytes.
-#[derive(Debug)]
-pub(crate) struct Encoded {
-    scope: u32,
-    bytes: Vec<u8>,
-}
-
-/// The OTLP/HTTP client (HTTP/1.1; no redirect is ever followed, so the
-/// headers and their API keys never go to a host the user did not name).
+pub(crate) use encode::Logs;
+use encode::{field_len, put_field, put_string};
+pub(crate) use encode::{Encoded, Signal, Traces};
 #[cfg(feature = "otlp-http")]
-type HttpClient = hyper_util::client::legacy::Client<tls::Recording, http_body_util::Full<Bytes>>;
+use http::HttpClient;
+
+use super::{Export, Failure, Sent};
+use crate::config::{OtlpCompression, OtlpConfig, OtlpProtocol, OtlpTarget};
 
 /// The transport of one exporter.
 enum Transport {
@@ -103,8 +52,8 @@ enum Transport {
     Http {
         /// Boxed: the client is much larger than the gRPC side.
         client: Box<HttpClient>,
-        url: http::Uri,
-        headers: http::HeaderMap,
+        url: ::http::Uri,
+        headers: ::http::HeaderMap,
         /// Whether bodies are sent gzip-compressed (`Content-Encoding: gzip`).
         gzip: bool,
     },
@@ -128,14 +77,14 @@ fn connector(
     tcp.set_nodelay(true);
     tcp.set_connect_timeout(Some(timeout));
     // A plain-text endpoint never uses the TLS configuration: no roots loaded.
-    let config = match super::config::is_https(target.endpoint) {
-        true => tls::client_config(target.tls, tls::FIELD_NAMES),
-        false => tls::unused_config(),
+    let config = match crate::config::is_https(target.endpoint) {
+        true => crate::config::tls::client_config(target.tls, crate::config::tls::FIELD_NAMES),
+        false => crate::config::tls::unused_config(),
     }
     .map_err(|e| {
         crate::Error::Exporter(format!(
             "OTLP TLS for {}: {e}",
-            super::config::redact_url(target.endpoint)
+            crate::config::redact_url(target.endpoint)
         ))
     })?;
     Ok(tls::connector(config, tcp, http2, failures))
@@ -180,21 +129,21 @@ impl<S: Signal> OtlpExporter<S> {
     ) -> crate::Result<Self> {
         let endpoint = target.endpoint;
         let gzip = target.compression == OtlpCompression::Gzip;
-        let shown = super::config::redact_url(endpoint);
+        let shown = crate::config::redact_url(endpoint);
         let tls_failures = tls::TlsFailures::default();
         let transport = match config.protocol {
             #[cfg(feature = "otlp-http")]
             OtlpProtocol::HttpProtobuf => {
-                let mut headers = http::HeaderMap::new();
+                let mut headers = ::http::HeaderMap::new();
                 for (k, v) in &config.headers {
                     if let (Ok(name), Ok(value)) = (
-                        http::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()),
-                        http::HeaderValue::from_str(v),
+                        ::http::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()),
+                        ::http::HeaderValue::from_str(v),
                     ) {
                         headers.insert(name, value);
                     }
                 }
-                let url = endpoint.parse::<http::Uri>().map_err(|e| {
+                let url = endpoint.parse::<::http::Uri>().map_err(|e| {
                     crate::Error::Exporter(format!("OTLP/HTTP endpoint {shown}: {e}"))
                 })?;
                 let client = hyper_util::client::legacy::Client::builder(
@@ -219,7 +168,7 @@ impl<S: Signal> OtlpExporter<S> {
                     // A collector's headers and trailers, at most (h2's
                     // default is 16 MiB a response).
                     .http2_max_header_list_size(MAX_RESPONSE_BYTES as u32);
-                let channel = match super::config::is_https(target.endpoint) {
+                let channel = match crate::config::is_https(target.endpoint) {
                     true => endpoint.connect_with_connector_lazy(connector(
                         target,
                         config.timeout,
@@ -313,24 +262,6 @@ impl<S: Signal> OtlpExporter<S> {
     }
 }
 
-/// The bytes of a length-delimited field of `len` bytes.
-fn field_len(tag: u32, len: usize) -> usize {
-    prost::encoding::key_len(tag) + encoded_len_varint(len as u64) + len
-}
-
-fn put_field(out: &mut Vec<u8>, tag: u32, len: usize) {
-    encode_key(tag, WireType::LengthDelimited, out);
-    encode_varint(len as u64, out);
-}
-
-/// A string field (omitted when empty, as protobuf does).
-fn put_string(out: &mut Vec<u8>, tag: u32, value: &str) {
-    if !value.is_empty() {
-        put_field(out, tag, value.len());
-        out.put_slice(value.as_bytes());
-    }
-}
-
 impl<S: Signal> Export for OtlpExporter<S> {
     type Item = S::Item;
     type Encoded = Encoded;
@@ -379,10 +310,10 @@ impl<S: Signal> Export for OtlpExporter<S> {
                 url,
                 headers,
                 gzip,
-            } => send_http(client, url, headers, body, *gzip, timeout).await,
+            } => http::send_http(client, url, headers, body, *gzip, timeout).await,
             #[cfg(feature = "otlp-grpc")]
             Transport::Grpc { grpc, metadata } => {
-                send_grpc(grpc, metadata, S::GRPC_PATH, body, timeout).await
+                grpc::send_grpc(grpc, metadata, S::GRPC_PATH, body, timeout).await
             }
         };
         // What the connections noted since the last request.
@@ -433,155 +364,6 @@ impl<S: Signal> Export for OtlpExporter<S> {
     }
 }
 
-#[cfg(feature = "otlp-http")]
-async fn send_http(
-    client: &HttpClient,
-    url: &http::Uri,
-    headers: &http::HeaderMap,
-    body: Bytes,
-    gzip: bool,
-    timeout: Duration,
-) -> Result<Reply, Failure> {
-    use http_body_util::BodyExt as _;
-    let mut request = http::Request::post(url.clone());
-    if let Some(h) = request.headers_mut() {
-        *h = headers.clone();
-    }
-    request = request.header(http::header::CONTENT_TYPE, "application/x-protobuf");
-    let body = match gzip {
-        true => {
-            request = request.header(http::header::CONTENT_ENCODING, "gzip");
-            Bytes::from(gzipped(&body))
-        }
-        false => body,
-    };
-    let request = request
-        .body(http_body_util::Full::new(body))
-        .map_err(|e| Failure::Transport(e.to_string()))?;
-    let started = tokio::time::Instant::now();
-    let response = tokio::time::timeout(timeout, client.request(request))
-        .await
-        .map_err(|_| Failure::TimedOut(timeout))?
-        .map_err(|e| match tls::handshake_failure(&e) {
-            Some(reason) => Failure::Tls(reason),
-            None if e.is_connect() => Failure::Unreachable(error_chain(&e)),
-            // The connection broke (a collector restarting closes its
-            // keep-alive connections): worth another try.
-            None => Failure::Interrupted(error_chain(&e)),
-        })?;
-    let status = response.status();
-    if !status.is_success() {
-        // The body of a refusal is not read (nothing in it changes what
-        // happens); the connection is closed with it.
-        let hint = response
-            .headers()
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| answers::retry_after(v.as_bytes(), std::time::SystemTime::now()));
-        return Err(answers::http_failure(status.as_u16(), hint));
-    }
-    // Accepted: the collector has the spans whatever happens to the rest of
-    // its answer, so the request is never sent again from here on.
-    let mut incoming = response.into_body();
-    let mut body = Vec::new();
-    let read = async {
-        while let Some(frame) = incoming.frame().await {
-            let frame = frame.map_err(|e| format!("its answer broke off ({})", error_chain(&e)))?;
-            if let Ok(chunk) = frame.into_data() {
-                if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                    return Err(too_long_answer());
-                }
-                body.extend_from_slice(&chunk);
-            }
-        }
-        Ok(())
-    };
-    let left = timeout.saturating_sub(started.elapsed());
-    Ok(match tokio::time::timeout(left, read).await {
-        Ok(Ok(())) => Reply::Body(body),
-        Ok(Err(why)) => Reply::Unread(why),
-        Err(_) => Reply::Unread(unfinished_answer(timeout)),
-    })
-}
-
-/// `body` compressed with gzip (the default level).
-#[cfg(feature = "otlp-http")]
-fn gzipped(body: &[u8]) -> Vec<u8> {
-    use std::io::Write as _;
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(body.len() / 4),
-        flate2::Compression::default(),
-    );
-    // Writing into a `Vec` cannot fail.
-    let _ = encoder.write_all(body);
-    encoder.finish().unwrap_or_default()
-}
-
-#[cfg(feature = "otlp-grpc")]
-async fn send_grpc(
-    grpc: &mut tonic::client::Grpc<tonic::transport::Channel>,
-    metadata: &tonic::metadata::MetadataMap,
-    path: &'static str,
-    body: Bytes,
-    timeout: Duration,
-) -> Result<Reply, Failure> {
-    let started = tokio::time::Instant::now();
-    let call = async {
-        grpc.ready()
-            .await
-            .map_err(|e| match tls::handshake_failure(&e) {
-                Some(reason) => Failure::Tls(reason),
-                None => Failure::Unreachable(error_chain(&e)),
-            })?;
-        let mut request = tonic::Request::new(body);
-        *request.metadata_mut() = metadata.clone();
-        request.set_timeout(timeout);
-        // A unary call, its answer read as a stream: the call returns when
-        // the response headers arrive, so that what comes after them is told
-        // apart from a refusal.
-        grpc.server_streaming(
-            request,
-            http::uri::PathAndQuery::from_static(path),
-            RawCodec,
-        )
-        .await
-        .map(tonic::Response::into_inner)
-        .map_err(|status| answers::grpc_failure(status, timeout))
-    };
-    let mut answer = match tokio::time::timeout(timeout, call).await {
-        Ok(answer) => answer?,
-        Err(_) => return Err(Failure::TimedOut(timeout)),
-    };
-    // Response headers without a status (a refusal comes trailers-only, as
-    // tonic and grpc-go send it): the collector handled the request and is
-    // sending its answer. A status in the trailers still decides; an answer
-    // that cannot be read (larger than MAX_RESPONSE_BYTES, trickled past the
-    // deadline) leaves the request accepted, never sent again.
-    let read = async {
-        let mut body = Vec::new();
-        while let Some(message) = answer.message().await? {
-            if body.is_empty() {
-                body = message;
-            }
-        }
-        answer.trailers().await?;
-        Ok::<_, tonic::Status>(body)
-    };
-    let left = timeout.saturating_sub(started.elapsed());
-    match tokio::time::timeout(left, read).await {
-        Ok(Ok(body)) => Ok(Reply::Body(body)),
-        // tonic's own limit on the answer (`max_decoding_message_size`).
-        Ok(Err(status)) if status.message().starts_with(TONIC_DECODE_LIMIT) => {
-            Ok(Reply::Unread(too_long_answer()))
-        }
-        Ok(Err(status)) => Err(answers::grpc_failure(status, timeout)),
-        Err(_) => Ok(Reply::Unread(unfinished_answer(timeout))),
-    }
-}
-
-/// How tonic words its own refusal of a message over the decoding limit.
-#[cfg(feature = "otlp-grpc")]
-const TONIC_DECODE_LIMIT: &str = "Error, decoded message length too large";
-
 /// What an accepted request's transport read of the answer.
 #[derive(Debug)]
 enum Reply {
@@ -617,60 +399,7 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
         }
         source = e.source();
     }
-    crate::text::shorten_untrusted(&text, 300).into_owned()
-}
-
-/// A gRPC codec that sends already-encoded bytes and returns the answer's bytes.
-#[cfg(feature = "otlp-grpc")]
-#[derive(Debug, Clone, Copy)]
-struct RawCodec;
-
-#[cfg(feature = "otlp-grpc")]
-impl tonic::codec::Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Vec<u8>;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
-    }
-}
-
-#[cfg(feature = "otlp-grpc")]
-impl tonic::codec::Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
-
-    fn encode(
-        &mut self,
-        item: Bytes,
-        dst: &mut tonic::codec::EncodeBuf<'_>,
-    ) -> Result<(), tonic::Status> {
-        dst.put(item);
-        Ok(())
-    }
-}
-
-#[cfg(feature = "otlp-grpc")]
-impl tonic::codec::Decoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = tonic::Status;
-
-    fn decode(
-        &mut self,
-        src: &mut tonic::codec::DecodeBuf<'_>,
-    ) -> Result<Option<Vec<u8>>, tonic::Status> {
-        use prost::bytes::Buf as _;
-        let n = src.remaining().min(MAX_RESPONSE_BYTES);
-        let out = src.copy_to_bytes(n).to_vec();
-        src.advance(src.remaining());
-        Ok(Some(out))
-    }
+    crate::untrusted::shorten_untrusted(&text, 300).into_owned()
 }
 
 #[cfg(test)]
@@ -790,7 +519,7 @@ mod tests {
         // The estimate used for the queue bounds the encoded size.
         for s in &spans {
             let bytes = opentelemetry_proto::tonic::trace::v1::Span::from(s.clone()).encoded_len();
-            let size = super::super::processor::span_bytes(s);
+            let size = crate::export::size::span_bytes(s);
             assert!(size >= bytes, "{size} < {bytes}");
         }
     }

@@ -23,12 +23,12 @@ use super::env::{
     OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE, OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE,
     OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY, OTEL_EXPORTER_OTLP_TRACES_INSECURE,
 };
+use super::user::{current_uid, Uid};
 use super::{
     redact_url, Disabled, OtlpCompression, OtlpConfig, OtlpProtocol, OtlpTls, Overrides,
     TracesExporter,
 };
 use crate::error::Shown;
-use crate::init::sink::{current_uid, Uid};
 
 /// What [`resolve`] decides.
 pub(super) struct Export {
@@ -609,7 +609,7 @@ fn check_tls(
     }
     #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
     {
-        if let Err(e) = crate::init::tls::check(tls, names) {
+        if let Err(e) = super::tls::check(tls, names) {
             env.disabling(
                 e.setting,
                 &e.path.display().to_string(),
@@ -621,7 +621,7 @@ fn check_tls(
             );
             return false;
         }
-        let roots = crate::init::tls::system_roots();
+        let roots = super::tls::system_roots();
         if tls.certificate.is_none() && roots.store.is_empty() && !reported.contains(&"roots") {
             reported.push("roots");
             env.issue(
@@ -807,7 +807,7 @@ fn default_spans_file(env: &mut Env<'_>, service: &str) -> PathBuf {
 /// * `<tmp>/distributed-tracing-<uid>` (Unix; `<tmp>/distributed-tracing`
 ///   elsewhere, where the temporary folder is the user's own).
 ///
-/// Its checks (owner, mode) happen when the file is opened (`sink.rs`).
+/// Its checks (owner, mode) happen when the file is opened (`export/spans_file.rs`).
 pub(super) fn spans_dir(
     xdg_state_home: Option<&str>,
     home: Option<&str>,

@@ -6,12 +6,13 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
 
+use super::env::DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES_DEFAULT as DEFAULT_MAX_BYTES;
 use super::env::{map_env, mask_pairs, parse_pairs};
-use super::export::spans_dir;
+use super::exporters::spans_dir;
 use super::sampler::redact_sampler_arg;
+use super::user::Uid;
 use super::*;
 use crate::error::Error;
-use crate::init::sink::{Uid, DEFAULT_MAX_BYTES};
 
 fn resolve(vars: &[(&str, &str)]) -> EffectiveConfig {
     let map: HashMap<String, OsString> = vars
@@ -1610,7 +1611,7 @@ const MAX_ISSUE_LINE: usize = 600;
 
 /// Whether `text` holds a character that must not be shown raw.
 fn has_untrusted(text: &str) -> bool {
-    text.chars().any(crate::text::is_untrusted)
+    text.chars().any(crate::untrusted::is_untrusted)
 }
 
 /// Asserts what every issue must be: one bounded line, nothing raw.
