@@ -82,8 +82,10 @@ pub(crate) enum Failure {
     Tls(String),
     /// Any other transport failure (not retried).
     Transport(String),
-    /// A local sink failed (not retried).
-    Sink(String),
+    /// An SDK `SpanExporter` failed: a local one (the spans file, standard
+    /// output) or one given in code (not retried: the crate cannot tell what
+    /// its error means).
+    Exporter(String),
 }
 
 impl Failure {
@@ -92,7 +94,7 @@ impl Failure {
         match self {
             Self::Unreachable(_) | Self::TimedOut(_) | Self::Interrupted(_) => true,
             Self::Rejected { retryable, .. } => *retryable,
-            Self::TooLarge(_) | Self::Tls(_) | Self::Transport(_) | Self::Sink(_) => false,
+            Self::TooLarge(_) | Self::Tls(_) | Self::Transport(_) | Self::Exporter(_) => false,
         }
     }
 
@@ -116,7 +118,7 @@ impl fmt::Display for Failure {
             Self::Rejected { status, .. } => write!(f, "rejected with {}", shown(status)),
             Self::TooLarge(e) => write!(f, "request too large ({})", shown(e)),
             Self::Tls(e) => write!(f, "TLS handshake failed: {}", shown(e)),
-            Self::Transport(e) | Self::Sink(e) => f.write_str(&shown(e)),
+            Self::Transport(e) | Self::Exporter(e) => f.write_str(&shown(e)),
         }
     }
 }
