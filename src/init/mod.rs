@@ -1154,13 +1154,16 @@ mod tests {
         }
     }
 
+    /// Environment variables of one case.
+    type Vars = &'static [(&'static str, &'static str)];
+
     /// One start-up line per exporter kind, naming where spans go and how,
     /// with no credential in it.
     #[test]
     fn the_start_up_line_names_where_spans_go() {
         use opentelemetry_sdk::trace::InMemorySpanExporter;
         #[rustfmt::skip]
-        let cases: &[(&[(&str, &str)], &str, &str)] = &[
+        let cases: &[(Vars, &str, &str)] = &[
             (&[("OTEL_TRACES_EXPORTER", "console")], "spans are written to standard output (JSON lines)", "console"),
             (&[("OTEL_TRACES_EXPORTER", "none")], "spans are recorded but not exported (traces exporter: none)", "none"),
             (&[("OTEL_SDK_DISABLED", "true")], "OpenTelemetry is disabled (OTEL_SDK_DISABLED=true): no span is recorded or exported", "disabled"),
