@@ -6,8 +6,8 @@
 //! The values come from the OpenTelemetry environment variables, overridden in
 //! code by the [`ObservabilityBuilder`](crate::ObservabilityBuilder); a value
 //! that cannot be used is reported as a [`ConfigIssue`] and ignored (an error
-//! with [`strict`](crate::ObservabilityBuilder::strict)). The README's
-//! configuration table lists every variable.
+//! with [`strict`](crate::ObservabilityBuilder::strict)).
+//! [`reference::configuration`](crate::reference::configuration) lists every variable.
 //!
 //! ```
 //! use distributed_tracing::config::{OtlpProtocol, SamplerConfig, TracesExporter};
