@@ -1,6 +1,6 @@
 //! The Python module's functions, by their old names and in their old shapes
 //! (ids as hex `String`s, `Option` for "no trace"), for code being ported and
-//! for the migration table in the README.
+//! for the migration table ([`reference::migration`](crate::reference::migration)).
 //!
 //! Each is a small shim over the Rust-shaped API at the crate root, which new
 //! code starts from:

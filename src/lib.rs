@@ -91,6 +91,7 @@
 //! | [`bridge`] | the `tracing`-to-OpenTelemetry layer with options: [`bridge::otel_layer_with`], [`bridge::BridgeOptions`], [`bridge::SpanEvents`] |
 //! | [`propagation`] | strict W3C `traceparent`/`tracestate` and `baggage` ([`propagation::W3cPropagator`]), B3, Jaeger, X-Ray and Datadog; the carriers ([`propagation::HeaderMapInjector`], ...) and [`propagation::inject_context_into`] / [`propagation::extract_context_from`] for any OpenTelemetry carrier |
 //! | [`compat`] | the Python module's functions by their old names ([`compat::get_trace_id`], [`compat::init_trace_context`], ...), each a shim over the API above |
+//! | [`reference`](mod@reference) | no code: the reference pages (the repository's `docs/` folder). [`reference::configuration`] (every variable), [`reference::export`] (Jaeger, the collector, vendors; the export guarantees; the spans file), [`reference::security`], [`reference::w3c`], [`reference::services`] (HTTP and gRPC in detail), [`reference::migration`] (from the Python module), [`reference::performance`], [`reference::testing`] |
 //!
 //! [`opentelemetry`], [`opentelemetry_sdk`] and [`tracing_opentelemetry`] are
 //! re-exported, so that your code builds against the versions this crate uses.
@@ -100,19 +101,20 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `log` | yes | records of the `log` crate bridged into `tracing`, so they carry the trace ids too |
-//! | `otlp-grpc` | yes | OTLP/gRPC export (tonic), plain text or TLS (rustls) |
-//! | `otlp-http` | yes | OTLP/HTTP export with protobuf bodies (hyper), plain text or TLS (rustls) |
+//! | `otlp-grpc` | yes | OTLP/gRPC export (tonic), plain text or TLS (rustls, `ring`) |
+//! | `otlp-http` | yes | OTLP/HTTP export with protobuf bodies (hyper), plain text or TLS (rustls, `ring`) |
 //! | `http-server` | yes | [`middleware::ServerTraceLayer`], the tower server middleware |
 //! | `reqwest` | no | [`middleware::ClientTraceMiddleware`] for reqwest-middleware, [`middleware::RequestBuilderExt`] |
-//! | `grpc` | no | [`middleware::GrpcServerLayer`] for a tonic `Server`, [`middleware::GrpcClientLayer`] for a tonic `Channel` |
-//! | `jaeger-remote-sampler` | no | `OTEL_TRACES_SAMPLER=jaeger_remote` / `parentbased_jaeger_remote` ([`config::SamplerConfig::JaegerRemote`]) |
-//! | `logs` | no | `tracing` events also exported as OTLP log records, with the ids of their span |
+//! | `grpc` | no | [`middleware::GrpcServerLayer`] for a tonic `Server`, [`middleware::GrpcClientLayer`] for a tonic `Channel`, with the gRPC semantic conventions; implies `http-server` |
+//! | `jaeger-remote-sampler` | no | `OTEL_TRACES_SAMPLER=jaeger_remote` / `parentbased_jaeger_remote` ([`config::SamplerConfig::JaegerRemote`]): the sampling strategy polled from a Jaeger sampling endpoint |
+//! | `logs` | no | `tracing` events also exported as OTLP log records next to the spans, with the ids of their span (`OTEL_LOGS_EXPORTER`, `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`) |
 //!
 //! Configuration follows the OpenTelemetry environment variables
 //! (`OTEL_SERVICE_NAME`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_TRACES_SAMPLER`,
-//! `OTEL_PROPAGATORS`, ...; see [`config::EffectiveConfig`]). The repository's README
-//! has the rest: the table from the Python module this crate replaces, the
-//! security model, the export guarantees and the measurements.
+//! `OTEL_PROPAGATORS`, ...; see [`config::EffectiveConfig`] and
+//! [`reference::configuration`]). The [`reference`](mod@reference) pages have the rest: the
+//! table from the Python module this crate replaces, the security model, the
+//! export guarantees and the measurements.
 //!
 //! The minimum supported Rust version is 1.85.
 
@@ -134,6 +136,7 @@ mod init;
 pub mod logging;
 pub mod middleware;
 pub mod propagation;
+pub mod reference;
 mod task;
 mod untrusted;
 

@@ -1,5 +1,5 @@
 //! The old Python module's test suite, call for call, against the Rust shims
-//! (the README's Python-to-Rust table is the guide). No SDK is installed in this
+//! (the Python-to-Rust table, `docs/migration.md`, is the guide). No SDK is installed in this
 //! binary: the shims must work on OpenTelemetry's context alone.
 
 use std::collections::HashMap;

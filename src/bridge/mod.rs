@@ -37,8 +37,8 @@ pub enum SpanEvents {
 
 /// What the `tracing`-to-OpenTelemetry bridge records on each span; see
 /// [`otel_layer_with`]. The defaults keep what a trace viewer needs and drop
-/// what costs the most per span (the README's performance table has the
-/// measured cost of each option).
+/// what costs the most per span ([`reference::performance`](crate::reference::performance)
+/// has the measured cost of each option).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BridgeOptions {
@@ -53,8 +53,9 @@ pub struct BridgeOptions {
     /// Make an entered `tracing` span's OpenTelemetry context current (default
     /// on): OpenTelemetry-native code (`Context::current()`, other crates'
     /// instrumentation) then sees the span. Off, entering and exiting a span
-    /// costs less (the README has the figures) and this crate's shims, log
-    /// lines, spawns and HTTP client still read the entered span, but
+    /// costs less ([`reference::performance`](crate::reference::performance)
+    /// has the figures) and this crate's shims, log lines, spawns and HTTP
+    /// client still read the entered span, but
     /// `Context::current()` does not, and neither do OTLP log records (feature
     /// `logs`: the SDK's logger takes their trace from `Context::current()`).
     pub context_activation: bool,
@@ -62,7 +63,8 @@ pub struct BridgeOptions {
     /// as OTLP integers (default on; as their decimal text past `i64`).
     /// Off, they are recorded as text, as tracing-opentelemetry does, and
     /// each `tracing` span costs less (the bridge is not wrapped nor
-    /// twinned; the README has the figures).
+    /// twinned; [`reference::performance`](crate::reference::performance)
+    /// has the figures).
     pub integer_fields: bool,
 }
 

@@ -11,7 +11,8 @@
 //! is reported as a [`ConfigIssue`] (naming the variable and the value) and
 //! ignored, the default taking its place; with
 //! [`strict`](crate::ObservabilityBuilder::strict) it is an error at start-up
-//! instead. The README's configuration table lists every variable.
+//! instead. [`reference::configuration`](crate::reference::configuration)
+//! lists every variable.
 //!
 //! ```
 //! use distributed_tracing::config::{OtlpProtocol, SamplerConfig, TracesExporter};
