@@ -138,6 +138,9 @@ pub mod middleware;
 pub mod propagation;
 pub mod reference;
 mod task;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 mod untrusted;
 
 // The crate root: what a new user starts from. Every other public item has
