@@ -7,6 +7,11 @@
 //! whole from a request lets any caller decide how much memory that queue
 //! holds. The cuts here borrow from the request and allocate nothing: a short
 //! value costs a length check, a long one a few comparisons at the cut.
+//!
+//! Here too are the attributes both HTTP sides record of an answer
+//! (`http.response.status_code`, `error.type`, `network.protocol.version`),
+//! and the peer's address (`PeerFn`, `network.peer.*`) that the HTTP and gRPC
+//! servers record alike.
 
 use opentelemetry::KeyValue;
 
@@ -136,6 +141,84 @@ pub(crate) fn push_method(
             ));
             "HTTP"
         }
+    }
+}
+
+/// Reads the peer's address (`network.peer.address`, `network.peer.port`,
+/// and `client.address` unless a believed proxy header says otherwise) from
+/// a request's extensions, where the server put it:
+///
+/// * axum, served with `into_make_service_with_connect_info::<SocketAddr>()`:
+///   `|ext| ext.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0)`;
+/// * tonic: `|ext| ext.get::<tonic::transport::server::TcpConnectInfo>().and_then(|i| i.remote_addr())`;
+/// * hyper: insert the address your accept loop has into each request's
+///   extensions (`service_fn` over the connection), then
+///   `|ext| ext.get::<SocketAddr>().copied()`.
+#[cfg(feature = "http-server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http-server")))]
+pub type PeerFn = fn(&http::Extensions) -> Option<std::net::SocketAddr>;
+
+/// `network.peer.address` and `network.peer.port` of a peer (and its
+/// address as text, for `client.address`).
+#[cfg(feature = "http-server")]
+pub(crate) fn push_peer(peer: std::net::SocketAddr, attributes: &mut Vec<KeyValue>) -> String {
+    let address = peer.ip().to_string();
+    attributes.push(KeyValue::new("network.peer.address", address.clone()));
+    attributes.push(KeyValue::new("network.peer.port", i64::from(peer.port())));
+    address
+}
+
+/// Which end of an HTTP exchange a span is: it decides which statuses are
+/// errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    #[cfg_attr(not(feature = "http-server"), allow(dead_code))]
+    Server,
+    #[cfg_attr(not(feature = "reqwest"), allow(dead_code))]
+    Client,
+}
+
+/// Records an HTTP response status on a span: `http.response.status_code`,
+/// and for an error `error.type` (the code as text, `"503"`) and an error
+/// status without a description (the conventions: none that the status code
+/// already says). A 5xx is an error on both sides; a 4xx only on the client
+/// (the conventions: 4xx MUST leave a SERVER span unset, the caller's mistake
+/// is not the server's error, and SHOULD be an error on a CLIENT span, whose
+/// call failed). Returns whether it was an error.
+pub(crate) fn record_status(
+    span: &opentelemetry::trace::SpanRef<'_>,
+    status: ::http::StatusCode,
+    side: Side,
+    more: Option<opentelemetry::KeyValue>,
+) -> bool {
+    let code =
+        opentelemetry::KeyValue::new("http.response.status_code", i64::from(status.as_u16()));
+    let error = status.is_server_error() || (side == Side::Client && status.is_client_error());
+    let error_type =
+        error.then(|| opentelemetry::KeyValue::new("error.type", status.as_str().to_owned()));
+    match (error_type, more) {
+        // The common case, a server's success: one attribute, no iterator
+        // to move it through.
+        (None, None) => span.set_attribute(code),
+        // One `set_attributes`: the span's lock is taken once for all.
+        (error_type, more) => {
+            span.set_attributes([Some(code), error_type, more].into_iter().flatten())
+        }
+    }
+    if error {
+        span.set_status(opentelemetry::trace::Status::error(""));
+    }
+    error
+}
+
+/// `network.protocol.version` of an HTTP version (both sides).
+pub(crate) fn protocol_version(version: ::http::Version) -> &'static str {
+    match version {
+        ::http::Version::HTTP_10 => "1.0",
+        ::http::Version::HTTP_11 => "1.1",
+        ::http::Version::HTTP_2 => "2",
+        ::http::Version::HTTP_3 => "3",
+        _ => "0.9",
     }
 }
 

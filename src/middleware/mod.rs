@@ -140,84 +140,27 @@
 
 #[cfg(any(feature = "http-server", feature = "reqwest"))]
 mod attributes;
-mod client;
 #[cfg(feature = "http-server")]
 mod forwarded;
 #[cfg(feature = "grpc")]
 mod grpc;
+mod http;
 #[cfg(feature = "http-server")]
-mod server;
+mod trust;
 
 #[cfg(any(feature = "http-server", feature = "reqwest"))]
-pub use attributes::{DEFAULT_KNOWN_METHODS, DEFAULT_MAX_ATTRIBUTE_LEN};
-pub use client::inject_into_request;
-#[cfg(feature = "reqwest")]
-pub use client::{ClientTraceMiddleware, RequestBuilderExt};
-#[cfg(feature = "http-server")]
-pub use forwarded::Forwarded;
+pub use self::attributes::{DEFAULT_KNOWN_METHODS, DEFAULT_MAX_ATTRIBUTE_LEN};
 #[cfg(feature = "grpc")]
-pub use grpc::{
+pub use self::grpc::{
     GrpcBody, GrpcClientLayer, GrpcClientService, GrpcFuture, GrpcServerLayer, GrpcServerService,
 };
+pub use self::http::inject_into_request;
+#[cfg(feature = "reqwest")]
+pub use self::http::{ClientTraceMiddleware, RequestBuilderExt};
 #[cfg(feature = "http-server")]
-pub use server::{
-    PeerFn, ResponseFuture, RouteFn, ServerTraceLayer, ServerTraceService, TracedBody, Trust,
-    TrustPolicy,
+pub use self::{
+    attributes::PeerFn,
+    forwarded::Forwarded,
+    http::{ResponseFuture, RouteFn, ServerTraceLayer, ServerTraceService, TracedBody},
+    trust::{Trust, TrustPolicy},
 };
-
-/// Which end of an HTTP exchange a span is: it decides which statuses are
-/// errors.
-#[cfg(any(feature = "http-server", feature = "reqwest"))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
-    #[cfg_attr(not(feature = "http-server"), allow(dead_code))]
-    Server,
-    #[cfg_attr(not(feature = "reqwest"), allow(dead_code))]
-    Client,
-}
-
-/// Records an HTTP response status on a span: `http.response.status_code`,
-/// and for an error `error.type` (the code as text, `"503"`) and an error
-/// status without a description (the conventions: none that the status code
-/// already says). A 5xx is an error on both sides; a 4xx only on the client
-/// (the conventions: 4xx MUST leave a SERVER span unset, the caller's mistake
-/// is not the server's error, and SHOULD be an error on a CLIENT span, whose
-/// call failed). Returns whether it was an error.
-#[cfg(any(feature = "http-server", feature = "reqwest"))]
-fn record_status(
-    span: &opentelemetry::trace::SpanRef<'_>,
-    status: ::http::StatusCode,
-    side: Side,
-    more: Option<opentelemetry::KeyValue>,
-) -> bool {
-    let code =
-        opentelemetry::KeyValue::new("http.response.status_code", i64::from(status.as_u16()));
-    let error = status.is_server_error() || (side == Side::Client && status.is_client_error());
-    let error_type =
-        error.then(|| opentelemetry::KeyValue::new("error.type", status.as_str().to_owned()));
-    match (error_type, more) {
-        // The common case, a server's success: one attribute, no iterator
-        // to move it through.
-        (None, None) => span.set_attribute(code),
-        // One `set_attributes`: the span's lock is taken once for all.
-        (error_type, more) => {
-            span.set_attributes([Some(code), error_type, more].into_iter().flatten())
-        }
-    }
-    if error {
-        span.set_status(opentelemetry::trace::Status::error(""));
-    }
-    error
-}
-
-/// `network.protocol.version` of an HTTP version (both sides).
-#[cfg(any(feature = "http-server", feature = "reqwest"))]
-fn protocol_version(version: ::http::Version) -> &'static str {
-    match version {
-        ::http::Version::HTTP_10 => "1.0",
-        ::http::Version::HTTP_11 => "1.1",
-        ::http::Version::HTTP_2 => "2",
-        ::http::Version::HTTP_3 => "3",
-        _ => "0.9",
-    }
-}

@@ -3,7 +3,7 @@
 use crate::context::inject_trace_context;
 
 #[cfg(feature = "reqwest")]
-use super::attributes::capped;
+use crate::middleware::attributes::{self, capped};
 
 /// Writes the current trace context (`traceparent`, `tracestate`, `baggage`,
 /// or what the configured propagator writes) into an outgoing request's
@@ -72,7 +72,7 @@ impl RequestBuilderExt for reqwest::RequestBuilder {
 /// `REDACTED`), and, like `server.address`, an unknown method's name and a
 /// failed call's error message (whose URL is redacted the same way), is cut
 /// to at most [`max_attribute_len`](Self::max_attribute_len) bytes, by
-/// default [`DEFAULT_MAX_ATTRIBUTE_LEN`](super::DEFAULT_MAX_ATTRIBUTE_LEN)
+/// default [`DEFAULT_MAX_ATTRIBUTE_LEN`](crate::middleware::DEFAULT_MAX_ATTRIBUTE_LEN)
 /// (1024), at a character boundary.
 ///
 /// ```
@@ -100,19 +100,19 @@ impl Default for ClientTraceMiddleware {
 
 #[cfg(feature = "reqwest")]
 impl ClientTraceMiddleware {
-    /// Values cut to [`DEFAULT_MAX_ATTRIBUTE_LEN`](super::DEFAULT_MAX_ATTRIBUTE_LEN)
-    /// bytes, the [`DEFAULT_KNOWN_METHODS`](super::DEFAULT_KNOWN_METHODS).
+    /// Values cut to [`DEFAULT_MAX_ATTRIBUTE_LEN`](crate::middleware::DEFAULT_MAX_ATTRIBUTE_LEN)
+    /// bytes, the [`DEFAULT_KNOWN_METHODS`](crate::middleware::DEFAULT_KNOWN_METHODS).
     pub const fn new() -> Self {
         Self {
-            max_attribute_len: super::DEFAULT_MAX_ATTRIBUTE_LEN,
-            known_methods: super::DEFAULT_KNOWN_METHODS,
+            max_attribute_len: crate::middleware::DEFAULT_MAX_ATTRIBUTE_LEN,
+            known_methods: crate::middleware::DEFAULT_KNOWN_METHODS,
         }
     }
 
     /// The most bytes of each value copied from a request into the span:
     /// `url.full`, `server.address`, `http.request.method_original` and a
     /// failed call's error message. Default
-    /// [`DEFAULT_MAX_ATTRIBUTE_LEN`](super::DEFAULT_MAX_ATTRIBUTE_LEN) (1024).
+    /// [`DEFAULT_MAX_ATTRIBUTE_LEN`](crate::middleware::DEFAULT_MAX_ATTRIBUTE_LEN) (1024).
     /// A longer value is cut at the last UTF-8 character boundary that fits.
     pub const fn max_attribute_len(mut self, max: usize) -> Self {
         self.max_attribute_len = max;
@@ -123,7 +123,7 @@ impl ClientTraceMiddleware {
     /// name; any other is recorded as `_OTHER` with the method in
     /// `http.request.method_original`, and the span is named `HTTP`, as the
     /// semantic conventions ask. The list replaces
-    /// [`DEFAULT_KNOWN_METHODS`](super::DEFAULT_KNOWN_METHODS); methods are
+    /// [`DEFAULT_KNOWN_METHODS`](crate::middleware::DEFAULT_KNOWN_METHODS); methods are
     /// case-sensitive.
     pub const fn known_methods(mut self, methods: &'static [&'static str]) -> Self {
         self.known_methods = methods;
@@ -146,7 +146,7 @@ impl reqwest_middleware::Middleware for ClientTraceMiddleware {
         let parent = crate::context::with_current_context(Clone::clone);
         let max = self.max_attribute_len;
         let mut attributes = Vec::with_capacity(5);
-        let name = super::attributes::push_method(
+        let name = attributes::push_method(
             req.method().as_str(),
             self.known_methods,
             max,
@@ -191,9 +191,14 @@ impl reqwest_middleware::Middleware for ClientTraceMiddleware {
                 }
                 let version = KeyValue::new(
                     "network.protocol.version",
-                    super::protocol_version(response.version()),
+                    attributes::protocol_version(response.version()),
                 );
-                super::record_status(&span, response.status(), super::Side::Client, Some(version));
+                attributes::record_status(
+                    &span,
+                    response.status(),
+                    attributes::Side::Client,
+                    Some(version),
+                );
             }
             Err(error) => {
                 // No status code: the error's words are the description.
@@ -211,7 +216,7 @@ impl reqwest_middleware::Middleware for ClientTraceMiddleware {
 /// bytes. A URL with neither costs one copy of the part kept.
 #[cfg(feature = "reqwest")]
 fn full_url(url: &reqwest::Url, max: usize) -> Option<String> {
-    use super::attributes::{has_sensitive_value, push_capped, push_redacted_query};
+    use attributes::{has_sensitive_value, push_capped, push_redacted_query};
 
     let s = url.as_str();
     let credentials = !url.username().is_empty() || url.password().is_some();
