@@ -7,32 +7,22 @@
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt as _;
-use std::sync::{Arc, Mutex};
 
 use distributed_tracing::config::{Disabled, TracesExporter};
 use distributed_tracing::logging::{DatadogTags, JsonFormat, LogFormat};
 use distributed_tracing::ObservabilityBuilder;
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
+#[path = "common/lines.rs"]
+mod lines;
+use lines::Lines;
 
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn lines(&self) -> Vec<serde_json::Value> {
-        let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
-        text.lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect()
-    }
+/// The JSON lines written to `output`.
+fn json_lines(output: &Lines) -> Vec<serde_json::Value> {
+    output
+        .utf8()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
 }
 
 /// `text` with a last byte 0xff: not UTF-8.
@@ -79,7 +69,7 @@ fn process_variables_that_are_not_utf8_are_reported() {
 
     // `DatadogTags::from_env` reads the process environment too: the bad
     // value is left out, and said to the current subscriber.
-    let output = Capture::default();
+    let output = Lines::default();
     let writer = output.clone();
     let subscriber = tracing_subscriber::fmt()
         .event_format(JsonFormat::new())
@@ -87,20 +77,20 @@ fn process_variables_that_are_not_utf8_are_reported() {
         .finish();
     let tags = tracing::subscriber::with_default(subscriber, DatadogTags::from_env);
     assert_eq!(tags, DatadogTags::default());
-    let lines = output.lines();
+    let lines = json_lines(&output);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["fields"]["variable"], "DD_SERVICE");
     assert_eq!(lines[0]["fields"]["value"], "dd-checkout\u{fffd}");
 
     // `init` reports each once, on its start-up lines.
-    let output = Capture::default();
+    let output = Lines::default();
     let guard = ObservabilityBuilder::default()
         .log_format(LogFormat::Json(JsonFormat::new()))
         .log_output(output.clone())
         .init()
         .unwrap();
     drop(guard);
-    let lines = output.lines();
+    let lines = json_lines(&output);
     let issues: Vec<&str> = lines
         .iter()
         .filter_map(|line| line["fields"]["variable"].as_str())

@@ -4,29 +4,18 @@
 //! and spans still get their ids; no password of an endpoint URL or header
 //! value appears anywhere, the debug dump of the configuration included.
 
-use std::sync::{Arc, Mutex};
-
 use distributed_tracing::compat::get_trace_id;
 use distributed_tracing::config::{Disabled, TracesExporter};
 use distributed_tracing::logging::{JsonFormat, LogFormat};
 use distributed_tracing::ObservabilityBuilder;
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+#[path = "common/lines.rs"]
+mod lines;
+use lines::Lines;
 
 #[test]
 fn unusable_configuration_is_reported_once_quoted_and_without_secrets() {
-    let output = Capture::default();
+    let output = Lines::default();
     let guard = ObservabilityBuilder::default()
         .env_vars([
             ("RUST_LOG", "info,distributed_tracing=debug"),
@@ -54,7 +43,7 @@ fn unusable_configuration_is_reported_once_quoted_and_without_secrets() {
     assert!(trace_id.is_some_and(|id| id.len() == 32 && id != "0".repeat(32)));
     drop(guard);
 
-    let text = String::from_utf8(output.0.lock().unwrap().clone()).unwrap();
+    let text = output.utf8();
     assert!(!text.contains("s3cret"), "{text}");
     let lines: Vec<serde_json::Value> = text
         .lines()

@@ -7,11 +7,15 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod e2e;
+mod lines;
 pub mod otlp;
 pub mod tls;
 
+// Not every test binary that includes `common` uses it.
+#[allow(unused_imports)]
+pub use lines::Lines;
+
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
 
 use distributed_tracing::opentelemetry::trace::{SpanId, TraceId};
 use distributed_tracing::opentelemetry_sdk::trace::{
@@ -225,37 +229,6 @@ pub fn e2e_tool(name: &str) -> std::path::PathBuf {
         "scripts/e2e-tools.sh failed: Jaeger and the collector could not be built from their Go modules"
     );
     tools.join(name)
-}
-
-/// Log output captured in memory (`ObservabilityBuilder::log_output`).
-#[derive(Clone, Default)]
-pub struct Lines(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Lines {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Lines {
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-
-    /// Waits until a line contains `needle`, at most `limit`.
-    pub fn wait_for(&self, needle: &str, limit: Duration) -> Option<Duration> {
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            if self.text().contains(needle) {
-                return Some(start.elapsed());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
 }
 
 /// What the export thread says (target `distributed_tracing::export`), with

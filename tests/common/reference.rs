@@ -1,7 +1,7 @@
-//! Shared by `tests/properties.rs` and the fuzz targets (`fuzz/fuzz_targets/common.rs`
-//! includes it with `#[path]`): the header names the propagators read, and the
-//! W3C rules for a `traceparent` and the id parsers' contract, written
-//! independently of the crate.
+//! Shared by `tests/api/properties.rs` and the fuzz targets
+//! (`fuzz/fuzz_targets/common.rs` includes it with `#[path]`): the header
+//! names the propagators read, and the W3C rules for a `traceparent` and the
+//! id parsers' contract, written independently of the crate.
 #![allow(dead_code, unreachable_pub)]
 
 /// Every header name one of the propagators reads. The fuzz targets spell the

@@ -1,7 +1,7 @@
 //! Concurrent requests never see each other's trace, and a worker thread that
 //! served one request never leaks its context into the next.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

@@ -3,9 +3,8 @@
 //! with signature values redacted, cut to the cap (default and custom); an
 //! unknown method recorded as `_OTHER` in a span named `HTTP`; a failed call's
 //! error status without the credentials.
-#![cfg(feature = "reqwest")]
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 

@@ -2,7 +2,7 @@
 //! reach the tracer provider: a real OTLP receiver on 127.0.0.1 gets spans
 //! that kept what the limits allow, with the rest counted as dropped.
 
-mod common;
+use crate::common;
 
 use common::otlp::{Protocol, Receiver, Store};
 use distributed_tracing::config::{OtlpProtocol, SpanLimitsConfig};

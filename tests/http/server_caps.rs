@@ -3,9 +3,8 @@
 //! route, method) cut to the cap at a character boundary, even from the
 //! largest request head hyper admits; a custom cap; unknown methods recorded
 //! as `_OTHER` in a span named `HTTP`; signature values in the query redacted.
-#![cfg(feature = "http-server")]
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 

@@ -3,7 +3,7 @@
 //! collector answering "unavailable" (HTTP 503, gRPC UNAVAILABLE) is retried,
 //! after the `Retry-After` it names; spans stay queued meanwhile.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -27,7 +27,7 @@ use distributed_tracing::{
 use proptest::prelude::*;
 
 // The header names and the reference rules, shared with the fuzz targets.
-#[path = "common/reference.rs"]
+#[path = "../common/reference.rs"]
 mod reference;
 use reference::{reference_id, reference_traceparent, HEADER_NAMES};
 

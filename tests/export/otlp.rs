@@ -2,7 +2,7 @@
 //! receiver on 127.0.0.1 with the ids, parent links, names and service name that
 //! `get_trace_id()` and the `tracing` spans had.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

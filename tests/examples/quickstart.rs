@@ -3,7 +3,7 @@
 //! children fetched in spawned tasks) are in the local spans file it names,
 //! the one its start-up line announces.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;

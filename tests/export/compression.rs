@@ -4,7 +4,7 @@
 //! receiver decompresses it and finds the same spans, with their attributes;
 //! without the variable nothing is compressed.
 
-mod common;
+use crate::common;
 
 use common::otlp::{Protocol, Receiver, Store};
 use distributed_tracing::config::OtlpProtocol;

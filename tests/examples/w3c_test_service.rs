@@ -3,11 +3,10 @@
 //! the service calls each back; what the callbacks receive is checked as
 //! `test/test.py` (STRICT_LEVEL 2) checks it, with the Level 2 `tracestate` and
 //! `random` flag rules. The cases themselves are covered one by one in
-//! `w3c_cases.rs` and `w3c_level2_hops.rs`; this holds the example that an
-//! independent conformance run starts.
-#![cfg(all(feature = "http-server", feature = "reqwest"))]
+//! `tests/api/w3c_cases.rs` and `tests/w3c_level2_hops.rs`; this holds the
+//! example that an independent conformance run starts.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

@@ -1,9 +1,8 @@
 //! Feature `logs`: `tracing` events exported as OTLP log records next to the
 //! spans, received by a real OTLP receiver (gRPC and HTTP), their trace and span
 //! ids those of the span they were written in.
-#![cfg(feature = "logs")]
 
-mod common;
+use crate::common;
 
 use common::otlp::{hex, Protocol, Receiver, Store};
 use distributed_tracing::compat::{get_span_id, get_trace_id};

@@ -2,9 +2,8 @@
 //! (`OTEL_EXPORTER_OTLP_LOGS_*`, over the generic ones), both transports,
 //! through a TLS-terminating proxy that requires a client certificate, to
 //! the in-process receiver; the spans go to their own plain endpoint.
-#![cfg(feature = "logs")]
 
-mod common;
+use crate::common;
 
 use common::otlp::{hex, Protocol, Receiver, Store};
 use common::tls::{var, Pki, Served, TlsProxy};

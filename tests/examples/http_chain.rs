@@ -4,9 +4,8 @@
 //! three services, each under its own `service.name`, and the same trace id on
 //! every log line of the three. The order's confirmation job has a trace of its
 //! own, linked to the order's.
-#![cfg(all(feature = "http-server", feature = "reqwest"))]
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -4,7 +4,7 @@
 //! every span is accounted for (exported, dropped or failed), and export
 //! resumes when the collector is back.
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 use std::sync::mpsc;

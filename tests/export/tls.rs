@@ -11,7 +11,7 @@
 //!   is configured (none, or one from an unknown CA: nothing arrives, the
 //!   reason is reported).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

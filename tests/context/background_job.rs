@@ -2,7 +2,7 @@
 //! span that queued them (the old module gave every background task its own
 //! trace id; here the cause is not lost).
 
-mod common;
+use crate::common;
 
 use common::{hex_span, hex_trace, sdk, span_named, trace_of};
 use distributed_tracing::compat::{get_span_id, get_trace_id};

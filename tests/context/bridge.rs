@@ -2,7 +2,7 @@
 //! `get_span_id()` are the ids of the span the OpenTelemetry SDK exports, for
 //! nested spans, across `spawn`, and when the trace was continued from headers.
 
-mod common;
+use crate::common;
 
 use common::{hex_span, hex_trace, sdk, span_named, span_of, spans_of, trace_of};
 use distributed_tracing::compat::{

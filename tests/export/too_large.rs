@@ -2,7 +2,7 @@
 //! exporter's limit, a request the collector rejects as too large is split,
 //! and a span too large alone is dropped alone and counted.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! policy, `tracestate` carried through a hop, `traceresponse`, status and
 //! route attributes, and the handler seeing the request's trace everywhere.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 
