@@ -169,7 +169,7 @@ impl TestTelemetry {
     /// The log lines written so far, each a JSON object: `timestamp`,
     /// `level`, `target`, `message`, `fields`, and `trace_id`, `span_id`,
     /// `trace_flags` when written inside a trace (the
-    /// [`JsonFormat`](crate::logging::JsonFormat) of the service).
+    /// [`JsonFormat`] of the service).
     pub fn lines(&self) -> Vec<serde_json::Value> {
         let bytes = self.lines.0.lock().map(|l| l.clone()).unwrap_or_default();
         String::from_utf8_lossy(&bytes)

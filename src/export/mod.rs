@@ -58,6 +58,23 @@ pub(crate) use queue::QueueProcessor;
 pub(crate) use sdk_exporter::SdkExporter;
 pub use stats::ExportStats;
 
+/// `n` items of `kind` in words: `1 span`, `3 spans`, `1 log record`.
+pub(crate) fn count(n: u64, kind: &str) -> String {
+    match n {
+        1 => format!("1 {kind}"),
+        n => format!("{n} {kind}s"),
+    }
+}
+
+/// What an in-episode report adds: the total comes at shutdown, unless this
+/// is shutdown (then the total is the next line).
+pub(crate) fn until_shutdown(stopping: bool) -> &'static str {
+    match stopping {
+        true => "",
+        false => "; the total comes at shutdown",
+    }
+}
+
 /// Why one export request failed.
 #[derive(Debug, Clone)]
 // Which variants are built depends on the transports in the build.

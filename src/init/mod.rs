@@ -1054,16 +1054,15 @@ impl ObservabilityGuard {
 
 impl Drop for ObservabilityGuard {
     fn drop(&mut self) {
+        // A failed shutdown is not reported here: the export queue's last line
+        // says it (in the configured log format), with the counts of the run,
+        // and a provider shut down already has nothing more to say.
         #[cfg(feature = "logs")]
         if let Some((provider, _)) = &self.logs {
-            if let Err(err) = provider.shutdown_with_timeout(self.shutdown_deadline) {
-                eprintln!("distributed-tracing: shutting down the logger provider: {err}");
-            }
+            let _ = provider.shutdown_with_timeout(self.shutdown_deadline);
         }
         if let Some(provider) = &self.provider {
-            if let Err(err) = provider.shutdown_with_timeout(self.shutdown_deadline) {
-                eprintln!("distributed-tracing: shutting down the tracer provider: {err}");
-            }
+            let _ = provider.shutdown_with_timeout(self.shutdown_deadline);
         }
     }
 }

@@ -1,9 +1,8 @@
 //! `testing::TestTelemetry` as a user's test suite uses it: a real axum
 //! server with `ServerTraceLayer` and a traced reqwest client, no
-//! `init_observability`, nothing global. The tests of this binary run in
-//! parallel and each sees only its own spans and log lines.
-
-#![cfg(all(feature = "testing", feature = "http-server", feature = "reqwest"))]
+//! `init_observability`, nothing installed by the tests themselves (this
+//! binary's global SDK is there, and unused by them). They run in parallel
+//! and each sees only its own spans and log lines.
 
 use axum::extract::{MatchedPath, Path};
 use axum::routing::get;
