@@ -210,3 +210,40 @@ async fn a_hand_wired_provider_records_and_exports_every_span() {
     assert_eq!(line["trace_id"], grpc_server.trace_id());
     assert_eq!(line["span_id"], grpc_server.span_id());
 }
+
+/// With no provider given and none installed (this binary installs none), the
+/// layer's spans go to OpenTelemetry's no-op provider: that is said once, as
+/// a warning naming the ways out, however many requests come.
+#[tokio::test]
+async fn the_no_op_provider_is_reported_once() {
+    let lines = Lines::default();
+    let subscriber =
+        tracing_subscriber::registry().with(json_fmt_layer(JsonFormat::new()).with_writer({
+            let lines = lines.clone();
+            move || lines.clone()
+        }));
+    let _default = tracing::subscriber::set_default(subscriber);
+    let app = axum::Router::new()
+        .route("/", get(|| async { "ok" }))
+        .layer(ServerTraceLayer::new());
+    for _ in 0..3 {
+        let request = http::Request::get("/")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = tower::ServiceExt::oneshot(app.clone(), request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("no tracer provider is installed"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{text}");
+    assert!(
+        warnings[0].contains(".tracer_provider(&provider)"),
+        "{text}"
+    );
+    assert!(warnings[0].contains("\"level\":\"WARN\""), "{text}");
+}
