@@ -88,7 +88,8 @@
 //! | [`middleware`] | [`middleware::ServerTraceLayer`] (tower server middleware for axum, hyper, tonic) and its [`middleware::Trust`] policy for edge services; [`middleware::ClientTraceMiddleware`] and [`middleware::RequestBuilderExt`] for reqwest; [`middleware::inject_into_request`] for any `http::Request` |
 //! | [`config`] | what [`init_observability`] resolved ([`config::EffectiveConfig`], [`config::ConfigIssue`]) and the types the builder takes ([`config::SamplerConfig`], [`config::OtlpProtocol`], [`config::TracesExporter`], ...) |
 //! | [`logging`] | the log line formats with trace ids ([`logging::TraceContextFormat`], [`logging::JsonFormat`], [`logging::DEFAULT_PATTERN`]) and their layers for a subscriber stack of your own ([`logging::trace_context_fmt_layer`], [`logging::json_fmt_layer`]) |
-//! | [`bridge`] | the `tracing`-to-OpenTelemetry layer with options: [`bridge::otel_layer_with`], [`bridge::BridgeOptions`], [`bridge::SpanEvents`] |
+//! | `testing` (feature) | what a test asserts on: [`testing::TestTelemetry`], the spans and log lines of one test, scoped to its thread |
+//! | [`bridge`] | the `tracing`-to-OpenTelemetry layer with options: [`bridge::otel_layer_with`] (the global provider), [`bridge::otel_layer_for`] (a provider of your own), [`bridge::BridgeOptions`], [`bridge::SpanEvents`] |
 //! | [`propagation`] | strict W3C `traceparent`/`tracestate` and `baggage` ([`propagation::W3cPropagator`]), B3, Jaeger, X-Ray and Datadog; the carriers ([`propagation::HeaderMapInjector`], ...) and [`propagation::inject_context_into`] / [`propagation::extract_context_from`] for any OpenTelemetry carrier |
 //! | [`compat`] | the Python module's functions by their old names ([`compat::get_trace_id`], [`compat::init_trace_context`], ...), each a shim over the API above |
 //! | [`reference`](mod@reference) | no code: the reference pages (the repository's `docs/` folder). [`reference::configuration`] (every variable), [`reference::export`] (Jaeger, the collector, vendors; the export guarantees; the spans file), [`reference::security`], [`reference::w3c`], [`reference::services`] (HTTP and gRPC in detail), [`reference::migration`] (from the Python module), [`reference::performance`], [`reference::testing`] |
@@ -108,6 +109,7 @@
 //! | `grpc` | no | [`middleware::GrpcServerLayer`] for a tonic `Server`, [`middleware::GrpcClientLayer`] for a tonic `Channel`, with the gRPC semantic conventions; implies `http-server` |
 //! | `jaeger-remote-sampler` | no | `OTEL_TRACES_SAMPLER=jaeger_remote` / `parentbased_jaeger_remote` ([`config::SamplerConfig::JaegerRemote`]): the sampling strategy polled from a Jaeger sampling endpoint |
 //! | `logs` | no | `tracing` events also exported as OTLP log records next to the spans, with the ids of their span (`OTEL_LOGS_EXPORTER`, `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`) |
+//! | `testing` | no | [`testing::TestTelemetry`]: the spans and log lines of one test, scoped to its thread (for `[dev-dependencies]`) |
 //!
 //! Configuration follows the OpenTelemetry environment variables
 //! (`OTEL_SERVICE_NAME`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_TRACES_SAMPLER`,
@@ -138,6 +140,9 @@ pub mod middleware;
 pub mod propagation;
 pub mod reference;
 mod task;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 mod untrusted;
 
 // The crate root: what a new user starts from. Every other public item has

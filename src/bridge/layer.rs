@@ -37,6 +37,34 @@ where
     )
 }
 
+/// The tracing-to-OpenTelemetry bridge layer recording into `provider`, a
+/// provider that is not (or not yet) installed globally: spans keep the W3C
+/// `random` flag as with [`otel_layer_with`], which uses the global one.
+///
+/// ```
+/// use distributed_tracing::bridge::{otel_layer_for, BridgeOptions};
+/// use opentelemetry_sdk::trace::SdkTracerProvider;
+/// use tracing_subscriber::layer::SubscriberExt as _;
+///
+/// let provider = SdkTracerProvider::builder().build(); // your own, not global
+/// let subscriber = tracing_subscriber::registry()
+///     .with(otel_layer_for(&provider, BridgeOptions::default()));
+/// tracing::subscriber::with_default(subscriber, || {
+///     let _span = tracing::info_span!("work").entered();
+///     assert!(distributed_tracing::current_trace_id().is_some());
+/// });
+/// ```
+pub fn otel_layer_for<S>(
+    provider: &opentelemetry_sdk::trace::SdkTracerProvider,
+    options: BridgeOptions,
+) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+{
+    use opentelemetry::trace::TracerProvider as _;
+    bridge_layer(provider.tracer(TRACER_NAME), options)
+}
+
 /// The bridge layer with a given tracer (`init_observability` passes its
 /// provider's own, so that nothing global is touched before it succeeds).
 pub(crate) fn bridge_layer<S, T>(

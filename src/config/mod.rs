@@ -79,6 +79,10 @@ pub enum TracesExporter {
     File(std::path::PathBuf),
     /// Spans are recorded (ids, sampling) but sent nowhere (`OTEL_TRACES_EXPORTER=none`).
     None,
+    /// The `SpanExporter` given to
+    /// [`ObservabilityBuilder::span_exporter`](crate::ObservabilityBuilder::span_exporter),
+    /// behind the crate's queue; the text is its type's name, as reports show it.
+    Custom(String),
 }
 
 /// The log line format chosen by `DISTRIBUTED_TRACING_LOG_FORMAT` (this

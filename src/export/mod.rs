@@ -58,6 +58,23 @@ pub(crate) use queue::QueueProcessor;
 pub(crate) use sdk_exporter::SdkExporter;
 pub use stats::ExportStats;
 
+/// `n` items of `kind` in words: `1 span`, `3 spans`, `1 log record`.
+pub(crate) fn count(n: u64, kind: &str) -> String {
+    match n {
+        1 => format!("1 {kind}"),
+        n => format!("{n} {kind}s"),
+    }
+}
+
+/// What an in-episode report adds: the total comes at shutdown, unless this
+/// is shutdown (then the total is the next line).
+pub(crate) fn until_shutdown(stopping: bool) -> &'static str {
+    match stopping {
+        true => "",
+        false => "; the total comes at shutdown",
+    }
+}
+
 /// Why one export request failed.
 #[derive(Debug, Clone)]
 // Which variants are built depends on the transports in the build.
@@ -82,8 +99,10 @@ pub(crate) enum Failure {
     Tls(String),
     /// Any other transport failure (not retried).
     Transport(String),
-    /// A local sink failed (not retried).
-    Sink(String),
+    /// An SDK `SpanExporter` failed: a local one (the spans file, standard
+    /// output) or one given in code (not retried: the crate cannot tell what
+    /// its error means).
+    Exporter(String),
 }
 
 impl Failure {
@@ -92,7 +111,7 @@ impl Failure {
         match self {
             Self::Unreachable(_) | Self::TimedOut(_) | Self::Interrupted(_) => true,
             Self::Rejected { retryable, .. } => *retryable,
-            Self::TooLarge(_) | Self::Tls(_) | Self::Transport(_) | Self::Sink(_) => false,
+            Self::TooLarge(_) | Self::Tls(_) | Self::Transport(_) | Self::Exporter(_) => false,
         }
     }
 
@@ -116,7 +135,7 @@ impl fmt::Display for Failure {
             Self::Rejected { status, .. } => write!(f, "rejected with {}", shown(status)),
             Self::TooLarge(e) => write!(f, "request too large ({})", shown(e)),
             Self::Tls(e) => write!(f, "TLS handshake failed: {}", shown(e)),
-            Self::Transport(e) | Self::Sink(e) => f.write_str(&shown(e)),
+            Self::Transport(e) | Self::Exporter(e) => f.write_str(&shown(e)),
         }
     }
 }

@@ -133,7 +133,8 @@ impl<T> Shared<T> {
         tracing::error!(
             target: "distributed_tracing::export",
             lost,
-            "the {kind} export thread stopped ({why}): the {lost} {kind}s queued and every later one are lost and counted (the total comes at shutdown)",
+            "the {kind} export thread stopped ({why}): the {} queued and every later one are lost and counted (the total comes at shutdown)",
+            super::count(lost, E::KIND),
             kind = E::KIND
         );
     }
@@ -426,40 +427,46 @@ impl<T: Send + 'static> QueueProcessor<T> {
         result
     }
 
-    /// The totals of this run, always, at shutdown.
+    /// The totals of this run, always, at shutdown: one line, each count
+    /// said once.
     fn report_summary(&self, error: Option<&OTelSdkError>) {
         let stats = self.shared.counters.snapshot();
         let kind = self.kind;
         let to = &self.destination;
+        let exported = super::count(stats.exported, kind);
         if stats.lost() == 0 && error.is_none() {
             tracing::info!(
                 target: "distributed_tracing::export",
-                exported = stats.exported,
-                "{kind}s exported to {to} during this run: {}, none lost",
-                stats.exported
+                "{exported} exported to {to} during this run, none lost"
             );
-        } else {
-            tracing::warn!(
-                target: "distributed_tracing::export",
-                exported = stats.exported,
-                lost = stats.lost(),
-                dropped_queue_full = stats.dropped_queue_full,
-                failed = stats.failed,
-                too_large = stats.too_large,
-                unfinished_at_shutdown = stats.unfinished_at_shutdown,
-                "{kind}s exported to {to} during this run: {}, lost: {}{}",
-                stats.exported,
-                stats.lost(),
-                match error {
-                    Some(OTelSdkError::Timeout(t)) => format!(
-                        " (shutdown stopped waiting after {} ms)",
-                        t.as_millis()
-                    ),
-                    Some(e) => format!(" (shutdown: {e})"),
-                    None => String::new(),
-                }
-            );
+            return;
         }
+        let parts: Vec<String> = [
+            (stats.dropped_queue_full, "dropped from a full queue"),
+            (stats.failed, "failed"),
+            (stats.too_large, "too large"),
+            (stats.unfinished_at_shutdown, "unfinished at shutdown"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, why)| format!("{n} {why}"))
+        .collect();
+        let shutdown = match error {
+            Some(OTelSdkError::Timeout(t)) => {
+                format!("; shutdown stopped waiting after {} ms", t.as_millis())
+            }
+            Some(e) => format!("; shutdown: {e}"),
+            None => String::new(),
+        };
+        tracing::warn!(
+            target: "distributed_tracing::export",
+            "{exported} exported to {to} during this run, {} lost{}{shutdown}",
+            stats.lost(),
+            match parts.is_empty() {
+                true => String::new(),
+                false => format!(" ({})", parts.join(", ")),
+            },
+        );
     }
 }
 

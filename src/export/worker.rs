@@ -13,7 +13,7 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use tokio::sync::mpsc;
 
 use super::queue::{Control, Shared, OVERLOAD_QUIET};
-use super::{Export, Failure, Sent};
+use super::{count, until_shutdown, Export, Failure, Sent};
 use crate::config::BatchConfig;
 
 /// Reports the first drop of an episode at once, on the export thread's
@@ -39,7 +39,8 @@ pub(super) async fn report_losses<E: Export>(shared: Arc<Shared<E::Item>>, desti
             target: "distributed_tracing::export",
             max_queue_size = shared.max_items,
             max_queue_bytes = shared.max_bytes,
-            "{kind} queue full ({why}): the oldest queued {kind}s are dropped and counted (reported once; the total comes at shutdown)",
+            "{kind} queue full ({why}): the oldest queued {kind}s are dropped and counted (reported once{})",
+            until_shutdown(shared.stopping.load(Ordering::Acquire)),
             kind = E::KIND
         );
     }
@@ -216,8 +217,12 @@ impl<E: Export> Worker<E> {
                     (true, false) if wait >= left => Next::PastDeadline { wait, hint },
                     (true, false) => Next::RetryIn(left),
                 };
-                self.failing(&failure, &next);
+                let said_lost = self.failing(&failure, &next, n);
                 if !matches!(next, Next::RetryIn(_)) {
+                    // The first failure's report already said these are lost.
+                    if said_lost {
+                        self.shared.reported_failed.store(true, Ordering::Release);
+                    }
                     self.failed(n, &failure);
                     result = Err(OTelSdkError::InternalFailure(format!(
                         "{} export to {}: {failure}",
@@ -266,11 +271,11 @@ impl<E: Export> Worker<E> {
                 tracing::warn!(
                     target: "distributed_tracing::export",
                     rejected,
-                    "{} {kind}s refused by the collector at {}: {} (reported once; the total comes at shutdown)",
-                    rejected,
+                    "{} refused by the collector at {}: {} (reported once{})",
+                    count(rejected, E::KIND),
                     self.exporter.destination(),
                     sent.message,
-                    kind = E::KIND
+                    until_shutdown(self.shared.stopping.load(Ordering::Acquire)),
                 );
             }
             return;
@@ -306,9 +311,9 @@ impl<E: Export> Worker<E> {
                 target: "distributed_tracing::export",
                 lost_since = lost.saturating_sub(before),
                 lost_in_total = lost,
-                "{kind} export to {} resumed; {} {kind}s lost while it was interrupted",
+                "{kind} export to {} resumed; {} lost while it was interrupted",
                 self.exporter.destination(),
-                lost.saturating_sub(before),
+                count(lost.saturating_sub(before), E::KIND),
                 kind = E::KIND
             );
         } else {
@@ -319,51 +324,58 @@ impl<E: Export> Worker<E> {
     }
 
     /// The first failure of an episode is reported at once, with what
-    /// happens next.
-    fn failing(&mut self, failure: &Failure, next: &Next) {
+    /// happens next to the `n` items of the request; returns whether that
+    /// report said they are lost.
+    fn failing(&mut self, failure: &Failure, next: &Next, n: u64) -> bool {
         if let Ok(mut last) = self.shared.last_failure.lock() {
             *last = Some(failure.to_string());
         }
         self.shared.episode_failed.store(true, Ordering::Release);
-        if !self.shared.failing.swap(true, Ordering::AcqRel) {
-            let kind = E::KIND;
-            let then = match next {
-                Next::RetryIn(left) => format!(
-                    "retrying for up to {} ms while {kind}s stay queued (reported once until export resumes)",
-                    left.as_millis()
-                ),
-                Next::PastDeadline { wait, hint: Some(hint) } if *hint >= *wait => format!(
-                    "the collector asks to wait {} s before another attempt, past this export's deadline: not retried, these {kind}s are lost; the next batch tries again (reported once until export resumes)",
-                    hint.as_secs()
-                ),
-                Next::PastDeadline { .. } => format!(
-                    "no time left before this export's deadline: not retried, these {kind}s are lost (reported once until export resumes)"
-                ),
-                Next::Stopping => format!(
-                    "not retried during shutdown: these {kind}s are lost"
-                ),
-                Next::NotRetryable => format!(
-                    "not retried: these {kind}s are lost (reported once until export resumes)"
-                ),
-            };
-            tracing::warn!(
-                target: "distributed_tracing::export",
-                "{kind} export to {} failed: {failure}; {then}",
-                self.exporter.destination(),
-            );
+        if self.shared.failing.swap(true, Ordering::AcqRel) {
+            return false;
         }
+        let kind = E::KIND;
+        let these = match n {
+            1 => format!("this {kind} is lost"),
+            n => format!("these {n} {kind}s are lost"),
+        };
+        let then = match next {
+            Next::RetryIn(left) => format!(
+                "retrying for up to {} ms while {kind}s stay queued (reported once until export resumes)",
+                left.as_millis()
+            ),
+            Next::PastDeadline { wait, hint: Some(hint) } if *hint >= *wait => format!(
+                "the collector asks to wait {} s before another attempt, past this export's deadline: not retried, {these}; the next batch tries again (reported once until export resumes)",
+                hint.as_secs()
+            ),
+            Next::PastDeadline { .. } => format!(
+                "no time left before this export's deadline: not retried, {these} (reported once until export resumes)"
+            ),
+            Next::Stopping => format!("not retried during shutdown: {these}"),
+            Next::NotRetryable => {
+                format!("not retried: {these} (reported once until export resumes)")
+            }
+        };
+        tracing::warn!(
+            target: "distributed_tracing::export",
+            "{kind} export to {} failed: {failure}; {then}",
+            self.exporter.destination(),
+        );
+        !matches!(next, Next::RetryIn(_))
     }
 
+    /// `n` items lost after their last attempt: reported once per episode,
+    /// unless the first failure's report said so already.
     fn failed(&mut self, n: u64, failure: &Failure) {
         self.shared.counters.failed.fetch_add(n, Ordering::Relaxed);
         self.shared.losing.store(true, Ordering::Release);
         if !self.shared.reported_failed.swap(true, Ordering::AcqRel) {
             tracing::warn!(
                 target: "distributed_tracing::export",
-                lost = n,
-                "{n} {kind}s lost: export to {} kept failing ({failure}) (reported once; the total comes at shutdown)",
+                "{} lost: export to {} kept failing ({failure}) (reported once{})",
+                count(n, E::KIND),
                 self.exporter.destination(),
-                kind = E::KIND
+                until_shutdown(self.shared.stopping.load(Ordering::Acquire)),
             );
         }
     }
@@ -377,8 +389,9 @@ impl<E: Export> Worker<E> {
         if before == 0 {
             tracing::warn!(
                 target: "distributed_tracing::export",
-                "a {kind} too large to export to {} was dropped ({why}); lower the attribute limits (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT) (reported once; the total comes at shutdown)",
+                "a {kind} too large to export to {} was dropped ({why}); lower the attribute limits (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT) (reported once{})",
                 self.exporter.destination(),
+                until_shutdown(self.shared.stopping.load(Ordering::Acquire)),
                 kind = E::KIND
             );
         }

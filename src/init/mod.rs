@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{global, KeyValue};
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData};
 use opentelemetry_sdk::Resource;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -90,6 +90,23 @@ impl std::fmt::Debug for LogOutput {
     }
 }
 
+/// How to start the export of a `SpanExporter` given in code (taken once, at
+/// `build`): it runs behind the crate's queue.
+type StartExport = Box<
+    dyn FnOnce(Resource, config::BatchConfig) -> Result<(QueueProcessor<SpanData>, Arc<Counters>)>
+        + Send,
+>;
+
+/// The `SpanExporter` given to the builder, shared by its clones (taken once).
+#[derive(Clone)]
+struct GivenExporter(Arc<std::sync::Mutex<Option<StartExport>>>);
+
+impl std::fmt::Debug for GivenExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GivenExporter")
+    }
+}
+
 /// Configuration of [`init_observability`]: the environment's, overridden in code.
 ///
 /// ```no_run
@@ -114,6 +131,7 @@ pub struct ObservabilityBuilder {
     bridge: BridgeOptions,
     strict: bool,
     shutdown_deadline: Option<Duration>,
+    span_exporter: Option<GivenExporter>,
 }
 
 impl ObservabilityBuilder {
@@ -135,6 +153,52 @@ impl ObservabilityBuilder {
     /// Where spans go (default: OTLP when an endpoint is configured, else a local file).
     pub fn traces_exporter(mut self, exporter: TracesExporter) -> Self {
         self.over.traces_exporter = Some(exporter);
+        self
+    }
+
+    /// Exports finished spans with `exporter`, any OpenTelemetry SDK
+    /// `SpanExporter` (an `opentelemetry_otlp::SpanExporter` you configured
+    /// yourself, a vendor's, the SDK's `InMemorySpanExporter`), instead of
+    /// the exporter the environment chooses; the configuration then shows
+    /// [`TracesExporter::Custom`] with its type's name.
+    ///
+    /// It runs behind the crate's queue, so what the queue guarantees holds:
+    /// `on_end` never blocks, memory is bounded in spans and bytes, a loss is
+    /// counted ([`ExportStats`](crate::ExportStats)) and reported once, and
+    /// shutdown waits at most its deadline. Each call of `export` has the
+    /// export timeout (`OTEL_BSP_EXPORT_TIMEOUT`) as its deadline. What the
+    /// crate's own OTLP transport adds is given up: requests are not cut to a
+    /// size (4 MiB), a request the collector refuses as too large is not
+    /// split, and a failed request is not retried (the crate cannot tell what
+    /// another exporter's error means); `exporter` retries by itself if it
+    /// does. It is called on the export thread, inside a Tokio runtime of its
+    /// own.
+    ///
+    /// ```
+    /// use distributed_tracing::ObservabilityBuilder;
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    ///
+    /// let spans = InMemorySpanExporter::default();
+    /// let guard = ObservabilityBuilder::default()
+    ///     .span_exporter(spans.clone())
+    ///     .build()?;
+    /// # drop(guard);
+    /// # Ok::<(), distributed_tracing::Error>(())
+    /// ```
+    pub fn span_exporter<E>(mut self, exporter: E) -> Self
+    where
+        E: opentelemetry_sdk::trace::SpanExporter + 'static,
+    {
+        let name = std::any::type_name::<E>();
+        let start: StartExport = Box::new(move |resource, batch| {
+            let exporter = SdkExporter {
+                exporter,
+                destination: format!("the span exporter {name}"),
+            };
+            QueueProcessor::start(move || Ok(exporter), resource, batch)
+        });
+        self.over.traces_exporter = Some(TracesExporter::Custom(name.to_owned()));
+        self.span_exporter = Some(GivenExporter(Arc::new(std::sync::Mutex::new(Some(start)))));
         self
     }
 
@@ -466,7 +530,10 @@ impl ObservabilityBuilder {
         let (provider, counters) = match config.sdk_disabled {
             true => (None, None),
             false => {
-                let (provider, counters, failure) = build_pipeline(&config, self.strict)?;
+                let given = self
+                    .span_exporter
+                    .and_then(|given| given.0.lock().ok()?.take());
+                let (provider, counters, failure) = build_pipeline(&config, self.strict, given)?;
                 spans_sink_failure = failure;
                 (Some(provider), Some(counters))
             }
@@ -654,6 +721,7 @@ fn resource(config: &EffectiveConfig) -> Resource {
 fn build_pipeline(
     config: &EffectiveConfig,
     strict: bool,
+    given: Option<StartExport>,
 ) -> Result<(SdkTracerProvider, Arc<Counters>, Option<String>)> {
     let resource = resource(config);
     let service = config.service_name.clone();
@@ -716,6 +784,14 @@ fn build_pipeline(
                 return Ok((provider, Arc::new(Counters::default()), Some(e.to_string())));
             }
         },
+        TracesExporter::Custom(name) => match given {
+            Some(start) => start(resource.clone(), config.batch)?,
+            None => {
+                return Err(crate::Error::Exporter(format!(
+                    "TracesExporter::Custom({name:?}) names no exporter: give one to ObservabilityBuilder::span_exporter (once: a builder's exporter is used by its first build)"
+                )))
+            }
+        },
         TracesExporter::None => {
             let provider = SdkTracerProvider::builder()
                 .with_resource(resource)
@@ -764,6 +840,94 @@ fn build_log_pipeline(
     }
 }
 
+/// Where spans (and, with feature `logs`, log records) go, one line each, as
+/// the start-up report says it: the endpoint with its credentials masked, the
+/// protocol, the compression, TLS or plain text.
+fn destinations(config: &EffectiveConfig) -> Vec<String> {
+    if config.sdk_disabled {
+        return vec![
+            "OpenTelemetry is disabled (OTEL_SDK_DISABLED=true): no span is recorded or exported"
+                .into(),
+        ];
+    }
+    let mut lines = vec![match &config.traces_exporter {
+        TracesExporter::Otlp => format!(
+            "spans are exported to {}",
+            otlp_destination(
+                &config.otlp,
+                &config.otlp.endpoint,
+                config.otlp.compression,
+                &config.otlp.tls
+            )
+        ),
+        TracesExporter::Console => "spans are written to standard output (JSON lines)".into(),
+        TracesExporter::File(path) => format!(
+            "spans are written to {} (JSON lines, rotated at {})",
+            path.display(),
+            Size(config.spans_file_max_bytes)
+        ),
+        TracesExporter::Custom(name) => format!("spans are exported by the span exporter {name}"),
+        TracesExporter::None => {
+            "spans are recorded but not exported (traces exporter: none)".into()
+        }
+        #[allow(unreachable_patterns)]
+        other => format!("spans are exported by {other:?}"),
+    }];
+    #[cfg(feature = "logs")]
+    if config.logs_otlp {
+        lines.push(format!(
+            "log records are exported to {}",
+            otlp_destination(
+                &config.otlp,
+                &config.otlp.logs_endpoint,
+                config.otlp.logs_compression,
+                &config.otlp.logs_tls
+            )
+        ));
+    }
+    lines
+}
+
+/// `endpoint (OTLP/gRPC, gzip, TLS with a client certificate, 1 header)`.
+fn otlp_destination(
+    otlp: &config::OtlpConfig,
+    endpoint: &str,
+    compression: OtlpCompression,
+    tls: &config::OtlpTls,
+) -> String {
+    let protocol = match otlp.protocol {
+        OtlpProtocol::Grpc => "OTLP/gRPC",
+        OtlpProtocol::HttpProtobuf => "OTLP/HTTP protobuf",
+    };
+    let compression = match compression {
+        OtlpCompression::Gzip => "gzip",
+        _ => "no compression",
+    };
+    let security = match (config::is_https(endpoint), tls) {
+        (false, _) => "plain text".to_owned(),
+        (true, tls) => format!(
+            "TLS{}{}",
+            match &tls.certificate {
+                Some(ca) => format!(", trusting the CA of {}", ca.display()),
+                None => String::new(),
+            },
+            match tls.client_certificate {
+                Some(_) => " with a client certificate",
+                None => "",
+            }
+        ),
+    };
+    let headers = match otlp.headers.len() {
+        0 => String::new(),
+        1 => ", 1 header".to_owned(),
+        n => format!(", {n} headers"),
+    };
+    format!(
+        "{} ({protocol}, {compression}, {security}{headers})",
+        config::redact_url(endpoint)
+    )
+}
+
 /// Returned by [`init_observability`]: dropping it flushes the spans still
 /// queued and shuts the SDK down, waiting at most the shutdown deadline (5 s by
 /// default) so that a dead collector can never hang the service's exit.
@@ -806,7 +970,7 @@ impl ObservabilityGuard {
     }
 
     /// Says once, at start-up, why the spans file could not be opened
-    /// (warning) or, with `announce`, where spans are written (info).
+    /// (warning) or, with `announce`, where spans (and log records) go (info).
     fn report_spans_sink(&self, announce: bool) {
         const TARGET: &str = "distributed_tracing::init";
         if let Some(reason) = &self.spans_sink_failure {
@@ -818,13 +982,10 @@ impl ObservabilityGuard {
                 true => eprintln!("distributed-tracing: {text}"),
                 false => tracing::warn!(target: TARGET, "{text}"),
             }
-        } else if let (true, Some(path)) = (announce, self.spans_file()) {
-            tracing::info!(
-                target: TARGET,
-                "spans are written to {} (JSON lines, rotated at {})",
-                path.display(),
-                Size(self.config.spans_file_max_bytes)
-            );
+        } else if announce {
+            for line in destinations(&self.config) {
+                tracing::info!(target: TARGET, "{line}");
+            }
         }
     }
 
@@ -893,16 +1054,15 @@ impl ObservabilityGuard {
 
 impl Drop for ObservabilityGuard {
     fn drop(&mut self) {
+        // A failed shutdown is not reported here: the export queue's last line
+        // says it (in the configured log format), with the counts of the run,
+        // and a provider shut down already has nothing more to say.
         #[cfg(feature = "logs")]
         if let Some((provider, _)) = &self.logs {
-            if let Err(err) = provider.shutdown_with_timeout(self.shutdown_deadline) {
-                eprintln!("distributed-tracing: shutting down the logger provider: {err}");
-            }
+            let _ = provider.shutdown_with_timeout(self.shutdown_deadline);
         }
         if let Some(provider) = &self.provider {
-            if let Err(err) = provider.shutdown_with_timeout(self.shutdown_deadline) {
-                eprintln!("distributed-tracing: shutting down the tracer provider: {err}");
-            }
+            let _ = provider.shutdown_with_timeout(self.shutdown_deadline);
         }
     }
 }
@@ -990,6 +1150,77 @@ mod tests {
         assert_eq!(default, cases[0].0);
         for (rust_log, expected, why) in cases {
             assert_eq!(shown(rust_log), *expected, "RUST_LOG={rust_log}: {why}");
+        }
+    }
+
+    /// Environment variables of one case.
+    type Vars = &'static [(&'static str, &'static str)];
+
+    /// One start-up line per exporter kind, naming where spans go and how,
+    /// with no credential in it.
+    #[test]
+    fn the_start_up_line_names_where_spans_go() {
+        use opentelemetry_sdk::trace::InMemorySpanExporter;
+        #[rustfmt::skip]
+        let cases: &[(Vars, &str, &str)] = &[
+            (&[("OTEL_TRACES_EXPORTER", "console")], "spans are written to standard output (JSON lines)", "console"),
+            (&[("OTEL_TRACES_EXPORTER", "none")], "spans are recorded but not exported (traces exporter: none)", "none"),
+            (&[("OTEL_SDK_DISABLED", "true")], "OpenTelemetry is disabled (OTEL_SDK_DISABLED=true): no span is recorded or exported", "disabled"),
+            (&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")], "spans are exported to http://collector:4318/v1/traces (OTLP/HTTP protobuf, no compression, plain text)", "the default protocol"),
+            (&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")], "spans are exported to http://collector:4317 (OTLP/gRPC, no compression, plain text)", "gRPC"),
+            (&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://user:secret@collector:4317"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=secret,x-team=a")], "spans are exported to http://REDACTED:REDACTED@collector:4317 (OTLP/gRPC, no compression, plain text, 2 headers)", "credentials masked, headers counted"),
+            (&[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"), ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")], "spans are exported to https://collector:4318/v1/traces (OTLP/HTTP protobuf, gzip, TLS)", "HTTP over TLS, compressed"),
+        ];
+        for (vars, expected, why) in cases {
+            let config = super::ObservabilityBuilder::default()
+                .env_vars(vars.iter().copied())
+                .config()
+                .unwrap();
+            let lines = super::destinations(&config);
+            assert_eq!(lines[0], *expected, "{why}");
+            assert!(
+                !lines.iter().any(|l| l.contains("secret")),
+                "{why}: {lines:?}"
+            );
+        }
+        let config = super::ObservabilityBuilder::default()
+            .env_vars(std::iter::empty::<(String, String)>())
+            .spans_file("/var/lib/checkout/spans.jsonl")
+            .config()
+            .unwrap();
+        assert_eq!(
+            super::destinations(&config),
+            ["spans are written to /var/lib/checkout/spans.jsonl (JSON lines, rotated at 16 MiB)"],
+            "the spans file"
+        );
+        let config = super::ObservabilityBuilder::default()
+            .env_vars(std::iter::empty::<(String, String)>())
+            .span_exporter(InMemorySpanExporter::default())
+            .config()
+            .unwrap();
+        assert_eq!(
+            super::destinations(&config),
+            ["spans are exported by the span exporter opentelemetry_sdk::trace::in_memory_exporter::InMemorySpanExporter"],
+            "a span exporter given in code"
+        );
+        #[cfg(feature = "logs")]
+        {
+            let config = super::ObservabilityBuilder::default()
+                .env_vars([
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+                    ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+                    ("OTEL_LOGS_EXPORTER", "otlp"),
+                ])
+                .config()
+                .unwrap();
+            assert_eq!(
+                super::destinations(&config),
+                [
+                    "spans are exported to http://collector:4318/v1/traces (OTLP/HTTP protobuf, no compression, plain text)",
+                    "log records are exported to http://collector:4318/v1/logs (OTLP/HTTP protobuf, no compression, plain text)",
+                ],
+                "log records too"
+            );
         }
     }
 }

@@ -204,8 +204,45 @@ pub(crate) fn parse_filter(value: &str) -> Result<EnvFilter, String> {
             value.len()
         ));
     }
-    EnvFilter::builder()
-        .with_regex(false)
-        .parse(value)
+    // tracing-subscriber 0.3.23's directive parser slices at byte offsets
+    // that a multi-byte character can split (`"\u{2028}b3="` panics in
+    // `Directive::parse`): module paths, levels and span and field names are
+    // ASCII, so a filter is too.
+    if let Some(c) = value.chars().find(|c| !c.is_ascii()) {
+        return Err(format!(
+            "{} is not ASCII: a filter names module paths, levels, spans and fields",
+            crate::untrusted::escape_untrusted(&c.to_string())
+        ));
+    }
+    // And should the parser panic on some other input, the filter is refused,
+    // never the start-up.
+    std::panic::catch_unwind(|| EnvFilter::builder().with_regex(false).parse(value))
+        .map_err(|_| "the filter parser failed on it".to_owned())?
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_filter;
+
+    /// A filter that is not ASCII is refused with a reason, never a panic
+    /// (tracing-subscriber 0.3.23 panics on `"\u{2028}b3="`, a case the
+    /// configuration's property test found), and ASCII filters still parse.
+    #[test]
+    fn a_filter_that_is_not_ascii_is_refused_without_a_panic() {
+        for value in ["\u{2028}b3=", "b3=\u{2028}", "é=debug", "info,[span{f=ü}]"] {
+            let reason = parse_filter(value).expect_err(value);
+            assert!(reason.contains("is not ASCII"), "{value}: {reason}");
+        }
+        assert!(parse_filter("\u{2028}b3=")
+            .unwrap_err()
+            .contains("\\u{2028}"));
+        for value in [
+            "info",
+            "warn,my_service=debug",
+            "info,[request{id=7}]=trace",
+        ] {
+            assert!(parse_filter(value).is_ok(), "{value}");
+        }
+    }
 }

@@ -15,3 +15,5 @@ mod common;
 mod background_job;
 mod bridge;
 mod isolation;
+#[cfg(all(feature = "testing", feature = "http-server", feature = "reqwest"))]
+mod testing_aid;

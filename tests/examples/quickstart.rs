@@ -30,7 +30,7 @@ fn quickstart_lines_share_one_trace_id_and_its_spans_are_exported() {
     assert_eq!(log_lines.len(), 8, "{stdout}");
     assert!(
         own.iter()
-            .any(|l| l.contains("spans exported to") && l.contains(": 4, none lost")),
+            .any(|l| l.contains("4 spans exported to") && l.contains("during this run, none lost")),
         "the total at shutdown: {stdout}"
     );
     let ids: Vec<&str> = log_lines.iter().map(|l| &l[1..33]).collect();

@@ -122,6 +122,7 @@ impl Call {
         links: Vec<opentelemetry::trace::Link>,
         known: Known<'_>,
         max: usize,
+        spans: &crate::bridge::Spans,
     ) -> Call {
         let path = req.uri().path();
         // A method is known to the instrumentation when the path has its form
@@ -179,7 +180,7 @@ impl Call {
             builder = builder.with_links(links);
         }
         Call {
-            cx: crate::bridge::start_span(builder, parent),
+            cx: spans.start(builder, parent),
             side,
             renamable: side == Side::Server && method.is_some(),
             status: None,

@@ -37,6 +37,7 @@ use crate::middleware::attributes::DEFAULT_MAX_ATTRIBUTE_LEN;
 pub struct GrpcClientLayer {
     server: Option<(String, Option<u16>)>,
     max_attribute_len: usize,
+    spans: crate::bridge::Spans,
 }
 
 impl Default for GrpcClientLayer {
@@ -52,6 +53,7 @@ impl GrpcClientLayer {
         Self {
             server: None,
             max_attribute_len: DEFAULT_MAX_ATTRIBUTE_LEN,
+            spans: crate::bridge::Spans::Global,
         }
     }
 
@@ -59,6 +61,20 @@ impl GrpcClientLayer {
     /// `server.port` (a request's own authority wins).
     pub fn server(mut self, address: impl Into<String>, port: Option<u16>) -> Self {
         self.server = Some((address.into(), port));
+        self
+    }
+
+    /// Starts this layer's CLIENT spans with `provider`, a tracer provider
+    /// that is not installed globally (by default they go through the global
+    /// provider [`init_observability`](crate::init_observability) installs).
+    /// The crate's fast path (one cached tracer) and its W3C Level 2 `random`
+    /// flag hold as with the global one. The `tracing` spans of your code go
+    /// to it through [`otel_layer_for`](crate::bridge::otel_layer_for).
+    pub fn tracer_provider(
+        mut self,
+        provider: &opentelemetry_sdk::trace::SdkTracerProvider,
+    ) -> Self {
+        self.spans = crate::bridge::Spans::of(provider);
         self
     }
 
@@ -116,6 +132,7 @@ where
             Vec::new(),
             known,
             self.layer.max_attribute_len,
+            &self.layer.spans,
         );
         crate::propagation::inject_context_into(
             &call.cx,

@@ -48,6 +48,7 @@ pub struct GrpcServerLayer<P = Trust> {
     services: Option<&'static [&'static str]>,
     peer: Option<PeerFn>,
     max_attribute_len: usize,
+    spans: crate::bridge::Spans,
 }
 
 impl Default for GrpcServerLayer {
@@ -65,6 +66,7 @@ impl GrpcServerLayer {
             services: None,
             peer: None,
             max_attribute_len: DEFAULT_MAX_ATTRIBUTE_LEN,
+            spans: crate::bridge::Spans::Global,
         }
     }
 }
@@ -78,6 +80,7 @@ impl<P> GrpcServerLayer<P> {
             services: self.services,
             peer: self.peer,
             max_attribute_len: self.max_attribute_len,
+            spans: self.spans,
         }
     }
 
@@ -109,6 +112,20 @@ impl<P> GrpcServerLayer<P> {
     /// `|ext| ext.get::<tonic::transport::server::TcpConnectInfo>().and_then(|i| i.remote_addr())`.
     pub const fn peer_fn(mut self, peer: PeerFn) -> Self {
         self.peer = Some(peer);
+        self
+    }
+
+    /// Starts this layer's SERVER spans with `provider`, a tracer provider
+    /// that is not installed globally (by default they go through the global
+    /// provider [`init_observability`](crate::init_observability) installs).
+    /// The crate's fast path (one cached tracer) and its W3C Level 2 `random`
+    /// flag hold as with the global one. The `tracing` spans of your code go
+    /// to it through [`otel_layer_for`](crate::bridge::otel_layer_for).
+    pub fn tracer_provider(
+        mut self,
+        provider: &opentelemetry_sdk::trace::SdkTracerProvider,
+    ) -> Self {
+        self.spans = crate::bridge::Spans::of(provider);
         self
     }
 
@@ -170,6 +187,7 @@ where
             links,
             known,
             self.layer.max_attribute_len,
+            &self.layer.spans,
         );
         let inner = {
             let _attached = call.cx.clone().attach();

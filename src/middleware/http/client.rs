@@ -85,10 +85,11 @@ impl RequestBuilderExt for reqwest::RequestBuilder {
 /// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 #[cfg(feature = "reqwest")]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ClientTraceMiddleware {
     max_attribute_len: usize,
     known_methods: &'static [&'static str],
+    spans: crate::bridge::Spans,
 }
 
 #[cfg(feature = "reqwest")]
@@ -106,7 +107,22 @@ impl ClientTraceMiddleware {
         Self {
             max_attribute_len: crate::middleware::DEFAULT_MAX_ATTRIBUTE_LEN,
             known_methods: crate::middleware::DEFAULT_KNOWN_METHODS,
+            spans: crate::bridge::Spans::Global,
         }
+    }
+
+    /// Starts this layer's CLIENT spans with `provider`, a tracer provider
+    /// that is not installed globally (by default they go through the global
+    /// provider [`init_observability`](crate::init_observability) installs).
+    /// The crate's fast path (one cached tracer) and its W3C Level 2 `random`
+    /// flag hold as with the global one. The `tracing` spans of your code go
+    /// to it through [`otel_layer_for`](crate::bridge::otel_layer_for).
+    pub fn tracer_provider(
+        mut self,
+        provider: &opentelemetry_sdk::trace::SdkTracerProvider,
+    ) -> Self {
+        self.spans = crate::bridge::Spans::of(provider);
+        self
     }
 
     /// The most bytes of each value copied from a request into the span:
@@ -167,7 +183,7 @@ impl reqwest_middleware::Middleware for ClientTraceMiddleware {
         let builder = opentelemetry::trace::SpanBuilder::from_name(name)
             .with_kind(SpanKind::Client)
             .with_attributes(attributes);
-        let cx = crate::bridge::start_span(builder, &parent);
+        let cx = self.spans.start(builder, &parent);
         crate::propagation::inject_context_into(
             &cx,
             &mut crate::propagation::HeaderMapInjector(req.headers_mut()),

@@ -58,6 +58,7 @@ pub struct ServerTraceLayer<P = Trust> {
     scheme: &'static str,
     max_attribute_len: usize,
     known_methods: &'static [&'static str],
+    spans: crate::bridge::Spans,
 }
 
 impl<P: fmt::Debug> fmt::Debug for ServerTraceLayer<P> {
@@ -94,6 +95,7 @@ impl ServerTraceLayer {
             scheme: "http",
             max_attribute_len: DEFAULT_MAX_ATTRIBUTE_LEN,
             known_methods: DEFAULT_KNOWN_METHODS,
+            spans: crate::bridge::Spans::Global,
         }
     }
 }
@@ -111,7 +113,22 @@ impl<P> ServerTraceLayer<P> {
             scheme: self.scheme,
             max_attribute_len: self.max_attribute_len,
             known_methods: self.known_methods,
+            spans: self.spans,
         }
+    }
+
+    /// Starts this layer's SERVER spans with `provider`, a tracer provider
+    /// that is not installed globally (by default they go through the global
+    /// provider [`init_observability`](crate::init_observability) installs).
+    /// The crate's fast path (one cached tracer) and its W3C Level 2 `random`
+    /// flag hold as with the global one. The `tracing` spans of your code go
+    /// to it through [`otel_layer_for`](crate::bridge::otel_layer_for).
+    pub fn tracer_provider(
+        mut self,
+        provider: &opentelemetry_sdk::trace::SdkTracerProvider,
+    ) -> Self {
+        self.spans = crate::bridge::Spans::of(provider);
+        self
     }
 
     /// Adds W3C Trace Context Level 2's `traceresponse` header to responses:
@@ -305,6 +322,6 @@ impl<P: TrustPolicy> ServerTraceLayer<P> {
         if !links.is_empty() {
             builder = builder.with_links(links);
         }
-        crate::bridge::start_span(builder, &parent)
+        self.spans.start(builder, &parent)
     }
 }
