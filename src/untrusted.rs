@@ -68,15 +68,10 @@ fn hex_digit(b: u8) -> Option<u8> {
 ///
 /// A value that fits is returned whole; a longer one loses at most 3 more
 /// bytes than needed (the rest of a character that straddles the cut).
-// Used by the HTTP layers and the OTLP exporters only; compiled (and tested)
-// with every feature set, as the rest of this module is needed by all.
+// Used by the HTTP and gRPC layers only; compiled (and tested) with every
+// feature set, as the rest of this module is needed by all.
 #[cfg_attr(
-    not(any(
-        feature = "http-server",
-        feature = "reqwest",
-        feature = "otlp-grpc",
-        feature = "otlp-http"
-    )),
+    not(any(feature = "http-server", feature = "reqwest")),
     allow(dead_code)
 )]
 pub(crate) fn capped(s: &str, max: usize) -> &str {

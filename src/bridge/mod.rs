@@ -19,7 +19,9 @@ pub use layer::{otel_layer_for, otel_layer_with};
 pub(crate) use random_flag::{with_random_flag, RandomFlagProvider, RandomFlagTracer};
 #[cfg(feature = "testing")]
 pub(crate) use tracer::set_scoped;
-pub(crate) use tracer::{cache_installed_tracer, start_span, Spans, TRACER_NAME};
+#[cfg(any(feature = "http-server", feature = "reqwest"))]
+pub(crate) use tracer::Spans;
+pub(crate) use tracer::{cache_installed_tracer, start_span, TRACER_NAME};
 
 /// Which `tracing` events inside a span are also recorded on the span, as span
 /// events ([`BridgeOptions::span_events`]).

@@ -850,6 +850,7 @@ fn destinations(config: &EffectiveConfig) -> Vec<String> {
                 .into(),
         ];
     }
+    #[cfg_attr(not(feature = "logs"), allow(unused_mut))]
     let mut lines = vec![match &config.traces_exporter {
         TracesExporter::Otlp => format!(
             "spans are exported to {}",

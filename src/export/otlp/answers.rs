@@ -67,6 +67,8 @@ pub(crate) fn partial_success(body: &[u8], sent: u64) -> Sent {
 /// to [`RETRY_HINT_MAX`]. A date in the past is no wait; anything else
 /// (negative, a fraction, words, bytes that are not text) is no hint, so the
 /// exporter's own backoff applies.
+// OTLP/HTTP only (and the fuzz target, which builds both transports).
+#[cfg_attr(not(feature = "otlp-http"), allow(dead_code))]
 pub(crate) fn retry_after(value: &[u8], now: SystemTime) -> Option<Duration> {
     let text = std::str::from_utf8(value).ok()?.trim_matches([' ', '\t']);
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
@@ -87,6 +89,8 @@ fn httpdate_parse(text: &str) -> Option<SystemTime> {
     httpdate::parse_http_date(text).ok()
 }
 
+// OTLP/HTTP only (and the fuzz target, which builds both transports).
+#[cfg_attr(not(feature = "otlp-http"), allow(dead_code))]
 #[cfg(not(feature = "otlp-http"))]
 fn httpdate_parse(_text: &str) -> Option<SystemTime> {
     None
@@ -94,6 +98,8 @@ fn httpdate_parse(_text: &str) -> Option<SystemTime> {
 
 /// An OTLP/HTTP answer that is not a success (`status` outside 2xx), with
 /// its `Retry-After` as [`retry_after`] read it.
+// OTLP/HTTP only (and the fuzz target, which builds both transports).
+#[cfg_attr(not(feature = "otlp-http"), allow(dead_code))]
 pub(crate) fn http_failure(status: u16, retry_after: Option<Duration>) -> Failure {
     let status_text = match http::StatusCode::from_u16(status) {
         Ok(code) => format!("HTTP status {code}"),
