@@ -485,7 +485,7 @@ fn shut_down(guard: ObservabilityGuard, collector: &Collector, why: &str) -> Str
     must_return(Duration::from_secs(30), move || drop(guard));
     let summaries: Vec<String> = messages(collector)
         .into_iter()
-        .filter(|m| m.starts_with("spans exported to"))
+        .filter(|m| m.contains(" exported to ") && m.contains(" during this run, "))
         .collect();
     assert_eq!(
         summaries.len(),
@@ -494,7 +494,7 @@ fn shut_down(guard: ObservabilityGuard, collector: &Collector, why: &str) -> Str
     );
     let summary = summaries[0].clone();
     assert!(
-        !summary.contains("Shutdown already invoked") && !summary.contains("(shutdown:"),
+        !summary.contains("Shutdown already invoked") && !summary.contains("; shutdown"),
         "{why}: the export thread was alive at shutdown, which succeeded: {summary}"
     );
     summary
@@ -632,7 +632,7 @@ fn throttled(protocol: Protocol, refusal: Reply, expect: Expect, label: &str) {
     );
     let summary = shut_down(guard, &collector, label);
     assert!(
-        summary.contains(&format!(": {}", stats.exported)),
+        summary.starts_with(&format!("{} spans exported to", stats.exported)),
         "{label}: {summary}"
     );
     // Each span was received once (the refused ones too: a hint past the
