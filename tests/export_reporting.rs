@@ -56,7 +56,7 @@ fn a_hanging_collector_is_reported_at_once_and_the_total_at_shutdown() {
     let text = lines.text();
     let summary = text
         .lines()
-        .find(|l| l.contains(" exported to ") && l.contains("during this run"))
+        .find(|l| l.contains(" spans exported to ") && l.contains("during this run"))
         .unwrap_or_else(|| panic!("a total at shutdown: {text}"));
     assert!(summary.contains(&endpoint), "names the endpoint: {summary}");
     assert!(summary.contains("during this run, 160 lost ("), "{summary}");
