@@ -66,18 +66,49 @@ fn start_jaeger(work: &Path) -> Jaeger {
 
 /// The collector running `otel-collector.yaml`, forwarding to `jaeger`, its
 /// OTLP receivers on `grpc` and `http`.
+///
+/// A collector that exits before it listens (a port another process of the
+/// tests took between its choice and the collector's bind: its metrics port
+/// is chosen here) is started once more; a collector that does not listen
+/// says why, with the end of its log.
 fn start_collector(work: &Path, jaeger: &Jaeger, grpc: u16, http: u16) -> Process {
-    let process = spawn_logged(
-        collector_command(jaeger, grpc, http)
-            .arg("--config")
-            .arg(repo().join("otel-collector.yaml")),
-        &work.join(format!("otelcol-{grpc}.log")),
-        "otelcol",
-    );
-    wait_until("the collector to listen", Duration::from_secs(30), || {
-        std::net::TcpStream::connect(("127.0.0.1", grpc)).ok()
-    });
-    process
+    let log = work.join(format!("otelcol-{grpc}.log"));
+    for attempt in 1..=2 {
+        let mut process = spawn_logged(
+            collector_command(jaeger, grpc, http)
+                .arg("--config")
+                .arg(repo().join("otel-collector.yaml")),
+            &log,
+            "otelcol",
+        );
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(30) {
+            if std::net::TcpStream::connect(("127.0.0.1", grpc)).is_ok() {
+                return process;
+            }
+            if let Ok(Some(_)) = process.0.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let tail: String = text
+            .lines()
+            .rev()
+            .take(20)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n");
+        let exited = matches!(process.0.try_wait(), Ok(Some(_)));
+        assert!(
+            exited && attempt == 1,
+            "the collector did not listen on {grpc} (attempt {attempt}, exited: {exited}); its log ends with:\n{tail}"
+        );
+        eprintln!("the collector exited before it listened; once more. Its log ends with:\n{tail}");
+    }
+    unreachable!("the second attempt returns or panics")
 }
 
 /// The collector's command with the addresses of `otel-collector.yaml` set:
