@@ -6,11 +6,10 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::otlp::{Protocol, Receiver, Store};
+use common::Lines;
 use distributed_tracing::compat::{get_span_id, get_trace_id};
 use distributed_tracing::config::TracesExporter;
 use distributed_tracing::logging::{JsonFormat, LogFormat};
@@ -110,35 +109,20 @@ fn the_sdk_in_memory_exporter_keeps_typed_attributes() {
     assert_eq!(user, Some(Value::I64(7)), "an integer, not its text");
 }
 
-/// What the subscriber `init` installs writes: JSON lines.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn messages(&self) -> Vec<String> {
-        String::from_utf8(self.0.lock().unwrap().clone())
-            .unwrap()
-            .lines()
-            .map(|l| {
-                let line: serde_json::Value = serde_json::from_str(l).unwrap();
-                format!(
-                    "{} {}",
-                    line["level"].as_str().unwrap(),
-                    line["message"].as_str().unwrap()
-                )
-            })
-            .collect()
-    }
+/// What the subscriber `init` installs wrote (JSON lines), as `LEVEL message`.
+fn messages(output: &Lines) -> Vec<String> {
+    output
+        .utf8()
+        .lines()
+        .map(|l| {
+            let line: serde_json::Value = serde_json::from_str(l).unwrap();
+            format!(
+                "{} {}",
+                line["level"].as_str().unwrap(),
+                line["message"].as_str().unwrap()
+            )
+        })
+        .collect()
 }
 
 /// Nothing listens at the exporter's endpoint: each batch is one attempt
@@ -157,7 +141,7 @@ fn an_outage_is_counted_and_reported_once() {
         format!("http://127.0.0.1:{port}"),
         Duration::from_millis(500),
     );
-    let output = Capture::default();
+    let output = Lines::default();
     let guard = ObservabilityBuilder::default()
         .env_vars([("OTEL_SERVICE_NAME", "checkout")])
         .log_format(LogFormat::Json(JsonFormat::new()))
@@ -172,7 +156,7 @@ fn an_outage_is_counted_and_reported_once() {
     let stats = guard.export_stats();
     assert_eq!((stats.exported, stats.failed), (0, 3));
     drop(guard);
-    let messages = output.messages();
+    let messages = messages(&output);
     let about = |words: &str| messages.iter().filter(|m| m.contains(words)).count();
     const NAME: &str = "the span exporter opentelemetry_otlp::span::SpanExporter";
     assert_eq!(

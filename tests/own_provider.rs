@@ -11,12 +11,11 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::routing::get;
 use common::otlp::{Protocol, Receiver, Store};
+use common::Lines;
 use distributed_tracing::bridge::{otel_layer_for, BridgeOptions};
 use distributed_tracing::logging::{json_fmt_layer, JsonFormat};
 use distributed_tracing::middleware::{
@@ -30,28 +29,13 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::layer::SubscriberExt as _;
 
-/// Log lines written to memory, as JSON.
-#[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Lines {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Lines {
-    fn with_message(&self, message: &str) -> serde_json::Value {
-        let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
-        text.lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-            .find(|l| l["message"] == message)
-            .unwrap_or_else(|| panic!("no line {message:?} in {text}"))
-    }
+/// The JSON log line whose message is `message`.
+fn with_message(lines: &Lines, message: &str) -> serde_json::Value {
+    let text = lines.utf8();
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|l| l["message"] == message)
+        .unwrap_or_else(|| panic!("no line {message:?} in {text}"))
 }
 
 struct Stock;
@@ -203,10 +187,10 @@ async fn a_hand_wired_provider_records_and_exports_every_span() {
     assert_eq!(grpc_server.parent_span_id(), grpc_client.span_id());
 
     // The log lines carry the ids of the exported spans.
-    let line = lines.with_message("placing the order");
+    let line = with_message(&lines, "placing the order");
     assert_eq!(line["trace_id"], handler.trace_id());
     assert_eq!(line["span_id"], handler.span_id());
-    let line = lines.with_message("checking the stock");
+    let line = with_message(&lines, "checking the stock");
     assert_eq!(line["trace_id"], grpc_server.trace_id());
     assert_eq!(line["span_id"], grpc_server.span_id());
 }
@@ -235,7 +219,7 @@ async fn the_no_op_provider_is_reported_once() {
             .unwrap();
         assert_eq!(response.status(), 200);
     }
-    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    let text = lines.utf8();
     let warnings: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("no tracer provider is installed"))
