@@ -80,13 +80,30 @@ pub fn init_observability() -> Result<ObservabilityGuard> {
     ObservabilityBuilder::default().init()
 }
 
-/// The log output given to the builder (taken once, at `init`).
-#[derive(Clone)]
-struct LogOutput(Arc<std::sync::Mutex<Option<Box<dyn std::io::Write + Send>>>>);
+/// Something given to the builder that cannot be cloned (the log output, a
+/// span exporter): its clones share it, and the first `init` or `build`
+/// takes it.
+struct TakenOnce<T>(Arc<std::sync::Mutex<Option<T>>>);
 
-impl std::fmt::Debug for LogOutput {
+impl<T> TakenOnce<T> {
+    fn new(value: T) -> Self {
+        Self(Arc::new(std::sync::Mutex::new(Some(value))))
+    }
+
+    fn take(&self) -> Option<T> {
+        self.0.lock().ok()?.take()
+    }
+}
+
+impl<T> Clone for TakenOnce<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<T> std::fmt::Debug for TakenOnce<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("LogOutput")
+        f.write_str("TakenOnce")
     }
 }
 
@@ -96,16 +113,6 @@ type StartExport = Box<
     dyn FnOnce(Resource, config::BatchConfig) -> Result<(QueueProcessor<SpanData>, Arc<Counters>)>
         + Send,
 >;
-
-/// The `SpanExporter` given to the builder, shared by its clones (taken once).
-#[derive(Clone)]
-struct GivenExporter(Arc<std::sync::Mutex<Option<StartExport>>>);
-
-impl std::fmt::Debug for GivenExporter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("GivenExporter")
-    }
-}
 
 /// Configuration of [`init_observability`]: the environment's, overridden in code.
 ///
@@ -126,12 +133,12 @@ pub struct ObservabilityBuilder {
     env: Option<HashMap<String, OsString>>,
     log_format: Option<LogFormat>,
     log_pattern: Option<String>,
-    log_output: Option<LogOutput>,
+    log_output: Option<TakenOnce<Box<dyn std::io::Write + Send>>>,
     non_blocking_lines: Option<usize>,
     bridge: BridgeOptions,
     strict: bool,
     shutdown_deadline: Option<Duration>,
-    span_exporter: Option<GivenExporter>,
+    span_exporter: Option<TakenOnce<StartExport>>,
 }
 
 impl ObservabilityBuilder {
@@ -198,7 +205,7 @@ impl ObservabilityBuilder {
             QueueProcessor::start(move || Ok(exporter), resource, batch)
         });
         self.over.traces_exporter = Some(TracesExporter::Custom(name.to_owned()));
-        self.span_exporter = Some(GivenExporter(Arc::new(std::sync::Mutex::new(Some(start)))));
+        self.span_exporter = Some(TakenOnce::new(start));
         self
     }
 
@@ -426,9 +433,7 @@ impl ObservabilityBuilder {
 
     /// Where log lines go (default: standard output).
     pub fn log_output(mut self, output: impl std::io::Write + Send + 'static) -> Self {
-        self.log_output = Some(LogOutput(Arc::new(std::sync::Mutex::new(Some(Box::new(
-            output,
-        ))))));
+        self.log_output = Some(TakenOnce::new(Box::new(output)));
         self
     }
 
@@ -530,9 +535,7 @@ impl ObservabilityBuilder {
         let (provider, counters) = match config.sdk_disabled {
             true => (None, None),
             false => {
-                let given = self
-                    .span_exporter
-                    .and_then(|given| given.0.lock().ok()?.take());
+                let given = self.span_exporter.and_then(|given| given.take());
                 let (provider, counters, failure) = build_pipeline(&config, self.strict, given)?;
                 spans_sink_failure = failure;
                 (Some(provider), Some(counters))
@@ -579,7 +582,7 @@ impl ObservabilityBuilder {
         let output: Box<dyn std::io::Write + Send> = self
             .log_output
             .as_ref()
-            .and_then(|o| o.0.lock().ok()?.take())
+            .and_then(TakenOnce::take)
             .unwrap_or_else(|| Box::new(std::io::stdout()));
         let mut guard = self.build_quietly(config)?;
         let layer = match non_blocking {
@@ -871,8 +874,6 @@ fn destinations(config: &EffectiveConfig) -> Vec<String> {
         TracesExporter::None => {
             "spans are recorded but not exported (traces exporter: none)".into()
         }
-        #[allow(unreachable_patterns)]
-        other => format!("spans are exported by {other:?}"),
     }];
     #[cfg(feature = "logs")]
     if config.logs_otlp {
