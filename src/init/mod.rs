@@ -867,7 +867,7 @@ fn destinations(config: &EffectiveConfig) -> Vec<String> {
         TracesExporter::Console => "spans are written to standard output (JSON lines)".into(),
         TracesExporter::File(path) => format!(
             "spans are written to {} (JSON lines, rotated at {})",
-            path.display(),
+            shown_path(path),
             Size(config.spans_file_max_bytes)
         ),
         TracesExporter::Custom(name) => format!("spans are exported by the span exporter {name}"),
@@ -890,6 +890,13 @@ fn destinations(config: &EffectiveConfig) -> Vec<String> {
     lines
 }
 
+/// A path from the environment or the builder as a line shows it: its
+/// control and bidirectional characters escaped, at most 256 characters.
+fn shown_path(path: &std::path::Path) -> String {
+    let path = path.display().to_string();
+    crate::untrusted::shorten_untrusted(&path, config::MAX_URL_SHOWN).into_owned()
+}
+
 /// `endpoint (OTLP/gRPC, gzip, TLS with a client certificate, 1 header)`.
 fn otlp_destination(
     otlp: &config::OtlpConfig,
@@ -910,7 +917,7 @@ fn otlp_destination(
         (true, tls) => format!(
             "TLS{}{}",
             match &tls.certificate {
-                Some(ca) => format!(", trusting the CA of {}", ca.display()),
+                Some(ca) => format!(", trusting the CA of {}", shown_path(ca)),
                 None => String::new(),
             },
             match tls.client_certificate {
@@ -1204,6 +1211,36 @@ mod tests {
             super::destinations(&config),
             ["spans are exported by the span exporter opentelemetry_sdk::trace::in_memory_exporter::InMemorySpanExporter"],
             "a span exporter given in code"
+        );
+        // Paths come from the environment: escaped and bounded on the line.
+        let hostile = format!("/tmp/\u{202e}ca\n{}.pem", "x".repeat(5_000));
+        let tls = crate::config::OtlpTls {
+            certificate: Some(hostile.clone().into()),
+            ..Default::default()
+        };
+        let line = super::otlp_destination(
+            &config.otlp,
+            "https://collector:4318/v1/traces",
+            crate::config::OtlpCompression::None,
+            &tls,
+        );
+        assert!(
+            line.contains("trusting the CA of /tmp/\\u{202e}ca\\n"),
+            "{line}"
+        );
+        assert!(
+            line.len() < 400 && !line.chars().any(crate::untrusted::is_untrusted),
+            "{line}"
+        );
+        let config = super::ObservabilityBuilder::default()
+            .env_vars(std::iter::empty::<(String, String)>())
+            .spans_file(&hostile)
+            .config()
+            .unwrap();
+        let line = &super::destinations(&config)[0];
+        assert!(
+            line.len() < 400 && !line.chars().any(crate::untrusted::is_untrusted),
+            "{line}"
         );
         #[cfg(feature = "logs")]
         {
