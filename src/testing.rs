@@ -126,16 +126,14 @@ impl TestTelemetry {
     /// dropped (the previous default comes back then; guards nest).
     #[must_use = "the recorder is the default only while the guard lives"]
     pub fn set_default(&self) -> TestGuard {
+        let tracer = self.provider.tracer(TRACER_NAME);
         let subscriber = tracing_subscriber::registry()
             .with(json_fmt_layer(JsonFormat::new()).with_writer({
                 let lines = self.lines.clone();
                 move || lines.clone()
             }))
-            .with(bridge_layer(
-                self.provider.tracer(TRACER_NAME),
-                self.options,
-            ));
-        let previous = set_scoped(Some(RandomFlagTracer(self.provider.tracer(TRACER_NAME))));
+            .with(bridge_layer(tracer.clone(), self.options));
+        let previous = set_scoped(Some(RandomFlagTracer(tracer)));
         TestGuard {
             previous,
             _subscriber: tracing::subscriber::set_default(subscriber),

@@ -19,6 +19,16 @@
 //!   gRPC semantic conventions' attributes and the call's status from the
 //!   trailers.
 //!
+//! # Which tracer provider
+//!
+//! The layers start their spans through the global tracer provider, the one
+//! [`init_observability`](crate::init_observability) installs. For an
+//! `SdkTracerProvider` of your own that is not installed globally, give it to
+//! each layer with `.tracer_provider(&provider)` (and to the `tracing` bridge
+//! with [`otel_layer_for`](crate::bridge::otel_layer_for)): the crate's fast
+//! path (one cached tracer) and its W3C Level 2 `random` flag hold as with the
+//! global one.
+//!
 //! # What a request can put into a span
 //!
 //! Spans wait in the exporter's queue with their attributes, so both sides

@@ -64,12 +64,8 @@ impl GrpcClientLayer {
         self
     }
 
-    /// Starts this layer's CLIENT spans with `provider`, a tracer provider
-    /// that is not installed globally (by default they go through the global
-    /// provider [`init_observability`](crate::init_observability) installs).
-    /// The crate's fast path (one cached tracer) and its W3C Level 2 `random`
-    /// flag hold as with the global one. The `tracing` spans of your code go
-    /// to it through [`otel_layer_for`](crate::bridge::otel_layer_for).
+    /// Starts this layer's CLIENT spans with `provider` instead of the global
+    /// provider (see [which tracer provider](crate::middleware#which-tracer-provider)).
     pub fn tracer_provider(
         mut self,
         provider: &opentelemetry_sdk::trace::SdkTracerProvider,
