@@ -135,6 +135,7 @@ mod export;
 pub mod fuzzing;
 mod ids;
 mod init;
+pub mod otlp_file;
 pub mod logging;
 pub mod middleware;
 pub mod propagation;
