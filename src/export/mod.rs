@@ -30,13 +30,13 @@
 //!
 //! The parts: [`queue`] (the span processor and its bounded queue), [`worker`]
 //! (the export thread), what the worker drives ([`Export`]: `otlp` for a
-//! collector, [`SdkExporter`] for any SDK `SpanExporter` such as the
-//! [`json_lines`] one, writing to standard output or the [`spans_file`]).
+//! collector, [`otlp_file`] for the OTLP file format on standard output or in
+//! the [`spans_file`], [`SdkExporter`] for any SDK `SpanExporter`).
 //! This module uses [`config`](crate::config) and never the reverse.
 
-pub(crate) mod json_lines;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod otlp;
+pub(crate) mod otlp_file;
 pub(crate) mod queue;
 pub(crate) mod sdk_exporter;
 pub(crate) mod size;

@@ -1,5 +1,4 @@
-//! Any OpenTelemetry SDK `SpanExporter` behind the export queue: the crate's
-//! JSON-lines exporter (standard output, the spans file) and one given to
+//! Any OpenTelemetry SDK `SpanExporter` behind the export queue: one given to
 //! [`ObservabilityBuilder::span_exporter`](crate::ObservabilityBuilder::span_exporter).
 //!
 //! The queue's guarantees hold (bounded in spans and bytes, never blocking

@@ -147,7 +147,7 @@ fn open_file(path: &Path, uid: Uid) -> io::Result<(File, u64)> {
     Ok((file, meta.len()))
 }
 
-/// The spans file: JSON lines appended, rotated at `max_bytes`.
+/// The spans file: lines appended, rotated at `max_bytes`.
 pub(crate) struct SpansFile {
     path: PathBuf,
     rotated: PathBuf,
@@ -222,21 +222,20 @@ impl SpansFile {
         self.reopen()
     }
 
-    /// Appends `line` and a newline, rotating first if the file would exceed
-    /// the maximum (a file holds at least one line, however long).
-    pub(crate) fn write_line(&mut self, line: &str) -> io::Result<()> {
+    /// Appends `line` (its line feed included), rotating first if the file
+    /// would exceed the maximum (a file holds at least one line, however long).
+    pub(crate) fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
         if self.out.is_none() {
             self.reopen()?;
         }
-        let n = line.len() as u64 + 1;
+        let n = line.len() as u64;
         if self.len > 0 && self.len.saturating_add(n) > self.max_bytes {
             self.rotate()?;
         }
         let Some(out) = self.out.as_mut() else {
             return Err(io::Error::other("the spans file is not open"));
         };
-        out.write_all(line.as_bytes())?;
-        out.write_all(b"\n")?;
+        out.write_all(line)?;
         self.len += n;
         Ok(())
     }

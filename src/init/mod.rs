@@ -26,7 +26,7 @@ use crate::config::{
     self, EffectiveConfig, OtlpCompression, OtlpProtocol, SamplerConfig, TracesExporter,
 };
 use crate::error::Result;
-use crate::export::json_lines::JsonLinesExporter;
+use crate::export::otlp_file::OtlpFileExporter;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 use crate::export::otlp;
 use crate::export::spans_file::Size;
@@ -727,7 +727,6 @@ fn build_pipeline(
     given: Option<StartExport>,
 ) -> Result<(SdkTracerProvider, Arc<Counters>, Option<String>)> {
     let resource = resource(config);
-    let service = config.service_name.clone();
     let (processor, counters) = match &config.traces_exporter {
         TracesExporter::Otlp => {
             #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
@@ -755,28 +754,16 @@ fn build_pipeline(
             }
         }
         TracesExporter::Console => QueueProcessor::start(
-            move || {
-                Ok(SdkExporter {
-                    exporter: JsonLinesExporter::stdout(&service),
-                    destination: "standard output".into(),
-                })
-            },
+            || Ok(OtlpFileExporter::stdout()),
             resource.clone(),
             config.batch,
         )?,
-        TracesExporter::File(path) => match JsonLinesExporter::file(
+        TracesExporter::File(path) => match OtlpFileExporter::file(
             path,
             config.spans_dir_is_default,
             config.spans_file_max_bytes,
-            &service,
         ) {
-            Ok(exporter) => {
-                let sink = SdkExporter {
-                    exporter,
-                    destination: format!("the spans file {}", path.display()),
-                };
-                QueueProcessor::start(move || Ok(sink), resource.clone(), config.batch)?
-            }
+            Ok(sink) => QueueProcessor::start(move || Ok(sink), resource.clone(), config.batch)?,
             Err(e) if strict => return Err(e),
             // As with `None`: the provider still gives spans their ids.
             Err(e) => {

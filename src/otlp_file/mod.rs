@@ -25,3 +25,10 @@ pub struct Batch {
     /// The spans, in the order of the line.
     pub spans: Vec<SpanData>,
 }
+
+mod read;
+pub(crate) mod write;
+
+pub use read::{read, LineError, Reader, DEFAULT_MAX_LINE_BYTES};
+#[cfg(test)]
+mod tests;
