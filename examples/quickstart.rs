@@ -8,16 +8,21 @@
 //! ```
 //!
 //! It prints lines like these (your ids differ), then where its spans went and
-//! the trace as a tree:
+//! the trace as a tree, read back from the spans file:
 //!
 //! ```text
-//! [-] [INFO    ] spans are written to ~/.local/state/distributed-tracing/unknown_service_quickstart.spans.jsonl (JSON lines, rotated at 16 MiB)
+//! [-] [INFO    ] spans are written to ~/.local/state/distributed-tracing/unknown_service_quickstart.spans.jsonl (OTLP file format, rotated at 16 MiB)
 //! [7c2d9e0f3b8a41c6a5e4d3c2b1a09f8e] [INFO    ] Batch processing started items=3
 //! [7c2d9e0f3b8a41c6a5e4d3c2b1a09f8e] [INFO    ] Fetching item item_id=1
 //! ...
 //! [7c2d9e0f3b8a41c6a5e4d3c2b1a09f8e] [INFO    ] Batch processing finished fetched=3
-//! [-] [INFO    ] spans exported to the spans file ... during this run: 4, none lost exported=4
+//! [-] [INFO    ] 4 spans exported to the spans file ... during this run, none lost
 //! ```
+//!
+//! The spans file is in the OTLP file format: draw it as a waterfall page with
+//! `cargo run --bin trace-waterfall -- <spans file>` (the command the last line
+//! prints), or load it into Jaeger or the Collector (the reference page
+//! `export`).
 
 use std::time::Duration;
 
@@ -81,27 +86,46 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Prints the spans of one trace from the local spans file, children indented
-/// under their parents.
+/// Prints the spans of one trace from the local spans file (read back with
+/// `otlp_file::read`), children indented under their parents.
 fn print_tree(path: &std::path::Path, trace_id: &str) -> std::io::Result<()> {
-    let spans: Vec<serde_json::Value> = std::fs::read_to_string(path)?
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .filter(|s: &serde_json::Value| s["trace_id"] == trace_id)
-        .collect();
-    fn walk(spans: &[serde_json::Value], parent: &serde_json::Value, depth: usize) {
-        for s in spans.iter().filter(|s| &s["parent_span_id"] == parent) {
-            println!(
-                "{:indent$}{} span_id={} parent={}",
-                "",
-                s["name"].as_str().unwrap_or("?"),
-                s["span_id"].as_str().unwrap_or("?"),
-                s["parent_span_id"].as_str().unwrap_or("-"),
-                indent = 2 + 2 * depth
-            );
-            walk(spans, &s["span_id"], depth + 1);
+    use distributed_tracing::opentelemetry::trace::SpanId;
+    use distributed_tracing::opentelemetry_sdk::trace::SpanData;
+    let mut spans: Vec<SpanData> = Vec::new();
+    for batch in distributed_tracing::otlp_file::read(path)? {
+        match batch {
+            Ok(batch) => spans.extend(
+                batch
+                    .spans
+                    .into_iter()
+                    .filter(|s| s.span_context.trace_id().to_string() == trace_id),
+            ),
+            // A line that is not OTLP JSON (a hand edit, a crash mid-line).
+            Err(e) => eprintln!("{}: {e}", path.display()),
         }
     }
-    walk(&spans, &serde_json::Value::Null, 0);
+    fn walk(spans: &[SpanData], parent: SpanId, depth: usize) {
+        for s in spans.iter().filter(|s| s.parent_span_id == parent) {
+            let micros = s
+                .end_time
+                .duration_since(s.start_time)
+                .unwrap_or_default()
+                .as_micros();
+            println!(
+                "{:indent$}{} span_id={} {micros} µs, {} events",
+                "",
+                s.name,
+                s.span_context.span_id(),
+                s.events.len(),
+                indent = 2 + 2 * depth
+            );
+            walk(spans, s.span_context.span_id(), depth + 1);
+        }
+    }
+    walk(&spans, SpanId::INVALID, 0);
+    println!(
+        "as a picture: cargo run --bin trace-waterfall -- {}",
+        path.display()
+    );
     Ok(())
 }

@@ -26,7 +26,8 @@ pub(crate) const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
 
 // Exporters.
 
-/// `otlp`, `console` or `none` (default: a local file, unless an OTLP endpoint is set).
+/// `otlp`, `console` or `none`, or a list (`otlp,console`) (default: a local
+/// file, unless an OTLP endpoint is set).
 pub(crate) const OTEL_TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
 /// `otlp`, `console` or `none` (default: `otlp` when spans go over OTLP).
 pub(crate) const OTEL_LOGS_EXPORTER: &str = "OTEL_LOGS_EXPORTER";
@@ -183,6 +184,9 @@ pub(crate) const DD_VERSION: &str = "DD_VERSION";
 
 // The local spans file.
 
+/// The spans file's path (this crate's variable; default
+/// `<state folder>/distributed-tracing/<service>.spans.jsonl`).
+pub(crate) const DISTRIBUTED_TRACING_SPANS_FILE: &str = "DISTRIBUTED_TRACING_SPANS_FILE";
 /// The size at which the spans file is rotated (bytes, this crate's variable).
 pub(crate) const DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES: &str =
     "DISTRIBUTED_TRACING_SPANS_FILE_MAX_BYTES";

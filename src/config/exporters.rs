@@ -5,15 +5,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::env::{
-    mask_pairs, Env, Value, HOME, NOT_UTF8, OTEL_EXPORTER_OTLP_COMPRESSION,
-    OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_GRPC_ENDPOINT_DEFAULT,
-    OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_HTTP_TRACES_ENDPOINT_DEFAULT,
-    OTEL_EXPORTER_OTLP_LOGS_COMPRESSION, OTEL_EXPORTER_OTLP_LOGS_ENDPOINT,
-    OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT,
-    OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
-    OTEL_EXPORTER_OTLP_TRACES_HEADERS, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
-    OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, OTEL_LOGS_EXPORTER, OTEL_TRACES_EXPORTER, TMPDIR,
-    XDG_STATE_HOME,
+    mask_pairs, Env, Value, DISTRIBUTED_TRACING_SPANS_FILE, HOME, NOT_UTF8,
+    OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_ENDPOINT,
+    OTEL_EXPORTER_OTLP_GRPC_ENDPOINT_DEFAULT, OTEL_EXPORTER_OTLP_HEADERS,
+    OTEL_EXPORTER_OTLP_HTTP_TRACES_ENDPOINT_DEFAULT, OTEL_EXPORTER_OTLP_LOGS_COMPRESSION,
+    OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TIMEOUT,
+    OTEL_EXPORTER_OTLP_TIMEOUT_DEFAULT, OTEL_EXPORTER_OTLP_TRACES_COMPRESSION,
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_HEADERS,
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, OTEL_LOGS_EXPORTER,
+    OTEL_TRACES_EXPORTER, TMPDIR, XDG_STATE_HOME,
 };
 use super::env::{
     OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
@@ -33,6 +33,7 @@ use crate::error::Shown;
 /// What [`resolve`] decides.
 pub(super) struct Export {
     pub(super) traces_exporter: TracesExporter,
+    pub(super) also_console: bool,
     pub(super) logs_otlp: bool,
     pub(super) otlp: OtlpConfig,
     pub(super) spans_dir_is_default: bool,
@@ -188,7 +189,7 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
         ],
     );
 
-    let (mut traces_exporter, spans_dir_is_default) =
+    let (mut traces_exporter, spans_dir_is_default, also_console) =
         traces_exporter(env, over, endpoint_set, service_name);
 
     let mut logs_otlp = logs_exporter(env, &traces_exporter);
@@ -271,6 +272,9 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
         }
     }
     Export {
+        // A copy on standard output goes with the OTLP export, even when that
+        // export is disabled (the copy is what is left to see).
+        also_console,
         traces_exporter,
         logs_otlp,
         otlp: OtlpConfig {
@@ -652,53 +656,89 @@ fn compression_of(env: &mut Env<'_>, name: &'static str) -> Option<OtlpCompressi
 }
 
 /// The span exporter: the builder's, else `OTEL_TRACES_EXPORTER`, else OTLP
-/// when an endpoint is set, else the embedded default (a local file); and
-/// whether that file's folder is the crate's default.
+/// when an endpoint is set, else the embedded default (a local file); whether
+/// that file's folder is the crate's default; and whether spans also go to
+/// standard output (`OTEL_TRACES_EXPORTER=otlp,console`).
 fn traces_exporter(
     env: &mut Env<'_>,
     over: &Overrides,
     endpoint_set: bool,
     service_name: &str,
-) -> (TracesExporter, bool) {
+) -> (TracesExporter, bool, bool) {
     let mut spans_dir_is_default = false;
+    let mut also_console = false;
     let traces_exporter = match &over.traces_exporter {
         Some(e) => e.clone(),
         None => {
             let chosen = env.var(OTEL_TRACES_EXPORTER).and_then(|value| {
-                // Enum values are case-insensitive (the configuration specification).
-                let first = value
-                    .split(',')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
-                match first.as_str() {
-                    "otlp" => Some(TracesExporter::Otlp),
-                    "console" => Some(TracesExporter::Console),
-                    "none" => Some(TracesExporter::None),
-                    _ => {
+                // A list (the specification: "otlp,console" sends to both).
+                // Enum values are case-insensitive (the configuration
+                // specification); an unknown one is reported and skipped.
+                let mut names: Vec<String> = Vec::new();
+                for name in value.split(',').map(|n| n.trim().to_ascii_lowercase()) {
+                    if matches!(name.as_str(), "otlp" | "console" | "none") {
+                        if !names.contains(&name) {
+                            names.push(name);
+                        }
+                    } else {
                         env.issue(
                             OTEL_TRACES_EXPORTER,
                             &value,
-                            "expected otlp, console or none; using the default",
+                            format!(
+                                "{} is not an exporter (expected otlp, console or none); it is skipped",
+                                Shown::new(&name)
+                            ),
                         );
-                        None
                     }
+                }
+                if names.len() > 1 && names.iter().any(|n| n == "none") {
+                    env.issue(
+                        OTEL_TRACES_EXPORTER,
+                        &value,
+                        "none with other exporters: the others are used",
+                    );
+                    names.retain(|n| n != "none");
+                }
+                let has = |n: &str| names.iter().any(|x| x == n);
+                match (has("otlp"), has("console"), has("none")) {
+                    (true, console, _) => {
+                        also_console = console;
+                        Some(TracesExporter::Otlp)
+                    }
+                    (false, true, _) => Some(TracesExporter::Console),
+                    (false, false, true) => Some(TracesExporter::None),
+                    // Nothing usable: the default, as for an unset variable.
+                    (false, false, false) => None,
                 }
             });
             chosen.unwrap_or_else(|| match endpoint_set {
                 true => TracesExporter::Otlp,
                 false => TracesExporter::File(match &over.default_spans_file {
                     Some(path) => path.clone(),
-                    None => {
-                        spans_dir_is_default = true;
-                        default_spans_file(env, service_name)
-                    }
+                    None => match spans_file_variable(env) {
+                        Some(path) => path,
+                        None => {
+                            spans_dir_is_default = true;
+                            default_spans_file(env, service_name)
+                        }
+                    },
                 }),
             })
         }
     };
-    (traces_exporter, spans_dir_is_default)
+    (traces_exporter, spans_dir_is_default, also_console)
+}
+
+/// `DISTRIBUTED_TRACING_SPANS_FILE`: the spans file's path, as
+/// `ObservabilityBuilder::spans_file` gives it (its folder is the user's to
+/// secure; it is created private when missing). Empty: unset.
+fn spans_file_variable(env: &mut Env<'_>) -> Option<PathBuf> {
+    env.var_or(
+        DISTRIBUTED_TRACING_SPANS_FILE,
+        "ignored: the spans file is the default one",
+    )
+    .filter(|p| !p.trim().is_empty())
+    .map(PathBuf::from)
 }
 
 /// Whether log records go over OTLP: `OTEL_LOGS_EXPORTER`, else when spans do.

@@ -70,11 +70,15 @@ pub(crate) use resolve::env_filter;
 pub enum TracesExporter {
     /// OTLP to a collector (`OTEL_TRACES_EXPORTER=otlp`, or any OTLP endpoint set).
     Otlp,
-    /// JSON lines on standard output (`OTEL_TRACES_EXPORTER=console`).
+    /// Standard output, in the OTLP file format ([`crate::otlp_file`];
+    /// `OTEL_TRACES_EXPORTER=console`).
     Console,
-    /// JSON lines appended to a local file: the embedded default when nothing
-    /// is configured, so that a new user sees traces without a collector.
-    /// Private to the user and rotated: see
+    /// A local file in the OTLP file format ([`crate::otlp_file`]): the
+    /// embedded default when nothing is configured, so that a new user sees
+    /// traces without a collector. Its path: the builder's
+    /// [`spans_file`](crate::ObservabilityBuilder::spans_file), else
+    /// `DISTRIBUTED_TRACING_SPANS_FILE`, else a per-user default. Private to
+    /// the user and rotated: see
     /// [`ObservabilityBuilder::spans_file`](crate::ObservabilityBuilder::spans_file).
     File(std::path::PathBuf),
     /// Spans are recorded (ids, sampling) but sent nowhere (`OTEL_TRACES_EXPORTER=none`).
@@ -548,6 +552,9 @@ pub struct EffectiveConfig {
     /// but its endpoint cannot be used as given (reported, see
     /// [`ConfigIssue::disables`]).
     pub traces_exporter: TracesExporter,
+    /// Whether spans are also written to standard output, in the OTLP file
+    /// format, beside their OTLP export (`OTEL_TRACES_EXPORTER=otlp,console`).
+    pub also_console: bool,
     /// Whether `tracing` events are also exported as OTLP log records (feature
     /// `logs`): `OTEL_LOGS_EXPORTER=otlp`, or unset while spans go over OTLP;
     /// `false` when their endpoint cannot be used as given.

@@ -45,6 +45,7 @@ impl EffectiveConfig {
             service_name,
             resource_attributes,
             traces_exporter: export.traces_exporter,
+            also_console: export.also_console,
             logs_otlp: export.logs_otlp,
             otlp: export.otlp,
             sampler,

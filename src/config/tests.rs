@@ -295,16 +295,33 @@ fn good_values() {
     ]);
     assert_eq!(c.service_name, "checkout", "OTEL_SERVICE_NAME wins");
 
-    for (value, expected) in [
-        ("otlp", TracesExporter::Otlp),
-        ("console", TracesExporter::Console),
-        ("none", TracesExporter::None),
-    ] {
+    // (value, the exporter, also to standard output, issues reported, why)
+    #[rustfmt::skip]
+    let cases: &[(&str, TracesExporter, bool, usize, &str)] = &[
+        ("otlp", TracesExporter::Otlp, false, 0, "one name"),
+        ("console", TracesExporter::Console, false, 0, "one name"),
+        ("none", TracesExporter::None, false, 0, "one name"),
+        (" OTLP ", TracesExporter::Otlp, false, 0, "case and spaces do not matter"),
+        ("otlp,console", TracesExporter::Otlp, true, 0, "a list: both"),
+        ("console, otlp", TracesExporter::Otlp, true, 0, "a list in any order"),
+        ("console,console", TracesExporter::Console, false, 0, "a name twice is once"),
+        ("otlp,zipkin", TracesExporter::Otlp, false, 1, "an unknown name is reported and skipped"),
+        ("none,console", TracesExporter::Console, false, 1, "none with others: reported, the others used"),
+    ];
+    for (value, expected, also_console, issues, why) in cases {
+        let c = resolve(&[("OTEL_TRACES_EXPORTER", value)]);
         assert_eq!(
-            resolve(&[("OTEL_TRACES_EXPORTER", value)]).traces_exporter,
-            expected
+            (&c.traces_exporter, c.also_console, c.issues.len()),
+            (expected, *also_console, *issues),
+            "{value}: {why} ({:?})",
+            c.issues
         );
     }
+    let c = resolve(&[("OTEL_TRACES_EXPORTER", "zipkin")]);
+    assert!(
+        matches!(c.traces_exporter, TracesExporter::File(_)) && c.issues.len() == 1,
+        "nothing usable: the default, reported"
+    );
 
     let c = resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]);
     assert_eq!(
@@ -747,6 +764,37 @@ fn the_default_spans_file_follows_the_given_environment() {
     assert!(
         !c.spans_dir_is_default,
         "a path given in code is the caller's"
+    );
+    // The variable sets it as the builder does; the builder wins.
+    let c = resolve(&[
+        ("DISTRIBUTED_TRACING_SPANS_FILE", "/srv/shop/spans.jsonl"),
+        ("XDG_STATE_HOME", state),
+    ]);
+    assert_eq!(
+        c.traces_exporter,
+        TracesExporter::File("/srv/shop/spans.jsonl".into())
+    );
+    assert!(!c.spans_dir_is_default, "a path given is the caller's");
+    let c = EffectiveConfig::resolve(
+        &map_env(HashMap::from([(
+            "DISTRIBUTED_TRACING_SPANS_FILE".to_string(),
+            "/srv/x.jsonl".into(),
+        )])),
+        &over,
+    );
+    assert_eq!(
+        c.traces_exporter,
+        TracesExporter::File("/elsewhere/s.jsonl".into())
+    );
+    let c = resolve(&[
+        ("DISTRIBUTED_TRACING_SPANS_FILE", " "),
+        ("XDG_STATE_HOME", state),
+        ("OTEL_SERVICE_NAME", "s"),
+    ]);
+    assert_eq!(
+        c.traces_exporter,
+        TracesExporter::File(dir.join("distributed-tracing").join("s.spans.jsonl")),
+        "empty: the default"
     );
 }
 
@@ -1436,6 +1484,7 @@ fn values_that_are_not_utf8_are_bad_values() {
         ("OTEL_RESOURCE_ATTRIBUTES", "team=a", &[], &[], |c, _| c.resource_attributes.is_empty(), "an invalid list is ignored whole"),
         ("OTEL_SERVICE_NAME", "checkout", &[("OTEL_RESOURCE_ATTRIBUTES", "service.name=attrs")], &[], |c, _| c.service_name == "attrs", "the next source of service.name"),
         ("OTEL_TRACES_EXPORTER", "console", &[], &[], |c, _| matches!(c.traces_exporter, TracesExporter::File(_)), "the default exporter"),
+        ("DISTRIBUTED_TRACING_SPANS_FILE", "/srv/spans.jsonl", &[], &[], |c, _| matches!(&c.traces_exporter, TracesExporter::File(p) if p.to_string_lossy().ends_with(".spans.jsonl") && c.spans_dir_is_default), "the default file"),
         ("OTEL_LOGS_EXPORTER", "otlp", &[("OTEL_TRACES_EXPORTER", "console")], &[], |c, _| !c.logs_otlp, "log lines on standard output only"),
         ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf", &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")], &[], |c, _| c.otlp.protocol == OtlpProtocol::Grpc, "the next variable, as for a bad value"),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", &[], &[], |c, _| c.otlp.protocol == OtlpProtocol::HttpProtobuf, "the default protocol"),

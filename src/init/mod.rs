@@ -4,7 +4,7 @@
 //!
 //! Configuration comes from the OpenTelemetry environment variables (see
 //! [`EffectiveConfig`]), overridden in code by [`ObservabilityBuilder`]. With
-//! nothing configured, finished spans go to a local file of JSON lines, so a new
+//! nothing configured, finished spans go to a local file (the OTLP file format), so a new
 //! user sees their traces without running a collector; setting an OTLP endpoint
 //! (or `OTEL_TRACES_EXPORTER=otlp`) sends them to a collector instead.
 
@@ -26,9 +26,9 @@ use crate::config::{
     self, EffectiveConfig, OtlpCompression, OtlpProtocol, SamplerConfig, TracesExporter,
 };
 use crate::error::Result;
-use crate::export::otlp_file::OtlpFileExporter;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 use crate::export::otlp;
+use crate::export::otlp_file::OtlpFileExporter;
 use crate::export::spans_file::Size;
 use crate::export::stats::Counters;
 use crate::export::{ExportStats, QueueProcessor, SdkExporter};
@@ -791,13 +791,21 @@ fn build_pipeline(
             return Ok((provider, Arc::new(Counters::default()), None));
         }
     };
-    let provider = SdkTracerProvider::builder()
-        .with_resource(resource)
+    let mut provider = SdkTracerProvider::builder()
+        .with_resource(resource.clone())
         .with_sampler(sampler(config)?)
         .with_span_limits(config.span_limits.sdk())
-        .with_span_processor(processor.truncating(config.span_limits.attribute_value_length))
-        .build();
-    Ok((provider, counters, None))
+        .with_span_processor(processor.truncating(config.span_limits.attribute_value_length));
+    if config.also_console && config.traces_exporter != TracesExporter::Console {
+        // A queue of its own: standard output never waits for the collector,
+        // nor the collector for standard output. Its losses are reported by
+        // its own worker; the guard's counters are the main export's.
+        let (console, _) =
+            QueueProcessor::start(|| Ok(OtlpFileExporter::stdout()), resource, config.batch)?;
+        provider = provider
+            .with_span_processor(console.truncating(config.span_limits.attribute_value_length));
+    }
+    Ok((provider.build(), counters, None))
 }
 
 /// The logger provider exporting OTLP log records, and its counters.
@@ -851,9 +859,9 @@ fn destinations(config: &EffectiveConfig) -> Vec<String> {
                 &config.otlp.tls
             )
         ),
-        TracesExporter::Console => "spans are written to standard output (JSON lines)".into(),
+        TracesExporter::Console => "spans are written to standard output (OTLP file format)".into(),
         TracesExporter::File(path) => format!(
-            "spans are written to {} (JSON lines, rotated at {})",
+            "spans are written to {} (OTLP file format, rotated at {})",
             shown_path(path),
             Size(config.spans_file_max_bytes)
         ),
@@ -862,6 +870,9 @@ fn destinations(config: &EffectiveConfig) -> Vec<String> {
             "spans are recorded but not exported (traces exporter: none)".into()
         }
     }];
+    if config.also_console && config.traces_exporter != TracesExporter::Console {
+        lines.push("spans are also written to standard output (OTLP file format)".into());
+    }
     #[cfg(feature = "logs")]
     if config.logs_otlp {
         lines.push(format!(
@@ -1159,7 +1170,7 @@ mod tests {
         use opentelemetry_sdk::trace::InMemorySpanExporter;
         #[rustfmt::skip]
         let cases: &[(Vars, &str, &str)] = &[
-            (&[("OTEL_TRACES_EXPORTER", "console")], "spans are written to standard output (JSON lines)", "console"),
+            (&[("OTEL_TRACES_EXPORTER", "console")], "spans are written to standard output (OTLP file format)", "console"),
             (&[("OTEL_TRACES_EXPORTER", "none")], "spans are recorded but not exported (traces exporter: none)", "none"),
             (&[("OTEL_SDK_DISABLED", "true")], "OpenTelemetry is disabled (OTEL_SDK_DISABLED=true): no span is recorded or exported", "disabled"),
             (&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")], "spans are exported to http://collector:4318/v1/traces (OTLP/HTTP protobuf, no compression, plain text)", "the default protocol"),
@@ -1180,13 +1191,21 @@ mod tests {
             );
         }
         let config = super::ObservabilityBuilder::default()
+            .env_vars([("OTEL_TRACES_EXPORTER", "otlp,console")])
+            .config()
+            .unwrap();
+        assert_eq!(
+            super::destinations(&config)[1],
+            "spans are also written to standard output (OTLP file format)"
+        );
+        let config = super::ObservabilityBuilder::default()
             .env_vars(std::iter::empty::<(String, String)>())
             .spans_file("/var/lib/checkout/spans.jsonl")
             .config()
             .unwrap();
         assert_eq!(
             super::destinations(&config),
-            ["spans are written to /var/lib/checkout/spans.jsonl (JSON lines, rotated at 16 MiB)"],
+            ["spans are written to /var/lib/checkout/spans.jsonl (OTLP file format, rotated at 16 MiB)"],
             "the spans file"
         );
         let config = super::ObservabilityBuilder::default()

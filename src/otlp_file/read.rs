@@ -557,7 +557,11 @@ fn span_data(span: SpanJson, scope: &InstrumentationScope, at: &str) -> Result<S
         2 => Status::Error {
             description: Cow::Owned(status.message),
         },
-        n => return Err(format!("{at}.status.code: {n} is not a status code (0 to 2)")),
+        n => {
+            return Err(format!(
+                "{at}.status.code: {n} is not a status code (0 to 2)"
+            ))
+        }
     };
     let mut events = Vec::with_capacity(span.events.len());
     for (i, e) in span.events.into_iter().enumerate() {

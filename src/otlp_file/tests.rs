@@ -60,7 +60,10 @@ fn value() -> impl Strategy<Value = Value> {
 }
 
 fn key_values() -> impl Strategy<Value = Vec<KeyValue>> {
-    vec((text(), value()).prop_map(|(k, v)| KeyValue::new(k, v)), 0..5)
+    vec(
+        (text(), value()).prop_map(|(k, v)| KeyValue::new(k, v)),
+        0..5,
+    )
 }
 
 fn trace_id() -> impl Strategy<Value = TraceId> {
@@ -78,7 +81,10 @@ fn span_id() -> impl Strategy<Value = SpanId> {
 fn trace_state() -> impl Strategy<Value = TraceState> {
     vec(("[a-z][a-z0-9_*/-]{0,8}", "[!-+.-<>-~]{1,8}"), 0..3).prop_map(|kvs| {
         let mut seen = std::collections::HashSet::new();
-        let kvs: Vec<_> = kvs.into_iter().filter(|(k, _)| seen.insert(k.clone())).collect();
+        let kvs: Vec<_> = kvs
+            .into_iter()
+            .filter(|(k, _)| seen.insert(k.clone()))
+            .collect();
         TraceState::from_key_value(kvs).expect("valid members")
     })
 }
@@ -180,7 +186,9 @@ fn resource() -> impl Strategy<Value = Resource> {
             Some(url) => Resource::builder_empty()
                 .with_schema_url(attributes, url)
                 .build(),
-            None => Resource::builder_empty().with_attributes(attributes).build(),
+            None => Resource::builder_empty()
+                .with_attributes(attributes)
+                .build(),
         })
 }
 
@@ -316,7 +324,10 @@ fn a_valid_line_reads_with_its_types_and_exact_times() {
     assert_eq!(span.attributes[0].value, Value::I64(200));
     let duration = span.end_time.duration_since(span.start_time).unwrap();
     // As integers, not doubles: 2^53 is far below these nanoseconds.
-    assert_eq!(duration.as_nanos(), 1796309782731793241 - 1796309782728938496);
+    assert_eq!(
+        duration.as_nanos(),
+        1796309782731793241 - 1796309782728938496
+    );
     assert_eq!(
         batch.resource.get(&"service.name".into()),
         Some(Value::from("shop"))
@@ -386,13 +397,20 @@ fn the_last_line_without_a_line_feed_reads_when_complete() {
     assert!(got[0].is_ok());
     let err = got[1].as_ref().unwrap_err();
     assert_eq!(err.line(), 2);
-    assert!(err.reason().contains("the file ends in the middle of a line"), "{err}");
+    assert!(
+        err.reason()
+            .contains("the file ends in the middle of a line"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_line_over_the_limit_is_skipped_without_being_held() {
     let good = one_span_line();
-    let big = format!("{{\"resourceSpans\":[],\"pad\":\"{}\"}}", "x".repeat(1 << 20));
+    let big = format!(
+        "{{\"resourceSpans\":[],\"pad\":\"{}\"}}",
+        "x".repeat(1 << 20)
+    );
     let input = format!("{good}\n{big}\n{good}\n");
     let got: Vec<_> = Reader::new(input.as_bytes())
         .max_line_bytes(64 * 1024)
@@ -407,7 +425,8 @@ fn a_line_over_the_limit_is_skipped_without_being_held() {
 #[test]
 fn an_empty_file_has_no_batches_and_unknown_fields_are_ignored() {
     assert!(read_all(b"").is_empty());
-    let line = one_span_line().replace("\"flags\":257", "\"flags\":257,\"futureField\":{\"x\":[1]}");
+    let line =
+        one_span_line().replace("\"flags\":257", "\"flags\":257,\"futureField\":{\"x\":[1]}");
     assert!(read_all(line.as_bytes())[0].is_ok());
 }
 

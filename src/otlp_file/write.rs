@@ -218,7 +218,12 @@ pub(crate) fn span(out: &mut Vec<u8>, span: &SpanData) {
     key(out, f, "endTimeUnixNano");
     int_string(out, nanos(span.end_time));
     attributes(out, f, &span.attributes);
-    count(out, f, "droppedAttributesCount", span.dropped_attributes_count);
+    count(
+        out,
+        f,
+        "droppedAttributesCount",
+        span.dropped_attributes_count,
+    );
     if !span.events.is_empty() {
         key(out, f, "events");
         out.push(b'[');
@@ -233,7 +238,12 @@ pub(crate) fn span(out: &mut Vec<u8>, span: &SpanData) {
             int_string(out, nanos(event.timestamp));
             text(out, f, "name", &event.name);
             attributes(out, f, &event.attributes);
-            count(out, f, "droppedAttributesCount", event.dropped_attributes_count);
+            count(
+                out,
+                f,
+                "droppedAttributesCount",
+                event.dropped_attributes_count,
+            );
             out.push(b'}');
         }
         out.push(b']');
@@ -251,7 +261,12 @@ pub(crate) fn span(out: &mut Vec<u8>, span: &SpanData) {
             out.push(b'{');
             context(out, f, &link.span_context);
             attributes(out, f, &link.attributes);
-            count(out, f, "droppedAttributesCount", link.dropped_attributes_count);
+            count(
+                out,
+                f,
+                "droppedAttributesCount",
+                link.dropped_attributes_count,
+            );
             key(out, f, "flags");
             let _ = write!(
                 out,
@@ -354,7 +369,10 @@ pub(crate) fn traces_data(out: &mut Vec<u8>, resource: &Resource, spans: &[SpanD
     self::resource(&mut res, resource);
     let mut scopes: Vec<(&InstrumentationScope, Vec<u8>, Vec<Vec<u8>>)> = Vec::new();
     for s in spans {
-        let at = match scopes.iter().position(|(sc, ..)| *sc == &s.instrumentation_scope) {
+        let at = match scopes
+            .iter()
+            .position(|(sc, ..)| *sc == &s.instrumentation_scope)
+        {
             Some(at) => at,
             None => {
                 let mut encoded = Vec::new();
