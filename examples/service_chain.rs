@@ -11,7 +11,8 @@
 //! It sends one request through the chain and prints the log lines of all
 //! three services (each prefixed with its name): they carry one trace id. Then
 //! it sends an order, whose confirmation e-mail is a background job with a trace
-//! of its own, linked to the order's. Where spans go follows the usual
+//! of its own, linked to the order's (its first attempt fails: an error in that
+//! trace). Where spans go follows the usual
 //! `OTEL_*` variables (a local file per service by default).
 //!
 //! `service_chain serve <frontend|backend|worker> <next service URL or ->`
@@ -30,7 +31,7 @@ use distributed_tracing::compat::get_trace_id;
 use distributed_tracing::middleware::{ClientTraceMiddleware, ServerTraceLayer};
 use distributed_tracing::{spawn_background_job, ObservabilityBuilder};
 use reqwest_middleware::ClientWithMiddleware;
-use tracing::{info, instrument};
+use tracing::{error, info, instrument};
 
 #[derive(Clone)]
 struct App {
@@ -74,11 +75,33 @@ async fn order(State(app): State<App>) -> String {
         _ => {
             let job = spawn_background_job("send_confirmation", async {
                 info!("sending the confirmation e-mail (background job)");
+                // The mail server refuses the first attempt: an error in the
+                // job's trace (a span event, the attempt's status an error).
+                for attempt in 1..=2 {
+                    if send_mail(attempt).await.is_ok() {
+                        break;
+                    }
+                }
             });
             let _ = job.await;
             "order accepted".to_string()
         }
     }
+}
+
+/// One attempt at sending the confirmation e-mail; the first is refused.
+#[instrument]
+async fn send_mail(attempt: u32) -> Result<(), &'static str> {
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    if attempt == 1 {
+        error!(
+            reason = "421 try again later",
+            "the mail server refused the e-mail"
+        );
+        return Err("refused");
+    }
+    info!("confirmation e-mail sent");
+    Ok(())
 }
 
 async fn shutdown(State(app): State<App>) -> &'static str {

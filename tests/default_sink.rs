@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use distributed_tracing::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+use distributed_tracing::otlp_file::{self, Batch};
 use distributed_tracing::{ExportStats, ObservabilityBuilder, ObservabilityGuard};
 
 /// A fresh folder of this test's own.
@@ -42,19 +43,31 @@ fn emit(guard: &ObservabilityGuard, prefix: &str, n: usize) {
     }
 }
 
-/// The JSON lines of `path`.
-fn lines(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
+/// The batches of `path` (the OTLP file format; every line valid).
+fn batches(path: &Path) -> Vec<Batch> {
+    otlp_file::read(path)
         .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .map(|b| b.unwrap_or_else(|e| panic!("{}: {e}", path.display())))
         .collect()
 }
 
 fn names(path: &Path) -> Vec<String> {
-    lines(path)
+    batches(path)
         .iter()
-        .map(|s| s["name"].as_str().unwrap().to_string())
+        .flat_map(|b| b.spans.iter().map(|s| s.name.to_string()))
+        .collect()
+}
+
+/// The `service.name` of every line of `path`.
+fn services(path: &Path) -> Vec<String> {
+    batches(path)
+        .iter()
+        .map(|b| {
+            b.resource
+                .get(&"service.name".into())
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        })
         .collect()
 }
 
@@ -133,7 +146,7 @@ fn spans_land_in_a_private_folder_and_file_under_xdg_state_home() {
     assert_eq!(mode(&dir), 0o700);
     assert_eq!(mode(&file), 0o600);
     assert_eq!(names(&file), ["private-0", "private-1", "private-2"]);
-    assert!(lines(&file).iter().all(|s| s["service"] == "sink-private"));
+    assert!(services(&file).iter().all(|s| s == "sink-private"));
     assert_eq!(guard.export_stats().exported, 3);
     drop(guard);
     std::fs::remove_dir_all(&tmp).unwrap();
@@ -163,7 +176,9 @@ fn a_loose_folder_and_file_of_ours_are_tightened() {
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let file = dir.join("sink-loose.spans.jsonl");
-    std::fs::write(&file, "{\"name\":\"earlier\"}\n").unwrap();
+    // A line an earlier run wrote.
+    std::fs::write(&file, concat!(r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"#,
+        r#""0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"earlier"}]}]}]}"#, "\n")).unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
 
     let guard = builder("sink-loose", &[("XDG_STATE_HOME", s(&state))])
@@ -410,7 +425,7 @@ fn init_logs_where_spans_are_written() {
     assert_eq!(guard.spans_file(), Some(file.as_path()));
     let log = out.text();
     let expected = format!(
-        "spans are written to {} (JSON lines, rotated at 16 MiB)",
+        "spans are written to {} (OTLP file format, rotated at 16 MiB)",
         file.display()
     );
     let announced: Vec<&str> = log.lines().filter(|l| l.contains(&expected)).collect();

@@ -163,4 +163,17 @@ fn one_trace_across_three_services() {
         order_trace,
         "linked to the order"
     );
+    // Its first attempt is refused: an `error!` is an event of its span, and
+    // makes the span's status an error.
+    let attempts: Vec<_> = job.iter().filter(|s| s.span.name == "send_mail").collect();
+    assert_eq!(attempts.len(), 2, "{job:#?}");
+    let failed = attempts
+        .iter()
+        .find(|s| s.span.status.as_ref().is_some_and(|st| st.code == 2))
+        .expect("the refused attempt");
+    assert_eq!(failed.span.events.len(), 1);
+    assert_eq!(
+        failed.span.events[0].name,
+        "the mail server refused the e-mail"
+    );
 }

@@ -9,6 +9,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::otlp::{Protocol, Receiver, Store};
+use distributed_tracing::opentelemetry::trace::SpanId;
+use distributed_tracing::opentelemetry::Value;
 
 #[test]
 fn quickstart_lines_share_one_trace_id_and_its_spans_are_exported() {
@@ -62,22 +64,40 @@ fn quickstart_lines_share_one_trace_id_and_its_spans_are_exported() {
     assert!(path.starts_with(tmp.to_str().unwrap()), "{path}");
     assert_eq!(
         startup,
-        format!("[-] [INFO    ] spans are written to {path} (JSON lines, rotated at 16 MiB)")
+        format!("[-] [INFO    ] spans are written to {path} (OTLP file format, rotated at 16 MiB)")
     );
-    let spans: Vec<serde_json::Value> = std::fs::read_to_string(path)
+    // The file in the OTLP file format: the resource, typed attributes, the
+    // log lines inside spans as their events.
+    let batches: Vec<_> = distributed_tracing::otlp_file::read(path)
         .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .filter(|s: &serde_json::Value| s["trace_id"] == trace_id)
+        .map(|b| b.unwrap())
+        .collect();
+    assert!(batches.iter().all(|b| b
+        .resource
+        .get(&"service.name".into())
+        .is_some_and(|s| s.as_str() == "unknown_service:quickstart")));
+    let spans: Vec<_> = batches
+        .iter()
+        .flat_map(|b| &b.spans)
+        .filter(|s| s.span_context.trace_id().to_string() == trace_id)
         .collect();
     assert_eq!(spans.len(), 4, "{spans:?}");
-    let root = spans.iter().find(|s| s["name"] == "process_batch").unwrap();
-    assert!(root["parent_span_id"].is_null());
-    let children: Vec<_> = spans.iter().filter(|s| s["name"] == "fetch_item").collect();
+    let root = spans.iter().find(|s| s.name == "process_batch").unwrap();
+    assert_eq!(root.parent_span_id, SpanId::INVALID);
+    let children: Vec<_> = spans.iter().filter(|s| s.name == "fetch_item").collect();
     assert_eq!(children.len(), 3);
-    assert!(children
-        .iter()
-        .all(|c| c["parent_span_id"] == root["span_id"]));
+    for child in &children {
+        assert_eq!(child.parent_span_id, root.span_context.span_id());
+        assert!(child
+            .attributes
+            .iter()
+            .any(|kv| kv.key.as_str() == "item_id" && matches!(kv.value, Value::I64(1..=3))));
+        // INFO lines are log lines, not span events (`SpanEvents::Errors`).
+        assert!(child.events.is_empty());
+    }
+    // The tree printed from the file, and the command that draws it.
+    assert!(stdout.contains("    fetch_item span_id="), "{stdout}");
+    assert!(stdout.contains(&format!("cargo run --bin trace-waterfall -- {path}")));
     std::fs::remove_dir_all(&tmp).ok();
 }
 
