@@ -315,17 +315,29 @@ fn strict_makes_an_unusable_sink_an_error() {
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
-/// `spans_file(path)`: the same safe open (0600, no symbolic link), missing
-/// folders created 0700; a folder that exists is the caller's and left as is.
+/// `spans_file(path)` and `DISTRIBUTED_TRACING_SPANS_FILE`: the same safe open
+/// (0600, no symbolic link), missing folders created 0700; a folder that
+/// exists is the caller's and left as is.
 #[test]
 fn a_spans_file_given_in_code_is_opened_the_same_way() {
-    let tmp = scratch("given");
+    for by_variable in [false, true] {
+        given_spans_file(by_variable);
+    }
+}
+
+fn given_spans_file(by_variable: bool) {
+    let tmp = scratch(&format!("given-{by_variable}"));
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
     let file = tmp.join("new/folder/given.jsonl");
-    let guard = builder("sink-given", &[])
-        .spans_file(&file)
-        .build()
-        .unwrap();
+    let guard = match by_variable {
+        false => builder("sink-given", &[]).spans_file(&file),
+        true => builder(
+            "sink-given",
+            &[("DISTRIBUTED_TRACING_SPANS_FILE", s(&file))],
+        ),
+    }
+    .build()
+    .unwrap();
     assert_eq!(guard.spans_file(), Some(file.as_path()));
     emit(&guard, "given", 2);
     guard.flush().unwrap();
