@@ -25,3 +25,6 @@ pub struct Batch {
     /// The spans, in the order of the line.
     pub spans: Vec<SpanData>,
 }
+
+mod waterfall;
+pub use waterfall::{waterfall_html, Waterfall, WaterfallOptions};
