@@ -442,6 +442,7 @@ details[open]>summary .caret::before{content:'\\25BE'}
 .err-mark{color:#b71c1c;font-weight:bold;margin-left:6px}
 .orphan-mark{color:#8a4b00;font-style:italic;margin-left:6px}
 .track{position:relative;height:22px}
+summary .track{background:repeating-linear-gradient(to right,#e6e6e6 0 1px,transparent 1px var(--step))}
 .bar{position:absolute;top:5px;height:12px;min-width:1px;border-radius:2px}
 .bar.error,.swatch.error{background:repeating-linear-gradient(135deg,#c62828 0 3px,#ef9a9a 3px 6px);outline:1px solid #b71c1c}
 .tick{position:absolute;top:-3px;bottom:-3px;width:2px;margin-left:-1px;background:#1d1d1d}
@@ -527,10 +528,13 @@ impl Page<'_> {
 
     fn write_trace(&self, out: &mut String, trace: &Trace<'_>) -> fmt::Result {
         let duration = trace.end - trace.start;
+        let step = axis_step(duration);
+        // The axis' step, for the grid lines behind the bars.
         writeln!(
             out,
-            "<section class=\"trace\" data-trace-id=\"{:032x}\">",
-            trace.id
+            "<section class=\"trace\" data-trace-id=\"{:032x}\" style=\"--step:{}\">",
+            trace.id,
+            percent(step, duration.max(1)),
         )?;
         let first = &trace.rows[0];
         out.push_str("<h2>");
@@ -573,7 +577,6 @@ impl Page<'_> {
 
         // The time axis: a few round steps, in milliseconds.
         out.push_str("<div class=\"axis\"><span></span><span class=\"track\">");
-        let step = axis_step(duration);
         let mut at = 0;
         loop {
             write!(
@@ -618,6 +621,11 @@ impl Page<'_> {
             "<span class=\"label\" style=\"padding-left:{indent}px\" title=\""
         )?;
         text(out, &data.name);
+        if let Some(description) = error {
+            out.push_str(" (ERROR: ");
+            text(out, description);
+            out.push(')');
+        }
         write!(
             out,
             "\"><span class=\"caret\"></span><span class=\"dot s{}\"></span><span class=\"name\">",
@@ -741,7 +749,11 @@ impl Page<'_> {
             out.push(' ');
             text(out, version);
         }
-        write!(out, "</dd><dt>line</dt><dd>{}</dd></dl>", span.batch.line)?;
+        write!(
+            out,
+            "</dd><dt>line in the file</dt><dd>{}</dd></dl>",
+            span.batch.line
+        )?;
 
         attribute_table(
             out,
@@ -791,12 +803,14 @@ impl Page<'_> {
                 "link",
             )?;
         }
-        let resource: Vec<KeyValue> = span
+        let mut resource: Vec<KeyValue> = span
             .batch
             .resource
             .iter()
             .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
             .collect();
+        // A resource keeps no order: by key, for a page that a rerun reproduces.
+        resource.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
         attribute_table(out, "resource", &resource, 0)?;
         out.push_str("</div>");
         Ok(())
