@@ -1,0 +1,182 @@
+//! `trace-waterfall <spans file> [-o out.html]`: the traces of a spans file
+//! (the OTLP file format the spans file and the `console` exporter write) as
+//! one self-contained HTML page, a waterfall per trace, to open in any browser
+//! (`distributed_tracing::otlp_file::waterfall_html` draws it).
+//!
+//! ```text
+//! cargo install distributed-tracing --bin trace-waterfall
+//! trace-waterfall ~/.local/state/distributed-tracing/my-service.spans.jsonl
+//! ```
+//!
+//! The page goes to `-o`, by default beside the input with the extension
+//! `.html` (`my-service.spans.html`). It prints how many spans and traces it
+//! drew, how many it left out (the page's bounds) and every line it skipped
+//! with the reader's message. Exit status: 0 when the page was written, 1 when
+//! the input could not be read or the page not written, 2 for a bad command line.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use distributed_tracing::otlp_file::WaterfallOptions;
+
+use pending::read;
+
+/// Stands in for the reader of the spans file,
+/// `distributed_tracing::otlp_file::read`, until it is merged: then this
+/// module goes and `read` is imported from there.
+mod pending {
+    use std::path::Path;
+
+    use distributed_tracing::otlp_file::Batch;
+
+    pub(crate) fn read(
+        path: impl AsRef<Path>,
+    ) -> std::io::Result<std::iter::Empty<Result<Batch, std::convert::Infallible>>> {
+        let _ = path.as_ref();
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "the reader of the OTLP file format is not in this build yet",
+        ))
+    }
+}
+
+const USAGE: &str = "usage: trace-waterfall <spans file> [-o out.html]";
+
+/// How many messages of skipped lines are printed (then how many more).
+const MAX_MESSAGES: usize = 20;
+
+fn main() -> ExitCode {
+    let (input, output) = match arguments(std::env::args_os().skip(1)) {
+        Ok(Some(paths)) => paths,
+        Ok(None) => {
+            println!(
+                "{USAGE}\nDraws the traces of a spans file (OTLP JSON lines) as one HTML page."
+            );
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("trace-waterfall: {message}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+
+    let lines = match read(&input) {
+        Ok(lines) => lines,
+        Err(e) => {
+            eprintln!("trace-waterfall: {}: {e}", input.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let (mut batches, mut skipped) = (Vec::new(), Vec::new());
+    for line in lines {
+        match line {
+            Ok(batch) => batches.push(batch),
+            Err(e) => skipped.push(e.to_string()),
+        }
+    }
+
+    let name = input.file_name().unwrap_or(input.as_os_str());
+    let page = WaterfallOptions::new()
+        .title(format!("Traces of {}", name.to_string_lossy()))
+        .render(&batches);
+    if let Err(e) = std::fs::write(&output, &page.html) {
+        eprintln!("trace-waterfall: {}: {e}", output.display());
+        return ExitCode::FAILURE;
+    }
+
+    println!(
+        "{}: {} spans of {} traces drawn",
+        output.display(),
+        page.spans,
+        page.traces
+    );
+    if page.spans_left_out > 0 {
+        println!(
+            "{} spans left out ({} traces whole): a page draws at most 10,000 spans, 1,000 a trace",
+            page.spans_left_out, page.traces_left_out
+        );
+    }
+    if page.duplicate_spans > 0 {
+        println!(
+            "{} spans not drawn twice (the same trace and span id)",
+            page.duplicate_spans
+        );
+    }
+    println!("{} lines skipped", skipped.len());
+    for message in skipped.iter().take(MAX_MESSAGES) {
+        println!("  {message}");
+    }
+    if skipped.len() > MAX_MESSAGES {
+        println!("  and {} more", skipped.len() - MAX_MESSAGES);
+    }
+    ExitCode::SUCCESS
+}
+
+/// The input and output paths, `None` for `-h`/`--help`, or what is wrong.
+fn arguments(
+    args: impl IntoIterator<Item = OsString>,
+) -> Result<Option<(PathBuf, PathBuf)>, String> {
+    let (mut input, mut output) = (None, None);
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        match arg.to_str() {
+            Some("-h" | "--help") => return Ok(None),
+            Some("-o" | "--output") => {
+                let path = args.next().ok_or("-o needs a file")?;
+                if output.replace(PathBuf::from(path)).is_some() {
+                    return Err("-o given twice".to_owned());
+                }
+            }
+            Some(option) if option.starts_with('-') && option != "-" => {
+                return Err(format!("unknown option {option:?}"));
+            }
+            _ => {
+                if input.replace(PathBuf::from(arg)).is_some() {
+                    return Err("one spans file at a time".to_owned());
+                }
+            }
+        }
+    }
+    let input: PathBuf = input.ok_or("which spans file?")?;
+    let output = output.unwrap_or_else(|| default_output(&input));
+    if output == input {
+        return Err(format!(
+            "the page would overwrite its input {}: give -o",
+            input.display()
+        ));
+    }
+    Ok(Some((input, output)))
+}
+
+/// The input with the extension `.html`.
+fn default_output(input: &Path) -> PathBuf {
+    input.with_extension("html")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[rustfmt::skip]
+    #[test]
+    fn command_lines() {
+        let ok = |i: &str, o: &str| Ok(Some((PathBuf::from(i), PathBuf::from(o))));
+        let cases: [(&[&str], Result<Option<(PathBuf, PathBuf)>, String>, &str); 11] = [
+            (&["a.spans.jsonl"], ok("a.spans.jsonl", "a.spans.html"), "the output beside the input"),
+            (&["dir/spans"], ok("dir/spans", "dir/spans.html"), "an input without extension"),
+            (&["a.jsonl", "-o", "b.html"], ok("a.jsonl", "b.html"), "-o after the input"),
+            (&["--output", "b.html", "a.jsonl"], ok("a.jsonl", "b.html"), "--output before it"),
+            (&["-h"], Ok(None), "help"),
+            (&["a.jsonl", "--help"], Ok(None), "help anywhere"),
+            (&[], Err("which spans file?".into()), "no input"),
+            (&["a", "b"], Err("one spans file at a time".into()), "two inputs"),
+            (&["a", "-o"], Err("-o needs a file".into()), "-o without its file"),
+            (&["a", "-x"], Err("unknown option \"-x\"".into()), "an unknown option"),
+            (&["a.html"], Err("the page would overwrite its input a.html: give -o".into()), "never over the input"),
+        ];
+        for (args, expected, reason) in cases {
+            assert_eq!(arguments(args.iter().map(OsString::from)), expected, "{reason}");
+        }
+    }
+}
