@@ -113,10 +113,12 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The input and output paths, `None` for `-h`/`--help`, or what is wrong.
-fn arguments(
-    args: impl IntoIterator<Item = OsString>,
-) -> Result<Option<(PathBuf, PathBuf)>, String> {
+/// What the command line asks: the input and output paths, `None` for
+/// `-h`/`--help`, or what is wrong with it.
+type Arguments = Result<Option<(PathBuf, PathBuf)>, String>;
+
+/// Reads the command line (without the program's name).
+fn arguments(args: impl IntoIterator<Item = OsString>) -> Arguments {
     let (mut input, mut output) = (None, None);
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -161,8 +163,8 @@ mod tests {
     #[rustfmt::skip]
     #[test]
     fn command_lines() {
-        let ok = |i: &str, o: &str| Ok(Some((PathBuf::from(i), PathBuf::from(o))));
-        let cases: [(&[&str], Result<Option<(PathBuf, PathBuf)>, String>, &str); 11] = [
+        let ok = |i: &str, o: &str| -> Arguments { Ok(Some((PathBuf::from(i), PathBuf::from(o)))) };
+        let cases: [(&[&str], Arguments, &str); 11] = [
             (&["a.spans.jsonl"], ok("a.spans.jsonl", "a.spans.html"), "the output beside the input"),
             (&["dir/spans"], ok("dir/spans", "dir/spans.html"), "an input without extension"),
             (&["a.jsonl", "-o", "b.html"], ok("a.jsonl", "b.html"), "-o after the input"),

@@ -1,71 +1,7 @@
 //! A picture of traces: one self-contained HTML page with a waterfall per
-//! trace, for a person to look at the spans of a file without a backend.
-//!
-//! The page groups the spans of all batches by trace id. Each trace (earliest
-//! first) gets a heading (its root span's name, the trace id, the duration,
-//! the span count, the services) and a waterfall: one row per span, depth
-//! first, children under their parent by start time, each a bar on the trace's
-//! time axis. Services have a colour each (with a legend); a span whose status
-//! is an error has a striped red bar and the text `ERROR` with the status
-//! description; span events are ticks on the bar. Clicking a row opens its
-//! details: kind, ids, status, service, scope, attributes with their types,
-//! events, links, the resource.
-//!
-//! What the page promises:
-//! - **Self-contained.** Inline CSS, no script, no font, image or link to load;
-//!   its `Content-Security-Policy` forbids loading anything and running scripts.
-//! - **Escaped.** Every text from the spans (names, keys, values, service
-//!   names, descriptions) is untrusted and shown as text, never as markup.
-//! - **Bounded.** At most 10,000 spans a page and 1,000 a trace are drawn (the
-//!   first in the order above), at most 64 attributes, events and links a span
-//!   are listed and a text is cut after 512 characters; the page says how many
-//!   spans were left out, and so does [`Waterfall`].
-//! - **Exact.** Times are integer nanoseconds; a bar's position and width are
-//!   percentages of the trace's duration, computed in integers.
-//!
-//! A span whose parent is not among the spans is drawn as a root of its trace,
-//! marked `parent not in file`; a span whose parent chain loops is drawn as a
-//! root marked `parent loop`. A span id seen twice in one trace is drawn once.
-//!
-//! # Example
-//!
-//! ```
-//! use std::time::{Duration, SystemTime};
-//! use distributed_tracing::opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState};
-//! use distributed_tracing::opentelemetry::{InstrumentationScope, KeyValue};
-//! use distributed_tracing::opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
-//! use distributed_tracing::opentelemetry_sdk::Resource;
-//! use distributed_tracing::otlp_file::{waterfall_html, Batch};
-//!
-//! let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-//! let span = SpanData {
-//!     span_context: SpanContext::new(
-//!         TraceId::from(0x4bf92f3577b34da6a3ce929d0e0e4736),
-//!         SpanId::from(0x00f067aa0ba902b7),
-//!         TraceFlags::SAMPLED,
-//!         false,
-//!         TraceState::default(),
-//!     ),
-//!     parent_span_id: SpanId::INVALID,
-//!     parent_span_is_remote: false,
-//!     span_kind: SpanKind::Server,
-//!     name: "GET /users/{id}".into(),
-//!     start_time: start,
-//!     end_time: start + Duration::from_millis(3),
-//!     attributes: vec![KeyValue::new("http.response.status_code", 200)],
-//!     dropped_attributes_count: 0,
-//!     events: SpanEvents::default(),
-//!     links: SpanLinks::default(),
-//!     status: Status::Unset,
-//!     instrumentation_scope: InstrumentationScope::builder("demo").build(),
-//! };
-//! let resource = Resource::builder_empty()
-//!     .with_attributes([KeyValue::new("service.name", "users")])
-//!     .build();
-//! let html = waterfall_html(&[Batch::new(1, resource, vec![span])]);
-//! assert!(html.contains(r#"data-trace-id="4bf92f3577b34da6a3ce929d0e0e4736""#));
-//! assert!(html.contains("GET /users/{id}"));
-//! ```
+//! trace ([`waterfall_html`] says what it shows). Pure: batches in, a page
+//! out; the binary `trace-waterfall` reads a file and writes the page, and
+//! `tests/waterfall_browser.rs` checks the layout in Chromium.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write as _};
@@ -153,8 +89,8 @@ impl WaterfallOptions {
         self
     }
 
-    /// Draws the spans of `batches` on one page; see the [module
-    /// docs](self) for what it shows and its bounds.
+    /// Draws the spans of `batches` on one page; [`waterfall_html`] says
+    /// what it shows and its bounds.
     pub fn render(&self, batches: &[Batch]) -> Waterfall {
         render(
             batches,
@@ -167,8 +103,75 @@ impl WaterfallOptions {
     }
 }
 
-/// The spans of `batches` as one self-contained HTML page of waterfalls, with
-/// the default [`WaterfallOptions`]; see the [module docs](self).
+/// The spans of `batches` as one self-contained HTML page with a waterfall
+/// per trace, for a person to look at the spans of a file without a backend;
+/// [`WaterfallOptions`] sets the title and tells what was drawn.
+///
+/// The page groups the spans of all batches by trace id. Each trace (earliest
+/// first) gets a heading (its root span's name, the trace id, the duration,
+/// the span count, the services) and a waterfall: one row per span, depth
+/// first, children under their parent by start time, each a bar on the trace's
+/// time axis. Services have a colour each (with a legend); a span whose status
+/// is an error has a striped red bar and the text `ERROR` with the status
+/// description; span events are ticks on the bar. Clicking a row opens its
+/// details: kind, ids, status, service, scope, attributes with their types,
+/// events, links, the resource.
+///
+/// What the page promises:
+/// - **Self-contained.** Inline CSS, no script, no font, image or link to load;
+///   its `Content-Security-Policy` forbids loading anything and running scripts.
+/// - **Escaped.** Every text from the spans (names, keys, values, service
+///   names, descriptions) is untrusted and shown as text, never as markup.
+/// - **Bounded.** At most 10,000 spans a page and 1,000 a trace are drawn (the
+///   first in the order above), at most 64 attributes, events and links a span
+///   are listed and a text is cut after 512 characters; the page says how many
+///   spans were left out, and so does [`Waterfall`].
+/// - **Exact.** Times are integer nanoseconds; a bar's position and width are
+///   percentages of the trace's duration, computed in integers.
+///
+/// A span whose parent is not among the spans is drawn as a root of its trace,
+/// marked `parent not in file`; a span whose parent chain loops is drawn as a
+/// root marked `parent loop`. A span id seen twice in one trace is drawn once.
+///
+/// # Example
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use distributed_tracing::opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState};
+/// use distributed_tracing::opentelemetry::{InstrumentationScope, KeyValue};
+/// use distributed_tracing::opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+/// use distributed_tracing::opentelemetry_sdk::Resource;
+/// use distributed_tracing::otlp_file::{waterfall_html, Batch};
+///
+/// let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+/// let span = SpanData {
+///     span_context: SpanContext::new(
+///         TraceId::from(0x4bf92f3577b34da6a3ce929d0e0e4736),
+///         SpanId::from(0x00f067aa0ba902b7),
+///         TraceFlags::SAMPLED,
+///         false,
+///         TraceState::default(),
+///     ),
+///     parent_span_id: SpanId::INVALID,
+///     parent_span_is_remote: false,
+///     span_kind: SpanKind::Server,
+///     name: "GET /users/{id}".into(),
+///     start_time: start,
+///     end_time: start + Duration::from_millis(3),
+///     attributes: vec![KeyValue::new("http.response.status_code", 200)],
+///     dropped_attributes_count: 0,
+///     events: SpanEvents::default(),
+///     links: SpanLinks::default(),
+///     status: Status::Unset,
+///     instrumentation_scope: InstrumentationScope::builder("demo").build(),
+/// };
+/// let resource = Resource::builder_empty()
+///     .with_attributes([KeyValue::new("service.name", "users")])
+///     .build();
+/// let html = waterfall_html(&[Batch::new(1, resource, vec![span])]);
+/// assert!(html.contains(r#"data-trace-id="4bf92f3577b34da6a3ce929d0e0e4736""#));
+/// assert!(html.contains("GET /users/{id}"));
+/// ```
 pub fn waterfall_html(batches: &[Batch]) -> String {
     WaterfallOptions::default().render(batches).html
 }
