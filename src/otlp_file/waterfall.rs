@@ -260,7 +260,7 @@ fn render(batches: &[Batch], title: &str, limits: Limits) -> Waterfall {
     let mut seen = HashSet::new();
     let mut duplicate_spans = 0;
     let mut by_trace: HashMap<TraceId, Vec<Span<'_>>> = HashMap::new();
-    for batch in batches {
+    for batch in batches.iter().filter(|b| !b.spans.is_empty()) {
         let service = service_index[service_name(&batch.resource).as_str()];
         for data in &batch.spans {
             let ctx = &data.span_context;
@@ -1376,9 +1376,15 @@ mod tests {
 
     #[test]
     fn an_empty_page_says_so() {
-        let page = WaterfallOptions::new().render(&[]);
-        assert!(page.html.contains("0 spans drawn, of 0 traces."));
-        assert_eq!((page.spans, page.traces), (0, 0));
+        for batches in [vec![], vec![batch("idle", vec![])]] {
+            let page = WaterfallOptions::new().render(&batches);
+            assert!(page.html.contains("0 spans drawn, of 0 traces."));
+            assert_eq!((page.spans, page.traces), (0, 0));
+            assert!(
+                !page.html.contains("idle"),
+                "no service without spans in the legend"
+            );
+        }
     }
 
     #[rustfmt::skip]
