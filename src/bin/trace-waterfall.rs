@@ -9,12 +9,14 @@
 //! ```
 //!
 //! The page goes to `-o`, by default beside the input with the extension
-//! `.html` (`my-service.spans.html`). It prints how many spans and traces it
-//! drew, how many it left out (the page's bounds) and every line it skipped
-//! with the reader's message. Exit status: 0 when the page was written, 1 when
-//! the input could not be read or the page not written, 2 for a bad command line.
+//! `.html` (`my-service.spans.html`), private to the user as the spans file
+//! is. It prints how many spans and traces it drew, how many it left out (the
+//! page's bounds) and how many lines it skipped, with the reader's messages
+//! (the first 20). Exit status: 0 when the page was written, 1 when the input
+//! could not be read or the page not written, 2 for a bad command line.
 
 use std::ffi::OsString;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -80,7 +82,7 @@ fn main() -> ExitCode {
     let page = WaterfallOptions::new()
         .title(format!("Traces of {}", name.to_string_lossy()))
         .render(&batches);
-    if let Err(e) = std::fs::write(&output, &page.html) {
+    if let Err(e) = write_page(&output, &page.html) {
         eprintln!("trace-waterfall: {}: {e}", output.display());
         return ExitCode::FAILURE;
     }
@@ -149,6 +151,16 @@ fn arguments(args: impl IntoIterator<Item = OsString>) -> Arguments {
         ));
     }
     Ok(Some((input, output)))
+}
+
+/// Writes the page, private to the user on Unix (mode 0600) as the spans file
+/// it shows is; a page that was there keeps its mode.
+fn write_page(path: &Path, html: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(html.as_bytes())
 }
 
 /// The input with the extension `.html`.
