@@ -88,24 +88,25 @@ fn main() -> ExitCode {
     }
 
     println!(
-        "{}: {} spans of {} traces drawn",
+        "{}: {} of {} drawn",
         output.display(),
-        page.spans,
-        page.traces
+        count(page.spans, "span"),
+        count(page.traces, "trace")
     );
     if page.spans_left_out > 0 {
         println!(
-            "{} spans left out ({} traces whole): a page draws at most 10,000 spans, 1,000 a trace",
-            page.spans_left_out, page.traces_left_out
+            "{} left out ({} whole): a page draws at most 10,000 spans, 1,000 a trace",
+            count(page.spans_left_out, "span"),
+            count(page.traces_left_out, "trace")
         );
     }
     if page.duplicate_spans > 0 {
         println!(
-            "{} spans not drawn twice (the same trace and span id)",
-            page.duplicate_spans
+            "{} not drawn twice (the same trace and span id)",
+            count(page.duplicate_spans, "span")
         );
     }
-    println!("{} lines skipped", skipped.len());
+    println!("{} skipped", count(skipped.len(), "line"));
     for message in skipped.iter().take(MAX_MESSAGES) {
         println!("  {message}");
     }
@@ -161,6 +162,14 @@ fn write_page(path: &Path, html: &str) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path)?.write_all(html.as_bytes())
+}
+
+/// `1 span`, `2 spans`.
+fn count(n: usize, what: &str) -> String {
+    match n {
+        1 => format!("1 {what}"),
+        n => format!("{n} {what}s"),
+    }
 }
 
 /// The input with the extension `.html`.
