@@ -26,9 +26,24 @@ pub struct Batch {
     pub spans: Vec<SpanData>,
 }
 
+impl Batch {
+    /// A batch of `spans` exported with `resource`, from line `line` of a
+    /// file (for spans that come from elsewhere, any number: the page shows
+    /// it in the details of a span).
+    pub fn new(line: u64, resource: Resource, spans: Vec<SpanData>) -> Batch {
+        Batch {
+            line,
+            resource,
+            spans,
+        }
+    }
+}
+
 mod read;
+#[cfg(test)]
+mod tests;
+mod waterfall;
 pub(crate) mod write;
 
 pub use read::{read, LineError, Reader, DEFAULT_MAX_LINE_BYTES};
-#[cfg(test)]
-mod tests;
+pub use waterfall::{waterfall_html, Waterfall, WaterfallOptions};
