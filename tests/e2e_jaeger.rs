@@ -922,3 +922,119 @@ fn otlp_file_lines_posted_to_jaeger_read_back_as_the_protobuf_export() {
 
     std::fs::remove_dir_all(&work).ok();
 }
+
+/// What two runs of one program share in a trace (ids, times and ports
+/// differ): per span, its service and operation with its ancestors' up to
+/// the root, its tags' keys and types, its logs' fields' keys and types,
+/// its links' kinds and its process.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Shape {
+    path: Vec<(String, String)>,
+    tags: Vec<(String, String)>,
+    logs: Vec<Vec<(String, String)>>,
+    links: Vec<String>,
+    process: Vec<Tag>,
+}
+
+fn shape(spans: &BTreeMap<String, Shown>) -> Vec<Shape> {
+    let keys = |tags: &[Tag]| -> Vec<(String, String)> {
+        tags.iter()
+            .map(|(k, t, _)| (k.clone(), t.clone()))
+            .collect()
+    };
+    let mut shapes: Vec<Shape> = spans
+        .values()
+        .map(|span| {
+            let mut path = vec![(span.service.clone(), span.operation.clone())];
+            let mut at = span;
+            while let Some(parent) = at.parent.as_ref().and_then(|p| spans.get(p)) {
+                assert!(path.len() <= spans.len(), "a cycle: {spans:#?}");
+                path.push((parent.service.clone(), parent.operation.clone()));
+                at = parent;
+            }
+            Shape {
+                path,
+                tags: keys(&span.tags),
+                logs: span.logs.iter().map(|(_, fields)| keys(fields)).collect(),
+                links: span.references.iter().map(|r| r.0.clone()).collect(),
+                process: span.process.clone(),
+            }
+        })
+        .collect();
+    shapes.sort();
+    shapes
+}
+
+/// The spans files the chain writes with nothing configured but
+/// `XDG_STATE_HOME` (`<it>/distributed-tracing/<service>.spans.jsonl`),
+/// posted to Jaeger as OTLP/HTTP JSON: each trace reads back with the shape
+/// of the same program's run exported over OTLP/HTTP protobuf (services,
+/// operations, parents, tag keys and types, events, links, resource; ids,
+/// times and ports are each run's own).
+#[test]
+fn the_chains_spans_files_posted_to_jaeger_read_back_as_its_protobuf_export() {
+    let work = work_dir("jaeger-spans-files");
+    let jaeger = start_jaeger(&work);
+    let stdout = common::stdout_of(otlp_http_protobuf(
+        &mut example("service_chain"),
+        &jaeger,
+        false,
+    ));
+    let exported = chain_traces(&stdout);
+
+    let state = work.join("state");
+    let stdout = common::stdout_of(example("service_chain").env("XDG_STATE_HOME", &state));
+    assert!(
+        span_lines(&stdout).is_empty(),
+        "spans go to the files only: {stdout}"
+    );
+    let from_files = chain_traces(&stdout);
+    let dir = state.join("distributed-tracing");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["backend", "frontend", "worker"].map(|s| format!("{s}.spans.jsonl"))
+    );
+    let mut lines: Vec<String> = Vec::new();
+    for name in &names {
+        let path = dir.join(name);
+        // The public reader reads the file as it is: each line a batch of
+        // the file's service.
+        let service = name.trim_end_matches(".spans.jsonl");
+        let mut batches = 0;
+        for batch in otlp_file::read(&path).unwrap() {
+            let batch = batch.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let name = batch.resource.get(&Key::new("service.name"));
+            assert_eq!(name.map(|n| n.to_string()).as_deref(), Some(service));
+            batches += 1;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(batches, text.lines().count(), "{}", path.display());
+        lines.extend(text.lines().map(str::to_owned));
+    }
+    let read = read_lines(&lines);
+    assert_eq!(
+        read.traces.keys().collect::<BTreeSet<_>>(),
+        [&from_files.checkout, &from_files.order, &from_files.job].into()
+    );
+    post_lines(&jaeger, &lines);
+
+    for (what, file_trace, exported_trace, spans) in [
+        ("checkout", &from_files.checkout, &exported.checkout, 8),
+        ("order", &from_files.order, &exported.order, 3),
+        ("job", &from_files.job, &exported.job, 3),
+    ] {
+        assert_eq!(read.traces[file_trace].len(), spans, "{what}");
+        let posted = shape(&shown(&jaeger_trace_json(&jaeger, file_trace, spans)));
+        let sent = shape(&shown(&jaeger_trace_json(&jaeger, exported_trace, spans)));
+        assert_eq!(
+            posted, sent,
+            "the {what}: from the spans files (left), exported over OTLP/protobuf (right)"
+        );
+    }
+    std::fs::remove_dir_all(&work).ok();
+}
