@@ -4,19 +4,24 @@
 //! Both are built from their Go modules by `scripts/e2e-tools.sh` (run here
 //! first; it builds what is missing). Every trace is read back from Jaeger's
 //! query API (`/api/traces/<trace id>`), and compared with the ids on the log
-//! lines of the programs that sent it. Everything listens on 127.0.0.1 only.
+//! lines of the programs that sent it. The OTLP file format too: the lines the
+//! crate writes (standard output, spans files) are posted to Jaeger's
+//! OTLP/HTTP receiver as JSON and must read back as the same run's
+//! OTLP/protobuf export. Everything listens on 127.0.0.1 only.
 #![cfg(all(feature = "http-server", feature = "reqwest"))]
 
 mod common;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::e2e::{free_ports, http_get, spawn_logged, wait_until, Process};
+use common::e2e::{free_ports, http_get, http_post, spawn_logged, wait_until, Process};
 use distributed_tracing::config::OtlpProtocol;
 use distributed_tracing::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
-use distributed_tracing::ObservabilityBuilder;
+use distributed_tracing::opentelemetry::Key;
+use distributed_tracing::{otlp_file, ObservabilityBuilder};
 use serde_json::Value;
 
 fn repo() -> &'static Path {
@@ -137,8 +142,9 @@ struct JaegerSpan {
     service: String,
 }
 
-/// The trace `trace_id` from Jaeger once it has at least `spans` spans.
-fn jaeger_trace(jaeger: &Jaeger, trace_id: &str, spans: usize) -> Vec<JaegerSpan> {
+/// The trace `trace_id` as Jaeger's query API gives it (`data[0]`: its
+/// spans and processes), once it has at least `spans` spans.
+fn jaeger_trace_json(jaeger: &Jaeger, trace_id: &str, spans: usize) -> Value {
     let trace = wait_until(
         &format!("{spans} spans of trace {trace_id} in Jaeger"),
         Duration::from_secs(30),
@@ -151,6 +157,12 @@ fn jaeger_trace(jaeger: &Jaeger, trace_id: &str, spans: usize) -> Vec<JaegerSpan
         },
     );
     assert_eq!(trace["traceID"], trace_id);
+    trace
+}
+
+/// The trace `trace_id` from Jaeger once it has at least `spans` spans.
+fn jaeger_trace(jaeger: &Jaeger, trace_id: &str, spans: usize) -> Vec<JaegerSpan> {
+    let trace = jaeger_trace_json(jaeger, trace_id, spans);
     trace["spans"]
         .as_array()
         .unwrap()
@@ -444,5 +456,585 @@ fn a_collector_restart_under_load_loses_nothing_in_jaeger() {
     );
     assert_eq!(names.len(), created as usize);
     drop(collector);
+    std::fs::remove_dir_all(&work).ok();
+}
+
+// The OTLP file format into Jaeger: the lines the crate writes (spans file,
+// `console` exporter) are OTLP/HTTP JSON bodies. Posted to a real Jaeger,
+// they must read back as the spans the same run exported over OTLP/protobuf.
+
+/// An example's command without this process's `OTEL_*`,
+/// `DISTRIBUTED_TRACING_*`, `XDG_STATE_HOME` and `RUST_LOG`: a run sets what
+/// it uses, the rest is the crate's default.
+fn example(name: &str) -> Command {
+    let mut command = Command::new(common::example_binary(name));
+    for (key, _) in std::env::vars_os() {
+        let name = key.to_string_lossy();
+        if name.starts_with("OTEL_")
+            || name.starts_with("DISTRIBUTED_TRACING_")
+            || name == "XDG_STATE_HOME"
+            || name == "RUST_LOG"
+        {
+            command.env_remove(&key);
+        }
+    }
+    command
+}
+
+/// Spans over OTLP/HTTP protobuf to `jaeger`, no log records (Jaeger
+/// refuses them); with `console`, the same spans also as OTLP file lines on
+/// standard output.
+fn otlp_http_protobuf<'a>(
+    command: &'a mut Command,
+    jaeger: &Jaeger,
+    console: bool,
+) -> &'a mut Command {
+    command
+        .env(
+            "OTEL_TRACES_EXPORTER",
+            if console { "otlp,console" } else { "otlp" },
+        )
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://127.0.0.1:{}", jaeger.otlp_http),
+        )
+        .env("OTEL_LOGS_EXPORTER", "none")
+}
+
+/// The OTLP file lines of an output (its log lines are text).
+fn span_lines(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("{\"resourceSpans\""))
+        .collect()
+}
+
+/// What the crate's own reader finds in some lines.
+struct ReadBack {
+    /// The span ids of each trace id.
+    traces: BTreeMap<String, BTreeSet<String>>,
+    /// The `service.name` of each batch's resource.
+    services: BTreeSet<String>,
+}
+
+/// Reads `lines` with `otlp_file::Reader`: each line is one batch, read
+/// without error, its resource with a `service.name`.
+fn read_lines<S: AsRef<str>>(lines: &[S]) -> ReadBack {
+    let text: String = lines.iter().map(|l| format!("{}\n", l.as_ref())).collect();
+    let mut read = ReadBack {
+        traces: BTreeMap::new(),
+        services: BTreeSet::new(),
+    };
+    let mut batches = 0;
+    for batch in otlp_file::Reader::new(text.as_bytes()) {
+        let batch = batch.unwrap_or_else(|e| panic!("otlp_file::Reader: {e}\n{text}"));
+        batches += 1;
+        let service = batch
+            .resource
+            .get(&Key::new("service.name"))
+            .unwrap_or_else(|| panic!("no service.name on line {}: {text}", batch.line));
+        read.services.insert(service.to_string());
+        for span in &batch.spans {
+            read.traces
+                .entry(common::hex_trace(span.span_context.trace_id()))
+                .or_default()
+                .insert(common::hex_span(span.span_context.span_id()));
+        }
+    }
+    assert_eq!(batches, lines.len(), "one batch a line: {text}");
+    read
+}
+
+/// Posts each line to `jaeger`'s OTLP/HTTP receiver as `application/json`:
+/// each is accepted whole (200, no span rejected).
+fn post_lines<S: AsRef<str>>(jaeger: &Jaeger, lines: &[S]) {
+    for line in lines {
+        let line = line.as_ref();
+        let (status, body) = http_post(
+            jaeger.otlp_http,
+            "/v1/traces",
+            "application/json",
+            line.as_bytes(),
+        )
+        .expect("an answer from Jaeger's OTLP/HTTP receiver");
+        assert_eq!(status, 200, "{body}\nthe line posted: {line}");
+        let answer: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        let rejected = &answer["partialSuccess"]["rejectedSpans"];
+        assert!(
+            rejected.is_null() || *rejected == "0" || *rejected == 0,
+            "{body}\nthe line posted: {line}"
+        );
+    }
+}
+
+/// A tag, a log field or a process tag as Jaeger shows it: key, type
+/// (`string`, `bool`, `int64`, `float64`, ...) and the value as JSON text (so
+/// that `1` is not `"1"`).
+type Tag = (String, String, String);
+
+fn tags(list: &Value) -> Vec<Tag> {
+    let mut tags: Vec<Tag> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            (
+                t["key"].as_str().unwrap().to_owned(),
+                t["type"].as_str().unwrap().to_owned(),
+                t["value"].to_string(),
+            )
+        })
+        .collect();
+    tags.sort();
+    tags
+}
+
+/// One span as Jaeger's query API shows it, everything it shows, in an order
+/// that does not depend on how the span was sent.
+#[derive(Debug, PartialEq)]
+struct Shown {
+    operation: String,
+    /// The span id of the `CHILD_OF` reference within the trace.
+    parent: Option<String>,
+    /// The other references (links are `FOLLOWS_FROM`): type, trace, span.
+    references: Vec<(String, String, String)>,
+    /// Microseconds since the epoch.
+    start_time: u64,
+    /// Microseconds.
+    duration: u64,
+    tags: Vec<Tag>,
+    /// The logs (span events): timestamp and fields.
+    logs: Vec<(u64, Vec<Tag>)>,
+    /// The process (the resource): `service.name` and the other attributes.
+    service: String,
+    process: Vec<Tag>,
+    /// What Jaeger found wrong with the span, as JSON text (`null`).
+    warnings: String,
+}
+
+impl Shown {
+    /// The type and value of the tag `key`.
+    fn tag(&self, key: &str) -> Option<(&str, &str)> {
+        self.tags
+            .iter()
+            .find(|(k, ..)| k == key)
+            .map(|(_, t, v)| (t.as_str(), v.as_str()))
+    }
+}
+
+/// The spans of a trace (`jaeger_trace_json`) by span id.
+fn shown(trace: &Value) -> BTreeMap<String, Shown> {
+    let trace_id = trace["traceID"].as_str().unwrap();
+    let mut spans = BTreeMap::new();
+    for span in trace["spans"].as_array().unwrap() {
+        let mut parent = None;
+        let mut references = Vec::new();
+        for r in span["references"].as_array().into_iter().flatten() {
+            let (kind, trace, id) = (
+                r["refType"].as_str().unwrap().to_owned(),
+                r["traceID"].as_str().unwrap().to_owned(),
+                r["spanID"].as_str().unwrap().to_owned(),
+            );
+            if kind == "CHILD_OF" && trace == trace_id && parent.is_none() {
+                parent = Some(id);
+            } else {
+                references.push((kind, trace, id));
+            }
+        }
+        references.sort();
+        let mut logs: Vec<(u64, Vec<Tag>)> = span["logs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| (l["timestamp"].as_u64().unwrap(), tags(&l["fields"])))
+            .collect();
+        logs.sort();
+        let process = &trace["processes"][span["processID"].as_str().unwrap()];
+        let id = span["spanID"].as_str().unwrap().to_owned();
+        let before = spans.insert(
+            id.clone(),
+            Shown {
+                operation: span["operationName"].as_str().unwrap().to_owned(),
+                parent,
+                references,
+                start_time: span["startTime"].as_u64().unwrap(),
+                duration: span["duration"].as_u64().unwrap(),
+                tags: tags(&span["tags"]),
+                logs,
+                service: process["serviceName"].as_str().unwrap().to_owned(),
+                process: tags(&process["tags"]),
+                warnings: span["warnings"].to_string(),
+            },
+        );
+        assert!(before.is_none(), "span {id} twice in {trace}");
+    }
+    spans
+}
+
+/// The trace `trace_id` read back from `protobuf` (where a run exported it
+/// over OTLP/protobuf) and from `json` (where its OTLP file lines were
+/// posted), once each holds the spans `span_ids` (what the lines hold): the
+/// same spans, shown the same. Returns them.
+fn read_back_equal(
+    protobuf: &Jaeger,
+    json: &Jaeger,
+    trace_id: &str,
+    span_ids: &BTreeSet<String>,
+) -> BTreeMap<String, Shown> {
+    let sent = shown(&jaeger_trace_json(protobuf, trace_id, span_ids.len()));
+    let posted = shown(&jaeger_trace_json(json, trace_id, span_ids.len()));
+    let ids = |spans: &BTreeMap<String, Shown>| spans.keys().cloned().collect::<BTreeSet<_>>();
+    assert_eq!(ids(&sent), *span_ids, "trace {trace_id} over OTLP/protobuf");
+    assert_eq!(
+        ids(&posted),
+        *span_ids,
+        "trace {trace_id} posted as OTLP JSON"
+    );
+    for (id, span) in &sent {
+        assert_eq!(
+            posted.get(id),
+            Some(span),
+            "span {id} ({}) of trace {trace_id}: posted as OTLP JSON (left), exported over OTLP/protobuf (right)",
+            span.operation
+        );
+    }
+    posted
+}
+
+/// The trace ids of one run of the chain, from its output: the checkout's
+/// (on its answer line), the order's and its confirmation job's (on their
+/// log lines, `[service ] [trace id] ...`).
+#[derive(Debug)]
+struct ChainTraces {
+    checkout: String,
+    order: String,
+    job: String,
+}
+
+fn chain_traces(stdout: &str) -> ChainTraces {
+    let line = |what: &str, f: &dyn Fn(&str) -> bool| -> &str {
+        stdout
+            .lines()
+            .find(|l| f(l))
+            .unwrap_or_else(|| panic!("no line of {what}: {stdout}"))
+    };
+    let answer = line("the checkout's answer", &|l| {
+        l.starts_with("GET /checkout -> in stock (trace ")
+    });
+    let order = line("the order", &|l| {
+        l.starts_with("[frontend] [") && l.contains("received an order")
+    });
+    let job = line("the job", &|l| {
+        l.starts_with("[backend ] [") && l.contains("sending the confirmation e-mail")
+    });
+    let traces = ChainTraces {
+        checkout: answer[answer.len() - 33..answer.len() - 1].to_owned(),
+        order: order[12..44].to_owned(),
+        job: job[12..44].to_owned(),
+    };
+    let distinct: BTreeSet<&String> = [&traces.checkout, &traces.order, &traces.job].into();
+    assert_eq!(distinct.len(), 3, "{traces:?}: {stdout}");
+    traces
+}
+
+/// The one span of `service` named `operation`, with its id.
+fn one<'a>(
+    spans: &'a BTreeMap<String, Shown>,
+    service: &str,
+    operation: &str,
+) -> (&'a str, &'a Shown) {
+    let found: Vec<(&String, &Shown)> = spans
+        .iter()
+        .filter(|(_, s)| s.service == service && s.operation == operation)
+        .collect();
+    assert_eq!(found.len(), 1, "{service} {operation}: {spans:#?}");
+    (found[0].0, found[0].1)
+}
+
+/// The resource, which Jaeger shows as every span's process: `service.name`
+/// (the service: one of `services`) and the SDK's attributes.
+fn check_resource(spans: &BTreeMap<String, Shown>, services: &[&str]) {
+    for span in spans.values() {
+        assert!(services.contains(&span.service.as_str()), "{span:#?}");
+        for (key, value) in [
+            ("telemetry.sdk.language", "\"rust\""),
+            ("telemetry.sdk.name", "\"opentelemetry\""),
+        ] {
+            let found = span.process.iter().find(|(k, ..)| k == key);
+            assert_eq!(
+                found.map(|(_, t, v)| (t.as_str(), v.as_str())),
+                Some(("string", value)),
+                "{span:#?}"
+            );
+        }
+    }
+}
+
+/// The OTLP file lines that the quickstart and the three-service chain write
+/// to standard output (`OTEL_TRACES_EXPORTER=otlp,console`), posted as
+/// OTLP/HTTP JSON to one Jaeger, read back exactly as the spans the same
+/// runs exported over OTLP/HTTP protobuf to another: ids, parents, links,
+/// times, typed tags, events (logs) and resource (process). Two Jaegers: one
+/// would merge the two copies of each span (same ids) and hide a difference.
+#[test]
+fn otlp_file_lines_posted_to_jaeger_read_back_as_the_protobuf_export() {
+    let work = work_dir("jaeger-otlp-json");
+    let (protobuf, json) = std::thread::scope(|s| {
+        let start = |name: &str| {
+            let dir = work.join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            s.spawn(move || start_jaeger(&dir))
+        };
+        let (a, b) = (start("protobuf"), start("json"));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+
+    // The quickstart: `process_batch` and three `fetch_item`, one process.
+    let stdout = common::stdout_of(
+        otlp_http_protobuf(&mut example("quickstart"), &protobuf, true)
+            .env("OTEL_SERVICE_NAME", "quickstart-json"),
+    );
+    let trace_id = common::quickstart_trace_id(&stdout);
+    for destination in [
+        format!("http://127.0.0.1:{}/v1/traces", protobuf.otlp_http),
+        "standard output".to_owned(),
+    ] {
+        let report = format!("4 spans exported to {destination} during this run, none lost");
+        assert!(stdout.contains(&report), "{report}: {stdout}");
+    }
+    let lines = span_lines(&stdout);
+    let read = read_lines(&lines);
+    assert_eq!(read.services, ["quickstart-json".to_owned()].into());
+    assert_eq!(read.traces.keys().collect::<Vec<_>>(), [&trace_id]);
+    post_lines(&json, &lines);
+    let spans = read_back_equal(&protobuf, &json, &trace_id, &read.traces[&trace_id]);
+    assert_eq!(spans.len(), 4, "{spans:#?}");
+    check_resource(&spans, &["quickstart-json"]);
+    let (root_id, _) = one(&spans, "quickstart-json", "process_batch");
+    let mut items: Vec<(&str, &str)> = Vec::new();
+    for span in spans.values().filter(|s| s.operation == "fetch_item") {
+        assert_eq!(span.parent.as_deref(), Some(root_id), "{span:#?}");
+        items.extend(span.tag("item_id"));
+        assert_eq!(span.tag("code.line.number").map(|t| t.0), Some("int64"));
+    }
+    items.sort();
+    assert_eq!(items, [("int64", "1"), ("int64", "2"), ("int64", "3")]);
+
+    // The chain: three processes, the parent relays the children's output
+    // (their lines included); three traces: the checkout, the order, and the
+    // confirmation job (linked to the order; an error event in it).
+    let stdout = common::stdout_of(otlp_http_protobuf(
+        &mut example("service_chain"),
+        &protobuf,
+        true,
+    ));
+    let traces = chain_traces(&stdout);
+    let lines = span_lines(&stdout);
+    let read = read_lines(&lines);
+    assert_eq!(
+        read.services,
+        ["backend", "frontend", "worker"].map(str::to_owned).into()
+    );
+    assert_eq!(
+        read.traces.keys().collect::<BTreeSet<_>>(),
+        [&traces.checkout, &traces.order, &traces.job].into(),
+        "{stdout}"
+    );
+    post_lines(&json, &lines);
+    let services = ["frontend", "backend", "worker"];
+
+    let checkout = read_back_equal(
+        &protobuf,
+        &json,
+        &traces.checkout,
+        &read.traces[&traces.checkout],
+    );
+    assert_eq!(checkout.len(), 8, "{checkout:#?}");
+    check_resource(&checkout, &services);
+    let (_, root) = one(&checkout, "frontend", "GET /checkout");
+    assert_eq!(root.parent, None);
+    for span in checkout.values().filter(|s| s.parent.is_some()) {
+        let parent = span.parent.as_ref().unwrap();
+        assert!(checkout.contains_key(parent), "{span:#?}");
+    }
+    for (service, operation) in [
+        ("frontend", "GET /checkout"),
+        ("backend", "GET /price"),
+        ("worker", "GET /stock"),
+    ] {
+        let (_, server) = one(&checkout, service, operation);
+        let status = server.tag("http.response.status_code");
+        assert_eq!(status, Some(("int64", "200")), "{server:#?}");
+        let kind = server.tag("span.kind");
+        assert_eq!(kind, Some(("string", "\"server\"")), "{server:#?}");
+    }
+
+    let order = read_back_equal(&protobuf, &json, &traces.order, &read.traces[&traces.order]);
+    assert_eq!(order.len(), 3, "{order:#?}");
+    check_resource(&order, &services);
+
+    let job = read_back_equal(&protobuf, &json, &traces.job, &read.traces[&traces.job]);
+    assert_eq!(job.len(), 3, "{job:#?}");
+    check_resource(&job, &["backend"]);
+    let (job_id, root) = one(&job, "backend", "send_confirmation");
+    assert_eq!(root.parent, None, "a trace of its own: {root:#?}");
+    assert_eq!(root.references.len(), 1, "{root:#?}");
+    let (kind, linked_trace, linked_span) = &root.references[0];
+    assert_eq!(
+        (kind.as_str(), linked_trace),
+        ("FOLLOWS_FROM", &traces.order)
+    );
+    assert!(order.contains_key(linked_span), "{root:#?}\n{order:#?}");
+    let attempts: Vec<&Shown> = job
+        .values()
+        .filter(|s| s.operation == "send_mail")
+        .collect();
+    assert_eq!(attempts.len(), 2, "{job:#?}");
+    for span in &attempts {
+        assert_eq!(span.parent.as_deref(), Some(job_id), "{span:#?}");
+    }
+    let (failed, sent): (Vec<&Shown>, Vec<&Shown>) = attempts
+        .iter()
+        .partition(|s| s.tag("attempt") == Some(("int64", "1")));
+    let (failed, sent) = (failed[0], sent[0]);
+    assert_eq!(sent.tag("attempt"), Some(("int64", "2")));
+    assert_eq!(failed.tag("error"), Some(("bool", "true")), "{failed:#?}");
+    let status = failed.tag("otel.status_code");
+    assert_eq!(status, Some(("string", "\"ERROR\"")), "{failed:#?}");
+    assert_eq!(failed.logs.len(), 1, "{failed:#?}");
+    let fields = &failed.logs[0].1;
+    for (key, kind, value) in [
+        ("event", "string", "\"the mail server refused the e-mail\""),
+        ("level", "string", "\"ERROR\""),
+        ("reason", "string", "\"421 try again later\""),
+    ] {
+        let field = (key.to_owned(), kind.to_owned(), value.to_owned());
+        assert!(fields.contains(&field), "{field:?}: {failed:#?}");
+    }
+    assert!(
+        fields
+            .iter()
+            .any(|(k, t, _)| k == "code.line.number" && t == "int64"),
+        "{failed:#?}"
+    );
+    assert_eq!((sent.tag("error"), sent.logs.len()), (None, 0), "{sent:#?}");
+
+    std::fs::remove_dir_all(&work).ok();
+}
+
+/// What two runs of one program share in a trace (ids, times and ports
+/// differ): per span, its service and operation with its ancestors' up to
+/// the root, its tags' keys and types, its logs' fields' keys and types,
+/// its links' kinds and its process.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Shape {
+    path: Vec<(String, String)>,
+    tags: Vec<(String, String)>,
+    logs: Vec<Vec<(String, String)>>,
+    links: Vec<String>,
+    process: Vec<Tag>,
+}
+
+fn shape(spans: &BTreeMap<String, Shown>) -> Vec<Shape> {
+    let keys = |tags: &[Tag]| -> Vec<(String, String)> {
+        tags.iter()
+            .map(|(k, t, _)| (k.clone(), t.clone()))
+            .collect()
+    };
+    let mut shapes: Vec<Shape> = spans
+        .values()
+        .map(|span| {
+            let mut path = vec![(span.service.clone(), span.operation.clone())];
+            let mut at = span;
+            while let Some(parent) = at.parent.as_ref().and_then(|p| spans.get(p)) {
+                assert!(path.len() <= spans.len(), "a cycle: {spans:#?}");
+                path.push((parent.service.clone(), parent.operation.clone()));
+                at = parent;
+            }
+            Shape {
+                path,
+                tags: keys(&span.tags),
+                logs: span.logs.iter().map(|(_, fields)| keys(fields)).collect(),
+                links: span.references.iter().map(|r| r.0.clone()).collect(),
+                process: span.process.clone(),
+            }
+        })
+        .collect();
+    shapes.sort();
+    shapes
+}
+
+/// The spans files the chain writes with nothing configured but
+/// `XDG_STATE_HOME` (`<it>/distributed-tracing/<service>.spans.jsonl`),
+/// posted to Jaeger as OTLP/HTTP JSON: each trace reads back with the shape
+/// of the same program's run exported over OTLP/HTTP protobuf (services,
+/// operations, parents, tag keys and types, events, links, resource; ids,
+/// times and ports are each run's own).
+#[test]
+fn the_chains_spans_files_posted_to_jaeger_read_back_as_its_protobuf_export() {
+    let work = work_dir("jaeger-spans-files");
+    let jaeger = start_jaeger(&work);
+    let stdout = common::stdout_of(otlp_http_protobuf(
+        &mut example("service_chain"),
+        &jaeger,
+        false,
+    ));
+    let exported = chain_traces(&stdout);
+
+    let state = work.join("state");
+    let stdout = common::stdout_of(example("service_chain").env("XDG_STATE_HOME", &state));
+    assert!(
+        span_lines(&stdout).is_empty(),
+        "spans go to the files only: {stdout}"
+    );
+    let from_files = chain_traces(&stdout);
+    let dir = state.join("distributed-tracing");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["backend", "frontend", "worker"].map(|s| format!("{s}.spans.jsonl"))
+    );
+    let mut lines: Vec<String> = Vec::new();
+    for name in &names {
+        let path = dir.join(name);
+        // The public reader reads the file as it is: each line a batch of
+        // the file's service.
+        let service = name.trim_end_matches(".spans.jsonl");
+        let mut batches = 0;
+        for batch in otlp_file::read(&path).unwrap() {
+            let batch = batch.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let name = batch.resource.get(&Key::new("service.name"));
+            assert_eq!(name.map(|n| n.to_string()).as_deref(), Some(service));
+            batches += 1;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(batches, text.lines().count(), "{}", path.display());
+        lines.extend(text.lines().map(str::to_owned));
+    }
+    let read = read_lines(&lines);
+    assert_eq!(
+        read.traces.keys().collect::<BTreeSet<_>>(),
+        [&from_files.checkout, &from_files.order, &from_files.job].into()
+    );
+    post_lines(&jaeger, &lines);
+
+    for (what, file_trace, exported_trace, spans) in [
+        ("checkout", &from_files.checkout, &exported.checkout, 8),
+        ("order", &from_files.order, &exported.order, 3),
+        ("job", &from_files.job, &exported.job, 3),
+    ] {
+        assert_eq!(read.traces[file_trace].len(), spans, "{what}");
+        let posted = shape(&shown(&jaeger_trace_json(&jaeger, file_trace, spans)));
+        let sent = shape(&shown(&jaeger_trace_json(&jaeger, exported_trace, spans)));
+        assert_eq!(
+            posted, sent,
+            "the {what}: from the spans files (left), exported over OTLP/protobuf (right)"
+        );
+    }
     std::fs::remove_dir_all(&work).ok();
 }

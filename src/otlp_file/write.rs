@@ -108,7 +108,7 @@ fn any_value(out: &mut Vec<u8>, value: &Value) {
         }
         Value::Array(Array::I64(v)) => array(out, v, |out, n| any_value(out, &Value::I64(*n))),
         Value::Array(Array::F64(v)) => array(out, v, |out, f| any_value(out, &Value::F64(*f))),
-        Value::Array(Array::String(v)) => array(out, v, |out, s| string_value(out, s)),
+        Value::Array(Array::String(v)) => array(out, v, string_value),
         // Both enums are non-exhaustive: a kind added later is written as
         // its text rather than dropped.
         #[allow(unreachable_patterns)]
@@ -367,7 +367,9 @@ where
 pub(crate) fn traces_data(out: &mut Vec<u8>, resource: &Resource, spans: &[SpanData]) {
     let mut res = Vec::new();
     self::resource(&mut res, resource);
-    let mut scopes: Vec<(&InstrumentationScope, Vec<u8>, Vec<Vec<u8>>)> = Vec::new();
+    /// Each scope: itself, its encoded object, its encoded spans.
+    type Scopes<'a> = Vec<(&'a InstrumentationScope, Vec<u8>, Vec<Vec<u8>>)>;
+    let mut scopes: Scopes<'_> = Vec::new();
     for s in spans {
         let at = match scopes
             .iter()

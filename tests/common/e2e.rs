@@ -1,5 +1,5 @@
 //! Helpers of the end-to-end tests: child processes, free ports, a minimal
-//! HTTP GET, waiting for a condition.
+//! HTTP GET and POST, waiting for a condition.
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -62,15 +62,31 @@ pub fn free_ports() -> [u16; 4] {
 
 /// `GET http://127.0.0.1:{port}{path}`: status and body (HTTP/1.1, no keep-alive).
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    http_request(port, &format!("GET {path} HTTP/1.1\r\n"), b"")
+}
+
+/// `POST http://127.0.0.1:{port}{path}` with `body` as `content_type`: status
+/// and body (HTTP/1.1, no keep-alive).
+pub fn http_post(port: u16, path: &str, content_type: &str, body: &[u8]) -> Option<(u16, String)> {
+    http_request(
+        port,
+        &format!(
+            "POST {path} HTTP/1.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
+            body.len()
+        ),
+        body,
+    )
+}
+
+/// Sends the request line and headers `head`, then `body`; reads the answer
+/// to its end.
+fn http_request(port: u16, head: &str, body: &[u8]) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
+    write!(stream, "{head}Host: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    stream.write_all(body).ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let status = response.split(' ').nth(1)?.parse().ok()?;
