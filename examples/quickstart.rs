@@ -106,17 +106,21 @@ fn print_tree(path: &std::path::Path, trace_id: &str) -> std::io::Result<()> {
     }
     fn walk(spans: &[SpanData], parent: SpanId, depth: usize) {
         for s in spans.iter().filter(|s| s.parent_span_id == parent) {
-            let micros = s
+            let ms = s
                 .end_time
                 .duration_since(s.start_time)
                 .unwrap_or_default()
-                .as_micros();
+                .as_secs_f64()
+                * 1000.0;
+            let events = match s.events.len() {
+                0 => String::new(),
+                n => format!(", {n} events"),
+            };
             println!(
-                "{:indent$}{} span_id={} {micros} µs, {} events",
+                "{:indent$}{} span_id={} {ms:.1} ms{events}",
                 "",
                 s.name,
                 s.span_context.span_id(),
-                s.events.len(),
                 indent = 2 + 2 * depth
             );
             walk(spans, s.span_context.span_id(), depth + 1);

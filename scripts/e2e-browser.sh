@@ -3,12 +3,18 @@
 # Debian's `chromium` package (/usr/bin/chromium) and one font
 # (fonts-dejavu-core, the font the pages name), with apt-get, and prints its
 # version. As root, or through sudo when not root and sudo is there.
-# Idempotent: when /usr/bin/chromium is there, nothing is installed.
+# Idempotent: when /usr/bin/chromium is there, nothing is installed. The
+# browser tests run it first (as the e2e tests run scripts/e2e-tools.sh).
 #
 # The tests use /usr/bin/chromium, or the browser DT_CHROMIUM names (then
 # this script only checks that it runs). On Ubuntu the `chromium` package is
 # a snap; install Chromium another way there and set DT_CHROMIUM.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+# Tests run in parallel and may all ask at once: one installs, the others wait.
+mkdir -p target
+exec 9>target/e2e-browser.lock
+flock 9
 
 if [ -n "${DT_CHROMIUM:-}" ]; then
   [ -x "$DT_CHROMIUM" ] || { echo "e2e-browser: DT_CHROMIUM=$DT_CHROMIUM is not an executable" >&2; exit 1; }

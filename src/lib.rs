@@ -7,7 +7,8 @@
 //! request continues its caller's trace (or starts one), every log line written
 //! while handling it carries its `trace_id`, every outgoing call carries the
 //! trace on, and finished spans are exported over OTLP (by default, with
-//! nothing configured, to a local file of JSON lines).
+//! nothing configured, to a local file in the OTLP file format, which
+//! [`otlp_file`] reads back and draws as a waterfall page).
 //!
 //! ```toml
 //! [dependencies]
@@ -91,6 +92,7 @@
 //! | `testing` (feature) | what a test asserts on: [`testing::TestTelemetry`], the spans and log lines of one test, scoped to its thread |
 //! | [`bridge`] | the `tracing`-to-OpenTelemetry layer with options: [`bridge::otel_layer_with`] (the global provider), [`bridge::otel_layer_for`] (a provider of your own), [`bridge::BridgeOptions`], [`bridge::SpanEvents`] |
 //! | [`propagation`] | strict W3C `traceparent`/`tracestate` and `baggage` ([`propagation::W3cPropagator`]), B3, Jaeger, X-Ray and Datadog; the carriers ([`propagation::HeaderMapInjector`], ...) and [`propagation::inject_context_into`] / [`propagation::extract_context_from`] for any OpenTelemetry carrier |
+//! | [`otlp_file`] | the OTLP file format of the spans file and `console`: [`otlp_file::read`] and [`otlp_file::Reader`] (strict, bounded), [`otlp_file::Batch`], the waterfall page ([`otlp_file::waterfall_html`], [`otlp_file::WaterfallOptions`]); the `trace-waterfall` binary draws a file |
 //! | [`compat`] | the Python module's functions by their old names ([`compat::get_trace_id`], [`compat::init_trace_context`], ...), each a shim over the API above |
 //! | [`reference`](mod@reference) | no code: the reference pages (the repository's `docs/` folder). [`reference::configuration`] (every variable), [`reference::export`] (Jaeger, the collector, vendors; the export guarantees; the spans file), [`reference::security`], [`reference::w3c`], [`reference::services`] (HTTP and gRPC in detail), [`reference::migration`] (from the Python module), [`reference::performance`], [`reference::testing`] |
 //!

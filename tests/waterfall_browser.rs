@@ -8,8 +8,9 @@
 //! with `DT_BLESS_SCREENSHOT=1` also `docs/waterfall.png`, the README's
 //! picture).
 //!
-//! The browser is Debian's `chromium` (`bash scripts/e2e-browser.sh` installs
-//! it), or the one `DT_CHROMIUM` names; without it the tests fail and say so.
+//! The browser is Debian's `chromium` (`scripts/e2e-browser.sh`, which the
+//! tests run, installs it when missing), or the one `DT_CHROMIUM` names;
+//! without it the tests fail and say so.
 //! It reads local files only: the page loads nothing, which a test asserts.
 #![cfg(all(unix, feature = "http-server", feature = "reqwest"))]
 
@@ -129,16 +130,21 @@ fn resource(service: &str) -> Resource {
 // ---------------------------------------------------------------------------
 // The browser.
 
-/// Debian's Chromium, or the one `DT_CHROMIUM` names.
+/// Debian's Chromium, or the one `DT_CHROMIUM` names: `scripts/e2e-browser.sh`
+/// installs it when missing (idempotent, one install for parallel tests).
 fn chromium() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let status = Command::new("bash")
+        .arg(root.join("scripts/e2e-browser.sh"))
+        .status()
+        .expect("run scripts/e2e-browser.sh");
+    assert!(
+        status.success(),
+        "scripts/e2e-browser.sh failed: Chromium is needed (Debian's chromium package, or DT_CHROMIUM)"
+    );
     let path = std::env::var_os("DT_CHROMIUM")
         .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
-    assert!(
-        path.is_file(),
-        "no Chromium at {} (DT_CHROMIUM, else /usr/bin/chromium): run `bash scripts/e2e-browser.sh`, \
-         which installs Debian's chromium package",
-        path.display()
-    );
+    assert!(path.is_file(), "no Chromium at {}", path.display());
     path
 }
 
