@@ -11,6 +11,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
+use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
@@ -30,6 +31,8 @@ pub(crate) const MAX_LINE_BYTES: usize = 4 * 1024 * 1024 - 64 * 1024;
 enum Out {
     Stdout,
     File(SpansFile),
+    #[cfg(test)]
+    Memory(std::sync::Arc<std::sync::Mutex<Vec<u8>>>),
 }
 
 /// Finished spans as OTLP file lines: the embedded default sink (a file, see
@@ -43,6 +46,8 @@ pub(crate) struct OtlpFileExporter {
     /// Each scope seen: its object and schema URL, encoded once.
     scopes: Vec<(Vec<u8>, String)>,
     scope_index: HashMap<(Vec<u8>, String), u32>,
+    /// The scope of the last span encoded, and its index.
+    last_scope: Option<(InstrumentationScope, u32)>,
     /// The line being written, reused.
     line: Vec<u8>,
 }
@@ -90,10 +95,28 @@ impl OtlpFileExporter {
             resource_schema_url: String::new(),
             scopes: Vec::new(),
             scope_index: HashMap::new(),
+            last_scope: None,
             line: Vec::new(),
         };
         exporter.set_resource(&Resource::builder_empty().build());
         exporter
+    }
+
+    /// The index of `scope` in `self.scopes`, added when new. The key is its
+    /// encoding (a scope with a NaN attribute is not `==` to itself).
+    fn scope_index(&mut self, scope: &InstrumentationScope) -> u32 {
+        let mut object = Vec::new();
+        write::scope(&mut object, scope);
+        let key = (object, scope.schema_url().unwrap_or_default().to_owned());
+        let next = self.scopes.len() as u32;
+        match self.scope_index.get(&key) {
+            Some(&index) => index,
+            None => {
+                self.scope_index.insert(key.clone(), next);
+                self.scopes.push(key);
+                next
+            }
+        }
     }
 
     /// The line of `batch` in `self.line`: one `ResourceSpans`, one
@@ -134,22 +157,14 @@ impl Export for OtlpFileExporter {
     const KIND: &'static str = "span";
 
     fn encode(&mut self, span: SpanData) -> EncodedSpan {
-        let mut object = Vec::new();
-        write::scope(&mut object, &span.instrumentation_scope);
-        let key = (
-            object,
-            span.instrumentation_scope
-                .schema_url()
-                .unwrap_or_default()
-                .to_owned(),
-        );
-        let next = self.scopes.len() as u32;
-        let scope = match self.scope_index.get(&key) {
-            Some(&index) => index,
-            None => {
-                self.scope_index.insert(key.clone(), next);
-                self.scopes.push(key);
-                next
+        // Most spans have the scope of the span before them: compared, not
+        // encoded again.
+        let scope = match &self.last_scope {
+            Some((last, index)) if *last == span.instrumentation_scope => *index,
+            _ => {
+                let index = self.scope_index(&span.instrumentation_scope);
+                self.last_scope = Some((span.instrumentation_scope.clone(), index));
+                index
             }
         };
         let mut json = Vec::with_capacity(512);
@@ -175,6 +190,11 @@ impl Export for OtlpFileExporter {
                 out.write_all(&self.line).and_then(|()| out.flush())
             }
             Out::File(file) => file.write_line(&self.line).and_then(|()| file.flush()),
+            #[cfg(test)]
+            Out::Memory(out) => {
+                out.lock().unwrap().extend_from_slice(&self.line);
+                Ok(())
+            }
         };
         written
             .map(|()| Sent::default())
@@ -193,5 +213,70 @@ impl Export for OtlpFileExporter {
 
     fn shutdown(&mut self) -> OTelSdkResult {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+    use opentelemetry::{InstrumentationScope, KeyValue};
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+    use opentelemetry_sdk::Resource;
+
+    use super::{OtlpFileExporter, Out};
+    use crate::export::Export as _;
+    use crate::otlp_file::Reader;
+
+    /// A batch of spans of two scopes (interleaved) is one line: the resource
+    /// once, each scope once with its spans, as the reader reads it back.
+    #[tokio::test]
+    async fn a_batch_is_one_line_with_its_resource_and_scopes() {
+        let memory = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(memory.clone())
+            .build();
+        let a = provider
+            .tracer_with_scope(InstrumentationScope::builder("a").with_version("1").build());
+        let b = provider.tracer_with_scope(
+            InstrumentationScope::builder("b")
+                .with_attributes([KeyValue::new("x", 1)])
+                .build(),
+        );
+        for (i, tracer) in [&a, &b, &a].into_iter().enumerate() {
+            let mut span = tracer.start(format!("span {i}"));
+            span.set_attribute(KeyValue::new("i", i as i64));
+            span.end();
+        }
+        let spans = memory.get_finished_spans().unwrap();
+
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let mut exporter = OtlpFileExporter::new(Out::Memory(out.clone()), "memory".into());
+        exporter.set_resource(&Resource::builder_empty().with_service_name("shop").build());
+        let encoded: Vec<_> = spans.into_iter().map(|s| exporter.encode(s)).collect();
+        assert_eq!(exporter.scopes.len(), 2, "each scope encoded once");
+        exporter
+            .send(&encoded, std::time::Duration::from_secs(1))
+            .await
+            .unwrap();
+
+        let bytes = out.lock().unwrap().clone();
+        assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count(), 1);
+        let batch = Reader::new(bytes.as_slice()).next().unwrap().unwrap();
+        assert_eq!(
+            batch.resource.get(&"service.name".into()),
+            Some("shop".into())
+        );
+        let names: Vec<(&str, &str)> = batch
+            .spans
+            .iter()
+            .map(|s| (s.instrumentation_scope.name(), s.name.as_ref()))
+            .collect();
+        // Grouped by scope, in the order each was first seen.
+        assert_eq!(names, [("a", "span 0"), ("a", "span 2"), ("b", "span 1")]);
+        assert_eq!(batch.spans[0].instrumentation_scope.version(), Some("1"));
+        assert_eq!(batch.spans[2].instrumentation_scope.attributes().count(), 1);
+        assert_eq!(batch.spans[1].attributes, [KeyValue::new("i", 2)]);
     }
 }
