@@ -893,8 +893,10 @@ fn text(out: &mut String, s: &str) {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            // Control characters would be parse errors; show them as U+FFFD.
-            c if c.is_control() && c != '\n' && c != '\t' => out.push('\u{FFFD}'),
+            '\n' | '\t' => out.push(c),
+            // Control characters would be parse errors, and bidirectional
+            // controls reorder what a reader sees: shown as U+FFFD.
+            c if crate::untrusted::is_untrusted(c) => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
@@ -1167,6 +1169,8 @@ mod tests {
     #[test]
     fn every_text_from_the_spans_is_escaped() {
         let mut s = span(1, 1, 0, "<script>alert(1)</script>", 0, 10);
+        s.attributes
+            .push(KeyValue::new("bidi", "abc\u{202e}fed\u{1b}[2J"));
         s.attributes.push(KeyValue::new(
             "<b>key</b>",
             "\"><img src=x onerror=alert(2)>",
@@ -1183,6 +1187,9 @@ mod tests {
             .render(&[batch("<svc>", vec![s])])
             .html;
         assert!(!html.contains("<script"), "{html}");
+        // Bidirectional and control characters reorder or break what is shown.
+        assert!(html.contains("abc\u{fffd}fed\u{fffd}[2J"), "{html}");
+        assert!(!html.contains('\u{202e}') && !html.contains('\u{1b}'));
         assert!(!html.contains("<img"), "{html}");
         assert!(
             !html.contains("<b>")
