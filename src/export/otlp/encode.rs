@@ -3,7 +3,7 @@
 //! those bytes with the resource and the scopes encoded once (see
 //! `OtlpExporter::request`), and retries resend the same bytes.
 
-use opentelemetry_proto::tonic::common::v1::InstrumentationScope as ProtoScope;
+pub(super) use opentelemetry_proto::tonic::common::v1::InstrumentationScope as ProtoScope;
 use prost::bytes::BufMut as _;
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 use prost::Message as _;
@@ -12,34 +12,49 @@ use prost::Message as _;
 pub(crate) trait Signal: Send + 'static {
     /// The SDK's item (a finished span, a log record with its scope).
     type Item: Send + 'static;
+    /// What tells an item's scope from another's, compared item by item
+    /// (kept, cloned, only when the scope changes).
+    type ScopeKey: PartialEq + Send + 'static;
     /// The item's name in reports.
     const KIND: &'static str;
     /// The gRPC method.
     #[cfg(feature = "otlp-grpc")]
     const GRPC_PATH: &'static str;
-    /// The item as (its scope, its schema URL, its encoded protobuf message).
-    fn encode(item: Self::Item) -> (ProtoScope, String, Vec<u8>);
+    /// Whether `item`'s scope is `key`.
+    fn has_scope(item: &Self::Item, key: &Self::ScopeKey) -> bool;
+    /// The item's scope: its key, its protobuf message and schema URL.
+    fn scope(item: &Self::Item) -> (Self::ScopeKey, ProtoScope, String);
+    /// Appends the item's protobuf message (its fields) to `out`.
+    fn encode(item: Self::Item, out: &mut Vec<u8>);
 }
 
-/// Finished spans (`ExportTraceServiceRequest`).
+/// Finished spans (`ExportTraceServiceRequest`), written straight from
+/// `SpanData` ([`super::span_proto`]).
 #[derive(Debug)]
 pub(crate) struct Traces;
 
 impl Signal for Traces {
     type Item = opentelemetry_sdk::trace::SpanData;
+    type ScopeKey = opentelemetry::InstrumentationScope;
     const KIND: &'static str = "span";
     #[cfg(feature = "otlp-grpc")]
     const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
-    fn encode(span: Self::Item) -> (ProtoScope, String, Vec<u8>) {
-        let scope = ProtoScope::from((&span.instrumentation_scope, None));
-        let schema = span
-            .instrumentation_scope
-            .schema_url()
-            .unwrap_or_default()
-            .to_owned();
-        let proto = opentelemetry_proto::tonic::trace::v1::Span::from(span);
-        (scope, schema, proto.encode_to_vec())
+    fn has_scope(span: &Self::Item, key: &Self::ScopeKey) -> bool {
+        span.instrumentation_scope == *key
+    }
+
+    fn scope(span: &Self::Item) -> (Self::ScopeKey, ProtoScope, String) {
+        let scope = &span.instrumentation_scope;
+        (
+            scope.clone(),
+            ProtoScope::from((scope, None)),
+            scope.schema_url().unwrap_or_default().to_owned(),
+        )
+    }
+
+    fn encode(span: Self::Item, out: &mut Vec<u8>) {
+        super::span_proto::span(out, &span);
     }
 }
 
@@ -51,15 +66,30 @@ pub(crate) struct Logs;
 #[cfg(feature = "logs")]
 impl Signal for Logs {
     type Item = crate::export::queue::LogItem;
+    /// The scope and the record's target (its scope's name over OTLP).
+    type ScopeKey = (
+        opentelemetry::InstrumentationScope,
+        Option<std::borrow::Cow<'static, str>>,
+    );
     const KIND: &'static str = "log record";
     #[cfg(feature = "otlp-grpc")]
     const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 
-    fn encode((record, scope): Self::Item) -> (ProtoScope, String, Vec<u8>) {
-        let proto_scope = ProtoScope::from((&scope, record.target().cloned()));
-        let schema = scope.schema_url().unwrap_or_default().to_owned();
-        let proto = opentelemetry_proto::tonic::logs::v1::LogRecord::from(&record);
-        (proto_scope, schema, proto.encode_to_vec())
+    fn has_scope((record, scope): &Self::Item, key: &Self::ScopeKey) -> bool {
+        *scope == key.0 && record.target() == key.1.as_ref()
+    }
+
+    fn scope((record, scope): &Self::Item) -> (Self::ScopeKey, ProtoScope, String) {
+        let target = record.target().cloned();
+        (
+            (scope.clone(), target.clone()),
+            ProtoScope::from((scope, target)),
+            scope.schema_url().unwrap_or_default().to_owned(),
+        )
+    }
+
+    fn encode((record, _): Self::Item, out: &mut Vec<u8>) {
+        opentelemetry_proto::tonic::logs::v1::LogRecord::from(&record).encode_raw(out);
     }
 }
 

@@ -25,6 +25,7 @@ mod encode;
 mod grpc;
 #[cfg(feature = "otlp-http")]
 mod http;
+pub(crate) mod span_proto;
 mod tls;
 
 use std::collections::HashMap;
@@ -38,7 +39,7 @@ use prost::Message as _;
 
 #[cfg(feature = "logs")]
 pub(crate) use encode::Logs;
-use encode::{field_len, put_field, put_string};
+use encode::{field_len, put_field, put_string, ProtoScope};
 pub(crate) use encode::{Encoded, Signal, Traces};
 #[cfg(feature = "otlp-http")]
 use http::HttpClient;
@@ -91,7 +92,7 @@ fn connector(
 }
 
 /// The OTLP exporter of one signal.
-pub(crate) struct OtlpExporter<S> {
+pub(crate) struct OtlpExporter<S: Signal> {
     transport: Transport,
     /// TLS failures the transport's errors do not carry.
     tls_failures: tls::TlsFailures,
@@ -102,12 +103,16 @@ pub(crate) struct OtlpExporter<S> {
     /// Each scope's fields of `ScopeSpans`/`ScopeLogs`, encoded once.
     scopes: Vec<Vec<u8>>,
     scope_index: HashMap<Vec<u8>, u32>,
+    /// The scope of the last item encoded, and its index.
+    last_scope: Option<(S::ScopeKey, u32)>,
+    /// The length of the last item encoded (the next one's first capacity).
+    last_len: usize,
     max_request_bytes: usize,
     timeout: Duration,
     _signal: std::marker::PhantomData<S>,
 }
 
-impl<S> fmt::Debug for OtlpExporter<S> {
+impl<S: Signal> fmt::Debug for OtlpExporter<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OtlpExporter")
             .field("endpoint", &self.shown)
@@ -221,10 +226,28 @@ impl<S: Signal> OtlpExporter<S> {
             resource: Vec::new(),
             scopes: Vec::new(),
             scope_index: HashMap::new(),
+            last_scope: None,
+            last_len: 256,
             max_request_bytes,
             timeout: config.timeout,
             _signal: std::marker::PhantomData,
         })
+    }
+
+    /// The index of a scope (its fields of ScopeSpans/ScopeLogs: scope = 1,
+    /// schema_url = 3, encoded), added when new. The key is the encoding: a
+    /// scope with a NaN attribute is not `==` to itself.
+    fn scope_index(&mut self, scope: &ProtoScope, schema: &str) -> u32 {
+        let mut key = Vec::new();
+        put_field(&mut key, 1, scope.encoded_len());
+        scope.encode_raw(&mut key);
+        put_string(&mut key, 3, schema);
+        let next = self.scopes.len() as u32;
+        let index = *self.scope_index.entry(key.clone()).or_insert(next);
+        if index == next {
+            self.scopes.push(key);
+        }
+        index
     }
 
     /// The request for `batch`: one `ResourceSpans` (`ResourceLogs`) holding
@@ -268,22 +291,22 @@ impl<S: Signal> Export for OtlpExporter<S> {
     const KIND: &'static str = S::KIND;
 
     fn encode(&mut self, item: S::Item) -> Encoded {
-        let (scope, schema, bytes) = S::encode(item);
-        // The scope's fields of ScopeSpans/ScopeLogs: scope = 1, schema_url = 3.
-        let mut key = Vec::new();
-        let scope_len = scope.encoded_len();
-        put_field(&mut key, 1, scope_len);
-        scope.encode_raw(&mut key);
-        put_string(&mut key, 3, &schema);
-        let next = self.scopes.len() as u32;
-        let index = *self.scope_index.entry(key.clone()).or_insert(next);
-        if index == next {
-            self.scopes.push(key);
-        }
-        Encoded {
-            scope: index,
-            bytes,
-        }
+        // Most items have the scope of the item before them: compared, not
+        // encoded again.
+        let scope = match &self.last_scope {
+            Some((key, index)) if S::has_scope(&item, key) => *index,
+            _ => {
+                let (key, scope, schema) = S::scope(&item);
+                let index = self.scope_index(&scope, &schema);
+                self.last_scope = Some((key, index));
+                index
+            }
+        };
+        // Sized as the last item was: most spans of a service are alike.
+        let mut bytes = Vec::with_capacity(self.last_len);
+        S::encode(item, &mut bytes);
+        self.last_len = bytes.len();
+        Encoded { scope, bytes }
     }
 
     fn encoded_len(item: &Encoded) -> usize {
