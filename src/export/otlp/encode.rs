@@ -6,7 +6,6 @@
 pub(super) use opentelemetry_proto::tonic::common::v1::InstrumentationScope as ProtoScope;
 use prost::bytes::BufMut as _;
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
-use prost::Message as _;
 
 /// One kind of OTLP data: how an item is encoded and where it is sent.
 pub(crate) trait Signal: Send + 'static {
@@ -89,7 +88,7 @@ impl Signal for Logs {
     }
 
     fn encode((record, _): Self::Item, out: &mut Vec<u8>) {
-        opentelemetry_proto::tonic::logs::v1::LogRecord::from(&record).encode_raw(out);
+        super::log_proto::log_record(out, &record);
     }
 }
 

@@ -25,6 +25,8 @@ mod encode;
 mod grpc;
 #[cfg(feature = "otlp-http")]
 mod http;
+#[cfg(feature = "logs")]
+mod log_proto;
 pub(crate) mod span_proto;
 mod tls;
 

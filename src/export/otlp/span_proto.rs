@@ -18,7 +18,7 @@ use crate::otlp_file::write::{flags, kind_number, nanos};
 /// Writes a length-delimited field `tag` whose content `content` writes: one
 /// byte is kept for the length, and the content moved when its length needs
 /// more (rarely for attributes, once for a span's events and links).
-fn message(out: &mut Vec<u8>, tag: u32, content: impl FnOnce(&mut Vec<u8>)) {
+pub(super) fn message(out: &mut Vec<u8>, tag: u32, content: impl FnOnce(&mut Vec<u8>)) {
     encode_key(tag, WireType::LengthDelimited, out);
     let at = out.len();
     out.push(0);
@@ -35,34 +35,34 @@ fn message(out: &mut Vec<u8>, tag: u32, content: impl FnOnce(&mut Vec<u8>)) {
     }
 }
 
-fn bytes(out: &mut Vec<u8>, tag: u32, value: &[u8]) {
+pub(super) fn bytes(out: &mut Vec<u8>, tag: u32, value: &[u8]) {
     encode_key(tag, WireType::LengthDelimited, out);
     encode_varint(value.len() as u64, out);
     out.extend_from_slice(value);
 }
 
 /// A string field, left out when empty (proto3).
-fn string(out: &mut Vec<u8>, tag: u32, value: &str) {
+pub(super) fn string(out: &mut Vec<u8>, tag: u32, value: &str) {
     if !value.is_empty() {
         bytes(out, tag, value.as_bytes());
     }
 }
 
-fn varint(out: &mut Vec<u8>, tag: u32, value: u64) {
+pub(super) fn varint(out: &mut Vec<u8>, tag: u32, value: u64) {
     if value != 0 {
         encode_key(tag, WireType::Varint, out);
         encode_varint(value, out);
     }
 }
 
-fn fixed64(out: &mut Vec<u8>, tag: u32, value: u64) {
+pub(super) fn fixed64(out: &mut Vec<u8>, tag: u32, value: u64) {
     if value != 0 {
         encode_key(tag, WireType::SixtyFourBit, out);
         out.extend_from_slice(&value.to_le_bytes());
     }
 }
 
-fn fixed32(out: &mut Vec<u8>, tag: u32, value: u32) {
+pub(super) fn fixed32(out: &mut Vec<u8>, tag: u32, value: u32) {
     if value != 0 {
         encode_key(tag, WireType::ThirtyTwoBit, out);
         out.extend_from_slice(&value.to_le_bytes());
