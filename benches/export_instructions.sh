@@ -126,7 +126,9 @@ sink_pid=$!
 for _ in $(seq 100); do grep -q LISTENING "$work/sink.log" 2>/dev/null && break; sleep 0.1; done
 read -r sink_http sink_grpc < <(sed -n 's/^LISTENING http=\(.*\) grpc=\(.*\)$/\1 \2/p' "$work/sink.log")
 [ -n "$sink_grpc" ] || { echo "the receiver did not start:"; cat "$work/sink.log"; exit 1; }
-received() { python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "http://$sink_http/count"; }
+received() {  # [what] -> the spans (or `requests`) the receiver has had so far
+  python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "http://$sink_http/${1:-count}"
+}
 receiver() {  # mode -> the receiver's address, if it exports
   case $1 in
     *-http) echo "$sink_http" ;;
@@ -169,20 +171,27 @@ declare -A per
 port=19400
 
 if [ "$what" = instructions ]; then
-  count() {  # mode requests port -> instructions of the whole run, all threads
-    local mode=$1 n=$2 out="$work/cg.$1.$2" log="$work/server.$1.$2.log" before
+  count() {  # mode requests port -> "instructions of the whole run (all threads) export-requests"
+    local mode=$1 n=$2 out="$work/cg.$1.$2" log="$work/server.$1.$2.log" before requests
     before=$(received)
+    requests=$(received requests)
     start "$mode" "$3" "$log" valgrind --tool=callgrind --callgrind-out-file="$out"
     python3 "$work/client.py" "$3" "$n"
     stop_and_check "$mode" "$n" "$before" "$log"
-    awk '/^summary:|^totals:/ {print $2; exit}' "$out"
+    echo "$(awk '/^summary:|^totals:/ {print $2; exit}' "$out") $(( $(received requests) - requests ))"
   }
   for mode in "${modes[@]}"; do
     port=$((port + 2))
-    a=$(count "$mode" 200 "$port")
-    b=$(count "$mode" 2200 $((port + 1)))
+    read -r a a_requests < <(count "$mode" 200 "$port") || true
+    read -r b b_requests < <(count "$mode" 2200 $((port + 1))) || true
+    [ -n "${a_requests:-}" ] && [ -n "${b_requests:-}" ] || fail "$mode: a run failed"
     per[$mode]=$(( (b - a) / 2000 ))
-    echo "$mode: ${per[$mode]} instructions per request (the receiver got every span)"
+    case $mode in
+      *-http | *-grpc) got=" (the receiver got every span, in $a_requests and $b_requests export requests)" ;;
+      *) got= ;;
+    esac
+    echo "$mode: ${per[$mode]} instructions per request$got"
+    unset a_requests b_requests
   done
   python3 - <<PY
 import sys

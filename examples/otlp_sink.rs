@@ -5,7 +5,8 @@
 //! * OTLP/HTTP: `POST /v1/traces` with a protobuf body (gzip or not);
 //! * OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`;
 //! * `GET /count` on the HTTP port: the spans received so far, both
-//!   transports together, as decimal text.
+//!   transports together, as decimal text; `GET /requests`: the export
+//!   requests that brought them.
 //!
 //! Each request is decoded (prost) only to count its spans; nothing is kept.
 //!
@@ -35,8 +36,21 @@ use prost::Message as _;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::server::TcpIncoming;
 
-/// Spans received, both transports together.
-type Count = Arc<AtomicU64>;
+/// What was received, both transports together.
+#[derive(Debug, Default)]
+struct Counts {
+    spans: AtomicU64,
+    requests: AtomicU64,
+}
+
+type Count = Arc<Counts>;
+
+impl Counts {
+    fn add(&self, request: &ExportTraceServiceRequest) {
+        self.spans.fetch_add(spans_in(request), Ordering::Relaxed);
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+}
 
 /// The spans of one export request.
 fn spans_in(request: &ExportTraceServiceRequest) -> u64 {
@@ -72,7 +86,7 @@ async fn http_export(
     };
     match ExportTraceServiceRequest::decode(body) {
         Ok(request) => {
-            count.fetch_add(spans_in(&request), Ordering::Relaxed);
+            count.add(&request);
             let answer = ExportTraceServiceResponse {
                 partial_success: None,
             }
@@ -88,7 +102,12 @@ async fn http_export(
 
 /// `GET /count`: the spans received so far.
 async fn http_count(State(count): State<Count>) -> String {
-    count.load(Ordering::Relaxed).to_string()
+    count.spans.load(Ordering::Relaxed).to_string()
+}
+
+/// `GET /requests`: the export requests received so far.
+async fn http_requests(State(count): State<Count>) -> String {
+    count.requests.load(Ordering::Relaxed).to_string()
 }
 
 #[derive(Debug)]
@@ -100,8 +119,7 @@ impl TraceService for Grpc {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        self.0
-            .fetch_add(spans_in(request.get_ref()), Ordering::Relaxed);
+        self.0.add(request.get_ref());
         Ok(tonic::Response::new(ExportTraceServiceResponse {
             partial_success: None,
         }))
@@ -126,6 +144,7 @@ async fn main() {
     let app = Router::new()
         .route("/v1/traces", post(http_export))
         .route("/count", get(http_count))
+        .route("/requests", get(http_requests))
         // Room for any batch: axum's default limit is 2 MiB.
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024))
         .with_state(count.clone());
