@@ -220,6 +220,10 @@ for t in ("http", "grpc"):
     o, u = per[f"ours-{t}"] - per["ours-none"], per[f"upstream-{t}"] - per["upstream-none"]
     oe, ue = per[f"ours-{t}"] - per["ours-noop"], per[f"upstream-{t}"] - per["upstream-noop"]
     print(f"{t}: export path ours / upstream {o / u:.2f}; exporter alone ours / upstream {oe / ue:.2f}")
+print()
+print("The crate's no-op mode goes through its adapter of SDK exporters, which copies each batch")
+print("(batch.to_vec()) and estimates each span's size again: its 'exporter' column is understated")
+print("by that much. Compare the export paths.")
 PY
   exit 0
 fi

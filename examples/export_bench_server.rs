@@ -11,7 +11,9 @@
 //! * `ours-noop`: `ServerTraceLayer`, a span exporter that does nothing
 //!   behind the crate's queue (`ObservabilityBuilder::span_exporter`): the
 //!   queue, the size estimate and the truncation without the encoding and
-//!   the request;
+//!   the request, but with what the crate's adapter of SDK exporters adds
+//!   (it hands each batch over as a copy, `batch.to_vec()`, and estimates
+//!   each span's size again);
 //! * `ours-http`, `ours-grpc`: `ServerTraceLayer`, the crate's own OTLP/HTTP
 //!   (protobuf) or OTLP/gRPC export to the receiver;
 //! * `upstream-none`: the hand-rolled upstream middleware of
