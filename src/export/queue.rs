@@ -479,7 +479,23 @@ fn random_flag_on_root(span: &mut SpanData) {
     }
 }
 
-impl SpanProcessor for QueueProcessor<SpanData> {
+/// What the queue holds of a finished span, made from it when it ends (on
+/// the thread that ends it).
+pub(crate) trait FromSpan: Send + 'static + Sized {
+    /// The queued form of `span`, and the memory it holds (the queue's byte
+    /// budget counts it).
+    fn from_span(span: SpanData) -> (Self, usize);
+}
+
+/// The span itself (the spans file, an SDK exporter): its size estimated.
+impl FromSpan for SpanData {
+    fn from_span(span: SpanData) -> (Self, usize) {
+        let size = span_bytes(&span);
+        (span, size)
+    }
+}
+
+impl<T: FromSpan> SpanProcessor for QueueProcessor<T> {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
     fn on_end(&self, mut span: SpanData) {
@@ -490,8 +506,8 @@ impl SpanProcessor for QueueProcessor<SpanData> {
             if let Some(limit) = self.value_length {
                 super::truncate::truncate_span(&mut span, limit);
             }
-            let size = span_bytes(&span);
-            self.enqueue(span, size);
+            let (item, size) = T::from_span(span);
+            self.enqueue(item, size);
         }
     }
 

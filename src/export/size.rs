@@ -41,6 +41,21 @@ fn trace_state_bytes(state: &TraceState) -> usize {
     }
 }
 
+/// The heap an instrumentation scope holds, at most (its texts are often
+/// static; counted all the same).
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) fn scope_bytes(scope: &opentelemetry::InstrumentationScope) -> usize {
+    scope.name().len()
+        + scope.version().map_or(0, str::len)
+        + scope.schema_url().map_or(0, str::len)
+        + scope
+            .attributes()
+            .map(|kv| {
+                std::mem::size_of::<KeyValue>() + kv.key.as_str().len() + value_bytes(&kv.value)
+            })
+            .sum::<usize>()
+}
+
 /// An upper bound of a finished span's memory, which also bounds its OTLP
 /// encoding (every protobuf field costs less than the Rust value it comes from).
 pub(crate) fn span_bytes(span: &SpanData) -> usize {

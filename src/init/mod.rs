@@ -718,6 +718,52 @@ fn resource(config: &EffectiveConfig) -> Resource {
         .build()
 }
 
+/// The crate's span queue, whichever form it keeps spans in: as they ended
+/// (the spans file, standard output, an SDK exporter) or encoded for OTLP when
+/// they ended.
+#[derive(Debug)]
+enum SpanQueue {
+    Spans(QueueProcessor<opentelemetry_sdk::trace::SpanData>),
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+    Otlp(QueueProcessor<otlp::SpanBytes>),
+}
+
+impl SpanQueue {
+    fn truncating(self, limit: Option<usize>) -> Self {
+        match self {
+            Self::Spans(q) => Self::Spans(q.truncating(limit)),
+            #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+            Self::Otlp(q) => Self::Otlp(q.truncating(limit)),
+        }
+    }
+
+    fn processor(&self) -> &dyn opentelemetry_sdk::trace::SpanProcessor {
+        match self {
+            Self::Spans(q) => q,
+            #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+            Self::Otlp(q) => q,
+        }
+    }
+}
+
+impl opentelemetry_sdk::trace::SpanProcessor for SpanQueue {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
+        self.processor().on_start(span, cx)
+    }
+
+    fn on_end(&self, span: opentelemetry_sdk::trace::SpanData) {
+        self.processor().on_end(span)
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.processor().force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.processor().shutdown_with_timeout(timeout)
+    }
+}
+
 /// The tracer provider, the export pipeline's counters, and why the spans
 /// file could not be opened (then spans go nowhere, unless `strict` makes it
 /// an error).
@@ -733,7 +779,7 @@ fn build_pipeline(
             {
                 let otlp = config.otlp.clone();
                 let max_bytes = config.batch.max_export_bytes;
-                QueueProcessor::start(
+                let (queue, counters) = QueueProcessor::start(
                     move || {
                         otlp::OtlpExporter::<otlp::Traces>::new(
                             &otlp,
@@ -743,7 +789,8 @@ fn build_pipeline(
                     },
                     resource.clone(),
                     config.batch,
-                )?
+                )?;
+                (SpanQueue::Otlp(queue), counters)
             }
             #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
             {
@@ -753,17 +800,24 @@ fn build_pipeline(
                 ));
             }
         }
-        TracesExporter::Console => QueueProcessor::start(
-            || Ok(OtlpFileExporter::stdout()),
-            resource.clone(),
-            config.batch,
-        )?,
+        TracesExporter::Console => {
+            let (queue, counters) = QueueProcessor::start(
+                || Ok(OtlpFileExporter::stdout()),
+                resource.clone(),
+                config.batch,
+            )?;
+            (SpanQueue::Spans(queue), counters)
+        }
         TracesExporter::File(path) => match OtlpFileExporter::file(
             path,
             config.spans_dir_is_default,
             config.spans_file_max_bytes,
         ) {
-            Ok(sink) => QueueProcessor::start(move || Ok(sink), resource.clone(), config.batch)?,
+            Ok(sink) => {
+                let (queue, counters) =
+                    QueueProcessor::start(move || Ok(sink), resource.clone(), config.batch)?;
+                (SpanQueue::Spans(queue), counters)
+            }
             Err(e) if strict => return Err(e),
             // As with `None`: the provider still gives spans their ids.
             Err(e) => {
@@ -775,7 +829,10 @@ fn build_pipeline(
             }
         },
         TracesExporter::Custom(name) => match given {
-            Some(start) => start(resource.clone(), config.batch)?,
+            Some(start) => {
+                let (queue, counters) = start(resource.clone(), config.batch)?;
+                (SpanQueue::Spans(queue), counters)
+            }
             None => {
                 return Err(crate::Error::Exporter(format!(
                     "TracesExporter::Custom({name:?}) names no exporter: give one to ObservabilityBuilder::span_exporter (once: a builder's exporter is used by its first build)"

@@ -9,7 +9,8 @@ use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 
 /// One kind of OTLP data: how an item is encoded and where it is sent.
 pub(crate) trait Signal: Send + 'static {
-    /// The SDK's item (a finished span, a log record with its scope).
+    /// The queued item (a span encoded when it ended, a log record with its
+    /// scope).
     type Item: Send + 'static;
     /// What tells an item's scope from another's, compared item by item
     /// (kept, cloned, only when the scope changes).
@@ -23,28 +24,57 @@ pub(crate) trait Signal: Send + 'static {
     fn has_scope(item: &Self::Item, key: &Self::ScopeKey) -> bool;
     /// The item's scope: its key, its protobuf message and schema URL.
     fn scope(item: &Self::Item) -> (Self::ScopeKey, ProtoScope, String);
-    /// Appends the item's protobuf message (its fields) to `out`.
-    fn encode(item: Self::Item, out: &mut Vec<u8>);
+    /// The item's protobuf message (its fields); `capacity`: the length of
+    /// the last one.
+    fn into_bytes(item: Self::Item, capacity: usize) -> Vec<u8>;
 }
 
-/// Finished spans (`ExportTraceServiceRequest`), written straight from
-/// `SpanData` ([`super::span_proto`]).
+/// A finished span as the queue holds it for OTLP: its `Span` message,
+/// written straight from `SpanData` ([`super::span_proto`]) when the span
+/// ended, and its scope (moved out of it). The rest of the span is freed on
+/// the thread that ended it, where its memory came from.
+#[derive(Debug)]
+pub(crate) struct SpanBytes {
+    scope: opentelemetry::InstrumentationScope,
+    bytes: Vec<u8>,
+}
+
+/// The length of the last span encoded, the next one's first capacity (most
+/// spans of a service are alike).
+static LAST_SPAN_LEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(256);
+
+impl crate::export::queue::FromSpan for SpanBytes {
+    fn from_span(span: opentelemetry_sdk::trace::SpanData) -> (Self, usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut bytes = Vec::with_capacity(LAST_SPAN_LEN.load(Relaxed));
+        super::span_proto::span(&mut bytes, &span);
+        LAST_SPAN_LEN.store(bytes.len(), Relaxed);
+        let scope = span.instrumentation_scope;
+        // What it holds: the bytes, and the scope (its texts mostly static).
+        let size = std::mem::size_of::<Self>()
+            + bytes.capacity()
+            + crate::export::size::scope_bytes(&scope);
+        (Self { scope, bytes }, size)
+    }
+}
+
+/// Finished spans (`ExportTraceServiceRequest`).
 #[derive(Debug)]
 pub(crate) struct Traces;
 
 impl Signal for Traces {
-    type Item = opentelemetry_sdk::trace::SpanData;
+    type Item = SpanBytes;
     type ScopeKey = opentelemetry::InstrumentationScope;
     const KIND: &'static str = "span";
     #[cfg(feature = "otlp-grpc")]
     const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
     fn has_scope(span: &Self::Item, key: &Self::ScopeKey) -> bool {
-        span.instrumentation_scope == *key
+        same_scope(&span.scope, key)
     }
 
     fn scope(span: &Self::Item) -> (Self::ScopeKey, ProtoScope, String) {
-        let scope = &span.instrumentation_scope;
+        let scope = &span.scope;
         (
             scope.clone(),
             ProtoScope::from((scope, None)),
@@ -52,9 +82,31 @@ impl Signal for Traces {
         )
     }
 
-    fn encode(span: Self::Item, out: &mut Vec<u8>) {
-        super::span_proto::span(out, &span);
+    fn into_bytes(span: Self::Item, _capacity: usize) -> Vec<u8> {
+        span.bytes
     }
+}
+
+/// Whether two scopes are equal, answered at once for the common case: the
+/// SDK copies a tracer's scope into each of its spans, so their texts are the
+/// same memory (a `&'static str`, mostly) and they have no attributes.
+fn same_scope(
+    a: &opentelemetry::InstrumentationScope,
+    b: &opentelemetry::InstrumentationScope,
+) -> bool {
+    fn same_text(x: Option<&str>, y: Option<&str>) -> bool {
+        match (x, y) {
+            (Some(x), Some(y)) => std::ptr::eq(x, y),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+    let shared = same_text(Some(a.name()), Some(b.name()))
+        && same_text(a.version(), b.version())
+        && same_text(a.schema_url(), b.schema_url())
+        && a.attributes().next().is_none()
+        && b.attributes().next().is_none();
+    shared || a == b
 }
 
 /// Log records (`ExportLogsServiceRequest`: the same field numbers as traces).
@@ -87,8 +139,10 @@ impl Signal for Logs {
         )
     }
 
-    fn encode((record, _): Self::Item, out: &mut Vec<u8>) {
-        super::log_proto::log_record(out, &record);
+    fn into_bytes((record, _): Self::Item, capacity: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(capacity);
+        super::log_proto::log_record(&mut out, &record);
+        out
     }
 }
 

@@ -42,7 +42,7 @@ use prost::Message as _;
 #[cfg(feature = "logs")]
 pub(crate) use encode::Logs;
 use encode::{field_len, put_field, put_string, ProtoScope};
-pub(crate) use encode::{Encoded, Signal, Traces};
+pub(crate) use encode::{Encoded, Signal, SpanBytes, Traces};
 #[cfg(feature = "otlp-http")]
 use http::HttpClient;
 
@@ -304,9 +304,8 @@ impl<S: Signal> Export for OtlpExporter<S> {
                 index
             }
         };
-        // Sized as the last item was: most spans of a service are alike.
-        let mut bytes = Vec::with_capacity(self.last_len);
-        S::encode(item, &mut bytes);
+        // Sized as the last item was: most items of a service are alike.
+        let bytes = S::into_bytes(item, self.last_len);
         self.last_len = bytes.len();
         Encoded { scope, bytes }
     }
@@ -500,7 +499,11 @@ mod tests {
             span("b", "two", 200),
             span("a", "three", 3),
         ];
-        let encoded: Vec<Encoded> = spans.iter().cloned().map(|s| exporter.encode(s)).collect();
+        let encoded: Vec<Encoded> = spans
+            .iter()
+            .cloned()
+            .map(|s| exporter.encode(<SpanBytes as crate::export::queue::FromSpan>::from_span(s).0))
+            .collect();
         let body = exporter.request(&encoded);
         let request = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
         assert_eq!(request.resource_spans.len(), 1);

@@ -15,11 +15,34 @@ use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 
 use crate::otlp_file::write::{flags, kind_number, nanos};
 
+/// The key of field `tag` (1 to 15: one byte) with wire type `wire`.
+#[inline]
+fn key(out: &mut Vec<u8>, tag: u32, wire: WireType) {
+    debug_assert!((1..16).contains(&tag));
+    out.push(((tag << 3) | wire as u32) as u8);
+}
+
+/// A varint, written byte by byte (most are one byte: lengths, counts).
+#[inline]
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+#[inline]
+fn varint_len(value: u64) -> usize {
+    encoded_len_varint(value)
+}
+
 /// Writes a length-delimited field `tag` whose content `content` writes: one
 /// byte is kept for the length, and the content moved when its length needs
-/// more (rarely for attributes, once for a span's events and links).
+/// more (an event or a link over 127 bytes). Where the length is known
+/// beforehand (attributes of one value), it is written first instead.
 pub(super) fn message(out: &mut Vec<u8>, tag: u32, content: impl FnOnce(&mut Vec<u8>)) {
-    encode_key(tag, WireType::LengthDelimited, out);
+    key(out, tag, WireType::LengthDelimited);
     let at = out.len();
     out.push(0);
     content(out);
@@ -35,38 +58,56 @@ pub(super) fn message(out: &mut Vec<u8>, tag: u32, content: impl FnOnce(&mut Vec
     }
 }
 
+#[inline]
 pub(super) fn bytes(out: &mut Vec<u8>, tag: u32, value: &[u8]) {
-    encode_key(tag, WireType::LengthDelimited, out);
-    encode_varint(value.len() as u64, out);
+    key(out, tag, WireType::LengthDelimited);
+    put_varint(out, value.len() as u64);
     out.extend_from_slice(value);
 }
 
 /// A string field, left out when empty (proto3).
+#[inline]
 pub(super) fn string(out: &mut Vec<u8>, tag: u32, value: &str) {
     if !value.is_empty() {
         bytes(out, tag, value.as_bytes());
     }
 }
 
+#[inline]
 pub(super) fn varint(out: &mut Vec<u8>, tag: u32, value: u64) {
     if value != 0 {
-        encode_key(tag, WireType::Varint, out);
-        encode_varint(value, out);
+        key(out, tag, WireType::Varint);
+        put_varint(out, value);
     }
 }
 
+#[inline]
 pub(super) fn fixed64(out: &mut Vec<u8>, tag: u32, value: u64) {
     if value != 0 {
-        encode_key(tag, WireType::SixtyFourBit, out);
+        key(out, tag, WireType::SixtyFourBit);
         out.extend_from_slice(&value.to_le_bytes());
     }
 }
 
+/// A fixed32 field; `tag` may be 16 (a span's flags: a two-byte key).
+#[inline]
 pub(super) fn fixed32(out: &mut Vec<u8>, tag: u32, value: u32) {
     if value != 0 {
         encode_key(tag, WireType::ThirtyTwoBit, out);
         out.extend_from_slice(&value.to_le_bytes());
     }
+}
+
+/// The length of an `AnyValue`'s content when it is one value (not an array).
+#[inline]
+fn scalar_len(value: &Value) -> Option<usize> {
+    Some(match value {
+        Value::String(s) => 1 + varint_len(s.as_str().len() as u64) + s.as_str().len(),
+        Value::Bool(_) => 2,
+        Value::I64(n) => 1 + varint_len(*n as u64),
+        Value::F64(_) => 9,
+        _ => return None,
+    })
 }
 
 /// An `AnyValue`'s content: its oneof, written even at its default value.
@@ -82,15 +123,15 @@ fn any_value(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::String(s) => bytes(out, 1, s.as_str().as_bytes()),
         Value::Bool(b) => {
-            encode_key(2, WireType::Varint, out);
-            encode_varint(u64::from(*b), out);
+            key(out, 2, WireType::Varint);
+            out.push(u8::from(*b));
         }
         Value::I64(n) => {
-            encode_key(3, WireType::Varint, out);
-            encode_varint(*n as u64, out);
+            key(out, 3, WireType::Varint);
+            put_varint(out, *n as u64);
         }
         Value::F64(f) => {
-            encode_key(4, WireType::SixtyFourBit, out);
+            key(out, 4, WireType::SixtyFourBit);
             out.extend_from_slice(&f.to_le_bytes());
         }
         Value::Array(Array::Bool(v)) => array(out, v, |out, b| any_value(out, &Value::Bool(*b))),
@@ -106,17 +147,111 @@ fn any_value(out: &mut Vec<u8>, value: &Value) {
     }
 }
 
-/// `KeyValue`s as repeated field `tag`.
-pub(crate) fn attributes<'a>(
-    out: &mut Vec<u8>,
+/// Writes `value` as a varint into `buf` at `at`; where it ends.
+#[inline]
+fn varint_at(buf: &mut [u8], mut at: usize, mut value: u64) -> usize {
+    while value >= 0x80 {
+        buf[at] = (value as u8) | 0x80;
+        at += 1;
+        value >>= 7;
+    }
+    buf[at] = value as u8;
+    at + 1
+}
+
+/// The lengths of a `KeyValue` whose value is not an array: its key field's,
+/// its value's content, the message's, and all of it framed as field `tag`.
+#[inline]
+fn scalar_key_value_len(kv: &KeyValue) -> Option<(usize, usize, usize)> {
+    let value_len = scalar_len(&kv.value)?;
+    let name = kv.key.as_str().len();
+    let key_len = match name {
+        0 => 0,
+        n => 1 + varint_len(n as u64) + n,
+    };
+    let len = key_len + 1 + varint_len(value_len as u64) + value_len;
+    Some((value_len, len, 1 + varint_len(len as u64) + len))
+}
+
+/// Writes a `KeyValue` whose value is not an array into `buf` at `at`, its
+/// lengths as [`scalar_key_value_len`] counted them; where it ends.
+#[inline]
+fn scalar_key_value_at(
+    buf: &mut [u8],
+    mut at: usize,
     tag: u32,
-    kvs: impl IntoIterator<Item = &'a KeyValue>,
-) {
-    for kv in kvs {
-        message(out, tag, |out| {
-            string(out, 1, kv.key.as_str());
-            message(out, 2, |out| any_value(out, &kv.value));
-        });
+    kv: &KeyValue,
+    (value_len, len): (usize, usize),
+) -> usize {
+    const LEN: u8 = WireType::LengthDelimited as u8;
+    buf[at] = ((tag << 3) as u8) | LEN;
+    at = varint_at(buf, at + 1, len as u64);
+    let name = kv.key.as_str().as_bytes();
+    if !name.is_empty() {
+        buf[at] = (1 << 3) | LEN;
+        at = varint_at(buf, at + 1, name.len() as u64);
+        buf[at..at + name.len()].copy_from_slice(name);
+        at += name.len();
+    }
+    // KeyValue.value = 2, an AnyValue: its oneof.
+    buf[at] = (2 << 3) | LEN;
+    at = varint_at(buf, at + 1, value_len as u64);
+    match &kv.value {
+        Value::String(s) => {
+            let s = s.as_str().as_bytes();
+            buf[at] = (1 << 3) | LEN;
+            at = varint_at(buf, at + 1, s.len() as u64);
+            buf[at..at + s.len()].copy_from_slice(s);
+            at + s.len()
+        }
+        Value::Bool(b) => {
+            buf[at] = 2 << 3;
+            buf[at + 1] = u8::from(*b);
+            at + 2
+        }
+        Value::I64(n) => {
+            buf[at] = 3 << 3;
+            varint_at(buf, at + 1, *n as u64)
+        }
+        Value::F64(f) => {
+            buf[at] = (4 << 3) | WireType::SixtyFourBit as u8;
+            buf[at + 1..at + 9].copy_from_slice(&f.to_le_bytes());
+            at + 9
+        }
+        // `scalar_len` gave no length for any other value.
+        _ => at,
+    }
+}
+
+/// `KeyValue`s as repeated field `tag`. Each run of attributes that are not
+/// arrays (nearly all) is measured first, the buffer grown once for the run,
+/// and each written in place (no length to move, one copy of each text); an
+/// array is written with [`message`].
+pub(crate) fn attributes(out: &mut Vec<u8>, tag: u32, kvs: &[KeyValue]) {
+    let mut i = 0;
+    while i < kvs.len() {
+        let start = i;
+        let mut total = 0;
+        while let Some((_, _, framed)) = kvs.get(i).and_then(scalar_key_value_len) {
+            total += framed;
+            i += 1;
+        }
+        if i > start {
+            let mut at = out.len();
+            out.resize(at + total, 0);
+            for kv in &kvs[start..i] {
+                if let Some((value_len, len, _)) = scalar_key_value_len(kv) {
+                    at = scalar_key_value_at(out, at, tag, kv, (value_len, len));
+                }
+            }
+        }
+        if let Some(kv) = kvs.get(i) {
+            message(out, tag, |out| {
+                string(out, 1, kv.key.as_str());
+                message(out, 2, |out| any_value(out, &kv.value));
+            });
+            i += 1;
+        }
     }
 }
 
