@@ -228,30 +228,36 @@ fn scalar_key_value_at(
 /// and each written in place (no length to move, one copy of each text); an
 /// array is written with [`message`].
 pub(crate) fn attributes(out: &mut Vec<u8>, tag: u32, kvs: &[KeyValue]) {
+    // The lengths of up to RUN attributes, counted once.
+    const RUN: usize = 16;
+    let mut lens = [(0usize, 0usize); RUN];
     let mut i = 0;
     while i < kvs.len() {
         let start = i;
         let mut total = 0;
-        while let Some((_, _, framed)) = kvs.get(i).and_then(scalar_key_value_len) {
+        while i - start < RUN {
+            let Some((value_len, len, framed)) = kvs.get(i).and_then(scalar_key_value_len) else {
+                break;
+            };
+            lens[i - start] = (value_len, len);
             total += framed;
             i += 1;
         }
         if i > start {
             let mut at = out.len();
             out.resize(at + total, 0);
-            for kv in &kvs[start..i] {
-                if let Some((value_len, len, _)) = scalar_key_value_len(kv) {
-                    at = scalar_key_value_at(out, at, tag, kv, (value_len, len));
-                }
+            for (kv, &lens) in kvs[start..i].iter().zip(&lens) {
+                at = scalar_key_value_at(out, at, tag, kv, lens);
             }
+            continue;
         }
-        if let Some(kv) = kvs.get(i) {
-            message(out, tag, |out| {
-                string(out, 1, kv.key.as_str());
-                message(out, 2, |out| any_value(out, &kv.value));
-            });
-            i += 1;
-        }
+        // An array.
+        let kv = &kvs[i];
+        message(out, tag, |out| {
+            string(out, 1, kv.key.as_str());
+            message(out, 2, |out| any_value(out, &kv.value));
+        });
+        i += 1;
     }
 }
 
@@ -323,6 +329,35 @@ mod tests {
     use opentelemetry::KeyValue;
     use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
     use prost::Message as _;
+
+    /// Runs of more attributes than are measured at once, arrays between them.
+    #[test]
+    fn many_attributes_and_arrays_between_them() {
+        use opentelemetry::{Array, Value};
+        let memory = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(memory.clone())
+            .build();
+        let mut span = provider.tracer("t").start("span");
+        for i in 0..40i64 {
+            let value = match i % 7 {
+                0 => Value::Array(Array::I64(vec![i, -i])),
+                1 => Value::I64(-i),
+                2 => Value::Bool(i % 2 == 0),
+                3 => Value::F64(i as f64 / 3.0),
+                4 => Value::String("v".repeat(i as usize * 5).into()),
+                _ => Value::String(format!("value {i}").into()),
+            };
+            span.set_attribute(KeyValue::new(format!("key.{i}"), value));
+        }
+        span.end();
+        let data = memory.get_finished_spans().unwrap().pop().unwrap();
+        assert_eq!(data.attributes.len(), 40);
+        let mut ours = Vec::new();
+        super::span(&mut ours, &data);
+        let upstream = opentelemetry_proto::tonic::trace::v1::Span::from(data).encode_to_vec();
+        assert_eq!(ours, upstream);
+    }
 
     /// Lengths of one, two and three bytes, nested: a 20,000-character value
     /// in an attribute, an event and a link.
