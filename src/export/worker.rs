@@ -54,6 +54,17 @@ pub(super) struct Worker<E: Export> {
     pub(super) batch: BatchConfig,
 }
 
+/// How much of the queue one export round sends.
+#[derive(Debug, Clone, Copy)]
+enum Drain {
+    /// Full batches only (a full batch woke the thread).
+    FullBatches,
+    /// What is queued when the round starts, then full batches (a tick, a flush).
+    QueuedNow,
+    /// Until the queue is empty (shutdown).
+    Empty,
+}
+
 /// The first wait between two attempts, and the longest.
 const RETRY_INITIAL: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
@@ -70,11 +81,11 @@ impl<E: Export> Worker<E> {
                 biased;
                 control = self.control.recv() => match control {
                     Some(Control::Flush(reply)) => {
-                        let result = self.export_queued(true).await;
+                        let result = self.export_queued(Drain::QueuedNow).await;
                         let _ = reply.send(result);
                     }
                     Some(Control::Shutdown(reply)) => {
-                        let mut result = self.export_queued(true).await;
+                        let mut result = self.export_queued(Drain::Empty).await;
                         if let Err(e) = self.exporter.shutdown() {
                             result = result.and(Err(e));
                         }
@@ -84,26 +95,37 @@ impl<E: Export> Worker<E> {
                     None => return,
                 },
                 _ = shared.wake.notified() => {
-                    let _ = self.export_queued(false).await;
+                    let _ = self.export_queued(Drain::FullBatches).await;
                 }
                 _ = tick.tick() => {
-                    let _ = self.export_queued(true).await;
+                    let _ = self.export_queued(Drain::QueuedNow).await;
                 }
             }
         }
     }
 
-    /// Exports full batches, or (`all`) everything queued now.
-    async fn export_queued(&mut self, all: bool) -> OTelSdkResult {
+    /// Exports full batches; with `Drain::QueuedNow` first what is queued
+    /// when it starts (a tick, a flush: spans that come meanwhile wait for a
+    /// full batch or the next tick, so that a steady load is sent in full
+    /// batches, not in a stream of small requests); with `Drain::Empty`
+    /// (shutdown) until the queue is empty.
+    async fn export_queued(&mut self, drain: Drain) -> OTelSdkResult {
         let mut result = Ok(());
+        let mut budget = match drain {
+            Drain::FullBatches => 0,
+            Drain::QueuedNow => self.shared.lock().items.len(),
+            Drain::Empty => usize::MAX,
+        };
         loop {
             let items: Vec<(E::Item, usize)> = {
                 let mut q = self.shared.lock();
-                if q.items.is_empty() || (!all && q.items.len() < self.batch.max_export_batch_size)
+                if q.items.is_empty()
+                    || (budget == 0 && q.items.len() < self.batch.max_export_batch_size)
                 {
                     break;
                 }
                 let n = q.items.len().min(self.batch.max_export_batch_size);
+                budget = budget.saturating_sub(n);
                 q.in_flight = n;
                 q.items.drain(..n).collect()
             };
