@@ -174,6 +174,9 @@ pub(crate) trait Export: Send + 'static {
         timeout: Duration,
     ) -> impl Future<Output = Result<Sent, Failure>> + Send;
     fn set_resource(&mut self, resource: &Resource);
+    /// Takes back the items of a request that is done with (sent, or given
+    /// up), to reuse their memory.
+    fn recycle(&mut self, _items: Vec<Self::Encoded>) {}
     /// The deadline of one request (`None`: the export timeout).
     fn request_timeout(&self) -> Option<Duration> {
         None

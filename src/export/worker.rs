@@ -184,7 +184,7 @@ impl<E: Export> Worker<E> {
         // Requests still to send, the first one next (halves go to the front).
         let mut pending: VecDeque<Vec<E::Encoded>> = VecDeque::from([request]);
         let mut result = Ok(());
-        while let Some(request) = pending.pop_front() {
+        while let Some(mut request) = pending.pop_front() {
             let n = request.len() as u64;
             let mut delay = RETRY_INITIAL;
             loop {
@@ -212,7 +212,7 @@ impl<E: Export> Worker<E> {
                 };
                 if let Failure::TooLarge(why) = &failure {
                     if request.len() > 1 {
-                        let mut first = request;
+                        let mut first = std::mem::take(&mut request);
                         let second = first.split_off(first.len() / 2);
                         pending.push_front(second);
                         pending.push_front(first);
@@ -259,6 +259,7 @@ impl<E: Export> Worker<E> {
                 }
                 delay = (delay * 2).min(RETRY_MAX);
             }
+            self.exporter.recycle(request);
         }
         result
     }

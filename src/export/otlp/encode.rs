@@ -39,14 +39,57 @@ pub(crate) struct SpanBytes {
     bytes: Vec<u8>,
 }
 
-/// The length of the last span encoded, the next one's first capacity (most
+/// The length of the last span encoded, a new buffer's first capacity (most
 /// spans of a service are alike).
 static LAST_SPAN_LEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(256);
+
+/// Buffers of sent items, given back by the export thread for the next spans
+/// to be encoded into: in a steady state a span's encoding allocates nothing
+/// (and no memory goes from one thread's allocator to another's). Bounded:
+/// [`POOL_BYTES`] of buffers of at most [`POOL_BUFFER_BYTES`] each.
+static POOL: std::sync::Mutex<Pool> = std::sync::Mutex::new(Pool {
+    buffers: Vec::new(),
+    bytes: 0,
+});
+const POOL_BYTES: usize = 1024 * 1024;
+const POOL_BUFFER_BYTES: usize = 16 * 1024;
+
+struct Pool {
+    buffers: Vec<Vec<u8>>,
+    bytes: usize,
+}
+
+/// A buffer for a span: one given back, else a new one. Never waits: when the
+/// export thread holds the pool, a new buffer is made.
+fn take_buffer() -> Vec<u8> {
+    use std::sync::atomic::Ordering::Relaxed;
+    if let Ok(mut pool) = POOL.try_lock() {
+        if let Some(buffer) = pool.buffers.pop() {
+            pool.bytes -= buffer.capacity();
+            return buffer;
+        }
+    }
+    Vec::with_capacity(LAST_SPAN_LEN.load(Relaxed))
+}
+
+/// Keeps the buffers of sent items for the next spans, within the pool's bounds.
+pub(crate) fn give_back(buffers: impl Iterator<Item = Vec<u8>>) {
+    let Ok(mut pool) = POOL.lock() else { return };
+    for mut buffer in buffers {
+        let capacity = buffer.capacity();
+        if capacity == 0 || capacity > POOL_BUFFER_BYTES || pool.bytes + capacity > POOL_BYTES {
+            continue;
+        }
+        buffer.clear();
+        pool.bytes += capacity;
+        pool.buffers.push(buffer);
+    }
+}
 
 impl crate::export::queue::FromSpan for SpanBytes {
     fn from_span(span: opentelemetry_sdk::trace::SpanData) -> (Self, usize) {
         use std::sync::atomic::Ordering::Relaxed;
-        let mut bytes = Vec::with_capacity(LAST_SPAN_LEN.load(Relaxed));
+        let mut bytes = take_buffer();
         super::span_proto::span(&mut bytes, &span);
         LAST_SPAN_LEN.store(bytes.len(), Relaxed);
         let scope = span.instrumentation_scope;
@@ -169,5 +212,34 @@ pub(super) fn put_string(out: &mut Vec<u8>, tag: u32, value: &str) {
     if !value.is_empty() {
         put_field(out, tag, value.len());
         out.put_slice(value.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{give_back, take_buffer, POOL, POOL_BUFFER_BYTES, POOL_BYTES};
+
+    /// The pool keeps at most its bytes, no large buffer, and gives buffers
+    /// back empty.
+    #[test]
+    fn the_buffer_pool_is_bounded() {
+        give_back((0..10_000).map(|i| {
+            let mut b = Vec::with_capacity(if i % 10 == 0 { 64 * 1024 } else { 512 });
+            b.extend_from_slice(b"used");
+            b
+        }));
+        {
+            let pool = POOL.lock().unwrap();
+            assert!(pool.bytes <= POOL_BYTES, "{} bytes", pool.bytes);
+            assert!(pool
+                .buffers
+                .iter()
+                .all(|b| b.capacity() <= POOL_BUFFER_BYTES));
+            assert_eq!(
+                pool.bytes,
+                pool.buffers.iter().map(Vec::capacity).sum::<usize>()
+            );
+        }
+        assert!(take_buffer().is_empty());
     }
 }

@@ -318,6 +318,10 @@ impl<S: Signal> Export for OtlpExporter<S> {
         Some(self.max_request_bytes)
     }
 
+    fn recycle(&mut self, items: Vec<Encoded>) {
+        encode::give_back(items.into_iter().map(|item| item.bytes));
+    }
+
     async fn send(&mut self, batch: &[Encoded], timeout: Duration) -> Result<Sent, Failure> {
         let body = Bytes::from(self.request(batch));
         if body.len() > self.max_request_bytes {
