@@ -38,6 +38,7 @@
 pub(crate) mod otlp;
 pub(crate) mod otlp_file;
 pub(crate) mod queue;
+pub(crate) mod scopes;
 pub(crate) mod sdk_exporter;
 pub(crate) mod size;
 pub(crate) mod spans_file;

@@ -6,16 +6,15 @@
 //! export worker cuts it, as it cuts OTLP requests), each line one
 //! `TracesData` with the resource and the scopes of its spans.
 
-use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 
+use super::scopes::{same_scope, Scopes};
 use super::spans_file::SpansFile;
 use super::{Export, Failure, Sent};
 use crate::error::{Error, Result};
@@ -44,10 +43,7 @@ pub(crate) struct OtlpFileExporter {
     resource: Vec<u8>,
     resource_schema_url: String,
     /// Each scope seen: its object and schema URL, encoded once.
-    scopes: Vec<(Vec<u8>, String)>,
-    scope_index: HashMap<(Vec<u8>, String), u32>,
-    /// The scope of the last span encoded, and its index.
-    last_scope: Option<(InstrumentationScope, u32)>,
+    scopes: Scopes<(Vec<u8>, String)>,
     /// The line being written, reused.
     line: Vec<u8>,
 }
@@ -93,30 +89,11 @@ impl OtlpFileExporter {
             destination,
             resource: Vec::new(),
             resource_schema_url: String::new(),
-            scopes: Vec::new(),
-            scope_index: HashMap::new(),
-            last_scope: None,
+            scopes: Scopes::default(),
             line: Vec::new(),
         };
         exporter.set_resource(&Resource::builder_empty().build());
         exporter
-    }
-
-    /// The index of `scope` in `self.scopes`, added when new. The key is its
-    /// encoding (a scope with a NaN attribute is not `==` to itself).
-    fn scope_index(&mut self, scope: &InstrumentationScope) -> u32 {
-        let mut object = Vec::new();
-        write::scope(&mut object, scope);
-        let key = (object, scope.schema_url().unwrap_or_default().to_owned());
-        let next = self.scopes.len() as u32;
-        match self.scope_index.get(&key) {
-            Some(&index) => index,
-            None => {
-                self.scope_index.insert(key.clone(), next);
-                self.scopes.push(key);
-                next
-            }
-        }
     }
 
     /// The line of `batch` in `self.line`: one `ResourceSpans`, one
@@ -136,7 +113,7 @@ impl OtlpFileExporter {
                 resource: &self.resource,
                 resource_schema_url: &self.resource_schema_url,
                 scopes: order.iter().map(|&scope| {
-                    let (object, schema_url) = &scopes[scope as usize];
+                    let (object, schema_url) = scopes.get(scope);
                     (
                         object.as_slice(),
                         schema_url.as_str(),
@@ -157,16 +134,16 @@ impl Export for OtlpFileExporter {
     const KIND: &'static str = "span";
 
     fn encode(&mut self, span: SpanData) -> EncodedSpan {
-        // Most spans have the scope of the span before them: compared, not
-        // encoded again.
-        let scope = match &self.last_scope {
-            Some((last, index)) if *last == span.instrumentation_scope => *index,
-            _ => {
-                let index = self.scope_index(&span.instrumentation_scope);
-                self.last_scope = Some((span.instrumentation_scope.clone(), index));
-                index
-            }
-        };
+        let scope = self.scopes.index_of(
+            |last| same_scope(last, &span.instrumentation_scope),
+            || {
+                let scope = &span.instrumentation_scope;
+                let mut object = Vec::new();
+                write::scope(&mut object, scope);
+                let schema_url = scope.schema_url().unwrap_or_default().to_owned();
+                (scope.clone(), (object, schema_url))
+            },
+        );
         let mut json = Vec::with_capacity(512);
         write::span(&mut json, &span);
         EncodedSpan { scope, json }

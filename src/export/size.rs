@@ -25,9 +25,9 @@ fn value_bytes(value: &Value) -> usize {
     }
 }
 
-fn attributes_bytes(attributes: &[KeyValue]) -> usize {
+fn attributes_bytes<'a>(attributes: impl IntoIterator<Item = &'a KeyValue>) -> usize {
     attributes
-        .iter()
+        .into_iter()
         .map(|kv| std::mem::size_of::<KeyValue>() + kv.key.as_str().len() + value_bytes(&kv.value))
         .sum()
 }
@@ -48,12 +48,7 @@ pub(crate) fn scope_bytes(scope: &opentelemetry::InstrumentationScope) -> usize 
     scope.name().len()
         + scope.version().map_or(0, str::len)
         + scope.schema_url().map_or(0, str::len)
-        + scope
-            .attributes()
-            .map(|kv| {
-                std::mem::size_of::<KeyValue>() + kv.key.as_str().len() + value_bytes(&kv.value)
-            })
-            .sum::<usize>()
+        + attributes_bytes(scope.attributes())
 }
 
 /// An upper bound of a finished span's memory, which also bounds its OTLP

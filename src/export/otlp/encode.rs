@@ -3,7 +3,7 @@
 //! those bytes with the resource and the scopes encoded once (see
 //! `OtlpExporter::request`), and retries resend the same bytes.
 
-pub(super) use opentelemetry_proto::tonic::common::v1::InstrumentationScope as ProtoScope;
+use opentelemetry_proto::tonic::common::v1::InstrumentationScope as ProtoScope;
 use prost::bytes::BufMut as _;
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 
@@ -113,7 +113,7 @@ impl Signal for Traces {
     const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
     fn has_scope(span: &Self::Item, key: &Self::ScopeKey) -> bool {
-        same_scope(&span.scope, key)
+        crate::export::scopes::same_scope(&span.scope, key)
     }
 
     fn scope(span: &Self::Item) -> (Self::ScopeKey, ProtoScope, String) {
@@ -128,28 +128,6 @@ impl Signal for Traces {
     fn into_bytes(span: Self::Item, _capacity: usize) -> Vec<u8> {
         span.bytes
     }
-}
-
-/// Whether two scopes are equal, answered at once for the common case: the
-/// SDK copies a tracer's scope into each of its spans, so their texts are the
-/// same memory (a `&'static str`, mostly) and they have no attributes.
-fn same_scope(
-    a: &opentelemetry::InstrumentationScope,
-    b: &opentelemetry::InstrumentationScope,
-) -> bool {
-    fn same_text(x: Option<&str>, y: Option<&str>) -> bool {
-        match (x, y) {
-            (Some(x), Some(y)) => std::ptr::eq(x, y),
-            (None, None) => true,
-            _ => false,
-        }
-    }
-    let shared = same_text(Some(a.name()), Some(b.name()))
-        && same_text(a.version(), b.version())
-        && same_text(a.schema_url(), b.schema_url())
-        && a.attributes().next().is_none()
-        && b.attributes().next().is_none();
-    shared || a == b
 }
 
 /// Log records (`ExportLogsServiceRequest`: the same field numbers as traces).

@@ -30,7 +30,6 @@ mod log_proto;
 pub(crate) mod span_proto;
 mod tls;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -41,11 +40,12 @@ use prost::Message as _;
 
 #[cfg(feature = "logs")]
 pub(crate) use encode::Logs;
-use encode::{field_len, put_field, put_string, ProtoScope};
+use encode::{field_len, put_field, put_string};
 pub(crate) use encode::{Encoded, Signal, SpanBytes, Traces};
 #[cfg(feature = "otlp-http")]
 use http::HttpClient;
 
+use super::scopes::Scopes;
 use super::{Export, Failure, Sent};
 use crate::config::{OtlpCompression, OtlpConfig, OtlpProtocol, OtlpTarget};
 
@@ -103,10 +103,7 @@ pub(crate) struct OtlpExporter<S: Signal> {
     /// The resource's fields of `ResourceSpans`/`ResourceLogs`, encoded once.
     resource: Vec<u8>,
     /// Each scope's fields of `ScopeSpans`/`ScopeLogs`, encoded once.
-    scopes: Vec<Vec<u8>>,
-    scope_index: HashMap<Vec<u8>, u32>,
-    /// The scope of the last item encoded, and its index.
-    last_scope: Option<(S::ScopeKey, u32)>,
+    scopes: Scopes<Vec<u8>, S::ScopeKey>,
     /// The length of the last item encoded (the next one's first capacity).
     last_len: usize,
     max_request_bytes: usize,
@@ -226,30 +223,12 @@ impl<S: Signal> OtlpExporter<S> {
             tls_failures,
             shown,
             resource: Vec::new(),
-            scopes: Vec::new(),
-            scope_index: HashMap::new(),
-            last_scope: None,
+            scopes: Scopes::default(),
             last_len: 256,
             max_request_bytes,
             timeout: config.timeout,
             _signal: std::marker::PhantomData,
         })
-    }
-
-    /// The index of a scope (its fields of ScopeSpans/ScopeLogs: scope = 1,
-    /// schema_url = 3, encoded), added when new. The key is the encoding: a
-    /// scope with a NaN attribute is not `==` to itself.
-    fn scope_index(&mut self, scope: &ProtoScope, schema: &str) -> u32 {
-        let mut key = Vec::new();
-        put_field(&mut key, 1, scope.encoded_len());
-        scope.encode_raw(&mut key);
-        put_string(&mut key, 3, schema);
-        let next = self.scopes.len() as u32;
-        let index = *self.scope_index.entry(key.clone()).or_insert(next);
-        if index == next {
-            self.scopes.push(key);
-        }
-        index
     }
 
     /// The request for `batch`: one `ResourceSpans` (`ResourceLogs`) holding
@@ -262,7 +241,7 @@ impl<S: Signal> OtlpExporter<S> {
             }
         }
         let scope_len = |scope: u32| -> usize {
-            self.scopes[scope as usize].len()
+            self.scopes.get(scope).len()
                 + batch
                     .iter()
                     .filter(|i| i.scope == scope)
@@ -277,7 +256,7 @@ impl<S: Signal> OtlpExporter<S> {
         out.extend_from_slice(&self.resource);
         for (&scope, &len) in order.iter().zip(&scope_lens) {
             put_field(&mut out, 2, len);
-            out.extend_from_slice(&self.scopes[scope as usize]);
+            out.extend_from_slice(self.scopes.get(scope));
             for item in batch.iter().filter(|i| i.scope == scope) {
                 put_field(&mut out, 2, item.bytes.len());
                 out.extend_from_slice(&item.bytes);
@@ -293,17 +272,18 @@ impl<S: Signal> Export for OtlpExporter<S> {
     const KIND: &'static str = S::KIND;
 
     fn encode(&mut self, item: S::Item) -> Encoded {
-        // Most items have the scope of the item before them: compared, not
-        // encoded again.
-        let scope = match &self.last_scope {
-            Some((key, index)) if S::has_scope(&item, key) => *index,
-            _ => {
+        let scope = self.scopes.index_of(
+            |key| S::has_scope(&item, key),
+            || {
+                // The scope's fields of ScopeSpans/ScopeLogs: scope = 1, schema_url = 3.
                 let (key, scope, schema) = S::scope(&item);
-                let index = self.scope_index(&scope, &schema);
-                self.last_scope = Some((key, index));
-                index
-            }
-        };
+                let mut encoded = Vec::new();
+                put_field(&mut encoded, 1, scope.encoded_len());
+                scope.encode_raw(&mut encoded);
+                put_string(&mut encoded, 3, &schema);
+                (key, encoded)
+            },
+        );
         // Sized as the last item was: most items of a service are alike.
         let bytes = S::into_bytes(item, self.last_len);
         self.last_len = bytes.len();

@@ -120,20 +120,13 @@ fn any_value(out: &mut Vec<u8>, value: &Value) {
             }
         });
     }
+    if let Some(len) = scalar_len(value) {
+        let at = out.len();
+        out.resize(at + len, 0);
+        scalar_value_at(out, at, value);
+        return;
+    }
     match value {
-        Value::String(s) => bytes(out, 1, s.as_str().as_bytes()),
-        Value::Bool(b) => {
-            key(out, 2, WireType::Varint);
-            out.push(u8::from(*b));
-        }
-        Value::I64(n) => {
-            key(out, 3, WireType::Varint);
-            put_varint(out, *n as u64);
-        }
-        Value::F64(f) => {
-            key(out, 4, WireType::SixtyFourBit);
-            out.extend_from_slice(&f.to_le_bytes());
-        }
         Value::Array(Array::Bool(v)) => array(out, v, |out, b| any_value(out, &Value::Bool(*b))),
         Value::Array(Array::I64(v)) => array(out, v, |out, n| any_value(out, &Value::I64(*n))),
         Value::Array(Array::F64(v)) => array(out, v, |out, f| any_value(out, &Value::F64(*f))),
@@ -196,10 +189,17 @@ fn scalar_key_value_at(
     // KeyValue.value = 2, an AnyValue: its oneof.
     buf[at] = (2 << 3) | LEN;
     at = varint_at(buf, at + 1, value_len as u64);
-    match &kv.value {
+    scalar_value_at(buf, at, &kv.value)
+}
+
+/// Writes an `AnyValue`'s oneof for a value that is not an array into `buf`
+/// at `at` (its length as [`scalar_len`] counts it); where it ends.
+#[inline]
+fn scalar_value_at(buf: &mut [u8], mut at: usize, value: &Value) -> usize {
+    match value {
         Value::String(s) => {
             let s = s.as_str().as_bytes();
-            buf[at] = (1 << 3) | LEN;
+            buf[at] = (1 << 3) | WireType::LengthDelimited as u8;
             at = varint_at(buf, at + 1, s.len() as u64);
             buf[at..at + s.len()].copy_from_slice(s);
             at + s.len()
