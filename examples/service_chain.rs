@@ -13,7 +13,10 @@
 //! it sends an order, whose confirmation e-mail is a background job with a trace
 //! of its own, linked to the order's (its first attempt fails: an error in that
 //! trace). Where spans go follows the usual
-//! `OTEL_*` variables (a local file per service by default).
+//! `OTEL_*` variables (a local file per service by default). At exit it prints
+//! each route's request count, errors and p50/p99 latency, read back from the
+//! metrics files the three services exported (in the default set-up; with an
+//! OTLP endpoint they went to the collector, and it says so).
 //!
 //! `service_chain serve <frontend|backend|worker> <next service URL or ->`
 //! runs one service alone; it prints `LISTENING <url>` once it accepts requests
@@ -227,5 +230,86 @@ async fn main() {
     let _ = frontend.await;
     let _ = backend.wait();
     let _ = worker.wait();
+    let metrics = guard.config().metrics.exporter.clone();
+    // The guard's drop exports the frontend's last collection; the other two
+    // did at their exit.
     drop(guard);
+    print_request_metrics(&metrics);
+}
+
+/// Each service's routes with their count, errors and p50/p99, from the
+/// metrics files as exported (the last collection of each: cumulative).
+fn print_request_metrics(exporter: &distributed_tracing::config::MetricsExporter) {
+    use distributed_tracing::config::MetricsExporter;
+    use distributed_tracing::metrics::{HistogramPoint, Instrument, Temporality};
+    let MetricsExporter::File(frontend) = exporter else {
+        println!("request metrics: exported as configured ({exporter:?}), not read back here");
+        return;
+    };
+    println!("request metrics (read back from the metrics files)");
+    println!(
+        "{:<9} {:<29} {:<24} {:>5} {:>6} {:>8} {:>8}",
+        "service", "metric", "route", "count", "errors", "p50 ms", "p99 ms"
+    );
+    for service in ["frontend", "backend", "worker"] {
+        let path = frontend.with_file_name(format!("{service}.metrics.jsonl"));
+        let Ok(reader) = distributed_tracing::otlp_file::read_metrics(&path) else {
+            println!("{service:<9} (no metrics file at {})", path.display());
+            continue;
+        };
+        // Cumulative: the last line holds everything; delta: every line adds.
+        let mut rows: Vec<(Instrument, String, HistogramPoint, u64)> = Vec::new();
+        let batches: Vec<_> = reader.filter_map(Result::ok).collect();
+        let cumulative = batches.last().is_some_and(|b| {
+            b.histograms
+                .iter()
+                .all(|h| h.temporality == Temporality::Cumulative)
+        });
+        let used = match cumulative {
+            true => &batches[batches.len().saturating_sub(1)..],
+            false => &batches[..],
+        };
+        for histogram in used.iter().flat_map(|b| &b.histograms) {
+            for point in &histogram.points {
+                let text = |k: &str| point.attribute(k).map(|v| v.to_string());
+                let route = match histogram.instrument {
+                    Instrument::HttpServer => format!(
+                        "{} {}",
+                        text("http.request.method").unwrap_or_default(),
+                        text("http.route").unwrap_or_else(|| "(no route)".into())
+                    ),
+                    Instrument::HttpClient => format!(
+                        "{} {}",
+                        text("http.request.method").unwrap_or_default(),
+                        text("server.address").unwrap_or_default()
+                    ),
+                    _ => text("rpc.method").unwrap_or_default(),
+                };
+                let errors = match point.attribute("error.type") {
+                    Some(_) => point.count,
+                    None => 0,
+                };
+                match rows
+                    .iter_mut()
+                    .find(|(i, r, ..)| *i == histogram.instrument && *r == route)
+                {
+                    Some((_, _, merged, e)) => {
+                        merged.merge(point);
+                        *e += errors;
+                    }
+                    None => rows.push((histogram.instrument, route, point.clone(), errors)),
+                }
+            }
+        }
+        for (instrument, route, point, errors) in rows {
+            let ms = |q: f64| point.quantile(q).map_or(f64::NAN, |s| s * 1000.0);
+            println!(
+                "{service:<9} {:<29} {route:<24} {:>5} {errors:>6} {:>8.1} {:>8.1}",
+                instrument.name(),
+                point.count,
+                ms(0.5),
+                ms(0.99)
+            );
+        }
+    }
 }

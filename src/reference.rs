@@ -10,6 +10,7 @@
 //! |---|---|
 //! | [`configuration`] | every `OTEL_*` and `DISTRIBUTED_TRACING_*` variable, its values and default; what happens to a value that cannot be used (reported once, ignored; `strict`); no fallback for an unusable endpoint; how secrets are masked |
 //! | [`export`] | where spans go: Jaeger and the OpenTelemetry Collector (Datadog overlay), a vendor's intake over TLS (Honeycomb, Grafana Cloud, New Relic, mutual TLS); the bounded queue, retries, loss reports and shutdown; the worst-case memory; the local spans file |
+//! | [`metrics`] | the request metrics: the four duration histograms, their attributes and what bounds each, the cardinality limit, exemplars, export and the metrics file |
 //! | [`security`] | what callers, outages and typos can do: the bound on everything taken from outside, and the [`Trust`](crate::middleware::Trust) policy for edge services |
 //! | [`w3c`] | strict W3C Trace Context Level 2: what the crate's propagator accepts and rejects where the upstream one differs, the `random` flag through every hop, the W3C validation harness |
 //! | [`services`] | HTTP and gRPC in detail: what the server and client layers do to a request and a call, the example service chains and their output |
@@ -25,6 +26,9 @@ pub mod configuration {}
 
 #[doc = include_str!("../docs/export.md")]
 pub mod export {}
+
+#[doc = include_str!("../docs/metrics.md")]
+pub mod metrics {}
 
 #[doc = include_str!("../docs/security.md")]
 pub mod security {}

@@ -391,8 +391,12 @@ fn the_file_is_rotated_at_its_max_size() {
     present.sort();
     assert_eq!(
         present,
-        ["sink-rotation.spans.jsonl", "sink-rotation.spans.jsonl.1"],
-        "no third file"
+        [
+            "sink-rotation.metrics.jsonl",
+            "sink-rotation.spans.jsonl",
+            "sink-rotation.spans.jsonl.1"
+        ],
+        "no third spans file (the metrics file is beside it)"
     );
     let longest = std::fs::read_to_string(&file)
         .unwrap()

@@ -997,8 +997,12 @@ fn the_chains_spans_files_posted_to_jaeger_read_back_as_its_protobuf_export() {
     names.sort();
     assert_eq!(
         names,
-        ["backend", "frontend", "worker"].map(|s| format!("{s}.spans.jsonl"))
+        ["backend", "frontend", "worker"]
+            .map(|s| [format!("{s}.metrics.jsonl"), format!("{s}.spans.jsonl")])
+            .concat(),
+        "a spans file and a metrics file per service"
     );
+    names.retain(|n| n.ends_with(".spans.jsonl"));
     let mut lines: Vec<String> = Vec::new();
     for name in &names {
         let path = dir.join(name);

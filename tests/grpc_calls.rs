@@ -715,3 +715,150 @@ fn values_from_the_peer_are_cut_to_the_attribute_bound() {
         assert!(name[1..].starts_with(&method), "{key}");
     }
 }
+
+/// Both layers measure their calls (`rpc.server.call.duration`,
+/// `rpc.client.call.duration`) into stores of their own: the conventions'
+/// attributes, errors per side, unknown methods folded to `_OTHER`, and the
+/// client's exemplar the CLIENT span's ids.
+#[test]
+fn calls_are_measured_on_both_sides() {
+    use distributed_tracing::metrics::{HistogramPoint, Instrument, RequestMetrics, Temporality};
+    let setup = setup();
+    let server_metrics = RequestMetrics::new();
+    let client_metrics = RequestMetrics::new();
+    let server = {
+        let _entered = setup.runtime.enter();
+        let listener = setup
+            .runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        setup.runtime.spawn(
+            tonic::transport::Server::builder()
+                .layer(
+                    GrpcServerLayer::new()
+                        .services(&[<InventoryServer<Test> as NamedService>::NAME])
+                        .request_metrics(&server_metrics),
+                )
+                .add_service(InventoryServer::new(Test))
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        addr
+    };
+    let mut client = {
+        let _entered = setup.runtime.enter();
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{server}"))
+            .unwrap()
+            .connect_lazy();
+        InventoryClient::new(
+            tower::ServiceBuilder::new()
+                .layer(
+                    GrpcClientLayer::new()
+                        .server("127.0.0.1", Some(server.port()))
+                        .request_metrics(&client_metrics),
+                )
+                .service(channel),
+        )
+    };
+    let (_, trace_id) = in_trace(setup, async {
+        for item in ["widget", "gadget", "missing", "boom"] {
+            let _ = client.check(CheckRequest { item: item.into() }).await;
+        }
+    });
+    // Methods the server does not implement, from a caller of its own.
+    for path in ["/demo.Inventory/Invented-1", "/demo.Inventory/Invented-2"] {
+        let status = setup.runtime.block_on(async {
+            let channel = tonic::transport::Endpoint::from_shared(format!("http://{server}"))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            let mut grpc = tonic::client::Grpc::new(channel);
+            grpc.ready().await.unwrap();
+            grpc.unary::<_, CheckReply, _>(
+                Request::new(CheckRequest { item: "x".into() }),
+                http::uri::PathAndQuery::try_from(path).unwrap(),
+                tonic_prost::ProstCodec::default(),
+            )
+            .await
+            .expect_err("not served")
+        });
+        assert_eq!(status.code(), Code::Unimplemented);
+    }
+    let points = |metrics: &RequestMetrics, instrument: Instrument, n: u64| {
+        for _ in 0..200 {
+            let points: Vec<HistogramPoint> = metrics
+                .collect(Temporality::Cumulative)
+                .into_iter()
+                .filter(|h| h.instrument == instrument)
+                .flat_map(|h| h.points)
+                .collect();
+            if points.iter().map(|p| p.count).sum::<u64>() >= n {
+                return points;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("fewer than {n} measurements of {}", instrument.name());
+    };
+    let text = |p: &HistogramPoint, k: &str| p.attribute(k).map(|v| v.to_string());
+    let find = |points: &[HistogramPoint], method: &str, status: &str| -> HistogramPoint {
+        points
+            .iter()
+            .find(|p| {
+                text(p, "rpc.method").as_deref() == Some(method)
+                    && text(p, "rpc.response.status_code").as_deref() == Some(status)
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("no {method} {status}: {points:#?}"))
+    };
+    let served = points(&server_metrics, Instrument::RpcServer, 6);
+    let ok = find(&served, "demo.Inventory/Check", "OK");
+    assert_eq!(ok.count, 2);
+    let keys: Vec<&str> = ok.attributes.iter().map(|kv| kv.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["rpc.system.name", "rpc.method", "rpc.response.status_code"],
+        "a server's server.address is opt-in"
+    );
+    assert_eq!(text(&ok, "rpc.system.name").as_deref(), Some("grpc"));
+    let not_found = find(&served, "demo.Inventory/Check", "NOT_FOUND");
+    assert_eq!(text(&not_found, "error.type"), None, "the caller's error");
+    let internal = find(&served, "demo.Inventory/Check", "INTERNAL");
+    assert_eq!(text(&internal, "error.type").as_deref(), Some("INTERNAL"));
+    let unimplemented = find(&served, "_OTHER", "UNIMPLEMENTED");
+    assert_eq!(
+        unimplemented.count, 2,
+        "methods the server does not implement fold into one series"
+    );
+
+    let called = points(&client_metrics, Instrument::RpcClient, 4);
+    let ok = find(&called, "demo.Inventory/Check", "OK");
+    assert_eq!(ok.count, 2);
+    assert_eq!(text(&ok, "server.address").as_deref(), Some("127.0.0.1"));
+    assert_eq!(
+        text(&ok, "server.port").as_deref(),
+        Some(server.port().to_string().as_str())
+    );
+    let not_found = find(&called, "demo.Inventory/Check", "NOT_FOUND");
+    assert_eq!(
+        text(&not_found, "error.type").as_deref(),
+        Some("NOT_FOUND"),
+        "every status but OK is a client's error"
+    );
+    // The client's exemplars are CLIENT spans of the test's trace, exported.
+    let exemplar = ok.exemplars.first().expect("an exemplar of a sampled call");
+    assert_eq!(exemplar.trace_id.to_string(), trace_id);
+    let spans = setup
+        .receiver
+        .store
+        .wait_for(Duration::from_secs(10), |spans| {
+            spans
+                .iter()
+                .any(|s| s.span_id() == exemplar.span_id.to_string())
+        });
+    let span = spans
+        .iter()
+        .find(|s| s.span_id() == exemplar.span_id.to_string())
+        .unwrap();
+    assert_eq!(span.span.kind, SpanKind::Client as i32);
+}

@@ -47,6 +47,39 @@ pub(crate) const OTEL_EXPORTER_OTLP_GRPC_ENDPOINT_DEFAULT: &str = "http://localh
 /// The default traces endpoint of OTLP/HTTP.
 pub(crate) const OTEL_EXPORTER_OTLP_HTTP_TRACES_ENDPOINT_DEFAULT: &str =
     "http://localhost:4318/v1/traces";
+/// The metrics' full URL (default: derived from the traces endpoint).
+pub(crate) const OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
+/// The metrics' compression, before [`OTEL_EXPORTER_OTLP_COMPRESSION`].
+pub(crate) const OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: &str =
+    "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION";
+/// The metrics' CA file, before [`OTEL_EXPORTER_OTLP_CERTIFICATE`].
+pub(crate) const OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE: &str =
+    "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE";
+/// The metrics' client certificate, before [`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`].
+pub(crate) const OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE: &str =
+    "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE";
+/// The metrics' client key, before [`OTEL_EXPORTER_OTLP_CLIENT_KEY`].
+pub(crate) const OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY: &str =
+    "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY";
+/// The metrics' [`OTEL_EXPORTER_OTLP_INSECURE`].
+pub(crate) const OTEL_EXPORTER_OTLP_METRICS_INSECURE: &str = "OTEL_EXPORTER_OTLP_METRICS_INSECURE";
+/// The metrics' request deadline (milliseconds), before [`OTEL_EXPORTER_OTLP_TIMEOUT`].
+pub(crate) const OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT";
+/// `cumulative` (default), `delta` or `lowmemory`.
+pub(crate) const OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: &str =
+    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
+/// Where metrics go: `otlp`, `console` or `none` (default: as spans).
+pub(crate) const OTEL_METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
+/// The time between two collections of the metrics (milliseconds).
+pub(crate) const OTEL_METRIC_EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
+/// Default of [`OTEL_METRIC_EXPORT_INTERVAL`] (the specification's).
+pub(crate) const OTEL_METRIC_EXPORT_INTERVAL_DEFAULT: Duration = Duration::from_secs(60);
+/// The deadline of one export of the metrics (milliseconds).
+pub(crate) const OTEL_METRIC_EXPORT_TIMEOUT: &str = "OTEL_METRIC_EXPORT_TIMEOUT";
+/// Default of [`OTEL_METRIC_EXPORT_TIMEOUT`] (the specification's).
+pub(crate) const OTEL_METRIC_EXPORT_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
+/// The local metrics file's path (default: beside the spans file).
+pub(crate) const DISTRIBUTED_TRACING_METRICS_FILE: &str = "DISTRIBUTED_TRACING_METRICS_FILE";
 /// The log records' full URL (default: derived from the traces endpoint).
 pub(crate) const OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT";
 /// Request headers, `name=value,...`.
@@ -331,6 +364,24 @@ impl<'a> Env<'a> {
         self.issue(variable, value, reason);
         if let Some(issue) = self.issues.last_mut() {
             issue.disables = Some(disabled);
+        }
+    }
+
+    /// Adds `more` to the reason of the issue already reported for
+    /// `variable` (one line per variable, saying all it disables); false when
+    /// there is none.
+    pub(super) fn amend(&mut self, variable: &'static str, more: &str) -> bool {
+        match self
+            .issues
+            .iter_mut()
+            .rev()
+            .find(|i| i.variable == variable)
+        {
+            Some(issue) => {
+                issue.reason.push_str(more);
+                true
+            }
+            None => false,
         }
     }
 

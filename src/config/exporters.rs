@@ -16,6 +16,12 @@ use super::env::{
     OTEL_TRACES_EXPORTER, TMPDIR, XDG_STATE_HOME,
 };
 use super::env::{
+    DISTRIBUTED_TRACING_METRICS_FILE, OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY,
+    OTEL_EXPORTER_OTLP_METRICS_COMPRESSION, OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
+    OTEL_EXPORTER_OTLP_METRICS_INSECURE, OTEL_METRICS_EXPORTER,
+};
+use super::env::{
     OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
     OTEL_EXPORTER_OTLP_CLIENT_KEY, OTEL_EXPORTER_OTLP_INSECURE,
     OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE, OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE,
@@ -25,8 +31,8 @@ use super::env::{
 };
 use super::user::{current_uid, Uid};
 use super::{
-    redact_url, Disabled, OtlpCompression, OtlpConfig, OtlpProtocol, OtlpTls, Overrides,
-    TracesExporter,
+    redact_url, Disabled, MetricsExporter, OtlpCompression, OtlpConfig, OtlpProtocol, OtlpTls,
+    Overrides, TracesExporter,
 };
 use crate::error::Shown;
 
@@ -35,6 +41,7 @@ pub(super) struct Export {
     pub(super) traces_exporter: TracesExporter,
     pub(super) also_console: bool,
     pub(super) logs_otlp: bool,
+    pub(super) metrics_exporter: MetricsExporter,
     pub(super) otlp: OtlpConfig,
     pub(super) spans_dir_is_default: bool,
 }
@@ -99,59 +106,29 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
             }
         }
     };
-    // Logs: their own URL, else the traces endpoint with the logs path (so
-    // an unusable traces endpoint leaves the logs without one too).
-    let logs_given = match &over.otlp_logs_endpoint {
-        Some(url) => Some((
-            "ObservabilityBuilder::otlp_logs_endpoint",
-            Ok(url.trim().to_string()),
-        )),
-        None => endpoint_value(env, OTEL_EXPORTER_OTLP_LOGS_ENDPOINT).map(|v| {
-            (
-                OTEL_EXPORTER_OTLP_LOGS_ENDPOINT,
-                v.map(|v| v.trim().to_string()),
-            )
-        }),
-    };
-    let logs_insecure = insecure_of(
+    // Logs and metrics: their own URL, else the traces endpoint with their
+    // path (so an unusable traces endpoint leaves them without one too).
+    let traces = (endpoint.as_str(), &unusable);
+    let (logs_endpoint, logs_unusable, logs_derived) = signal_endpoint(
         env,
         over,
-        (OTEL_EXPORTER_OTLP_LOGS_INSECURE, generic_insecure),
-        logs_given.as_ref().and_then(|(_, url)| url.as_deref().ok()),
+        over.otlp_logs_endpoint
+            .as_ref()
+            .map(|url| ("ObservabilityBuilder::otlp_logs_endpoint", url.clone())),
+        Signal::LOGS,
+        generic_insecure,
+        traces,
         protocol,
     );
-    let (logs_endpoint, logs_unusable, logs_derived) = match logs_given {
-        Some((name, Ok(value))) => {
-            let value = with_scheme(&value, protocol, logs_insecure);
-            let bad = check_endpoint(&value)
-                .err()
-                .map(|reason| (name, value.clone(), reason));
-            (value, bad, false)
-        }
-        // Not the traces' endpoint instead: the logs go nowhere.
-        Some((name, Err(lossy))) => (
-            lossy.clone(),
-            Some((name, lossy, NOT_UTF8.to_string())),
-            false,
-        ),
-        None => {
-            let derived = match protocol {
-                OtlpProtocol::Grpc => endpoint.clone(),
-                OtlpProtocol::HttpProtobuf => match endpoint.strip_suffix("/v1/traces") {
-                    Some(base) => format!("{base}/v1/logs"),
-                    None => endpoint.clone(),
-                },
-            };
-            let bad = unusable.clone().map(|(name, value, reason)| {
-                (
-                    name,
-                    value,
-                    format!("{reason}; log records would go there too (no {OTEL_EXPORTER_OTLP_LOGS_ENDPOINT})"),
-                )
-            });
-            (derived, bad, true)
-        }
-    };
+    let (metrics_endpoint, metrics_unusable, metrics_derived) = signal_endpoint(
+        env,
+        over,
+        None,
+        Signal::METRICS,
+        generic_insecure,
+        traces,
+        protocol,
+    );
 
     let headers = headers(env, over);
     let timeout = timeout(env, over);
@@ -159,6 +136,7 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
     let generic = compression_of(env, OTEL_EXPORTER_OTLP_COMPRESSION);
     let traces_own = compression_of(env, OTEL_EXPORTER_OTLP_TRACES_COMPRESSION);
     let logs_own = compression_of(env, OTEL_EXPORTER_OTLP_LOGS_COMPRESSION);
+    let metrics_own = compression_of(env, OTEL_EXPORTER_OTLP_METRICS_COMPRESSION);
     let compression = over
         .otlp_compression
         .or(traces_own)
@@ -167,6 +145,11 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
     let logs_compression = over
         .otlp_compression
         .or(logs_own)
+        .or(generic)
+        .unwrap_or_default();
+    let metrics_compression = over
+        .otlp_compression
+        .or(metrics_own)
         .or(generic)
         .unwrap_or_default();
 
@@ -189,8 +172,19 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
         ],
     );
 
+    let (metrics_tls, metrics_tls_names, metrics_tls_not_utf8) = tls_files(
+        env,
+        over,
+        [
+            OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE,
+            OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE,
+            OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY,
+        ],
+    );
+
     let (mut traces_exporter, spans_dir_is_default, also_console) =
         traces_exporter(env, over, endpoint_set, service_name);
+    let mut metrics_exporter = metrics_exporter(env, over, &traces_exporter);
 
     let mut logs_otlp = logs_exporter(env, &traces_exporter);
     // An unusable endpoint disables the export that would use it (no
@@ -231,6 +225,31 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
         }
         logs_otlp = false;
     }
+    if let Some((name, value, reason)) = metrics_unusable {
+        match (metrics_exporter == MetricsExporter::Otlp, metrics_derived) {
+            // Derived from the traces endpoint: its line says it, once.
+            (true, true)
+                if env.amend(
+                    name,
+                    "; metric export is disabled too (metrics would go there)",
+                ) => {}
+            (true, _) => env.disabling(
+                name,
+                &redact_url(&value),
+                format!("{reason}; metric export is disabled: no metric is sent, to this or any other endpoint"),
+                Disabled::MetricExport,
+            ),
+            (false, true) => {}
+            (false, false) => env.issue(
+                name,
+                &redact_url(&value),
+                format!("{reason}; ignored (metrics do not go over OTLP)"),
+            ),
+        }
+        if metrics_exporter == MetricsExporter::Otlp {
+            metrics_exporter = MetricsExporter::None;
+        }
+    }
     // TLS files that cannot be used disable their export (never a fallback
     // to fewer checks); files given for a plain-text endpoint are reported.
     let mut reported = Vec::new();
@@ -260,8 +279,27 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
     {
         logs_otlp = false;
     }
+    if metrics_exporter == MetricsExporter::Otlp
+        && !check_tls(
+            env,
+            (
+                &metrics_endpoint,
+                &metrics_tls,
+                metrics_tls_names,
+                &metrics_tls_not_utf8,
+            ),
+            Disabled::MetricExport,
+            &mut reported,
+        )
+    {
+        metrics_exporter = MetricsExporter::None;
+    }
     // A TLS path that is not UTF-8 is reported even where no export reads it.
-    for (setting, lossy) in tls_not_utf8.iter().chain(&logs_tls_not_utf8) {
+    for (setting, lossy) in tls_not_utf8
+        .iter()
+        .chain(&logs_tls_not_utf8)
+        .chain(&metrics_tls_not_utf8)
+    {
         if !reported.contains(setting) {
             reported.push(setting);
             env.issue(
@@ -277,16 +315,20 @@ pub(super) fn resolve(env: &mut Env<'_>, over: &Overrides, service_name: &str) -
         also_console,
         traces_exporter,
         logs_otlp,
+        metrics_exporter,
         otlp: OtlpConfig {
             protocol,
             endpoint,
             logs_endpoint,
+            metrics_endpoint,
             headers,
             timeout,
             compression,
             logs_compression,
+            metrics_compression,
             tls,
             logs_tls,
+            metrics_tls,
         },
         spans_dir_is_default,
     }
@@ -552,6 +594,7 @@ fn check_tls(
 ) -> bool {
     let kind = match disabled {
         Disabled::SpanExport => "span",
+        Disabled::MetricExport => "metric",
         _ => "log record",
     };
     let https = super::is_https(endpoint);
@@ -739,6 +782,166 @@ fn spans_file_variable(env: &mut Env<'_>) -> Option<PathBuf> {
     )
     .filter(|p| !p.trim().is_empty())
     .map(PathBuf::from)
+}
+
+/// What tells the other signals' endpoints apart: their variables, their
+/// path under a base URL, their name in reports.
+struct Signal {
+    endpoint: &'static str,
+    insecure: &'static str,
+    path: &'static str,
+    words: &'static str,
+}
+
+impl Signal {
+    const LOGS: Signal = Signal {
+        endpoint: OTEL_EXPORTER_OTLP_LOGS_ENDPOINT,
+        insecure: OTEL_EXPORTER_OTLP_LOGS_INSECURE,
+        path: "/v1/logs",
+        words: "log records",
+    };
+    const METRICS: Signal = Signal {
+        endpoint: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
+        insecure: OTEL_EXPORTER_OTLP_METRICS_INSECURE,
+        path: "/v1/metrics",
+        words: "metrics",
+    };
+}
+
+/// The endpoint of log records or metrics: the builder's or the signal's
+/// own variable, used as is; else the traces endpoint (`traces`: its URL
+/// and why it cannot be used, if so) with the signal's path for OTLP/HTTP.
+/// Returns the URL, why it cannot be used (variable, value, reason), and
+/// whether it was derived from the traces endpoint.
+fn signal_endpoint(
+    env: &mut Env<'_>,
+    over: &Overrides,
+    in_code: Option<(&'static str, String)>,
+    signal: Signal,
+    generic_insecure: Option<bool>,
+    (traces, traces_unusable): (&str, &Option<(&'static str, String, String)>),
+    protocol: OtlpProtocol,
+) -> (String, Option<(&'static str, String, String)>, bool) {
+    let given = match in_code {
+        Some((name, url)) => Some((name, Ok(url.trim().to_string()))),
+        None => endpoint_value(env, signal.endpoint)
+            .map(|v| (signal.endpoint, v.map(|v| v.trim().to_string()))),
+    };
+    let insecure = insecure_of(
+        env,
+        over,
+        (signal.insecure, generic_insecure),
+        given.as_ref().and_then(|(_, url)| url.as_deref().ok()),
+        protocol,
+    );
+    match given {
+        Some((name, Ok(value))) => {
+            let value = with_scheme(&value, protocol, insecure);
+            let bad = check_endpoint(&value)
+                .err()
+                .map(|reason| (name, value.clone(), reason));
+            (value, bad, false)
+        }
+        // Not the traces' endpoint instead: the signal goes nowhere.
+        Some((name, Err(lossy))) => (
+            lossy.clone(),
+            Some((name, lossy, NOT_UTF8.to_string())),
+            false,
+        ),
+        None => {
+            let derived = match protocol {
+                OtlpProtocol::Grpc => traces.to_owned(),
+                OtlpProtocol::HttpProtobuf => match traces.strip_suffix("/v1/traces") {
+                    Some(base) => format!("{base}{}", signal.path),
+                    None => traces.to_owned(),
+                },
+            };
+            let bad = traces_unusable.clone().map(|(name, value, reason)| {
+                (
+                    name,
+                    value,
+                    format!(
+                        "{reason}; {} would go there too (no {})",
+                        signal.words, signal.endpoint
+                    ),
+                )
+            });
+            (derived, bad, true)
+        }
+    }
+}
+
+/// Where metrics go: the builder's, else `OTEL_METRICS_EXPORTER` (a list, as
+/// for spans: `otlp`, `console`, `none`), else as spans go: over OTLP when
+/// they do, to the metrics file beside the spans file when they go to theirs,
+/// to standard output when they do; nowhere otherwise.
+fn metrics_exporter(
+    env: &mut Env<'_>,
+    over: &Overrides,
+    traces_exporter: &TracesExporter,
+) -> MetricsExporter {
+    if let Some(chosen) = &over.metrics_exporter {
+        return chosen.clone();
+    }
+    let beside_spans = |env: &mut Env<'_>| match traces_exporter {
+        TracesExporter::Otlp => MetricsExporter::Otlp,
+        TracesExporter::Console => MetricsExporter::Console,
+        TracesExporter::File(spans) => MetricsExporter::File(
+            env.var_or(
+                DISTRIBUTED_TRACING_METRICS_FILE,
+                "ignored: the metrics file is beside the spans file",
+            )
+            .filter(|p| !p.trim().is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| metrics_file_beside(spans)),
+        ),
+        TracesExporter::None | TracesExporter::Custom(_) => MetricsExporter::None,
+    };
+    let Some(value) = env.var_or(OTEL_METRICS_EXPORTER, "metrics go where spans go") else {
+        return beside_spans(env);
+    };
+    let names: Vec<String> = value
+        .split(',')
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect();
+    let unknown: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !matches!(*n, "otlp" | "console" | "none"))
+        .collect();
+    if !unknown.is_empty() {
+        env.issue(
+            OTEL_METRICS_EXPORTER,
+            &value,
+            format!(
+                "{} is not an exporter of this crate (otlp, console, none); skipped",
+                Shown::new(unknown[0])
+            ),
+        );
+    }
+    let has = |n: &str| names.iter().any(|x| x == n);
+    match (has("otlp"), has("console"), has("none")) {
+        (true, _, _) => MetricsExporter::Otlp,
+        (false, true, _) => MetricsExporter::Console,
+        (false, false, true) => MetricsExporter::None,
+        (false, false, false) => beside_spans(env),
+    }
+}
+
+/// `<folder>/<name>.metrics.jsonl` beside a spans file `<folder>/<name>.spans.jsonl`
+/// (any other spans file name gets `.metrics.jsonl` after its stem).
+fn metrics_file_beside(spans: &Path) -> PathBuf {
+    let name = spans
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name
+        .strip_suffix(".spans.jsonl")
+        .or_else(|| name.rsplit_once('.').map(|(stem, _)| stem))
+        .filter(|stem| !stem.is_empty())
+        .unwrap_or(&name);
+    spans.with_file_name(format!("{stem}.metrics.jsonl"))
 }
 
 /// Whether log records go over OTLP: `OTEL_LOGS_EXPORTER`, else when spans do.

@@ -322,6 +322,9 @@ pub struct OtlpConfig {
     /// `/v1/logs` path): `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, else derived from
     /// `endpoint`.
     pub logs_endpoint: String,
+    /// The full URL metrics are sent to (for HTTP, with the `/v1/metrics`
+    /// path): `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, else derived from `endpoint`.
+    pub metrics_endpoint: String,
     /// Extra request headers (`OTEL_EXPORTER_OTLP_HEADERS`): API keys and the like.
     pub headers: Vec<(String, String)>,
     /// Deadline of one export request (`OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, else
@@ -335,6 +338,10 @@ pub struct OtlpConfig {
     /// else `OTEL_EXPORTER_OTLP_LOGS_COMPRESSION`, else
     /// `OTEL_EXPORTER_OTLP_COMPRESSION`; default none.
     pub logs_compression: OtlpCompression,
+    /// Compression of the metric requests: the builder's, else
+    /// `OTEL_EXPORTER_OTLP_METRICS_COMPRESSION`, else
+    /// `OTEL_EXPORTER_OTLP_COMPRESSION`; default none.
+    pub metrics_compression: OtlpCompression,
     /// The TLS files of span export (for an `https://` endpoint): the
     /// builder's, else `OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE` (`_CLIENT_CERTIFICATE`,
     /// `_CLIENT_KEY`), else `OTEL_EXPORTER_OTLP_CERTIFICATE` (...), each alone.
@@ -342,6 +349,9 @@ pub struct OtlpConfig {
     /// The TLS files of log record export (feature `logs`): the builder's, else
     /// the `OTEL_EXPORTER_OTLP_LOGS_*` forms, else the generic ones.
     pub logs_tls: OtlpTls,
+    /// The TLS files of metric export: the builder's, else the
+    /// `OTEL_EXPORTER_OTLP_METRICS_*` forms, else the generic ones.
+    pub metrics_tls: OtlpTls,
 }
 
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
@@ -366,6 +376,62 @@ impl OtlpConfig {
     }
 }
 
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+impl OtlpConfig {
+    /// Where metric requests go, compressed and secured how.
+    pub(crate) fn metrics_target(&self) -> OtlpTarget<'_> {
+        OtlpTarget {
+            endpoint: &self.metrics_endpoint,
+            compression: self.metrics_compression,
+            tls: &self.metrics_tls,
+        }
+    }
+}
+
+/// Where the request metrics ([`crate::metrics`]) go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MetricsExporter {
+    /// OTLP to a collector (`OTEL_METRICS_EXPORTER=otlp`, or unset while spans
+    /// go over OTLP), at [`OtlpConfig::metrics_endpoint`].
+    Otlp,
+    /// Standard output, in the OTLP file format (`OTEL_METRICS_EXPORTER=console`).
+    Console,
+    /// A local file in the OTLP file format: the embedded default when spans
+    /// go to the spans file (beside it, `<service>.metrics.jsonl`, or
+    /// `DISTRIBUTED_TRACING_METRICS_FILE`); private and rotated as the spans
+    /// file is.
+    File(PathBuf),
+    /// Not recorded (`OTEL_METRICS_EXPORTER=none`, or `OTEL_SDK_DISABLED=true`):
+    /// no store is installed and the layers record nothing.
+    None,
+}
+
+/// The request metrics' settings (the `OTEL_METRIC*` variables).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct MetricsConfig {
+    /// Where they go.
+    pub exporter: MetricsExporter,
+    /// The time between two collections (`OTEL_METRIC_EXPORT_INTERVAL`,
+    /// milliseconds, default 60000; 0 is reported and ignored).
+    pub interval: Duration,
+    /// The deadline of one export, retries included
+    /// (`OTEL_METRIC_EXPORT_TIMEOUT`, milliseconds, default 30000).
+    pub timeout: Duration,
+    /// The deadline of one OTLP request: `OTEL_EXPORTER_OTLP_METRICS_TIMEOUT`,
+    /// else [`OtlpConfig::timeout`].
+    pub request_timeout: Duration,
+    /// The temporality of the histograms
+    /// (`OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`: `cumulative`,
+    /// the default; `delta` and `lowmemory` give delta histograms).
+    pub temporality: crate::metrics::Temporality,
+    /// The most series one instrument keeps, the overflow series included
+    /// (the builder's [`metrics_cardinality_limit`](crate::ObservabilityBuilder::metrics_cardinality_limit),
+    /// default [`DEFAULT_CARDINALITY_LIMIT`](crate::metrics::DEFAULT_CARDINALITY_LIMIT)).
+    pub cardinality_limit: usize,
+}
+
 /// One signal's share of [`OtlpConfig`].
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 #[derive(Debug, Clone, Copy)]
@@ -388,12 +454,15 @@ impl fmt::Debug for OtlpConfig {
             .field("protocol", &self.protocol.as_str())
             .field("endpoint", &redact_url(&self.endpoint))
             .field("logs_endpoint", &redact_url(&self.logs_endpoint))
+            .field("metrics_endpoint", &redact_url(&self.metrics_endpoint))
             .field("headers", &headers)
             .field("timeout", &self.timeout)
             .field("compression", &self.compression.as_str())
             .field("logs_compression", &self.logs_compression.as_str())
+            .field("metrics_compression", &self.metrics_compression.as_str())
             .field("tls", &self.tls)
             .field("logs_tls", &self.logs_tls)
+            .field("metrics_tls", &self.metrics_tls)
             .finish()
     }
 }
@@ -473,6 +542,9 @@ pub enum Disabled {
     /// The Jaeger remote sampler (`OTEL_TRACES_SAMPLER_ARG`'s `endpoint=`):
     /// `parentbased_always_on` samples instead.
     RemoteSampler,
+    /// The export of the request metrics: they are not recorded, as with
+    /// [`MetricsExporter::None`].
+    MetricExport,
 }
 
 impl fmt::Display for Disabled {
@@ -481,6 +553,7 @@ impl fmt::Display for Disabled {
             Self::SpanExport => "span export",
             Self::LogExport => "log record export",
             Self::RemoteSampler => "Jaeger remote sampler",
+            Self::MetricExport => "metric export",
         })
     }
 }
@@ -561,6 +634,8 @@ pub struct EffectiveConfig {
     pub logs_otlp: bool,
     /// The OTLP settings (used when `traces_exporter` is `Otlp`).
     pub otlp: OtlpConfig,
+    /// The request metrics: where they go, how often, which temporality.
+    pub metrics: MetricsConfig,
     /// The sampler.
     pub sampler: SamplerConfig,
     /// The propagators, in order (`OTEL_PROPAGATORS`, default `tracecontext,baggage`).
@@ -601,6 +676,9 @@ pub(crate) struct Overrides {
     pub(crate) traces_exporter: Option<TracesExporter>,
     pub(crate) otlp_endpoint: Option<String>,
     pub(crate) otlp_logs_endpoint: Option<String>,
+    pub(crate) metrics_exporter: Option<MetricsExporter>,
+    pub(crate) metrics_interval: Option<Duration>,
+    pub(crate) cardinality_limit: Option<usize>,
     pub(crate) otlp_protocol: Option<OtlpProtocol>,
     pub(crate) otlp_headers: Vec<(String, String)>,
     pub(crate) otlp_timeout: Option<Duration>,

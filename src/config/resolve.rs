@@ -11,12 +11,19 @@ use super::env::{
     OTEL_BSP_SCHEDULE_DELAY, OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED, OTEL_SERVICE_NAME,
     RUST_LOG, RUST_LOG_DEFAULT,
 };
+use super::env::{
+    OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, OTEL_EXPORTER_OTLP_METRICS_TIMEOUT,
+    OTEL_METRIC_EXPORT_INTERVAL, OTEL_METRIC_EXPORT_INTERVAL_DEFAULT, OTEL_METRIC_EXPORT_TIMEOUT,
+    OTEL_METRIC_EXPORT_TIMEOUT_DEFAULT,
+};
 use super::limits::span_limits;
 use super::propagators::propagators_from_env;
 use super::{
-    exporters, sampler, BatchConfig, DatadogConfig, EffectiveConfig, LogFormatName, Overrides,
+    exporters, sampler, BatchConfig, DatadogConfig, EffectiveConfig, LogFormatName, MetricsConfig,
+    MetricsExporter, Overrides,
 };
 use crate::logging::DatadogTags;
+use crate::metrics::Temporality;
 
 impl EffectiveConfig {
     /// Resolves the configuration from `get` (an environment) and `over`.
@@ -25,6 +32,13 @@ impl EffectiveConfig {
         let sdk_disabled = env.bool(OTEL_SDK_DISABLED);
         let (service_name, resource_attributes) = resource(&mut env, over);
         let export = exporters::resolve(&mut env, over, &service_name);
+        let metrics = metrics(
+            &mut env,
+            over,
+            export.metrics_exporter.clone(),
+            export.otlp.timeout,
+            sdk_disabled,
+        );
         let sampler = sampler::resolve(&mut env, over);
         let propagators = over
             .propagators
@@ -48,6 +62,7 @@ impl EffectiveConfig {
             also_console: export.also_console,
             logs_otlp: export.logs_otlp,
             otlp: export.otlp,
+            metrics,
             sampler,
             propagators,
             batch,
@@ -278,5 +293,71 @@ impl DatadogTags {
             tags = tags.version(version);
         }
         tags
+    }
+}
+
+/// The request metrics' settings: the exporter (none with the SDK
+/// disabled), the collection interval and deadline, the temporality.
+fn metrics(
+    env: &mut Env<'_>,
+    over: &Overrides,
+    exporter: MetricsExporter,
+    otlp_timeout: std::time::Duration,
+    sdk_disabled: bool,
+) -> MetricsConfig {
+    let request_timeout = env
+        .nonzero_millis(
+            OTEL_EXPORTER_OTLP_METRICS_TIMEOUT,
+            "0 would make every export request time out at once",
+        )
+        .unwrap_or(otlp_timeout);
+    let interval = env
+        .nonzero_override(
+            "ObservabilityBuilder::metrics_interval",
+            over.metrics_interval,
+            "0 would collect without pause",
+        )
+        .or_else(|| {
+            env.nonzero_millis(OTEL_METRIC_EXPORT_INTERVAL, "0 would collect without pause")
+        })
+        .unwrap_or(OTEL_METRIC_EXPORT_INTERVAL_DEFAULT);
+    let timeout = env
+        .nonzero_millis(
+            OTEL_METRIC_EXPORT_TIMEOUT,
+            "0 would make every export time out at once",
+        )
+        .unwrap_or(OTEL_METRIC_EXPORT_TIMEOUT_DEFAULT);
+    let temporality = match env.var_or(
+        OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
+        "using cumulative",
+    ) {
+        None => Temporality::Cumulative,
+        Some(value) => match value.trim().to_ascii_lowercase().as_str() {
+            "cumulative" => Temporality::Cumulative,
+            // Histograms are delta under both (the specification's table).
+            "delta" | "lowmemory" => Temporality::Delta,
+            _ => {
+                env.issue(
+                    OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
+                    &value,
+                    "expected cumulative, delta or lowmemory; using cumulative",
+                );
+                Temporality::Cumulative
+            }
+        },
+    };
+    MetricsConfig {
+        exporter: match sdk_disabled {
+            true => MetricsExporter::None,
+            false => exporter,
+        },
+        interval,
+        timeout,
+        request_timeout,
+        temporality,
+        cardinality_limit: over
+            .cardinality_limit
+            .unwrap_or(crate::metrics::DEFAULT_CARDINALITY_LIMIT)
+            .max(2),
     }
 }

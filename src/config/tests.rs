@@ -179,6 +179,7 @@ fn issues_are_logged_once_quoted() {
         ("OTEL_PROPAGATORS", "tracecontext,w3c\nforged line"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://u:pw@collector:4318"),
         ("OTEL_LOGS_EXPORTER", "none"),
+        ("OTEL_METRICS_EXPORTER", "none"),
     ]);
     let issues = c.issues;
     assert_eq!(
@@ -891,6 +892,10 @@ fn unusable_endpoints_disable_their_export() {
         ),
     ];
     for (vars, variable, why, spans, logs) in cases {
+        // Metrics alone: `unusable_metrics_endpoints_disable_their_export`.
+        let mut vars = vars.to_vec();
+        vars.push(("OTEL_METRICS_EXPORTER", "none"));
+        let vars = &vars;
         let c = resolve(vars);
         let exported = c.traces_exporter == TracesExporter::Otlp;
         assert_eq!(exported, *spans, "{vars:?}: {c:?}");
@@ -1262,6 +1267,7 @@ fn unusable_tls_files_disable_their_export() {
         let mut all = vars.clone();
         all.push(endpoint.clone());
         all.push(("OTEL_LOGS_EXPORTER", "none".into()));
+        all.push(("OTEL_METRICS_EXPORTER", "none".into()));
         let all: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let c = resolve(&all);
         assert_eq!(
@@ -1463,7 +1469,7 @@ fn every_variable() -> Vec<&'static str> {
 #[test]
 fn values_that_are_not_utf8_are_bad_values() {
     use std::os::unix::ffi::OsStringExt as _;
-    use Disabled::{LogExport, RemoteSampler, SpanExport};
+    use Disabled::{LogExport, MetricExport, RemoteSampler, SpanExport};
     use TracesExporter::{None as NoExport, Otlp};
     const LOGS: bool = cfg!(feature = "logs");
     let files = TlsFiles::new("not-utf8");
@@ -1536,6 +1542,18 @@ fn values_that_are_not_utf8_are_bad_values() {
         ("XDG_STATE_HOME", "/state", &[("HOME", "/tmp")], &[], |c, _| matches!(&c.traces_exporter, TracesExporter::File(p) if p.starts_with("/tmp/.local/state/distributed-tracing")), "the next folder: $HOME's"),
         ("HOME", "/tmp", &[], &[], |c, _| matches!(&c.traces_exporter, TracesExporter::File(p) if p.to_string_lossy().starts_with("/tmp/distributed-tracing-")), "the next folder: the temporary one"),
         ("TMPDIR", "/var/tmp", &[], &[], |c, _| matches!(&c.traces_exporter, TracesExporter::File(p) if p.to_string_lossy().starts_with("/tmp/distributed-tracing-")), "/tmp"),
+        ("OTEL_METRICS_EXPORTER", "none", &[], &[], |c, _| matches!(c.metrics.exporter, MetricsExporter::File(_)), "where spans go"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "1000", &[], &[], |c, d| c.metrics.interval == d.metrics.interval, "the default interval"),
+        ("OTEL_METRIC_EXPORT_TIMEOUT", "1000", &[], &[], |c, d| c.metrics.timeout == d.metrics.timeout, "the default deadline"),
+        ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "1000", &[], &[], |c, d| c.metrics.request_timeout == d.metrics.request_timeout, "the default deadline"),
+        ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta", &[], &[], |c, _| c.metrics.temporality == crate::metrics::Temporality::Cumulative, "cumulative"),
+        ("DISTRIBUTED_TRACING_METRICS_FILE", "/srv/m.jsonl", &[], &[], |c, _| matches!(&c.metrics.exporter, MetricsExporter::File(p) if p.to_string_lossy().ends_with(".metrics.jsonl") && !p.starts_with("/srv")), "beside the spans file"),
+        ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://metrics:4318/v1/metrics", &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")], &[MetricExport], |c, _| c.traces_exporter == Otlp && c.metrics.exporter == MetricsExporter::None && !c.otlp.metrics_endpoint.contains("collector"), "never the traces' endpoint"),
+        ("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "none", &[("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")], &[], |c, _| c.otlp.metrics_compression == OtlpCompression::Gzip, "skipped, as a bad value"),
+        ("OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE", "{ca}", &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"), ("OTEL_EXPORTER_OTLP_CERTIFICATE", "{ca}"), ("OTEL_LOGS_EXPORTER", "none")], &[MetricExport], |c, _| c.traces_exporter == Otlp && c.metrics.exporter == MetricsExporter::None, "never the generic CA"),
+        ("OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE", "{client}", &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"), ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "{client}"), ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "{key}"), ("OTEL_LOGS_EXPORTER", "none")], &[MetricExport], |c, _| c.traces_exporter == Otlp && c.metrics.exporter == MetricsExporter::None, "never the generic certificate"),
+        ("OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY", "{key}", &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"), ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "{client}"), ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "{key}"), ("OTEL_LOGS_EXPORTER", "none")], &[MetricExport], |c, _| c.traces_exporter == Otlp && c.metrics.exporter == MetricsExporter::None, "never the generic key"),
+        ("OTEL_EXPORTER_OTLP_METRICS_INSECURE", "true", &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"), ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "metrics:4317")], &[], |c, _| c.otlp.metrics_endpoint == "https://metrics:4317", "the default: TLS"),
     ];
     let covered: Vec<&str> = cases.iter().map(|case| case.0).collect();
     for name in every_variable() {
@@ -1558,6 +1576,10 @@ fn values_that_are_not_utf8_are_bad_values() {
             .map(|(k, v)| (k.to_string(), path(v).into()))
             .collect();
         vars.push((name.to_string(), OsString::from_vec(bad)));
+        // Metrics off unless the row is about them (each row names all it disables).
+        if !name.contains("METRIC") {
+            vars.push(("OTEL_METRICS_EXPORTER".into(), "none".into()));
+        }
         let builder = crate::ObservabilityBuilder::default().env_vars(vars);
         let c = builder.config().unwrap();
         let ours: Vec<&ConfigIssue> = c.issues.iter().filter(|i| i.variable == *name).collect();
@@ -1920,4 +1942,94 @@ fn enum_values_are_case_insensitive() {
         assert!(c.issues.is_empty(), "{why}: {:?}", c.issues);
         assert!(holds(&c), "{why}");
     }
+}
+
+/// The request metrics' settings: where they go (the list of
+/// `OTEL_METRICS_EXPORTER`, else where spans go), their interval, deadline
+/// and temporality, and a bad value reported with the default used.
+#[test]
+fn metrics_follow_the_specification_s_variables() {
+    use crate::metrics::Temporality::{Cumulative, Delta};
+    type Check = fn(&EffectiveConfig) -> bool;
+    type Case<'a> = (&'a [(&'a str, &'a str)], Check, usize, &'a str);
+    // (variables, expected, issues reported, why)
+    #[rustfmt::skip]
+    let cases: &[Case] = &[
+        (&[], |c| matches!(&c.metrics.exporter, MetricsExporter::File(p) if p.to_string_lossy().ends_with(".metrics.jsonl")) && c.metrics.interval == Duration::from_secs(60) && c.metrics.timeout == Duration::from_secs(30) && c.metrics.temporality == Cumulative, 0, "the embedded default: a file beside the spans file, every minute, cumulative"),
+        (&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")], |c| c.metrics.exporter == MetricsExporter::Otlp && c.otlp.metrics_endpoint == "http://collector:4318/v1/metrics", 0, "where spans go, with its path"),
+        (&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")], |c| c.otlp.metrics_endpoint == "http://collector:4317", 0, "gRPC: the same endpoint"),
+        (&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"), ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://metrics:9090/otlp/v1/metrics")], |c| c.otlp.metrics_endpoint == "http://metrics:9090/otlp/v1/metrics" && c.otlp.endpoint == "http://collector:4318/v1/traces", 0, "its own, used as is"),
+        (&[("OTEL_METRICS_EXPORTER", "console")], |c| c.metrics.exporter == MetricsExporter::Console, 0, "console"),
+        (&[("OTEL_METRICS_EXPORTER", "none"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")], |c| c.metrics.exporter == MetricsExporter::None, 0, "none"),
+        (&[("OTEL_METRICS_EXPORTER", "prometheus,otlp")], |c| c.metrics.exporter == MetricsExporter::Otlp, 1, "an unknown name is reported and skipped, the rest used"),
+        (&[("OTEL_METRICS_EXPORTER", "prometheus")], |c| matches!(c.metrics.exporter, MetricsExporter::File(_)), 1, "nothing usable: the default"),
+        (&[("OTEL_TRACES_EXPORTER", "none")], |c| c.metrics.exporter == MetricsExporter::None, 0, "spans nowhere: metrics nowhere"),
+        (&[("OTEL_SDK_DISABLED", "true"), ("OTEL_METRICS_EXPORTER", "otlp")], |c| c.metrics.exporter == MetricsExporter::None, 0, "the SDK disabled: no metrics"),
+        (&[("DISTRIBUTED_TRACING_SPANS_FILE", "/srv/a/checkout.jsonl")], |c| c.metrics.exporter == MetricsExporter::File("/srv/a/checkout.metrics.jsonl".into()), 0, "beside a spans file of the user's"),
+        (&[("DISTRIBUTED_TRACING_METRICS_FILE", "/srv/m.jsonl")], |c| c.metrics.exporter == MetricsExporter::File("/srv/m.jsonl".into()), 0, "a path of its own"),
+        (&[("OTEL_METRIC_EXPORT_INTERVAL", "500"), ("OTEL_METRIC_EXPORT_TIMEOUT", "2000")], |c| c.metrics.interval == Duration::from_millis(500) && c.metrics.timeout == Duration::from_secs(2), 0, "interval and deadline"),
+        (&[("OTEL_METRIC_EXPORT_INTERVAL", "0")], |c| c.metrics.interval == Duration::from_secs(60), 1, "0 is refused"),
+        (&[("OTEL_METRIC_EXPORT_INTERVAL", "soon")], |c| c.metrics.interval == Duration::from_secs(60), 1, "not a number"),
+        (&[("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "DELTA")], |c| c.metrics.temporality == Delta, 0, "delta, any case"),
+        (&[("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "lowmemory")], |c| c.metrics.temporality == Delta, 0, "lowmemory: histograms are delta"),
+        (&[("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "monthly")], |c| c.metrics.temporality == Cumulative, 1, "unknown: cumulative"),
+        (&[("OTEL_EXPORTER_OTLP_TIMEOUT", "3000"), ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "7000")], |c| c.metrics.request_timeout == Duration::from_secs(7) && c.otlp.timeout == Duration::from_secs(3), 0, "the metrics' request deadline"),
+        (&[("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"), ("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "none")], |c| c.otlp.metrics_compression == OtlpCompression::None && c.otlp.compression == OtlpCompression::Gzip, 0, "per signal"),
+    ];
+    for (vars, check, issues, why) in cases {
+        let c = resolve(vars);
+        assert!(check(&c), "{why}: {:?}", c.metrics);
+        assert_eq!(c.issues.len(), *issues, "{why}: {:?}", c.issues);
+    }
+    let c = crate::ObservabilityBuilder::default()
+        .env_vars([("OTEL_METRIC_EXPORT_INTERVAL", "500")])
+        .metrics_exporter(MetricsExporter::Console)
+        .metrics_interval(Duration::from_secs(5))
+        .metrics_cardinality_limit(1)
+        .config()
+        .unwrap();
+    assert_eq!(
+        c.metrics.exporter,
+        MetricsExporter::Console,
+        "the builder's"
+    );
+    assert_eq!(c.metrics.interval, Duration::from_secs(5), "the builder's");
+    assert_eq!(
+        c.metrics.cardinality_limit, 2,
+        "at least one series and the overflow"
+    );
+}
+
+/// An unusable metrics endpoint disables metric export only, never sending
+/// them to the traces' endpoint; one derived from an unusable traces
+/// endpoint disables it too, said so.
+#[test]
+fn unusable_metrics_endpoints_disable_their_export() {
+    let c = resolve(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+        ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "ftp://metrics"),
+    ]);
+    assert_eq!(c.traces_exporter, TracesExporter::Otlp);
+    assert_eq!(c.metrics.exporter, MetricsExporter::None);
+    let disabled: Vec<_> = c.issues.iter().filter_map(|i| i.disables).collect();
+    assert_eq!(disabled, [Disabled::MetricExport], "{:?}", c.issues);
+    let c = resolve(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector"),
+        ("OTEL_LOGS_EXPORTER", "none"),
+    ]);
+    assert_eq!(c.metrics.exporter, MetricsExporter::None);
+    assert_eq!(
+        c.issues.len(),
+        1,
+        "one line for the variable: {:?}",
+        c.issues
+    );
+    assert!(
+        c.issues[0].reason.contains("span export is disabled")
+            && c.issues[0]
+                .reason
+                .contains("metric export is disabled too (metrics would go there)"),
+        "{}",
+        c.issues[0]
+    );
 }

@@ -34,6 +34,7 @@
 //! the [`spans_file`], [`SdkExporter`] for any SDK `SpanExporter`).
 //! This module uses [`config`](crate::config) and never the reverse.
 
+pub(crate) mod metrics;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) mod otlp;
 pub(crate) mod otlp_file;

@@ -34,21 +34,82 @@ enum Out {
     Memory(std::sync::Arc<std::sync::Mutex<Vec<u8>>>),
 }
 
-/// Finished spans as OTLP file lines: the embedded default sink (a file, see
-/// [`SpansFile`]) and the `console` exporter (standard output).
-pub(crate) struct OtlpFileExporter {
+/// What the local exporters write: finished spans, or the request metrics'
+/// histograms.
+pub(crate) trait FileItem: Send + 'static {
+    /// The item's name in reports.
+    const KIND: &'static str;
+    /// The keys of the line (`TracesData`, `MetricsData`).
+    const KEYS: write::Keys;
+    /// What tells the item's scope from another's.
+    type ScopeKey: Send + 'static;
+    /// Whether the item's scope is `key`.
+    fn has_scope(&self, key: &Self::ScopeKey) -> bool;
+    /// Its scope: the key, the encoded object, the schema URL.
+    fn scope(&self) -> (Self::ScopeKey, Vec<u8>, String);
+    /// The item's object.
+    fn write(&self, out: &mut Vec<u8>);
+}
+
+impl FileItem for SpanData {
+    const KIND: &'static str = "span";
+    const KEYS: write::Keys = write::TRACES;
+    type ScopeKey = opentelemetry::InstrumentationScope;
+
+    fn has_scope(&self, key: &Self::ScopeKey) -> bool {
+        same_scope(key, &self.instrumentation_scope)
+    }
+
+    fn scope(&self) -> (Self::ScopeKey, Vec<u8>, String) {
+        let scope = &self.instrumentation_scope;
+        let mut object = Vec::new();
+        write::scope(&mut object, scope);
+        let schema_url = scope.schema_url().unwrap_or_default().to_owned();
+        (scope.clone(), object, schema_url)
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        write::span(out, self);
+    }
+}
+
+impl FileItem for crate::metrics::Histogram {
+    const KIND: &'static str = "metric";
+    const KEYS: write::Keys = write::METRICS;
+    /// One scope: the crate's.
+    type ScopeKey = ();
+
+    fn has_scope(&self, _: &()) -> bool {
+        true
+    }
+
+    fn scope(&self) -> ((), Vec<u8>, String) {
+        let mut object = Vec::new();
+        write::scope(&mut object, &crate::metrics::scope());
+        ((), object, String::new())
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        write::metric(out, self);
+    }
+}
+
+/// Finished spans (or metrics) as OTLP file lines: the embedded default sink
+/// (a file, see [`SpansFile`]) and the `console` exporter (standard output).
+pub(crate) struct OtlpFileExporter<T: FileItem = SpanData> {
     out: Out,
     destination: String,
     /// The resource object, encoded once, and its schema URL.
     resource: Vec<u8>,
     resource_schema_url: String,
     /// Each scope seen: its object and schema URL, encoded once.
-    scopes: Scopes<(Vec<u8>, String)>,
+    scopes: Scopes<(Vec<u8>, String), T::ScopeKey>,
     /// The line being written, reused.
     line: Vec<u8>,
+    _item: std::marker::PhantomData<fn(T)>,
 }
 
-impl std::fmt::Debug for OtlpFileExporter {
+impl<T: FileItem> std::fmt::Debug for OtlpFileExporter<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OtlpFileExporter")
             .field("destination", &self.destination)
@@ -64,17 +125,17 @@ pub(crate) struct EncodedSpan {
     json: Vec<u8>,
 }
 
-impl OtlpFileExporter {
+impl<T: FileItem> OtlpFileExporter<T> {
     /// Appends to `path`, creating it (and its folder), rotated at `max_bytes`;
     /// `private_dir`: the folder is the crate's default one (see [`SpansFile`]).
     pub(crate) fn file(path: &Path, private_dir: bool, max_bytes: u64) -> Result<Self> {
         let file = SpansFile::open(path, private_dir, max_bytes).map_err(|source| Error::Io {
-            what: format!("opening the spans file {}", path.display()),
+            what: format!("opening the {}s file {}", T::KIND, path.display()),
             source,
         })?;
         Ok(Self::new(
             Out::File(file),
-            format!("the spans file {}", path.display()),
+            format!("the {}s file {}", T::KIND, path.display()),
         ))
     }
 
@@ -91,6 +152,7 @@ impl OtlpFileExporter {
             resource_schema_url: String::new(),
             scopes: Scopes::default(),
             line: Vec::new(),
+            _item: std::marker::PhantomData,
         };
         exporter.set_resource(&Resource::builder_empty().build());
         exporter
@@ -109,6 +171,7 @@ impl OtlpFileExporter {
         let scopes = &self.scopes;
         write::line(
             &mut self.line,
+            T::KEYS,
             write::Line {
                 resource: &self.resource,
                 resource_schema_url: &self.resource_schema_url,
@@ -128,24 +191,21 @@ impl OtlpFileExporter {
     }
 }
 
-impl Export for OtlpFileExporter {
-    type Item = SpanData;
+impl<T: FileItem> Export for OtlpFileExporter<T> {
+    type Item = T;
     type Encoded = EncodedSpan;
-    const KIND: &'static str = "span";
+    const KIND: &'static str = T::KIND;
 
-    fn encode(&mut self, span: SpanData) -> EncodedSpan {
+    fn encode(&mut self, item: T) -> EncodedSpan {
         let scope = self.scopes.index_of(
-            |last| same_scope(last, &span.instrumentation_scope),
+            |last| item.has_scope(last),
             || {
-                let scope = &span.instrumentation_scope;
-                let mut object = Vec::new();
-                write::scope(&mut object, scope);
-                let schema_url = scope.schema_url().unwrap_or_default().to_owned();
-                (scope.clone(), (object, schema_url))
+                let (key, object, schema_url) = item.scope();
+                (key, (object, schema_url))
             },
         );
         let mut json = Vec::with_capacity(512);
-        write::span(&mut json, &span);
+        item.write(&mut json);
         EncodedSpan { scope, json }
     }
 

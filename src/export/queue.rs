@@ -350,7 +350,7 @@ impl<T: Send + 'static> QueueProcessor<T> {
     /// Queues `item` without blocking. When the queue is over its bounds, the
     /// oldest items make room (the new one too, if it alone is over the byte
     /// budget); they are counted, and the first drop of an episode is reported.
-    pub(super) fn enqueue(&self, item: T, size: usize) {
+    pub(crate) fn enqueue(&self, item: T, size: usize) {
         if self.shut_down.load(Ordering::Relaxed) {
             return;
         }
@@ -394,11 +394,11 @@ impl<T: Send + 'static> QueueProcessor<T> {
         }
     }
 
-    pub(super) fn flush(&self) -> OTelSdkResult {
+    pub(crate) fn flush(&self) -> OTelSdkResult {
         self.ask(Control::Flush, Duration::from_secs(30))
     }
 
-    pub(super) fn shutdown_within(&self, timeout: Duration) -> OTelSdkResult {
+    pub(crate) fn shutdown_within(&self, timeout: Duration) -> OTelSdkResult {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return Err(OTelSdkError::AlreadyShutdown);
         }
@@ -434,6 +434,10 @@ impl<T: Send + 'static> QueueProcessor<T> {
         let kind = self.kind;
         let to = &self.destination;
         let exported = super::count(stats.exported, kind);
+        // Request metrics nobody recorded (no layer in this process): no line.
+        if kind == "metric" && stats.exported == 0 && stats.lost() == 0 && error.is_none() {
+            return;
+        }
         if stats.lost() == 0 && error.is_none() {
             tracing::info!(
                 target: "distributed_tracing::export",

@@ -23,9 +23,11 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::bridge::{bridge_layer, otel_layer_with, BridgeOptions};
 use crate::config::{
-    self, EffectiveConfig, OtlpCompression, OtlpProtocol, SamplerConfig, TracesExporter,
+    self, EffectiveConfig, MetricsExporter, OtlpCompression, OtlpProtocol, SamplerConfig,
+    TracesExporter,
 };
 use crate::error::Result;
+use crate::export::metrics::MetricsPipeline;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 use crate::export::otlp;
 use crate::export::otlp_file::OtlpFileExporter;
@@ -33,6 +35,7 @@ use crate::export::spans_file::Size;
 use crate::export::stats::Counters;
 use crate::export::{ExportStats, QueueProcessor, SdkExporter};
 use crate::logging::{fmt_layer, LogFormat, TraceContextFormat};
+use crate::metrics::{Histogram, RequestMetrics};
 use crate::propagation::PropagatorName;
 
 /// How long the guard's drop waits for the last spans, by default.
@@ -160,6 +163,29 @@ impl ObservabilityBuilder {
     /// Where spans go (default: OTLP when an endpoint is configured, else a local file).
     pub fn traces_exporter(mut self, exporter: TracesExporter) -> Self {
         self.over.traces_exporter = Some(exporter);
+        self
+    }
+
+    /// Where the request metrics go (default: `OTEL_METRICS_EXPORTER`, else
+    /// where spans go; see [`MetricsExporter`]).
+    pub fn metrics_exporter(mut self, exporter: MetricsExporter) -> Self {
+        self.over.metrics_exporter = Some(exporter);
+        self
+    }
+
+    /// The time between two collections of the request metrics (default:
+    /// `OTEL_METRIC_EXPORT_INTERVAL`, else 60 s; zero is refused).
+    pub fn metrics_interval(mut self, interval: Duration) -> Self {
+        self.over.metrics_interval = Some(interval);
+        self
+    }
+
+    /// The most series each request-metrics instrument keeps, the overflow
+    /// series included (default
+    /// [`DEFAULT_CARDINALITY_LIMIT`](crate::metrics::DEFAULT_CARDINALITY_LIMIT),
+    /// 2000; at least 2).
+    pub fn metrics_cardinality_limit(mut self, limit: usize) -> Self {
+        self.over.cardinality_limit = Some(limit);
         self
     }
 
@@ -546,9 +572,13 @@ impl ObservabilityBuilder {
             true => Some(build_log_pipeline(&config)?),
             false => None,
         };
+        let (metrics, metrics_sink_failure) = build_metrics_pipeline(&config, self.strict)?;
         Ok(ObservabilityGuard {
             provider,
             counters,
+            metrics,
+            metrics_sink_failure,
+            installed_metrics: false,
             #[cfg(feature = "logs")]
             logs,
             config,
@@ -625,6 +655,10 @@ impl ObservabilityBuilder {
         if let Some(provider) = &guard.provider {
             global::set_tracer_provider(crate::bridge::RandomFlagProvider(provider.clone()));
             crate::bridge::cache_installed_tracer(provider);
+        }
+        if let Some((metrics, _)) = &guard.metrics {
+            RequestMetrics::set_global(Some(metrics.store().clone()));
+            guard.installed_metrics = true;
         }
         let config = &guard.config;
         for issue in &config.issues {
@@ -857,8 +891,11 @@ fn build_pipeline(
         // A queue of its own: standard output never waits for the collector,
         // nor the collector for standard output. Its losses are reported by
         // its own worker; the guard's counters are the main export's.
-        let (console, _) =
-            QueueProcessor::start(|| Ok(OtlpFileExporter::stdout()), resource, config.batch)?;
+        let (console, _) = QueueProcessor::start(
+            || Ok(OtlpFileExporter::<SpanData>::stdout()),
+            resource,
+            config.batch,
+        )?;
         provider = provider
             .with_span_processor(console.truncating(config.span_limits.attribute_value_length));
     }
@@ -893,6 +930,65 @@ fn build_log_pipeline(
                 .into(),
         ))
     }
+}
+
+/// The request metrics' store and export, and why the metrics file could
+/// not be opened (then metrics are not recorded, unless `strict` makes it an
+/// error).
+#[allow(clippy::type_complexity)]
+fn build_metrics_pipeline(
+    config: &EffectiveConfig,
+    strict: bool,
+) -> Result<(Option<(MetricsPipeline, Arc<Counters>)>, Option<String>)> {
+    let metrics = &config.metrics;
+    let store = RequestMetrics::with_cardinality_limit(metrics.cardinality_limit);
+    let resource = resource(config);
+    let pipeline = match &metrics.exporter {
+        MetricsExporter::None => return Ok((None, None)),
+        MetricsExporter::Otlp => {
+            #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+            {
+                let mut otlp = config.otlp.clone();
+                otlp.timeout = metrics.request_timeout;
+                let max_bytes = config.batch.max_export_bytes;
+                MetricsPipeline::start(
+                    move || {
+                        otlp::OtlpExporter::<otlp::Metrics>::new(
+                            &otlp,
+                            otlp.metrics_target(),
+                            max_bytes,
+                        )
+                    },
+                    resource,
+                    metrics,
+                    store,
+                )?
+            }
+            #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+            {
+                return Err(crate::Error::Exporter(
+                    "OTLP metric export is not in this build: enable the otlp-grpc or otlp-http feature"
+                        .into(),
+                ));
+            }
+        }
+        MetricsExporter::Console => MetricsPipeline::start(
+            || Ok(OtlpFileExporter::<Histogram>::stdout()),
+            resource,
+            metrics,
+            store,
+        )?,
+        MetricsExporter::File(path) => match OtlpFileExporter::<Histogram>::file(
+            path,
+            config.spans_dir_is_default,
+            config.spans_file_max_bytes,
+        ) {
+            Ok(sink) => MetricsPipeline::start(move || Ok(sink), resource, metrics, store)?,
+            Err(e) if strict => return Err(e),
+            Err(e) => return Ok((None, Some(e.to_string()))),
+        },
+    };
+    Ok((Some(pipeline), None))
 }
 
 /// Where spans (and, with feature `logs`, log records) go, one line each, as
@@ -942,6 +1038,33 @@ fn destinations(config: &EffectiveConfig) -> Vec<String> {
             )
         ));
     }
+    let every = format!(
+        "every {} ms ({})",
+        config.metrics.interval.as_millis(),
+        match config.metrics.temporality {
+            crate::metrics::Temporality::Delta => "delta",
+            _ => "cumulative",
+        }
+    );
+    lines.push(match &config.metrics.exporter {
+        MetricsExporter::Otlp => format!(
+            "request metrics are exported to {}, {every}",
+            otlp_destination(
+                &config.otlp,
+                &config.otlp.metrics_endpoint,
+                config.otlp.metrics_compression,
+                &config.otlp.metrics_tls
+            )
+        ),
+        MetricsExporter::Console => {
+            format!("request metrics are written to standard output (OTLP file format), {every}")
+        }
+        MetricsExporter::File(path) => format!(
+            "request metrics are written to {} (OTLP file format), {every}",
+            shown_path(path)
+        ),
+        _ => "request metrics are not recorded (metrics exporter: none)".into(),
+    });
     lines
 }
 
@@ -1000,6 +1123,11 @@ fn otlp_destination(
 pub struct ObservabilityGuard {
     provider: Option<SdkTracerProvider>,
     counters: Option<Arc<Counters>>,
+    metrics: Option<(MetricsPipeline, Arc<Counters>)>,
+    /// Why the metrics file could not be opened (metrics then not recorded).
+    metrics_sink_failure: Option<String>,
+    /// Whether `init` installed the metrics store for the layers.
+    installed_metrics: bool,
     #[cfg(feature = "logs")]
     logs: Option<(opentelemetry_sdk::logs::SdkLoggerProvider, Arc<Counters>)>,
     config: EffectiveConfig,
@@ -1037,8 +1165,21 @@ impl ObservabilityGuard {
     /// (warning) or, with `announce`, where spans (and log records) go (info).
     fn report_spans_sink(&self, announce: bool) {
         const TARGET: &str = "distributed_tracing::init";
+        // The metrics file is beside the spans file: when both fail, for the
+        // same folder, one line says it.
+        if let (Some(reason), None) = (&self.metrics_sink_failure, &self.spans_sink_failure) {
+            let text = format!("request metrics are not recorded: {reason}");
+            match tracing::dispatcher::get_default(|d| d.is::<tracing::subscriber::NoSubscriber>())
+            {
+                true => eprintln!("distributed-tracing: {text}"),
+                false => tracing::warn!(target: TARGET, "{text}"),
+            }
+        }
         if let Some(reason) = &self.spans_sink_failure {
-            let text = format!("spans are not exported: {reason}");
+            let text = match self.metrics_sink_failure.is_some() {
+                true => format!("spans are not exported, nor request metrics recorded: {reason}"),
+                false => format!("spans are not exported: {reason}"),
+            };
             // `build` may run before any subscriber is installed (it makes the
             // provider the subscriber's layer needs): then on standard error.
             match tracing::dispatcher::get_default(|d| d.is::<tracing::subscriber::NoSubscriber>())
@@ -1103,8 +1244,30 @@ impl ObservabilityGuard {
             .unwrap_or_default()
     }
 
-    /// Exports every finished span (and log record) now (waits at most 30 s).
+    /// The store of the request metrics ([`crate::metrics`]): the one the
+    /// layers record into after [`init`](ObservabilityBuilder::init) (with
+    /// [`build`](ObservabilityBuilder::build), give it to each layer with
+    /// `.request_metrics(...)`). `None` when metrics are not recorded
+    /// (`OTEL_METRICS_EXPORTER=none`, `OTEL_SDK_DISABLED=true`).
+    pub fn request_metrics(&self) -> Option<&RequestMetrics> {
+        self.metrics.as_ref().map(|(pipeline, _)| pipeline.store())
+    }
+
+    /// What happened to the exported metric histograms so far (an item: one
+    /// instrument's points of one collection, at most 256).
+    pub fn metric_export_stats(&self) -> ExportStats {
+        self.metrics
+            .as_ref()
+            .map(|(_, c)| c.snapshot())
+            .unwrap_or_default()
+    }
+
+    /// Exports every finished span (and log record) now, and what the
+    /// request metrics hold (waits at most 30 s each).
     pub fn flush(&self) -> Result<()> {
+        if let Some((metrics, _)) = &self.metrics {
+            metrics.flush()?;
+        }
         #[cfg(feature = "logs")]
         if let Some((provider, _)) = &self.logs {
             provider.force_flush()?;
@@ -1121,6 +1284,19 @@ impl Drop for ObservabilityGuard {
         // A failed shutdown is not reported here: the export queue's last line
         // says it (in the configured log format), with the counts of the run,
         // and a provider shut down already has nothing more to say.
+        // The layers stop recording first; the last collection is exported
+        // before the spans' queues close.
+        if self.installed_metrics {
+            if let Some((metrics, _)) = &self.metrics {
+                let installed = RequestMetrics::global();
+                if installed.is_some_and(|g| g.same_store(metrics.store())) {
+                    RequestMetrics::set_global(None);
+                }
+            }
+        }
+        if let Some((metrics, _)) = &self.metrics {
+            let _ = metrics.shutdown(self.shutdown_deadline);
+        }
         #[cfg(feature = "logs")]
         if let Some((provider, _)) = &self.logs {
             let _ = provider.shutdown_with_timeout(self.shutdown_deadline);
@@ -1262,8 +1438,11 @@ mod tests {
             .unwrap();
         assert_eq!(
             super::destinations(&config),
-            ["spans are written to /var/lib/checkout/spans.jsonl (OTLP file format, rotated at 16 MiB)"],
-            "the spans file"
+            [
+                "spans are written to /var/lib/checkout/spans.jsonl (OTLP file format, rotated at 16 MiB)",
+                "request metrics are written to /var/lib/checkout/spans.metrics.jsonl (OTLP file format), every 60000 ms (cumulative)"
+            ],
+            "the spans file, and the metrics file beside it"
         );
         let config = super::ObservabilityBuilder::default()
             .env_vars(std::iter::empty::<(String, String)>())
@@ -1272,8 +1451,27 @@ mod tests {
             .unwrap();
         assert_eq!(
             super::destinations(&config),
-            ["spans are exported by the span exporter opentelemetry_sdk::trace::in_memory_exporter::InMemorySpanExporter"],
-            "a span exporter given in code"
+            [
+                "spans are exported by the span exporter opentelemetry_sdk::trace::in_memory_exporter::InMemorySpanExporter",
+                "request metrics are not recorded (metrics exporter: none)"
+            ],
+            "a span exporter given in code: metrics go nowhere unless told"
+        );
+        let config = super::ObservabilityBuilder::default()
+            .env_vars([
+                (
+                    "OTEL_EXPORTER_OTLP_ENDPOINT",
+                    "http://u:secret@collector:4318",
+                ),
+                ("OTEL_METRIC_EXPORT_INTERVAL", "15000"),
+                ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta"),
+            ])
+            .config()
+            .unwrap();
+        assert_eq!(
+            super::destinations(&config).last().unwrap(),
+            "request metrics are exported to http://REDACTED:REDACTED@collector:4318/v1/metrics (OTLP/HTTP protobuf, no compression, plain text), every 15000 ms (delta)",
+            "the metrics' line"
         );
         // Paths come from the environment: escaped and bounded on the line.
         let hostile = format!("/tmp/\u{202e}ca\n{}.pem", "x".repeat(5_000));
@@ -1320,6 +1518,7 @@ mod tests {
                 [
                     "spans are exported to http://collector:4318/v1/traces (OTLP/HTTP protobuf, no compression, plain text)",
                     "log records are exported to http://collector:4318/v1/logs (OTLP/HTTP protobuf, no compression, plain text)",
+                    "request metrics are exported to http://collector:4318/v1/metrics (OTLP/HTTP protobuf, no compression, plain text), every 60000 ms (cumulative)",
                 ],
                 "log records too"
             );

@@ -121,17 +121,18 @@ pub(crate) fn query(query: &str, max: usize) -> String {
 
 /// Pushes `http.request.method` (and, for a method that is not in `known`,
 /// `http.request.method_original`, cut to `max` bytes) and returns the method
-/// part of the span name: the method itself, or `HTTP` for an unknown one.
+/// part of the span name (the method itself, or `HTTP` for an unknown one)
+/// and the value of `http.request.method` (the method, or `_OTHER`).
 pub(crate) fn push_method(
     method: &str,
     known: &'static [&'static str],
     max: usize,
     attributes: &mut Vec<KeyValue>,
-) -> &'static str {
+) -> (&'static str, &'static str) {
     match known.iter().copied().find(|k| *k == method) {
         Some(known) => {
             attributes.push(KeyValue::new("http.request.method", known));
-            known
+            (known, known)
         }
         None => {
             attributes.push(KeyValue::new("http.request.method", "_OTHER"));
@@ -139,7 +140,7 @@ pub(crate) fn push_method(
                 "http.request.method_original",
                 capped(method, max).to_owned(),
             ));
-            "HTTP"
+            ("HTTP", "_OTHER")
         }
     }
 }
@@ -336,8 +337,10 @@ mod tests {
         ];
         for (method, max, value, original, name) in cases {
             let mut attributes = Vec::new();
-            let part = push_method(method, DEFAULT_KNOWN_METHODS, *max, &mut attributes);
+            let (part, attribute) =
+                push_method(method, DEFAULT_KNOWN_METHODS, *max, &mut attributes);
             assert_eq!(part, *name, "{method}");
+            assert_eq!(attribute, *value, "{method}");
             let get = |k: &str| {
                 attributes
                     .iter()
@@ -350,7 +353,7 @@ mod tests {
         let mut attributes = Vec::new();
         assert_eq!(
             push_method("PROPFIND", &["PROPFIND"], 16, &mut attributes),
-            "PROPFIND"
+            ("PROPFIND", "PROPFIND")
         );
         assert_eq!(
             attributes.len(),

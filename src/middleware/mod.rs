@@ -155,6 +155,8 @@ mod forwarded;
 #[cfg(feature = "grpc")]
 mod grpc;
 mod http;
+#[cfg(any(feature = "http-server", feature = "reqwest"))]
+mod metered;
 #[cfg(feature = "http-server")]
 mod trust;
 

@@ -7,7 +7,8 @@
 //! ids, 64-bit integers as decimal strings, typed `AnyValue`s, enums as
 //! integers). A line is a valid `application/json` body for an OTLP/HTTP
 //! receiver's `/v1/traces`, and the Collector's `otlpjsonfile` receiver reads
-//! the file as it is.
+//! the file as it is. The metrics file ([`read_metrics`]) holds
+//! `MetricsData` lines (`/v1/metrics`), one collection a line.
 
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
@@ -39,11 +40,13 @@ impl Batch {
     }
 }
 
+mod metrics;
 mod read;
 #[cfg(test)]
 mod tests;
 mod waterfall;
 pub(crate) mod write;
 
-pub use read::{read, LineError, Reader, DEFAULT_MAX_LINE_BYTES};
+pub use metrics::{read_metrics, MetricsBatch, MetricsReader};
+pub use read::{read, FromLine, LineError, Reader, DEFAULT_MAX_LINE_BYTES};
 pub use waterfall::{waterfall_html, Waterfall, WaterfallOptions};

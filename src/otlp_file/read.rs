@@ -27,7 +27,7 @@ use crate::untrusted::shorten_untrusted;
 pub const DEFAULT_MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
 /// How much of a value from the file a message quotes, at most.
-const QUOTED: usize = 120;
+pub(super) const QUOTED: usize = 120;
 
 /// Opens a spans file for reading: [`Reader`] over it.
 ///
@@ -61,14 +61,38 @@ pub fn read(path: impl AsRef<Path>) -> io::Result<Reader<BufReader<File>>> {
 /// they allow: maps and mixed arrays as their JSON text, bytes as their base64
 /// text, kind 0 (unspecified) as `Internal`. Unknown fields are ignored, as the
 /// OTLP specification asks of receivers.
+///
+/// `Reader<R>` reads spans (`TracesData` lines); [`MetricsReader`](super::MetricsReader) reads the
+/// metrics file (`MetricsData` lines) the same way.
 #[derive(Debug)]
-pub struct Reader<R> {
+pub struct Reader<R, T = Batch> {
     input: R,
     max_line_bytes: usize,
     line: u64,
     buf: Vec<u8>,
-    pending: std::vec::IntoIter<Batch>,
+    pending: std::vec::IntoIter<T>,
     done: bool,
+}
+
+/// What one line of a file gives: [`Batch`]es of spans, or
+/// [`MetricsBatch`](super::MetricsBatch)es.
+pub trait FromLine: Sized + sealed::Sealed {
+    #[doc(hidden)]
+    fn from_line(json: &[u8], line: u64, ended: bool) -> Result<Vec<Self>, String>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Batch {}
+    impl Sealed for super::super::MetricsBatch {}
+}
+
+impl FromLine for Batch {
+    fn from_line(json: &[u8], line: u64, ended: bool) -> Result<Vec<Self>, String> {
+        serde_json::from_slice::<TracesData>(json)
+            .map_err(|e| json_error(&e, ended))
+            .and_then(|data| batches(data, line))
+    }
 }
 
 /// Why a line could not be read.
@@ -107,8 +131,22 @@ enum RawLine {
 }
 
 impl<R: BufRead> Reader<R> {
-    /// Reads `input`, lines of at most [`DEFAULT_MAX_LINE_BYTES`].
+    /// Reads the spans of `input`, lines of at most [`DEFAULT_MAX_LINE_BYTES`].
     pub fn new(input: R) -> Self {
+        Self::of(input)
+    }
+}
+
+impl<R: BufRead> Reader<R, super::MetricsBatch> {
+    /// Reads the metrics of `input` (a [`MetricsReader`](super::MetricsReader)),
+    /// lines of at most [`DEFAULT_MAX_LINE_BYTES`].
+    pub fn metrics(input: R) -> Self {
+        Self::of(input)
+    }
+}
+
+impl<R: BufRead, T: FromLine> Reader<R, T> {
+    fn of(input: R) -> Self {
         Self {
             input,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
@@ -180,8 +218,8 @@ impl<R: BufRead> Reader<R> {
     }
 }
 
-impl<R: BufRead> Iterator for Reader<R> {
-    type Item = Result<Batch, LineError>;
+impl<R: BufRead, T: FromLine> Iterator for Reader<R, T> {
+    type Item = Result<T, LineError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
@@ -216,9 +254,7 @@ impl<R: BufRead> Iterator for Reader<R> {
             if self.buf.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let parsed = serde_json::from_slice::<TracesData>(&self.buf)
-                .map_err(|e| json_error(&e, ended))
-                .and_then(|data| batches(data, self.line));
+            let parsed = T::from_line(&self.buf, self.line, ended);
             self.buf = Vec::new();
             match parsed {
                 Ok(batches) => self.pending = batches.into_iter(),
@@ -230,7 +266,7 @@ impl<R: BufRead> Iterator for Reader<R> {
 
 /// serde_json's message without its position in the whole input (the line is
 /// one line: the column is what helps), shortened and escaped.
-fn json_error(e: &serde_json::Error, ended: bool) -> String {
+pub(super) fn json_error(e: &serde_json::Error, ended: bool) -> String {
     let text = e.to_string();
     let message = match text.rfind(" at line ") {
         Some(at) => &text[..at],
@@ -274,9 +310,9 @@ struct ResourceSpans {
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-struct ResourceJson {
+pub(super) struct ResourceJson {
     #[serde(default)]
-    attributes: Vec<KeyValueJson>,
+    pub(super) attributes: Vec<KeyValueJson>,
 }
 
 #[derive(Deserialize)]
@@ -378,7 +414,7 @@ struct StatusJson {
 }
 
 #[derive(Deserialize)]
-struct KeyValueJson {
+pub(super) struct KeyValueJson {
     #[serde(default)]
     key: String,
     #[serde(default)]
@@ -387,7 +423,7 @@ struct KeyValueJson {
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-struct AnyValueJson {
+pub(super) struct AnyValueJson {
     string_value: Option<String>,
     bool_value: Option<bool>,
     int_value: Option<I64>,
@@ -406,14 +442,14 @@ struct ArrayValueJson {
 /// A 64-bit unsigned integer: a decimal string (the protobuf JSON mapping) or
 /// a JSON number.
 #[derive(Default)]
-struct U64(u64);
+pub(super) struct U64(pub(super) u64);
 
 /// A 64-bit signed integer, as [`U64`].
 struct I64(i64);
 
 /// A double: a JSON number, or `"NaN"`, `"Infinity"`, `"-Infinity"`, or a
 /// number in a string.
-struct F64(f64);
+pub(super) struct F64(pub(super) f64);
 
 struct IntVisitor<T>(std::marker::PhantomData<T>);
 
@@ -623,7 +659,7 @@ fn is_remote(flags: u32) -> bool {
     flags & CONTEXT_HAS_IS_REMOTE != 0 && flags & CONTEXT_IS_REMOTE != 0
 }
 
-fn time(nanos: U64) -> SystemTime {
+pub(super) fn time(nanos: U64) -> SystemTime {
     UNIX_EPOCH + Duration::from_nanos(nanos.0)
 }
 
@@ -648,7 +684,7 @@ fn parse_hex<const N: usize>(text: &str, at: &str) -> Result<[u8; N], String> {
     Ok(out)
 }
 
-fn trace_id(text: &str, at: &str) -> Result<TraceId, String> {
+pub(super) fn trace_id(text: &str, at: &str) -> Result<TraceId, String> {
     let id = TraceId::from_bytes(parse_hex::<16>(text, at)?);
     match id == TraceId::INVALID {
         true => Err(format!("{at}: the all-zero trace id is not a valid one")),
@@ -656,7 +692,7 @@ fn trace_id(text: &str, at: &str) -> Result<TraceId, String> {
     }
 }
 
-fn span_id(text: &str, at: &str) -> Result<SpanId, String> {
+pub(super) fn span_id(text: &str, at: &str) -> Result<SpanId, String> {
     let id = SpanId::from_bytes(parse_hex::<8>(text, at)?);
     match id == SpanId::INVALID {
         true => Err(format!("{at}: the all-zero span id is not a valid one")),
@@ -673,7 +709,7 @@ fn trace_state(text: &str, at: &str) -> Result<TraceState, String> {
     })
 }
 
-fn key_values(kvs: Vec<KeyValueJson>, at: &str) -> Result<Vec<KeyValue>, String> {
+pub(super) fn key_values(kvs: Vec<KeyValueJson>, at: &str) -> Result<Vec<KeyValue>, String> {
     kvs.into_iter()
         .enumerate()
         .map(|(i, kv)| {
@@ -686,7 +722,7 @@ fn key_values(kvs: Vec<KeyValueJson>, at: &str) -> Result<Vec<KeyValue>, String>
 
 /// An `AnyValue` as the SDK's `Value`: exactly one of its fields (none: an
 /// empty string).
-fn value(v: AnyValueJson) -> Result<Value, String> {
+pub(super) fn value(v: AnyValueJson) -> Result<Value, String> {
     let set = [
         v.string_value.is_some(),
         v.bool_value.is_some(),

@@ -128,11 +128,21 @@ fn attributes<'a>(
     first: &mut bool,
     kvs: impl IntoIterator<Item = &'a KeyValue>,
 ) {
+    attributes_named(out, first, "attributes", kvs);
+}
+
+/// `"<name>":[...]` of key-values (left out when there are none).
+fn attributes_named<'a>(
+    out: &mut Vec<u8>,
+    first: &mut bool,
+    name: &str,
+    kvs: impl IntoIterator<Item = &'a KeyValue>,
+) {
     let mut kvs = kvs.into_iter().peekable();
     if kvs.peek().is_none() {
         return;
     }
-    key(out, first, "attributes");
+    key(out, first, name);
     out.push(b'[');
     for (i, kv) in kvs.enumerate() {
         if i > 0 {
@@ -319,30 +329,147 @@ pub(crate) fn resource(out: &mut Vec<u8>, resource: &Resource) {
     out.push(b'}');
 }
 
+/// A request-metrics histogram as an OTLP JSON `Metric` object.
+pub(crate) fn metric(out: &mut Vec<u8>, histogram: &crate::metrics::Histogram) {
+    let instrument = histogram.instrument;
+    out.push(b'{');
+    let mut first = true;
+    text(out, &mut first, "name", instrument.name());
+    text(out, &mut first, "description", instrument.description());
+    text(out, &mut first, "unit", instrument.unit());
+    key(out, &mut first, "histogram");
+    out.push(b'{');
+    let mut first = true;
+    key(out, &mut first, "dataPoints");
+    out.push(b'[');
+    for (i, p) in histogram.points.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        point(out, p);
+    }
+    out.push(b']');
+    key(out, &mut first, "aggregationTemporality");
+    let number = match histogram.temporality {
+        crate::metrics::Temporality::Delta => 1,
+        crate::metrics::Temporality::Cumulative => 2,
+    };
+    let _ = write!(out, "{number}");
+    out.extend_from_slice(b"}}");
+}
+
+/// One `HistogramDataPoint` object.
+fn point(out: &mut Vec<u8>, p: &crate::metrics::HistogramPoint) {
+    out.push(b'{');
+    let mut first = true;
+    attributes(out, &mut first, &p.attributes);
+    key(out, &mut first, "startTimeUnixNano");
+    int_string(out, nanos(p.start_time));
+    key(out, &mut first, "timeUnixNano");
+    int_string(out, nanos(p.time));
+    key(out, &mut first, "count");
+    int_string(out, p.count);
+    key(out, &mut first, "sum");
+    double(out, p.sum);
+    key(out, &mut first, "bucketCounts");
+    out.push(b'[');
+    for (i, c) in p.bucket_counts.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        int_string(out, c);
+    }
+    out.push(b']');
+    key(out, &mut first, "explicitBounds");
+    out.push(b'[');
+    for (i, b) in p.bounds.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        double(out, *b);
+    }
+    out.push(b']');
+    if !p.exemplars.is_empty() {
+        key(out, &mut first, "exemplars");
+        out.push(b'[');
+        for (i, e) in p.exemplars.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'{');
+            let mut f = true;
+            attributes_named(out, &mut f, "filteredAttributes", &e.filtered_attributes);
+            key(out, &mut f, "timeUnixNano");
+            int_string(out, nanos(e.time));
+            key(out, &mut f, "asDouble");
+            double(out, e.value);
+            key(out, &mut f, "spanId");
+            hex(out, &e.span_id.to_bytes());
+            key(out, &mut f, "traceId");
+            hex(out, &e.trace_id.to_bytes());
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
+    if let Some(min) = p.min {
+        key(out, &mut first, "min");
+        double(out, min);
+    }
+    if let Some(max) = p.max {
+        key(out, &mut first, "max");
+        double(out, max);
+    }
+    out.push(b'}');
+}
+
 /// The encoded parts of one line: the resource (an object and its schema URL)
-/// and, for each scope in order, its object, its schema URL and its spans.
+/// and, for each scope in order, its object, its schema URL and its items.
 pub(crate) struct Line<'a, S> {
     pub(crate) resource: &'a [u8],
     pub(crate) resource_schema_url: &'a str,
     pub(crate) scopes: S,
 }
 
-/// One `TracesData` line, ended by a line feed.
-pub(crate) fn line<'a, S, I>(out: &mut Vec<u8>, line: Line<'a, S>)
+/// The keys of one signal's line: `TracesData` (`resourceSpans`,
+/// `scopeSpans`, `spans`) or `MetricsData` (`resourceMetrics`, ...).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Keys {
+    pub(crate) resource: &'static [u8],
+    pub(crate) scope: &'static [u8],
+    pub(crate) items: &'static [u8],
+}
+
+/// `TracesData`'s keys.
+pub(crate) const TRACES: Keys = Keys {
+    resource: b"{\"resourceSpans\":[{\"resource\":",
+    scope: b",\"scopeSpans\":[",
+    items: b",\"spans\":[",
+};
+
+/// `MetricsData`'s keys.
+pub(crate) const METRICS: Keys = Keys {
+    resource: b"{\"resourceMetrics\":[{\"resource\":",
+    scope: b",\"scopeMetrics\":[",
+    items: b",\"metrics\":[",
+};
+
+/// One `TracesData` (or, with [`METRICS`], `MetricsData`) line, ended by a
+/// line feed.
+pub(crate) fn line<'a, S, I>(out: &mut Vec<u8>, keys: Keys, line: Line<'a, S>)
 where
     S: IntoIterator<Item = (&'a [u8], &'a str, I)>,
     I: IntoIterator<Item = &'a [u8]>,
 {
-    out.extend_from_slice(b"{\"resourceSpans\":[{\"resource\":");
+    out.extend_from_slice(keys.resource);
     out.extend_from_slice(line.resource);
-    out.extend_from_slice(b",\"scopeSpans\":[");
+    out.extend_from_slice(keys.scope);
     for (i, (scope, schema_url, spans)) in line.scopes.into_iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         out.extend_from_slice(b"{\"scope\":");
         out.extend_from_slice(scope);
-        out.extend_from_slice(b",\"spans\":[");
+        out.extend_from_slice(keys.items);
         for (j, span) in spans.into_iter().enumerate() {
             if j > 0 {
                 out.push(b',');
@@ -389,6 +516,7 @@ pub(crate) fn traces_data(out: &mut Vec<u8>, resource: &Resource, spans: &[SpanD
     }
     line(
         out,
+        TRACES,
         Line {
             resource: &res,
             resource_schema_url: resource.schema_url().unwrap_or_default(),

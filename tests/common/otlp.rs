@@ -14,6 +14,12 @@ use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -81,6 +87,7 @@ pub type Headers = Vec<(String, String)>;
 pub struct Store {
     spans: Arc<Mutex<Vec<Received>>>,
     logs: Arc<Mutex<Vec<(String, LogRecord)>>>,
+    metrics: Arc<Mutex<Vec<ExportMetricsServiceRequest>>>,
     requests: Arc<Mutex<Vec<Headers>>>,
     log_requests: Arc<Mutex<Vec<Headers>>>,
     /// The largest request body the servers accept (gRPC's decoding limit,
@@ -164,6 +171,15 @@ impl Store {
         }
     }
 
+    fn add_metrics(&self, request: ExportMetricsServiceRequest) {
+        self.metrics.lock().unwrap().push(request);
+    }
+
+    /// The metric export requests received, as decoded.
+    pub fn metrics(&self) -> Vec<ExportMetricsServiceRequest> {
+        self.metrics.lock().unwrap().clone()
+    }
+
     /// The log records received, with their service.
     pub fn logs(&self) -> Vec<(String, LogRecord)> {
         self.logs.lock().unwrap().clone()
@@ -237,6 +253,19 @@ impl TraceService for Grpc {
 }
 
 #[tonic::async_trait]
+impl MetricsService for Grpc {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.0.add_metrics(request.into_inner());
+        Ok(tonic::Response::new(ExportMetricsServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+#[tonic::async_trait]
 impl LogsService for Grpc {
     async fn export(
         &self,
@@ -297,6 +326,11 @@ impl Receiver {
                                     .max_decoding_message_size(limit),
                             )
                             .add_service(
+                                MetricsServiceServer::new(Grpc(thread_store.clone()))
+                                    .accept_compressed(CompressionEncoding::Gzip)
+                                    .max_decoding_message_size(limit),
+                            )
+                            .add_service(
                                 LogsServiceServer::new(Grpc(thread_store))
                                     .accept_compressed(CompressionEncoding::Gzip)
                                     .max_decoding_message_size(limit),
@@ -309,6 +343,7 @@ impl Receiver {
                         let app = axum::Router::new()
                             .route("/v1/traces", axum::routing::post(http_export))
                             .route("/v1/logs", axum::routing::post(http_export_logs))
+                            .route("/v1/metrics", axum::routing::post(http_export_metrics))
                             .layer(axum::extract::DefaultBodyLimit::max(
                                 thread_store.max_request_bytes.unwrap_or(64 * 1024 * 1024),
                             ))
@@ -421,6 +456,21 @@ async fn http_export(
     })?;
     store.add(request, headers_of(&headers));
     Ok(ExportTraceServiceResponse {
+        partial_success: None,
+    }
+    .encode_to_vec())
+}
+
+async fn http_export_metrics(
+    axum::extract::State(store): axum::extract::State<Store>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Vec<u8>, axum::http::StatusCode> {
+    let body = gunzipped(&headers, body)?;
+    let request = ExportMetricsServiceRequest::decode(body)
+        .map_err(|_| axum::http::StatusCode::BAD_REQUEST)?;
+    store.add_metrics(request);
+    Ok(ExportMetricsServiceResponse {
         partial_success: None,
     }
     .encode_to_vec())

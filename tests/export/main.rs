@@ -21,6 +21,7 @@ mod faults;
 mod logs;
 #[cfg(feature = "logs")]
 mod logs_tls;
+mod metrics;
 mod otlp;
 mod retry;
 mod span_limits;

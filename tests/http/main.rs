@@ -13,6 +13,8 @@ mod common;
 
 #[cfg(feature = "reqwest")]
 mod client_caps;
+#[cfg(feature = "http-server")]
+mod metrics;
 mod server;
 #[cfg(feature = "http-server")]
 mod server_caps;

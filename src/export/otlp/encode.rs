@@ -167,6 +167,38 @@ impl Signal for Logs {
     }
 }
 
+/// The request metrics' histograms (`ExportMetricsServiceRequest`: the same
+/// field numbers as traces), all of the crate's scope.
+#[derive(Debug)]
+pub(crate) struct Metrics;
+
+impl Signal for Metrics {
+    type Item = crate::metrics::Histogram;
+    type ScopeKey = ();
+    const KIND: &'static str = "metric";
+    #[cfg(feature = "otlp-grpc")]
+    const GRPC_PATH: &'static str =
+        "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+
+    fn has_scope(_: &Self::Item, _: &()) -> bool {
+        true
+    }
+
+    fn scope(_: &Self::Item) -> ((), ProtoScope, String) {
+        (
+            (),
+            ProtoScope::from((&crate::metrics::scope(), None)),
+            String::new(),
+        )
+    }
+
+    fn into_bytes(histogram: Self::Item, capacity: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(capacity);
+        super::metric_proto::metric(&mut out, &histogram);
+        out
+    }
+}
+
 /// One encoded item: its scope (an index into the exporter's scopes) and bytes.
 #[derive(Debug)]
 pub(crate) struct Encoded {

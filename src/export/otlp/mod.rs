@@ -27,6 +27,7 @@ mod grpc;
 mod http;
 #[cfg(feature = "logs")]
 mod log_proto;
+mod metric_proto;
 pub(crate) mod span_proto;
 mod tls;
 
@@ -41,7 +42,7 @@ use prost::Message as _;
 #[cfg(feature = "logs")]
 pub(crate) use encode::Logs;
 use encode::{field_len, put_field, put_string};
-pub(crate) use encode::{Encoded, Signal, SpanBytes, Traces};
+pub(crate) use encode::{Encoded, Metrics, Signal, SpanBytes, Traces};
 #[cfg(feature = "otlp-http")]
 use http::HttpClient;
 
@@ -454,12 +455,15 @@ mod tests {
             protocol: OtlpProtocol::HttpProtobuf,
             endpoint: "http://127.0.0.1:4318/v1/traces".into(),
             logs_endpoint: "http://127.0.0.1:4318/v1/logs".into(),
+            metrics_endpoint: "http://127.0.0.1:4318/v1/metrics".into(),
             headers: Vec::new(),
             timeout: Duration::from_secs(1),
             compression: OtlpCompression::None,
             logs_compression: OtlpCompression::None,
             tls: Default::default(),
             logs_tls: Default::default(),
+            metrics_compression: OtlpCompression::None,
+            metrics_tls: Default::default(),
         };
         let mut exporter =
             OtlpExporter::<Traces>::new(&config, config.traces_target(), 4 * 1024 * 1024).unwrap();

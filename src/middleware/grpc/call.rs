@@ -4,11 +4,14 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 
+use crate::metrics::{Instrument, Recorder};
 use crate::middleware::attributes::{capped, push_peer};
+use crate::middleware::metered::{AttrBuf, Meter};
 
 /// `rpc.system.name` (and the span name of a call whose method is not known).
 const GRPC: &str = "grpc";
@@ -98,6 +101,13 @@ pub(super) struct Call {
     /// The status the response's headers carried (a trailers-only response).
     pub(super) status: Option<(u8, Option<String>)>,
     max_attribute_len: usize,
+    /// The call's measurement (`rpc.server.call.duration`,
+    /// `rpc.client.call.duration`), when the layer records metrics.
+    meter: Option<Meter>,
+    /// `rpc.method` (`None`: `_OTHER`), shared with the span.
+    method: Option<Arc<str>>,
+    /// `server.address` and `server.port` of a client's call.
+    server: Option<(Arc<str>, Option<u16>)>,
 }
 
 /// What a layer knows of the calls it traces, besides the request.
@@ -109,6 +119,8 @@ pub(super) struct Known<'a> {
     pub(super) services: Option<&'static [&'static str]>,
     /// The peer's address (server, from its `peer_fn`).
     pub(super) peer: Option<std::net::SocketAddr>,
+    /// Where the layer records its measurements (`None`: nowhere).
+    pub(super) metrics: Option<&'a Recorder>,
 }
 
 impl Call {
@@ -124,6 +136,7 @@ impl Call {
         max: usize,
         spans: &crate::bridge::Spans,
     ) -> Call {
+        let meter = known.metrics.and_then(Meter::start);
         let path = req.uri().path();
         // A method is known to the instrumentation when the path has its form
         // and, on a server given its services, one of them serves it.
@@ -135,11 +148,14 @@ impl Call {
         });
         let mut attributes = Vec::with_capacity(MAX_ATTRIBUTES);
         attributes.push(KeyValue::new("rpc.system.name", GRPC));
+        let mut metric_method = None;
         let name: Cow<'static, str> = match method {
             Some(method) => {
-                let method = capped(method, max).to_owned();
+                let method: Arc<str> = capped(method, max).into();
                 attributes.push(KeyValue::new("rpc.method", method.clone()));
-                method.into()
+                let name = String::from(&*method);
+                metric_method = Some(method);
+                name.into()
             }
             // So that callers cannot mint span names or `rpc.method`s.
             None => {
@@ -157,15 +173,18 @@ impl Call {
             (None, Some((host, port))) => (Some(host.as_str()), *port),
             (None, None) => (None, None),
         };
-        if let Some(host) = host {
-            attributes.push(KeyValue::new(
-                "server.address",
-                capped(host, max).to_owned(),
-            ));
+        let host: Option<Arc<str>> = host.map(|host| capped(host, max).into());
+        if let Some(host) = &host {
+            attributes.push(KeyValue::new("server.address", host.clone()));
         }
         if let Some(port) = port {
             attributes.push(KeyValue::new("server.port", i64::from(port)));
         }
+        // A server's `server.address` is opt-in for its metric (v1.44.0).
+        let server = match (side, meter.is_some()) {
+            (Side::Client, true) => host.map(|host| (host, port)),
+            _ => None,
+        };
         if let Some(peer) = known.peer {
             let address = push_peer(peer, &mut attributes);
             attributes.push(KeyValue::new("client.address", address));
@@ -179,12 +198,16 @@ impl Call {
         if !links.is_empty() {
             builder = builder.with_links(links);
         }
+        builder.start_time = meter.as_ref().map(Meter::start_time);
         Call {
             cx: spans.start(builder, parent),
             side,
             renamable: side == Side::Server && method.is_some(),
             status: None,
             max_attribute_len: max,
+            method: metric_method.filter(|_| meter.is_some()),
+            meter,
+            server,
         }
     }
 
@@ -218,7 +241,7 @@ impl Call {
     /// Ends the span with `code` (its message, if the peer sent one: the
     /// status's description; none otherwise, as the conventions ask of a
     /// description the status code already gives).
-    pub(super) fn finish(self, code: u8, message: Option<String>) {
+    pub(super) fn finish(mut self, code: u8, message: Option<String>) {
         let span = self.cx.span();
         let name = CODES[usize::from(code)];
         // A server cannot tell a method it does not serve from one it does
@@ -237,7 +260,35 @@ impl Call {
         if error {
             span.set_status(Status::error(message.unwrap_or_default()));
         }
-        span.end();
+        let Some(meter) = self.meter.take() else {
+            span.end();
+            return;
+        };
+        let mut a = AttrBuf::default();
+        a.str("rpc.system.name", GRPC);
+        // A method the server does not implement is `_OTHER` in the metric
+        // (a caller could otherwise mint series).
+        match &self.method {
+            Some(method) if !(self.side == Side::Server && code == UNIMPLEMENTED) => {
+                a.str("rpc.method", method)
+            }
+            _ => a.str("rpc.method", "_OTHER"),
+        }
+        if let Some((host, port)) = &self.server {
+            a.str("server.address", host);
+            if let Some(port) = port {
+                a.int("server.port", i64::from(*port));
+            }
+        }
+        a.str("rpc.response.status_code", name);
+        if error {
+            a.str("error.type", name);
+        }
+        let instrument = match self.side {
+            Side::Server => Instrument::RpcServer,
+            Side::Client => Instrument::RpcClient,
+        };
+        meter.end(&self.cx, instrument, a.as_slice());
     }
 
     /// Ends the span of a call whose response stream ended: with the status

@@ -38,6 +38,7 @@ pub struct GrpcClientLayer {
     server: Option<(String, Option<u16>)>,
     max_attribute_len: usize,
     spans: crate::bridge::Spans,
+    metrics: crate::metrics::Recorder,
 }
 
 impl Default for GrpcClientLayer {
@@ -54,6 +55,7 @@ impl GrpcClientLayer {
             server: None,
             max_attribute_len: DEFAULT_MAX_ATTRIBUTE_LEN,
             spans: crate::bridge::Spans::Global,
+            metrics: crate::metrics::Recorder::Global,
         }
     }
 
@@ -71,6 +73,24 @@ impl GrpcClientLayer {
         provider: &opentelemetry_sdk::trace::SdkTracerProvider,
     ) -> Self {
         self.spans = crate::bridge::Spans::of(provider);
+        self
+    }
+
+    /// Whether calls are measured in `rpc.client.call.duration`
+    /// ([`crate::metrics`]): on by default, into the store
+    /// [`init_observability`](crate::init_observability) installs
+    /// ([`RequestMetrics::global`](crate::metrics::RequestMetrics::global);
+    /// nothing is recorded without one). `true` goes back to that store after
+    /// [`request_metrics`](Self::request_metrics).
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.metrics = crate::metrics::Recorder::switch(on);
+        self
+    }
+
+    /// Records this layer's measurements into `metrics` instead of the
+    /// installed store.
+    pub fn request_metrics(mut self, metrics: &crate::metrics::RequestMetrics) -> Self {
+        self.metrics = crate::metrics::Recorder::Given(metrics.clone());
         self
     }
 
@@ -119,6 +139,7 @@ where
         let parent = crate::context::with_current_context(Clone::clone);
         let known = Known {
             server: self.layer.server.as_ref(),
+            metrics: Some(&self.layer.metrics),
             ..Known::default()
         };
         let call = Call::start(

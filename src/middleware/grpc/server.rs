@@ -49,6 +49,7 @@ pub struct GrpcServerLayer<P = Trust> {
     peer: Option<PeerFn>,
     max_attribute_len: usize,
     spans: crate::bridge::Spans,
+    metrics: crate::metrics::Recorder,
 }
 
 impl Default for GrpcServerLayer {
@@ -67,6 +68,7 @@ impl GrpcServerLayer {
             peer: None,
             max_attribute_len: DEFAULT_MAX_ATTRIBUTE_LEN,
             spans: crate::bridge::Spans::Global,
+            metrics: crate::metrics::Recorder::Global,
         }
     }
 }
@@ -81,6 +83,7 @@ impl<P> GrpcServerLayer<P> {
             peer: self.peer,
             max_attribute_len: self.max_attribute_len,
             spans: self.spans,
+            metrics: self.metrics,
         }
     }
 
@@ -122,6 +125,24 @@ impl<P> GrpcServerLayer<P> {
         provider: &opentelemetry_sdk::trace::SdkTracerProvider,
     ) -> Self {
         self.spans = crate::bridge::Spans::of(provider);
+        self
+    }
+
+    /// Whether calls are measured in `rpc.server.call.duration`
+    /// ([`crate::metrics`]): on by default, into the store
+    /// [`init_observability`](crate::init_observability) installs
+    /// ([`RequestMetrics::global`](crate::metrics::RequestMetrics::global);
+    /// nothing is recorded without one). `true` goes back to that store after
+    /// [`request_metrics`](Self::request_metrics).
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.metrics = crate::metrics::Recorder::switch(on);
+        self
+    }
+
+    /// Records this layer's measurements into `metrics` instead of the
+    /// installed store.
+    pub fn request_metrics(mut self, metrics: &crate::metrics::RequestMetrics) -> Self {
+        self.metrics = crate::metrics::Recorder::Given(metrics.clone());
         self
     }
 
@@ -175,6 +196,7 @@ where
             server: None,
             services: self.layer.services,
             peer: self.layer.peer.and_then(|f| f(req.extensions())),
+            metrics: Some(&self.layer.metrics),
         };
         let call = Call::start(
             &req,

@@ -90,6 +90,7 @@ pub struct ClientTraceMiddleware {
     max_attribute_len: usize,
     known_methods: &'static [&'static str],
     spans: crate::bridge::Spans,
+    metrics: crate::metrics::Recorder,
 }
 
 #[cfg(feature = "reqwest")]
@@ -108,7 +109,26 @@ impl ClientTraceMiddleware {
             max_attribute_len: crate::middleware::DEFAULT_MAX_ATTRIBUTE_LEN,
             known_methods: crate::middleware::DEFAULT_KNOWN_METHODS,
             spans: crate::bridge::Spans::Global,
+            metrics: crate::metrics::Recorder::Global,
         }
+    }
+
+    /// Whether calls are measured in `http.client.request.duration`
+    /// ([`crate::metrics`]): on by default, into the store
+    /// [`init_observability`](crate::init_observability) installs
+    /// ([`RequestMetrics::global`](crate::metrics::RequestMetrics::global);
+    /// nothing is recorded without one). `true` goes back to that store after
+    /// [`request_metrics`](Self::request_metrics).
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.metrics = crate::metrics::Recorder::switch(on);
+        self
+    }
+
+    /// Records this middleware's measurements into `metrics` instead of the
+    /// installed store.
+    pub fn request_metrics(mut self, metrics: &crate::metrics::RequestMetrics) -> Self {
+        self.metrics = crate::metrics::Recorder::Given(metrics.clone());
+        self
     }
 
     /// Starts this layer's CLIENT spans with `provider` instead of the global
@@ -156,9 +176,10 @@ impl reqwest_middleware::Middleware for ClientTraceMiddleware {
         use opentelemetry::KeyValue;
 
         let parent = crate::context::with_current_context(Clone::clone);
+        let meter = crate::middleware::metered::Meter::start(&self.metrics);
         let max = self.max_attribute_len;
         let mut attributes = Vec::with_capacity(5);
-        let name = attributes::push_method(
+        let (name, method) = attributes::push_method(
             req.method().as_str(),
             self.known_methods,
             max,
@@ -167,18 +188,20 @@ impl reqwest_middleware::Middleware for ClientTraceMiddleware {
         if let Some(full) = full_url(req.url(), max) {
             attributes.push(KeyValue::new("url.full", full));
         }
-        if let Some(host) = req.url().host_str() {
-            attributes.push(KeyValue::new(
-                "server.address",
-                capped(host, max).to_owned(),
-            ));
+        // Shared by the span and the measurement.
+        let host: Option<std::sync::Arc<str>> =
+            req.url().host_str().map(|host| capped(host, max).into());
+        if let Some(host) = &host {
+            attributes.push(KeyValue::new("server.address", host.clone()));
         }
-        if let Some(port) = req.url().port_or_known_default() {
+        let port = req.url().port_or_known_default();
+        if let Some(port) = port {
             attributes.push(KeyValue::new("server.port", i64::from(port)));
         }
-        let builder = opentelemetry::trace::SpanBuilder::from_name(name)
+        let mut builder = opentelemetry::trace::SpanBuilder::from_name(name)
             .with_kind(SpanKind::Client)
             .with_attributes(attributes);
+        builder.start_time = meter.as_ref().map(|m| m.start_time());
         let cx = self.spans.start(builder, &parent);
         crate::propagation::inject_context_into(
             &cx,
@@ -187,11 +210,16 @@ impl reqwest_middleware::Middleware for ClientTraceMiddleware {
         // Ends the span (unset: the caller's cancellation is no error) if
         // this future is dropped before the answer (a timeout around the
         // call, a `select!`).
-        let mut pending = Cancelled(Some(cx.clone()));
+        let mut pending = Pending {
+            cx: Some(cx.clone()),
+            meter,
+            method,
+            host,
+            port,
+        };
         let result =
             opentelemetry::trace::FutureExt::with_context(next.run(req, extensions), cx.clone())
                 .await;
-        pending.0 = None;
         let span = cx.span();
         match &result {
             Ok(response) => {
@@ -201,24 +229,28 @@ impl reqwest_middleware::Middleware for ClientTraceMiddleware {
                         KeyValue::new("network.peer.port", i64::from(peer.port())),
                     ]);
                 }
-                let version = KeyValue::new(
-                    "network.protocol.version",
-                    attributes::protocol_version(response.version()),
-                );
-                attributes::record_status(
+                let version = attributes::protocol_version(response.version());
+                let status = response.status();
+                let error = attributes::record_status(
                     &span,
-                    response.status(),
+                    status,
                     attributes::Side::Client,
+                    Some(KeyValue::new("network.protocol.version", version)),
+                );
+                pending.end(
+                    Some(status.as_u16()),
+                    error.then(|| status.as_str()),
                     Some(version),
                 );
             }
             Err(error) => {
                 // No status code: the error's words are the description.
                 span.set_status(Status::error(error_message(error, max)));
-                span.set_attribute(KeyValue::new("error.type", error_type(error)));
+                let error_type = error_type(error);
+                span.set_attribute(KeyValue::new("error.type", error_type));
+                pending.end(None, Some(error_type), None);
             }
         }
-        span.end();
         result
     }
 }
@@ -261,20 +293,62 @@ fn full_url(url: &reqwest::Url, max: usize) -> Option<String> {
     Some(out)
 }
 
-/// The span of a call given up before its answer (its future dropped: the
-/// caller cancelled it, with a timeout of its own or a `select!`): ended with
-/// its status unset and no `error.type`, as the HTTP span conventions
-/// (v1.44.0) ask of a cancellation by the caller.
+/// A call in flight: its span, and what its measurement
+/// (`http.client.request.duration`) needs at the end. Dropped before its
+/// answer (its future dropped: the caller cancelled it, with a timeout of its
+/// own or a `select!`), it ends the span with its status unset and no
+/// `error.type`, as the HTTP span conventions (v1.44.0) ask of a
+/// cancellation by the caller, and measures it so.
 #[cfg(feature = "reqwest")]
-struct Cancelled(Option<opentelemetry::Context>);
+struct Pending {
+    cx: Option<opentelemetry::Context>,
+    meter: Option<crate::middleware::metered::Meter>,
+    /// `http.request.method`: a known method or `_OTHER`.
+    method: &'static str,
+    host: Option<std::sync::Arc<str>>,
+    port: Option<u16>,
+}
 
 #[cfg(feature = "reqwest")]
-impl Drop for Cancelled {
-    fn drop(&mut self) {
+impl Pending {
+    /// Ends the span (its attributes already set) and measures the call.
+    fn end(
+        &mut self,
+        status: Option<u16>,
+        error_type: Option<&str>,
+        version: Option<&'static str>,
+    ) {
         use opentelemetry::trace::TraceContextExt as _;
-        if let Some(cx) = self.0.take() {
+        let Some(cx) = self.cx.take() else { return };
+        let Some(meter) = self.meter.take() else {
             cx.span().end();
+            return;
+        };
+        let mut a = crate::middleware::metered::AttrBuf::default();
+        a.str("http.request.method", self.method);
+        if let Some(host) = &self.host {
+            a.str("server.address", host);
         }
+        if let Some(port) = self.port {
+            a.int("server.port", i64::from(port));
+        }
+        if let Some(status) = status {
+            a.int("http.response.status_code", i64::from(status));
+        }
+        if let Some(error_type) = error_type {
+            a.str("error.type", error_type);
+        }
+        if let Some(version) = version {
+            a.str("network.protocol.version", version);
+        }
+        meter.end(&cx, crate::metrics::Instrument::HttpClient, a.as_slice());
+    }
+}
+
+#[cfg(feature = "reqwest")]
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.end(None, None, None);
     }
 }
 

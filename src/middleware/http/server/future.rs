@@ -8,6 +8,7 @@ use std::task::{Context as TaskContext, Poll};
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 
+use super::body::{end, Measure};
 use super::TracedBody;
 use crate::middleware::attributes::{record_status, Side};
 
@@ -20,6 +21,18 @@ pin_project_lite::pin_project! {
         pub(super) inner: F,
         pub(super) cx: Option<Context>,
         pub(super) traceresponse: bool,
+        pub(super) measure: Option<Measure>,
+    }
+
+    impl<F> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            // Dropped before the answer (the caller went away): the span
+            // ends without a status code, and the request is measured so.
+            let this = this.project();
+            if let Some(cx) = this.cx.take() {
+                end(&cx, this.measure.take());
+            }
+        }
     }
 }
 
@@ -51,16 +64,26 @@ where
                     inner: body,
                     cx: None,
                     error: false,
+                    measure: None,
                 })
             }));
         };
         Poll::Ready(match result {
             Ok(mut response) => {
                 let error = record_response(&cx, &mut response, *this.traceresponse);
+                let mut measure = this.measure.take();
+                if let Some(m) = &mut measure {
+                    let status = response.status();
+                    m.status = Some(status.as_u16());
+                    if error {
+                        m.error_type = Some(status.as_str().to_owned().into());
+                    }
+                }
                 Ok(response.map(|body| TracedBody {
                     inner: body,
                     cx: Some(cx),
                     error,
+                    measure,
                 }))
             }
             Err(error) => {
@@ -69,7 +92,11 @@ where
                 let span = cx.span();
                 span.set_status(Status::error(error.to_string()));
                 span.set_attribute(KeyValue::new("error.type", "handler_error"));
-                span.end();
+                let mut measure = this.measure.take();
+                if let Some(m) = &mut measure {
+                    m.error_type = Some("handler_error".into());
+                }
+                end(&cx, measure);
                 Err(error)
             }
         })

@@ -7,11 +7,14 @@ use std::fmt;
 use opentelemetry::trace::{SpanBuilder, SpanKind};
 use opentelemetry::{Context, KeyValue};
 
+use super::body::Measure;
 use super::ServerTraceService;
+use crate::metrics::{Recorder, RequestMetrics};
 use crate::middleware::attributes::{
     self, capped, capped_utf8, push_peer, PeerFn, DEFAULT_KNOWN_METHODS, DEFAULT_MAX_ATTRIBUTE_LEN,
 };
 use crate::middleware::forwarded::{split_host_port, Forwarded, ForwardedInfo};
+use crate::middleware::metered::{metric_scheme, Meter};
 use crate::middleware::trust::{parent_of, Trust, TrustPolicy};
 
 /// Reads the route template (`/users/{id}`) of a request from its extensions.
@@ -59,6 +62,7 @@ pub struct ServerTraceLayer<P = Trust> {
     max_attribute_len: usize,
     known_methods: &'static [&'static str],
     spans: crate::bridge::Spans,
+    metrics: Recorder,
 }
 
 impl<P: fmt::Debug> fmt::Debug for ServerTraceLayer<P> {
@@ -70,6 +74,7 @@ impl<P: fmt::Debug> fmt::Debug for ServerTraceLayer<P> {
             .field("scheme", &self.scheme)
             .field("max_attribute_len", &self.max_attribute_len)
             .field("known_methods", &self.known_methods)
+            .field("metrics", &self.metrics)
             .finish_non_exhaustive()
     }
 }
@@ -96,6 +101,7 @@ impl ServerTraceLayer {
             max_attribute_len: DEFAULT_MAX_ATTRIBUTE_LEN,
             known_methods: DEFAULT_KNOWN_METHODS,
             spans: crate::bridge::Spans::Global,
+            metrics: Recorder::Global,
         }
     }
 }
@@ -114,6 +120,7 @@ impl<P> ServerTraceLayer<P> {
             max_attribute_len: self.max_attribute_len,
             known_methods: self.known_methods,
             spans: self.spans,
+            metrics: self.metrics,
         }
     }
 
@@ -124,6 +131,23 @@ impl<P> ServerTraceLayer<P> {
         provider: &opentelemetry_sdk::trace::SdkTracerProvider,
     ) -> Self {
         self.spans = crate::bridge::Spans::of(provider);
+        self
+    }
+
+    /// Whether requests are measured in `http.server.request.duration`
+    /// ([`crate::metrics`]): on by default, into the store
+    /// [`init_observability`](crate::init_observability) installs
+    /// ([`RequestMetrics::global`]; nothing is recorded without one).
+    /// `true` goes back to that store after [`request_metrics`](Self::request_metrics).
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.metrics = Recorder::switch(on);
+        self
+    }
+
+    /// Records this layer's measurements into `metrics` instead of the
+    /// installed store (a test's, or one you export yourself).
+    pub fn request_metrics(mut self, metrics: &RequestMetrics) -> Self {
+        self.metrics = Recorder::Given(metrics.clone());
         self
     }
 
@@ -212,8 +236,10 @@ impl<P: TrustPolicy> ServerTraceLayer<P> {
     /// gives: all the sampling-relevant ones (`http.request.method`,
     /// `url.path`, `url.scheme`, `server.address`, `server.port`, and
     /// `http.route` where the route is known before the handler) are in the
-    /// builder, so a sampler sees them.
-    pub(super) fn start<B>(&self, req: &http::Request<B>) -> Context {
+    /// builder, so a sampler sees them. With metrics on, the span's start
+    /// time is the measurement's.
+    pub(super) fn start<B>(&self, req: &http::Request<B>) -> (Context, Option<Measure>) {
+        let meter = Meter::start(&self.metrics);
         let (parent, links) = parent_of(&self.policy, req.headers(), req.extensions());
         let max = self.max_attribute_len;
         let headers = req.headers();
@@ -222,7 +248,7 @@ impl<P: TrustPolicy> ServerTraceLayer<P> {
             false => ForwardedInfo::default(),
         };
         let mut attributes = Vec::with_capacity(MAX_ATTRIBUTES);
-        let method = attributes::push_method(
+        let (method, method_attribute) = attributes::push_method(
             req.method().as_str(),
             self.known_methods,
             max,
@@ -248,9 +274,18 @@ impl<P: TrustPolicy> ServerTraceLayer<P> {
         if let Some(query) = uri.query() {
             attributes.push(KeyValue::new("url.query", attributes::query(query, max)));
         }
-        if let Some(route) = route {
-            attributes.push(KeyValue::new("http.route", route));
-        }
+        let route = route.map(|route| match meter {
+            // Shared with the measurement.
+            Some(_) => {
+                let route: std::sync::Arc<str> = route.into();
+                attributes.push(KeyValue::new("http.route", route.clone()));
+                Some(route)
+            }
+            None => {
+                attributes.push(KeyValue::new("http.route", route));
+                None
+            }
+        });
         // The request's own scheme (absolute form, HTTP/2's `:scheme`), a
         // believed proxy's, else the layer's (`http` unless told).
         let scheme = uri.scheme_str().or(forwarded.proto);
@@ -308,16 +343,26 @@ impl<P: TrustPolicy> ServerTraceLayer<P> {
         {
             attributes.push(KeyValue::new("user_agent.original", agent.to_owned()));
         }
-        attributes.push(KeyValue::new(
-            "network.protocol.version",
-            attributes::protocol_version(req.version()),
-        ));
+        let version = attributes::protocol_version(req.version());
+        attributes.push(KeyValue::new("network.protocol.version", version));
         let mut builder = SpanBuilder::from_name(name)
             .with_kind(SpanKind::Server)
             .with_attributes(attributes);
         if !links.is_empty() {
             builder = builder.with_links(links);
         }
-        self.spans.start(builder, &parent)
+        let measure = meter.map(|meter| {
+            builder.start_time = Some(meter.start_time());
+            Measure {
+                meter,
+                method: method_attribute,
+                scheme: metric_scheme(scheme),
+                route: route.flatten(),
+                version,
+                status: None,
+                error_type: None,
+            }
+        });
+        (self.spans.start(builder, &parent), measure)
     }
 }

@@ -41,7 +41,7 @@ where
     }
 
     fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
-        let cx = self.layer.start(&req);
+        let (cx, measure) = self.layer.start(&req);
         // The handler's synchronous part (in `call`) runs in the trace too.
         let inner = {
             let _attached = cx.clone().attach();
@@ -51,6 +51,7 @@ where
             inner,
             cx: Some(cx),
             traceresponse: self.layer.traceresponse,
+            measure,
         }
     }
 }
