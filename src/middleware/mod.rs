@@ -147,6 +147,32 @@
 //! name, then as the default in the crate's next breaking release (with the
 //! switch kept to record the old name for dashboards that need it). Until
 //! then, it records `rpc.response.status_code`, the v1.44.0 name.
+//!
+//! # Attributes of the request metrics
+//!
+//! Level: **R** required, **C** conditionally required, **r** recommended,
+//! **O** opt-in, **-** not in that metric. A blank cell: neither in the
+//! conventions nor recorded.
+//!
+//! | attribute | HTTP server | HTTP client | RPC server | RPC client | its values, bounded by |
+//! |---|---|---|---|---|---|
+//! | `http.request.method` | R | R | | | the known methods (`DEFAULT_KNOWN_METHODS` or the layer's list), else `_OTHER` |
+//! | `url.scheme` | R | O (not recorded) | | | `http`, `https`, else `_OTHER` (deviation: a caller's absolute-form request or a believed proxy could name any scheme) |
+//! | `http.route` | C: when the route function gives one | | | | the routes the server declares; a request no route matched has none |
+//! | `http.response.status_code` | C: when one was sent | C: when one was received | | | 100 to 999 |
+//! | `error.type` | C: 5xx as its code, `handler_error`, `response_body` | C: 4xx and 5xx as the code, `connect`, `timeout`, `redirect`, `request`, `body`, `_OTHER` | C: the status's name for the server's errors | C: every status but `OK` | the fixed lists on the left |
+//! | `network.protocol.version` | r | r (of the response) | | | `1.0`, `1.1`, `2`, `3`, `0.9` |
+//! | `network.protocol.name` | C: if not `http` (never: always `http`) | C (idem) | | | |
+//! | `server.address` | O (not recorded: taken from the request's headers) | R | O (not recorded) | C: the channel's ([`GrpcClientLayer::server`](crate::middleware::GrpcClientLayer::server)), else the request's authority | the addresses the service calls (a client's choice, not a caller's) |
+//! | `server.port` | O (not recorded) | R | O (not recorded) | C: when known | |
+//! | `user_agent.synthetic.type` | O (not recorded) | | | | |
+//! | `url.template` | | O (not recorded) | | | |
+//! | `rpc.system.name` | | | R: `grpc` | R: `grpc` | |
+//! | `rpc.method` | | | C: `package.Service/Method`; a method the server answers `UNIMPLEMENTED` for is `_OTHER` | C: the path's method | the methods the server implements; the client's calls |
+//! | `rpc.response.status_code` | | | C: the status's name | C | the 17 gRPC status names |
+//!
+//! See [`crate::metrics`] for the store, the cardinality limit and the
+//! exemplars, and [`reference::metrics`](crate::reference::metrics) for their export.
 
 #[cfg(any(feature = "http-server", feature = "reqwest"))]
 mod attributes;
