@@ -188,3 +188,38 @@ fn delta_temporality_sends_each_interval_s_measurements_once() {
     assert_eq!(counts, [(1, 2), (1, 1)], "{received:#?}");
     assert!(received[1].3.start_time_unix_nano >= received[0].3.time_unix_nano);
 }
+
+/// Durations as large as the variables can say (`u64::MAX` milliseconds)
+/// start the pipeline and export at shutdown without a panic or a hang (the
+/// gRPC `grpc-timeout` header holds at most 8 digits: tonic panicked on
+/// such a deadline, for spans as for metrics, before it was capped).
+#[test]
+fn the_largest_intervals_and_deadlines_are_held() {
+    let receiver = Receiver::start(Protocol::Grpc, 0, Store::default());
+    let max = u64::MAX.to_string();
+    let guard = ObservabilityBuilder::default()
+        .env_vars([
+            ("OTEL_METRIC_EXPORT_INTERVAL", max.as_str()),
+            ("OTEL_METRIC_EXPORT_TIMEOUT", max.as_str()),
+            ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", max.as_str()),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", max.as_str()),
+            ("OTEL_BSP_EXPORT_TIMEOUT", max.as_str()),
+        ])
+        .otlp_protocol(OtlpProtocol::Grpc)
+        .otlp_endpoint(receiver.endpoint(Protocol::Grpc))
+        .build()
+        .unwrap();
+    assert!(
+        guard.config().issues.is_empty(),
+        "{:?}",
+        guard.config().issues
+    );
+    serve(&guard, &["/orders/1"]);
+    let started = std::time::Instant::now();
+    drop(guard);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let store = receiver.stop();
+    let received = points(&store.metrics());
+    assert_eq!(received.len(), 1, "the last collection, at shutdown");
+    assert_eq!(store.spans().len(), 1, "and the span, over gRPC too");
+}

@@ -28,7 +28,9 @@ pub(super) async fn send_grpc(
             })?;
         let mut request = tonic::Request::new(body);
         *request.metadata_mut() = metadata.clone();
-        request.set_timeout(timeout);
+        // `grpc-timeout` holds at most 8 digits of its unit: tonic panics
+        // past 99,999,999 hours (a timeout variable set to u64::MAX ms).
+        request.set_timeout(timeout.min(MAX_GRPC_TIMEOUT));
         // A unary call, its answer read as a stream: the call returns when
         // the response headers arrive, so that what comes after them is told
         // apart from a refusal.
@@ -123,3 +125,7 @@ impl tonic::codec::Decoder for RawCodec {
         Ok(Some(out))
     }
 }
+
+/// The longest `grpc-timeout` sent: 99,999,999 seconds (over three years),
+/// what the header's 8 digits hold in seconds.
+const MAX_GRPC_TIMEOUT: Duration = Duration::from_secs(99_999_999);
