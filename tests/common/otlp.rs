@@ -466,6 +466,9 @@ async fn http_export_metrics(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Vec<u8>, axum::http::StatusCode> {
+    if store.refused() {
+        return Err(axum::http::StatusCode::SERVICE_UNAVAILABLE);
+    }
     let body = gunzipped(&headers, body)?;
     let request = ExportMetricsServiceRequest::decode(body)
         .map_err(|_| axum::http::StatusCode::BAD_REQUEST)?;

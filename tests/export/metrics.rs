@@ -223,3 +223,100 @@ fn the_largest_intervals_and_deadlines_are_held() {
     assert_eq!(received.len(), 1, "the last collection, at shutdown");
     assert_eq!(store.spans().len(), 1, "and the span, over gRPC too");
 }
+
+/// Metrics go over mutual TLS with their own settings
+/// (`OTEL_EXPORTER_OTLP_METRICS_*`, over the generic ones that would fail
+/// the handshake), both transports, through a TLS-terminating proxy that
+/// requires a client certificate; the spans to their own plain endpoint.
+#[test]
+fn metrics_go_over_mutual_tls_with_their_own_settings() {
+    use common::tls::{var, Pki, Served, TlsProxy};
+    let pki = Pki::new("metrics");
+    for (protocol, otlp) in [
+        (Protocol::Grpc, OtlpProtocol::Grpc),
+        (Protocol::Http, OtlpProtocol::HttpProtobuf),
+    ] {
+        let spans = Receiver::start(protocol, 0, Store::default());
+        let metrics = Receiver::start(protocol, 0, Store::default());
+        let proxy = TlsProxy::start(&pki, metrics.addr, Served::Localhost, true);
+        let endpoint = match protocol {
+            Protocol::Grpc => format!("https://localhost:{}", proxy.addr.port()),
+            Protocol::Http => format!("https://localhost:{}/v1/metrics", proxy.addr.port()),
+        };
+        let guard = ObservabilityBuilder::default()
+            .env_vars([
+                ("OTEL_SERVICE_NAME", "billing".to_string()),
+                (
+                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                    spans.endpoint(protocol),
+                ),
+                ("OTEL_LOGS_EXPORTER", "none".into()),
+                ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", endpoint),
+                ("OTEL_EXPORTER_OTLP_CERTIFICATE", var(&pki.other_ca)),
+                ("OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE", var(&pki.ca)),
+                (
+                    "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
+                    var(&pki.client_cert),
+                ),
+                (
+                    "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY",
+                    var(&pki.client_key),
+                ),
+            ])
+            .otlp_protocol(otlp)
+            .build()
+            .unwrap();
+        assert_eq!(
+            guard.config().metrics.exporter,
+            MetricsExporter::Otlp,
+            "{:?}",
+            guard.config().issues
+        );
+        serve(&guard, &["/orders/1", "/orders/2"]);
+        drop(guard);
+        let handshakes = proxy.handshakes();
+        drop(proxy);
+        let received = points(&metrics.stop().metrics());
+        assert_eq!(
+            received.len(),
+            1,
+            "{protocol:?}: {received:#?} {handshakes:?}"
+        );
+        assert_eq!(received[0].3.count, 2);
+        assert!(
+            !handshakes.is_empty() && handshakes.iter().all(Result::is_ok),
+            "{handshakes:?}"
+        );
+        assert_eq!(spans.stop().spans().len(), 2, "{protocol:?}");
+    }
+}
+
+/// A collector that answers 503 to the first metric requests: they are
+/// retried within the export deadline and arrive once, nothing lost; the
+/// guard's stats say so.
+#[test]
+fn refused_metric_requests_are_retried() {
+    let mut store = Store::default();
+    store.refuse_next(2, None);
+    let receiver = Receiver::start(Protocol::Http, 0, store);
+    let guard = ObservabilityBuilder::default()
+        .env_vars([
+            ("OTEL_TRACES_EXPORTER", "none"),
+            ("OTEL_METRICS_EXPORTER", "otlp"),
+        ])
+        .otlp_protocol(OtlpProtocol::HttpProtobuf)
+        .otlp_endpoint(receiver.endpoint(Protocol::Http))
+        .build()
+        .unwrap();
+    serve(&guard, &["/orders/1"]);
+    guard.flush().unwrap();
+    let stats = guard.metric_export_stats();
+    assert_eq!((stats.exported, stats.lost()), (1, 0), "{stats:?}");
+    drop(guard);
+    let received = points(&receiver.stop().metrics());
+    // The flush's collection, then the shutdown's (cumulative: the same count).
+    assert_eq!(
+        received.iter().map(|(.., p)| p.count).collect::<Vec<_>>(),
+        [1, 1]
+    );
+}
