@@ -6,7 +6,9 @@
 #     scripts/e2e-tools/jaeger/go.mod and go.sum (module v1.75.0, the approved
 #     release: the module proxy serves v1.76.0 too, not an approved one);
 #   - otelcol: an OpenTelemetry Collector v0.165.0 with the components
-#     otel-collector.yaml names, built by the collector's builder (ocb) from
+#     otel-collector.yaml names (OTLP receiver; batch and memory_limiter
+#     processors; debug, OTLP and, from contrib, Prometheus exporters), built
+#     by the collector's builder (ocb) from
 #     scripts/e2e-tools/otelcol-builder.yaml.
 # Idempotent: a second run reuses what was built for the same pins. Prints how
 # long each build took.

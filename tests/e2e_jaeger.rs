@@ -117,15 +117,17 @@ fn start_collector(work: &Path, jaeger: &Jaeger, grpc: u16, http: u16) -> Proces
 }
 
 /// The collector's command with the addresses of `otel-collector.yaml` set:
-/// its receivers, Jaeger, and a free port for its own metrics (8888 by
-/// default, which two collectors cannot share).
+/// its receivers, Jaeger, and free ports for its own metrics and for the
+/// Prometheus endpoint of the services' metrics (8888 and 8889 on every
+/// interface by default, which two collectors cannot share).
 fn collector_command(jaeger: &Jaeger, grpc: u16, http: u16) -> Command {
-    let [metrics, _, _, _] = free_ports();
+    let [metrics, prometheus, _, _] = free_ports();
     let mut command = Command::new(common::e2e_tool("otelcol"));
     command
         .env("OTELCOL_OTLP_GRPC", format!("127.0.0.1:{grpc}"))
         .env("OTELCOL_OTLP_HTTP", format!("127.0.0.1:{http}"))
         .env("OTELCOL_METRICS_PORT", metrics.to_string())
+        .env("OTELCOL_PROMETHEUS", format!("127.0.0.1:{prometheus}"))
         .env(
             "JAEGER_OTLP_ENDPOINT",
             format!("127.0.0.1:{}", jaeger.otlp_grpc),

@@ -8,6 +8,7 @@
 
 pub mod e2e;
 mod lines;
+pub mod openmetrics;
 pub mod otlp;
 pub mod tls;
 
