@@ -7,7 +7,10 @@
 //! lines of the programs that sent it. The OTLP file format too: the lines the
 //! crate writes (standard output, spans files) are posted to Jaeger's
 //! OTLP/HTTP receiver as JSON and must read back as the same run's
-//! OTLP/protobuf export. Everything listens on 127.0.0.1 only.
+//! OTLP/protobuf export. And the request metrics: the chains' duration
+//! histograms through the collector to its Prometheus endpoint, scraped in
+//! OpenMetrics, each count the chains' requests, each exemplar a span in
+//! Jaeger. Everything listens on 127.0.0.1 only.
 #![cfg(all(feature = "http-server", feature = "reqwest"))]
 
 mod common;
@@ -17,7 +20,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::e2e::{free_ports, http_get, http_post, spawn_logged, wait_until, Process};
+use common::e2e::{
+    free_ports, http_get, http_get_accept, http_post, spawn_logged, wait_until, Process,
+};
 use distributed_tracing::config::OtlpProtocol;
 use distributed_tracing::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use distributed_tracing::opentelemetry::Key;
@@ -69,6 +74,14 @@ fn start_jaeger(work: &Path) -> Jaeger {
     }
 }
 
+/// A collector running `otel-collector.yaml`.
+struct Collector {
+    process: Process,
+    /// Where its `prometheus` exporter serves the services' metrics
+    /// (`http://127.0.0.1:<it>/metrics`).
+    prometheus: u16,
+}
+
 /// The collector running `otel-collector.yaml`, forwarding to `jaeger`, its
 /// OTLP receivers on `grpc` and `http`.
 ///
@@ -76,11 +89,12 @@ fn start_jaeger(work: &Path) -> Jaeger {
 /// tests took between its choice and the collector's bind: its metrics port
 /// is chosen here) is started once more; a collector that does not listen
 /// says why, with the end of its log.
-fn start_collector(work: &Path, jaeger: &Jaeger, grpc: u16, http: u16) -> Process {
+fn start_collector(work: &Path, jaeger: &Jaeger, grpc: u16, http: u16) -> Collector {
     let log = work.join(format!("otelcol-{grpc}.log"));
     for attempt in 1..=2 {
+        let (mut command, prometheus) = collector_command(jaeger, grpc, http);
         let mut process = spawn_logged(
-            collector_command(jaeger, grpc, http)
+            command
                 .arg("--config")
                 .arg(repo().join("otel-collector.yaml")),
             &log,
@@ -89,7 +103,10 @@ fn start_collector(work: &Path, jaeger: &Jaeger, grpc: u16, http: u16) -> Proces
         let start = std::time::Instant::now();
         while start.elapsed() < Duration::from_secs(30) {
             if std::net::TcpStream::connect(("127.0.0.1", grpc)).is_ok() {
-                return process;
+                return Collector {
+                    process,
+                    prometheus,
+                };
             }
             if let Ok(Some(_)) = process.0.try_wait() {
                 break;
@@ -119,8 +136,9 @@ fn start_collector(work: &Path, jaeger: &Jaeger, grpc: u16, http: u16) -> Proces
 /// The collector's command with the addresses of `otel-collector.yaml` set:
 /// its receivers, Jaeger, and free ports for its own metrics and for the
 /// Prometheus endpoint of the services' metrics (8888 and 8889 on every
-/// interface by default, which two collectors cannot share).
-fn collector_command(jaeger: &Jaeger, grpc: u16, http: u16) -> Command {
+/// interface by default, which two collectors cannot share); with the port
+/// of the latter.
+fn collector_command(jaeger: &Jaeger, grpc: u16, http: u16) -> (Command, u16) {
     let [metrics, prometheus, _, _] = free_ports();
     let mut command = Command::new(common::e2e_tool("otelcol"));
     command
@@ -132,7 +150,7 @@ fn collector_command(jaeger: &Jaeger, grpc: u16, http: u16) -> Command {
             "JAEGER_OTLP_ENDPOINT",
             format!("127.0.0.1:{}", jaeger.otlp_grpc),
         );
-    command
+    (command, prometheus)
 }
 
 /// One span as Jaeger's query API returns it.
@@ -368,7 +386,7 @@ fn the_grpc_chain_through_the_collector_into_jaeger() {
         pricing_server.parent.as_ref(),
         Some(&inventory_client.span_id)
     );
-    collector.terminate(Duration::from_secs(10));
+    collector.process.terminate(Duration::from_secs(10));
     std::fs::remove_dir_all(&work).ok();
 }
 
@@ -378,6 +396,7 @@ fn the_shipped_collector_configuration_validates_and_forwards_to_jaeger() {
     let jaeger = start_jaeger(&work);
     let [grpc, http, _, _] = free_ports();
     let validate = collector_command(&jaeger, grpc, http)
+        .0
         .arg("validate")
         .arg("--config")
         .arg(repo().join("otel-collector.yaml"))
@@ -424,7 +443,11 @@ fn a_collector_restart_under_load_loses_nothing_in_jaeger() {
         }
         std::thread::sleep(Duration::from_millis(100));
         if round == 5 {
-            collector.take().unwrap().terminate(Duration::from_secs(15));
+            collector
+                .take()
+                .unwrap()
+                .process
+                .terminate(Duration::from_secs(15));
         }
         if round == 25 {
             collector = Some(start_collector(&work, &jaeger, grpc, http));
@@ -1042,5 +1065,479 @@ fn the_chains_spans_files_posted_to_jaeger_read_back_as_its_protobuf_export() {
             "the {what}: from the spans files (left), exported over OTLP/protobuf (right)"
         );
     }
+    std::fs::remove_dir_all(&work).ok();
+}
+
+// Request metrics through the collector: the two chains export their
+// duration histograms (OTLP, one chain over HTTP, the other over gRPC) to the
+// collector, whose `prometheus` exporter serves them; the scrape is read
+// strictly (`common::openmetrics`), each series counted against the requests
+// the chains' log lines show, and each exemplar's trace and span read back
+// from Jaeger.
+
+/// The four histograms as the collector's `prometheus` exporter names them:
+/// dots to underscores, the unit (`s`) as the suffix `_seconds`.
+const HTTP_SERVER: &str = "http_server_request_duration_seconds";
+const HTTP_CLIENT: &str = "http_client_request_duration_seconds";
+const RPC_SERVER: &str = "rpc_server_call_duration_seconds";
+const RPC_CLIENT: &str = "rpc_client_call_duration_seconds";
+
+/// The bucket boundaries the semantic conventions (v1.44.0) advise for all
+/// four (`ExplicitBucketBoundaries`), then `+Inf`.
+#[rustfmt::skip]
+const SEMCONV_BOUNDS: [f64; 15] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, f64::INFINITY,
+];
+
+/// The labels that tell the series of a family apart in this test (the
+/// others, `url_scheme`, `server_port`, ..., are checked against the
+/// exemplar's span): the service (`job`) and the attributes that differ
+/// between the chains' requests.
+fn key_labels(family: &str) -> &'static [&'static str] {
+    match family {
+        HTTP_SERVER => &[
+            "job",
+            "http_request_method",
+            "http_route",
+            "http_response_status_code",
+        ],
+        HTTP_CLIENT => &[
+            "job",
+            "http_request_method",
+            "http_response_status_code",
+            "server_address",
+        ],
+        RPC_SERVER => &[
+            "job",
+            "rpc_system_name",
+            "rpc_method",
+            "rpc_response_status_code",
+        ],
+        RPC_CLIENT => &[
+            "job",
+            "rpc_system_name",
+            "rpc_method",
+            "rpc_response_status_code",
+            "server_address",
+        ],
+        other => panic!("not one of the four histograms: {other}"),
+    }
+}
+
+/// A series as this test names it: its family and its key labels' values.
+type SeriesKey = (&'static str, Vec<(String, String)>);
+
+fn key(family: &'static str, values: &[&str]) -> SeriesKey {
+    let names = key_labels(family);
+    assert_eq!(names.len(), values.len(), "{family}: {values:?}");
+    let labels = names
+        .iter()
+        .zip(values)
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    (family, labels)
+}
+
+/// A log line of a chain, `[role] [trace id] [level] message`: the role
+/// (trimmed), the trace id (`-` outside a trace) and the message.
+fn log_line(line: &str) -> Option<(&str, &str, &str)> {
+    let rest = line.strip_prefix('[')?;
+    let (role, rest) = rest.split_once("] [")?;
+    let (trace, rest) = rest.split_once("] [")?;
+    let (_, message) = rest.split_once("] ")?;
+    Some((role.trim(), trace, message))
+}
+
+/// The requests of one run of `service_chain` that the metrics must count,
+/// with the trace of each, from its log lines and what the example does
+/// (`examples/service_chain.rs`): its `work` handler serves `/checkout` on
+/// the frontend, `/price` on the backend, `/stock` on the worker, logs
+/// `<role> handling the request` and calls the next service (frontend ->
+/// backend -> worker) with GET; its `order` handler (`POST /orders`) logs
+/// `<role> received an order`, and the frontend's forwards the order to the
+/// backend with POST. Every answer is a 200.
+fn service_chain_requests(stdout: &str) -> BTreeMap<SeriesKey, Vec<String>> {
+    let mut requests: BTreeMap<SeriesKey, Vec<String>> = BTreeMap::new();
+    let mut add = |key: SeriesKey, trace: &str| {
+        requests.entry(key).or_default().push(trace.to_owned());
+    };
+    for (role, trace, message) in stdout.lines().filter_map(log_line) {
+        if message.starts_with(&format!("{role} handling the request")) {
+            let route = match role {
+                "frontend" => "/checkout",
+                "backend" => "/price",
+                "worker" => "/stock",
+                other => panic!("{other}: {stdout}"),
+            };
+            add(key(HTTP_SERVER, &[role, "GET", route, "200"]), trace);
+            if role != "worker" {
+                add(key(HTTP_CLIENT, &[role, "GET", "200", "127.0.0.1"]), trace);
+            }
+        } else if message.starts_with(&format!("{role} received an order")) {
+            add(key(HTTP_SERVER, &[role, "POST", "/orders", "200"]), trace);
+            if role == "frontend" {
+                add(key(HTTP_CLIENT, &[role, "POST", "200", "127.0.0.1"]), trace);
+            }
+        }
+    }
+    requests
+}
+
+/// The same for one run of `grpc_chain` (`examples/grpc_chain.rs`): the
+/// frontend's `GET /check/{item}` logs `frontend asking the inventory` and
+/// calls `demo.Inventory/Check`; the inventory logs `checking the stock`,
+/// and `stock checked` once it has the price from `demo.Pricing/Quote`; the
+/// pricing service logs `quoting`. Every answer is a 200 or an `OK`.
+fn grpc_chain_requests(stdout: &str) -> BTreeMap<SeriesKey, Vec<String>> {
+    const CHECK: &str = "demo.Inventory/Check";
+    const QUOTE: &str = "demo.Pricing/Quote";
+    let mut requests: BTreeMap<SeriesKey, Vec<String>> = BTreeMap::new();
+    let mut add = |key: SeriesKey, trace: &str| {
+        requests.entry(key).or_default().push(trace.to_owned());
+    };
+    for (role, trace, message) in stdout.lines().filter_map(log_line) {
+        match (role, message) {
+            ("frontend", m) if m.starts_with("frontend asking the inventory") => {
+                add(
+                    key(HTTP_SERVER, &[role, "GET", "/check/{item}", "200"]),
+                    trace,
+                );
+                let client = [role, "grpc", CHECK, "OK", "127.0.0.1"];
+                add(key(RPC_CLIENT, &client), trace);
+            }
+            ("inventory", m) if m.starts_with("checking the stock") => {
+                add(key(RPC_SERVER, &[role, "grpc", CHECK, "OK"]), trace);
+            }
+            ("inventory", m) if m.starts_with("stock checked") => {
+                let client = [role, "grpc", QUOTE, "OK", "127.0.0.1"];
+                add(key(RPC_CLIENT, &client), trace);
+            }
+            ("pricing", m) if m.starts_with("quoting") => {
+                add(key(RPC_SERVER, &[role, "grpc", QUOTE, "OK"]), trace);
+            }
+            _ => {}
+        }
+    }
+    requests
+}
+
+/// Runs the chain `example` exporting to the collector over `protocol` at
+/// 127.0.0.1:`port`, a collection every 10 ms (a chain runs for 60 to 90 ms
+/// here: a few collections, then the last one when each guard drops);
+/// returns its output.
+fn run_chain_metered(name: &str, protocol: &str, port: u16) -> String {
+    common::stdout_of(
+        example(name)
+            .env(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                format!("http://127.0.0.1:{port}"),
+            )
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+            .env("OTEL_METRIC_EXPORT_INTERVAL", "10")
+            .env("OTEL_LOGS_EXPORTER", "none"),
+    )
+}
+
+/// What each process of a chain reports at exit about its metric export:
+/// `[role] [-] [INFO ] <n> metric(s) exported to <endpoint> during this run,
+/// none lost`, one line each of `roles`; the number of metrics (one a
+/// histogram a collection) of each.
+fn metrics_reported(stdout: &str, roles: &[&str], endpoint: &str) -> BTreeMap<String, usize> {
+    let mut reported = BTreeMap::new();
+    for (role, trace, message) in stdout.lines().filter_map(log_line) {
+        let Some((count, rest)) = message.split_once(' ') else {
+            continue;
+        };
+        let Some(rest) = rest
+            .strip_prefix("metrics exported to ")
+            .or_else(|| rest.strip_prefix("metric exported to "))
+        else {
+            continue;
+        };
+        assert_eq!(trace, "-", "{stdout}");
+        assert_eq!(
+            rest,
+            format!("{endpoint} during this run, none lost"),
+            "{role}: {stdout}"
+        );
+        let before = reported.insert(role.to_owned(), count.parse().unwrap());
+        assert!(before.is_none(), "{role} reported twice: {stdout}");
+    }
+    let roles_reported: Vec<&String> = reported.keys().collect();
+    let mut roles = roles.to_vec();
+    roles.sort();
+    assert_eq!(roles_reported, roles, "{stdout}");
+    reported
+}
+
+/// One scrape of the collector's Prometheus endpoint, in OpenMetrics (the
+/// only format with exemplars): its text, and what it reads as.
+fn scrape(collector: &Collector) -> (String, Result<common::openmetrics::Scrape, String>) {
+    let (status, body) = http_get_accept(
+        collector.prometheus,
+        "/metrics",
+        "application/openmetrics-text; version=1.0.0",
+    )
+    .unwrap_or_default();
+    let read = match status {
+        200 => common::openmetrics::parse(&body),
+        other => Err(format!("status {other}")),
+    };
+    (body, read)
+}
+
+/// Counts by series, one a line: `family{label="value",...} count`.
+fn show_counts(counts: &BTreeMap<SeriesKey, usize>) -> String {
+    counts
+        .iter()
+        .map(|((family, labels), count)| {
+            let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+            format!("  {family}{{{}}} {count}\n", labels.join(","))
+        })
+        .collect()
+}
+
+/// The series of the four families in `scrape`, by [`SeriesKey`]; panics if
+/// two series share a key (labels this test does not tell apart).
+fn series_by_key(
+    scrape: &common::openmetrics::Scrape,
+) -> BTreeMap<SeriesKey, (common::openmetrics::Labels, common::openmetrics::Histogram)> {
+    let mut found = BTreeMap::new();
+    for family in [HTTP_SERVER, HTTP_CLIENT, RPC_SERVER, RPC_CLIENT] {
+        for (labels, histogram) in scrape.histograms(family) {
+            let values: Vec<&str> = key_labels(family)
+                .iter()
+                .map(|name| labels.get(*name).map_or("(none)", String::as_str))
+                .collect();
+            let before = found.insert(key(family, &values), (labels.clone(), histogram));
+            assert!(before.is_none(), "{family}: two series {values:?}");
+        }
+    }
+    found
+}
+
+/// The span `span_id` of the trace `trace_id` in Jaeger, once it is there;
+/// panics with `context` and the trace after 30 s.
+fn jaeger_span(jaeger: &Jaeger, trace_id: &str, span_id: &str, context: &str) -> Shown {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) =
+            http_get(jaeger.query, &format!("/api/traces/{trace_id}")).unwrap_or_default();
+        let value: Value = serde_json::from_str(&body).unwrap_or_default();
+        let mut spans = match (status, value["data"].get(0)) {
+            (200, Some(trace)) => shown(trace),
+            _ => BTreeMap::new(),
+        };
+        if let Some(span) = spans.remove(span_id) {
+            return span;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "span {span_id} of an exemplar is not in trace {trace_id} in Jaeger: {spans:#?}\n{context}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The value of a Jaeger tag as a Prometheus label holds it (a string
+/// without its quotes, a number as written).
+fn label_value(tag: &Tag) -> String {
+    match tag.1.as_str() {
+        "string" => serde_json::from_str::<String>(&tag.2).unwrap(),
+        _ => tag.2.clone(),
+    }
+}
+
+/// Both chains exporting their request metrics over OTLP to the collector
+/// running `otel-collector.yaml` (`service_chain` over HTTP, `grpc_chain`
+/// over gRPC, a collection every 200 ms): the collector's `prometheus`
+/// exporter serves the four semantic-convention histograms, in seconds with
+/// the conventions' buckets, one series per service and request kind, whose
+/// count is the number of such requests the chains' log lines show; every
+/// series has exemplars, and each exemplar names a trace of those log lines
+/// that Jaeger has, and in it the SERVER or CLIENT span of that request: the
+/// span of the series' service, kind and name, whose attributes are the
+/// series' labels and whose duration is the exemplar's value.
+#[cfg(feature = "grpc")]
+#[test]
+fn request_metrics_through_the_collector_count_every_request_and_point_at_its_span_in_jaeger() {
+    let started = std::time::Instant::now();
+    let work = work_dir("metrics");
+    let jaeger = start_jaeger(&work);
+    let [grpc, http, _, _] = free_ports();
+    let collector = start_collector(&work, &jaeger, grpc, http);
+    let (http_chain, grpc_chain) = std::thread::scope(|s| {
+        let http_chain = s.spawn(|| run_chain_metered("service_chain", "http/protobuf", http));
+        let grpc_chain = s.spawn(|| run_chain_metered("grpc_chain", "grpc", grpc));
+        (http_chain.join().unwrap(), grpc_chain.join().unwrap())
+    });
+    let mut expected = service_chain_requests(&http_chain);
+    let from_grpc_chain = grpc_chain_requests(&grpc_chain);
+    // The two chains' series are apart (both have a `frontend`, on other routes).
+    assert!(
+        expected.keys().all(|k| !from_grpc_chain.contains_key(k)),
+        "{expected:?}\n{from_grpc_chain:?}"
+    );
+    expected.extend(from_grpc_chain);
+    // The lines show what the examples do (read from their code): the HTTP
+    // requests served (service_chain 5, grpc_chain 1) and sent (3), and the
+    // gRPC calls (2 each way); else the lines were not read right.
+    let total = |family: &str| -> usize {
+        expected
+            .iter()
+            .filter(|((f, _), _)| *f == family)
+            .map(|(_, traces)| traces.len())
+            .sum()
+    };
+    assert_eq!(
+        [HTTP_SERVER, HTTP_CLIENT, RPC_SERVER, RPC_CLIENT].map(total),
+        [6, 3, 2, 2],
+        "{http_chain}\n{grpc_chain}"
+    );
+    let traces_logged: BTreeSet<&String> = expected.values().flatten().collect();
+    // Every process exported its metrics and lost none; and not only at
+    // exit: more histograms went than the processes have (10), so periodic
+    // collections were sent too, each cumulative.
+    let mut exported = metrics_reported(
+        &http_chain,
+        &["frontend", "backend", "worker"],
+        &format!("http://127.0.0.1:{http}/v1/metrics"),
+    )
+    .into_values()
+    .sum::<usize>();
+    exported += metrics_reported(
+        &grpc_chain,
+        &["frontend", "inventory", "pricing"],
+        &format!("http://127.0.0.1:{grpc}"),
+    )
+    .into_values()
+    .sum::<usize>();
+    assert!(exported > 10, "{exported}: {http_chain}\n{grpc_chain}");
+
+    // The collector's batch (5 s) and the exporters' last collection: poll
+    // until the counts are there.
+    let counts = |scrape: &common::openmetrics::Scrape| -> BTreeMap<SeriesKey, usize> {
+        series_by_key(scrape)
+            .into_iter()
+            .map(|(k, (_, h))| (k, h.count as usize))
+            .collect()
+    };
+    let want: BTreeMap<SeriesKey, usize> =
+        expected.iter().map(|(k, t)| (k.clone(), t.len())).collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let (text, scrape) = loop {
+        let (text, read) = scrape(&collector);
+        if let Ok(scrape) = &read {
+            if counts(scrape) == want {
+                break (text, read.unwrap());
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the scrape never counted the requests:\nexpected\n{}\nfound\n{}\nthe last scrape:\n{text}",
+            show_counts(&want),
+            match &read {
+                Ok(scrape) => show_counts(&counts(scrape)),
+                Err(e) => format!("(not read: {e})"),
+            }
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let scraped_at = started.elapsed();
+
+    let mut exemplars = 0;
+    for (key, (labels, histogram)) in series_by_key(&scrape) {
+        let (family, _) = &key;
+        let context = format!("{family} {labels:?}\nthe scrape:\n{text}");
+        assert_eq!(
+            labels.get("otel_scope_name").map(String::as_str),
+            Some("distributed-tracing"),
+            "{context}"
+        );
+        assert_eq!(
+            labels.get("otel_scope_version").map(String::as_str),
+            Some(env!("CARGO_PKG_VERSION")),
+            "{context}"
+        );
+        let bounds: Vec<f64> = histogram.buckets.iter().map(|b| b.0).collect();
+        assert_eq!(bounds, SEMCONV_BOUNDS, "{context}");
+        assert!(histogram.sum > 0.0, "{context}");
+        // Every request is sampled (parentbased_always_on), so every series
+        // has exemplars: one a bucket at most, in a bucket that counted.
+        assert!(!histogram.exemplars.is_empty(), "no exemplar: {context}");
+        let mut below = 0;
+        for (le, cumulative) in &histogram.buckets {
+            let in_bucket: Vec<_> = histogram.exemplars.iter().filter(|e| e.le == *le).collect();
+            assert!(in_bucket.len() <= 1, "{context}");
+            assert!(
+                in_bucket.is_empty() || *cumulative > below,
+                "an exemplar in an empty bucket: {context}"
+            );
+            below = *cumulative;
+        }
+        if histogram.count == 1 {
+            assert_eq!(histogram.exemplars[0].value, histogram.sum, "{context}");
+        }
+
+        let (kind, operation) = match *family {
+            HTTP_SERVER => (
+                "server",
+                format!("{} {}", labels["http_request_method"], labels["http_route"]),
+            ),
+            HTTP_CLIENT => ("client", labels["http_request_method"].clone()),
+            RPC_SERVER => ("server", labels["rpc_method"].clone()),
+            _ => ("client", labels["rpc_method"].clone()),
+        };
+        for exemplar in &histogram.exemplars {
+            exemplars += 1;
+            let trace = exemplar.trace_id().unwrap_or_else(|| panic!("{context}"));
+            let span_id = exemplar.span_id().unwrap_or_else(|| panic!("{context}"));
+            assert!(
+                expected[&key].iter().any(|t| t == trace),
+                "exemplar trace {trace} is not a trace of these requests ({:?}); logged: {traces_logged:?}: {context}",
+                expected[&key]
+            );
+            let span = jaeger_span(&jaeger, trace, span_id, &context);
+            assert_eq!(span.service, labels["job"], "{span:#?}\n{context}");
+            assert_eq!(
+                span.tag("span.kind"),
+                Some(("string", format!("\"{kind}\"").as_str())),
+                "{span:#?}\n{context}"
+            );
+            assert_eq!(span.operation, operation, "{span:#?}\n{context}");
+            // The series' attributes are the span's (as Prometheus spells
+            // their names).
+            for (name, value) in &labels {
+                if name == "job" || name == "instance" || name.starts_with("otel_scope_") {
+                    continue;
+                }
+                let tag = span
+                    .tags
+                    .iter()
+                    .find(|t| t.0.replace('.', "_") == *name)
+                    .unwrap_or_else(|| {
+                        panic!("no span tag for label {name}: {span:#?}\n{context}")
+                    });
+                assert_eq!(label_value(tag), *value, "{name}: {span:#?}\n{context}");
+            }
+            // One clock read at each end serves both: the exemplar's value
+            // (seconds) is the span's duration (whole microseconds in Jaeger).
+            let micros = exemplar.value * 1e6;
+            assert!(
+                (micros - span.duration as f64).abs() < 1.0 + 1e-6,
+                "exemplar value {} s, span duration {} µs: {span:#?}\n{context}",
+                exemplar.value,
+                span.duration
+            );
+        }
+    }
+    assert!(exemplars >= want.len(), "{text}");
+    eprintln!(
+        "request metrics: {exported} histograms exported by the six processes; the scrape counted every request {:.1} s after the start, {} series, {exemplars} exemplars checked in Jaeger, {:.1} s in all",
+        scraped_at.as_secs_f64(),
+        want.len(),
+        started.elapsed().as_secs_f64()
+    );
+    collector.process.terminate(Duration::from_secs(10));
     std::fs::remove_dir_all(&work).ok();
 }

@@ -1,6 +1,6 @@
-//! The OpenMetrics reader of the tests (`tests/common/openmetrics.rs`) on a
-//! real scrape of the collector's `prometheus` exporter, and a table of what
-//! it refuses, one case a line, each with its reason.
+//! The OpenMetrics reader of the tests (`tests/common/openmetrics.rs`) on
+//! real scrapes of the collector's `prometheus` exporter, and a table of what
+//! it refuses, one case a line, each with the error and its reason.
 
 #[path = "common/openmetrics.rs"]
 mod openmetrics;
@@ -26,6 +26,50 @@ http_server_request_duration_seconds_bucket{http_request_method="GET",http_respo
 http_server_request_duration_seconds_bucket{http_request_method="GET",http_response_status_code="200",http_route="/checkout",job="frontend",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",url_scheme="http",le="+Inf"} 3
 http_server_request_duration_seconds_sum{http_request_method="GET",http_response_status_code="200",http_route="/checkout",job="frontend",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",url_scheme="http"} 0.0123
 http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/checkout",job="frontend",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",url_scheme="http"} 3
+# EOF
+"##;
+
+/// One family of the scrape in `tests/e2e_jaeger.rs` (the request metrics
+/// test): `rpc.server.call.duration` of the gRPC chain's two servers, as the
+/// crate exported it over OTLP/gRPC to the same collector (the conventions'
+/// buckets, written `1.0`, `5.0`, `10.0`; the exemplar's labels in either
+/// order).
+const CHAIN_SCRAPE: &str = r##"# HELP rpc_server_call_duration_seconds Measures the duration of an incoming Remote Procedure Call (RPC).
+# TYPE rpc_server_call_duration_seconds histogram
+rpc_server_call_duration_seconds_bucket{job="inventory",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Inventory/Check",rpc_response_status_code="OK",rpc_system_name="grpc",le="0.005"} 1 # {span_id="248c8229dcf4f973",trace_id="db1eb5fb2d1f90d99c6d8bc2032b6a80"} 0.003231134 1.796606570413637e+09
+rpc_server_call_duration_seconds_bucket{job="inventory",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Inventory/Check",rpc_response_status_code="OK",rpc_system_name="grpc",le="0.01"} 1
+rpc_server_call_duration_seconds_bucket{job="inventory",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Inventory/Check",rpc_response_status_code="OK",rpc_system_name="grpc",le="0.025"} 1
+rpc_server_call_duration_seconds_bucket{job="inventory",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Inventory/Check",rpc_response_status_code="OK",rpc_system_name="grpc",le="0.05"} 1
+rpc_server_call_duration_seconds_bucket{job="inventory",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Inventory/Check",rpc_response_status_code="OK",rpc_system_name="grpc",le="0.075"} 1
+rpc_server_call_duration_seconds_bucket{job="inventory",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Inventory/Check",rpc_response_status_code="OK",rpc_system_name="grpc",le="0.1"} 1
+rpc_server_call_duration_seconds_bucket{job="inventory",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Inventory/Check",rpc_response_status_code="OK",rpc_system_name="grpc",le="0.25"} 1
+rpc_server_call_duration_seconds_bucket{job="inventory",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Inventory/Check",rpc_response_status_code="OK",rpc_system_name="grpc",le="0.5"} 1
+rpc_server_call_duration_seconds_bucket{job="inventory",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Inventory/Check",rpc_response_status_code="OK",rpc_system_name="grpc",le="0.75"} 1
+rpc_server_call_duration_seconds_bucket{job="inventory",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Inventory/Check",rpc_response_status_code="OK",rpc_system_name="grpc",le="1.0"} 1
+rpc_server_call_duration_seconds_bucket{job="inventory",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Inventory/Check",rpc_response_status_code="OK",rpc_system_name="grpc",le="2.5"} 1
+rpc_server_call_duration_seconds_bucket{job="inventory",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Inventory/Check",rpc_response_status_code="OK",rpc_system_name="grpc",le="5.0"} 1
+rpc_server_call_duration_seconds_bucket{job="inventory",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Inventory/Check",rpc_response_status_code="OK",rpc_system_name="grpc",le="7.5"} 1
+rpc_server_call_duration_seconds_bucket{job="inventory",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Inventory/Check",rpc_response_status_code="OK",rpc_system_name="grpc",le="10.0"} 1
+rpc_server_call_duration_seconds_bucket{job="inventory",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Inventory/Check",rpc_response_status_code="OK",rpc_system_name="grpc",le="+Inf"} 1
+rpc_server_call_duration_seconds_sum{job="inventory",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Inventory/Check",rpc_response_status_code="OK",rpc_system_name="grpc"} 0.003231134
+rpc_server_call_duration_seconds_count{job="inventory",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Inventory/Check",rpc_response_status_code="OK",rpc_system_name="grpc"} 1
+rpc_server_call_duration_seconds_bucket{job="pricing",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Pricing/Quote",rpc_response_status_code="OK",rpc_system_name="grpc",le="0.005"} 1 # {trace_id="db1eb5fb2d1f90d99c6d8bc2032b6a80",span_id="1c54bf1bdf1bed73"} 0.000968088 1.796606570412862e+09
+rpc_server_call_duration_seconds_bucket{job="pricing",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Pricing/Quote",rpc_response_status_code="OK",rpc_system_name="grpc",le="0.01"} 1
+rpc_server_call_duration_seconds_bucket{job="pricing",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Pricing/Quote",rpc_response_status_code="OK",rpc_system_name="grpc",le="0.025"} 1
+rpc_server_call_duration_seconds_bucket{job="pricing",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Pricing/Quote",rpc_response_status_code="OK",rpc_system_name="grpc",le="0.05"} 1
+rpc_server_call_duration_seconds_bucket{job="pricing",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Pricing/Quote",rpc_response_status_code="OK",rpc_system_name="grpc",le="0.075"} 1
+rpc_server_call_duration_seconds_bucket{job="pricing",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Pricing/Quote",rpc_response_status_code="OK",rpc_system_name="grpc",le="0.1"} 1
+rpc_server_call_duration_seconds_bucket{job="pricing",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Pricing/Quote",rpc_response_status_code="OK",rpc_system_name="grpc",le="0.25"} 1
+rpc_server_call_duration_seconds_bucket{job="pricing",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Pricing/Quote",rpc_response_status_code="OK",rpc_system_name="grpc",le="0.5"} 1
+rpc_server_call_duration_seconds_bucket{job="pricing",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Pricing/Quote",rpc_response_status_code="OK",rpc_system_name="grpc",le="0.75"} 1
+rpc_server_call_duration_seconds_bucket{job="pricing",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Pricing/Quote",rpc_response_status_code="OK",rpc_system_name="grpc",le="1.0"} 1
+rpc_server_call_duration_seconds_bucket{job="pricing",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Pricing/Quote",rpc_response_status_code="OK",rpc_system_name="grpc",le="2.5"} 1
+rpc_server_call_duration_seconds_bucket{job="pricing",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Pricing/Quote",rpc_response_status_code="OK",rpc_system_name="grpc",le="5.0"} 1
+rpc_server_call_duration_seconds_bucket{job="pricing",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Pricing/Quote",rpc_response_status_code="OK",rpc_system_name="grpc",le="7.5"} 1
+rpc_server_call_duration_seconds_bucket{job="pricing",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Pricing/Quote",rpc_response_status_code="OK",rpc_system_name="grpc",le="10.0"} 1
+rpc_server_call_duration_seconds_bucket{job="pricing",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Pricing/Quote",rpc_response_status_code="OK",rpc_system_name="grpc",le="+Inf"} 1
+rpc_server_call_duration_seconds_sum{job="pricing",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Pricing/Quote",rpc_response_status_code="OK",rpc_system_name="grpc"} 0.000968088
+rpc_server_call_duration_seconds_count{job="pricing",otel_scope_name="distributed-tracing",otel_scope_schema_url="",otel_scope_version="0.1.0",rpc_method="demo.Pricing/Quote",rpc_response_status_code="OK",rpc_system_name="grpc"} 1
 # EOF
 "##;
 
@@ -104,6 +148,58 @@ fn a_real_scrape_of_the_collector_reads_back_as_it_was_sent() {
     assert_eq!(post.exemplars.len(), 1);
     assert_eq!(post.exemplars[0].le, f64::INFINITY);
     assert_eq!(scrape.exemplars().len(), 3);
+}
+
+#[test]
+fn a_real_scrape_of_the_crates_request_metrics_reads() {
+    let scrape = parse(CHAIN_SCRAPE).unwrap();
+    let series = scrape.histograms("rpc_server_call_duration_seconds");
+    let scope = [
+        ("otel_scope_name", "distributed-tracing"),
+        ("otel_scope_schema_url", ""),
+        ("otel_scope_version", "0.1.0"),
+        ("rpc_response_status_code", "OK"),
+        ("rpc_system_name", "grpc"),
+    ];
+    #[rustfmt::skip]
+    let bounds = [
+        0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, f64::INFINITY,
+    ];
+    for (job, method, trace, span, value) in [
+        (
+            "inventory",
+            "demo.Inventory/Check",
+            "db1eb5fb2d1f90d99c6d8bc2032b6a80",
+            "248c8229dcf4f973",
+            0.003231134,
+        ),
+        (
+            "pricing",
+            "demo.Pricing/Quote",
+            "db1eb5fb2d1f90d99c6d8bc2032b6a80",
+            "1c54bf1bdf1bed73",
+            0.000968088,
+        ),
+    ] {
+        let key = labels(&[&[("job", job), ("rpc_method", method)][..], &scope[..]].concat());
+        let histogram = &series[&key];
+        assert_eq!((histogram.count, histogram.sum), (1, value));
+        let les: Vec<f64> = histogram.buckets.iter().map(|b| b.0).collect();
+        assert_eq!(les, bounds);
+        assert!(histogram.buckets.iter().all(|b| b.1 == 1));
+        let exemplar = &histogram.exemplars[..];
+        assert_eq!(exemplar.len(), 1, "{job}");
+        assert_eq!(
+            (
+                exemplar[0].trace_id(),
+                exemplar[0].span_id(),
+                exemplar[0].value
+            ),
+            (Some(trace), Some(span), value)
+        );
+        assert_eq!(exemplar[0].le, 0.005);
+    }
+    assert_eq!(series.len(), 2);
 }
 
 #[test]

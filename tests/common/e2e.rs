@@ -65,6 +65,16 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     http_request(port, &format!("GET {path} HTTP/1.1\r\n"), b"")
 }
 
+/// `GET http://127.0.0.1:{port}{path}` asking for `accept` (the `Accept`
+/// header): status and body (HTTP/1.1, no keep-alive).
+pub fn http_get_accept(port: u16, path: &str, accept: &str) -> Option<(u16, String)> {
+    http_request(
+        port,
+        &format!("GET {path} HTTP/1.1\r\nAccept: {accept}\r\n"),
+        b"",
+    )
+}
+
 /// `POST http://127.0.0.1:{port}{path}` with `body` as `content_type`: status
 /// and body (HTTP/1.1, no keep-alive).
 pub fn http_post(port: u16, path: &str, content_type: &str, body: &[u8]) -> Option<(u16, String)> {
