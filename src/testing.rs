@@ -20,6 +20,9 @@
 //! or give the layers the provider explicitly with
 //! `.tracer_provider(telemetry.provider())`.
 //!
+//! The layers' request metrics go to [`TestTelemetry::metrics`] the same way
+//! (per thread; `.request_metrics(telemetry.metrics())` on a layer otherwise).
+//!
 //! ```
 //! use distributed_tracing::testing::TestTelemetry;
 //!
@@ -94,6 +97,7 @@ pub struct TestTelemetry {
     spans: Recorder,
     lines: Lines,
     options: BridgeOptions,
+    metrics: crate::metrics::RequestMetrics,
 }
 
 impl Default for TestTelemetry {
@@ -119,6 +123,7 @@ impl TestTelemetry {
             spans,
             lines: Lines::default(),
             options,
+            metrics: crate::metrics::RequestMetrics::new(),
         }
     }
 
@@ -134,8 +139,10 @@ impl TestTelemetry {
             }))
             .with(bridge_layer(tracer.clone(), self.options));
         let previous = set_scoped(Some(RandomFlagTracer(tracer)));
+        let previous_metrics = crate::metrics::set_scoped(Some(self.metrics.clone()));
         TestGuard {
             previous,
+            previous_metrics,
             _subscriber: tracing::subscriber::set_default(subscriber),
         }
     }
@@ -144,6 +151,13 @@ impl TestTelemetry {
     /// `.tracer_provider(..)` or anything else you start spans with.
     pub fn provider(&self) -> &SdkTracerProvider {
         &self.provider
+    }
+
+    /// The request metrics the layers recorded on this thread while the
+    /// recorder was its default (their [`collect`](crate::metrics::RequestMetrics::collect)
+    /// is what would be exported).
+    pub fn metrics(&self) -> &crate::metrics::RequestMetrics {
+        &self.metrics
     }
 
     /// The spans finished so far, in the order they ended.
@@ -182,11 +196,13 @@ impl TestTelemetry {
 #[derive(Debug)]
 pub struct TestGuard {
     previous: Option<RandomFlagTracer<opentelemetry_sdk::trace::SdkTracer>>,
+    previous_metrics: Option<crate::metrics::RequestMetrics>,
     _subscriber: tracing::subscriber::DefaultGuard,
 }
 
 impl Drop for TestGuard {
     fn drop(&mut self) {
         set_scoped(self.previous.take());
+        crate::metrics::set_scoped(self.previous_metrics.take());
     }
 }

@@ -256,6 +256,20 @@ fn same(series: &[KeyValue], attrs: &Attrs<'_>) -> bool {
 /// `init_observability`).
 static GLOBAL: RwLock<Option<RequestMetrics>> = RwLock::new(None);
 
+#[cfg(feature = "testing")]
+thread_local! {
+    /// The store of the `TestTelemetry` set as this thread's default.
+    static SCOPED: std::cell::RefCell<Option<RequestMetrics>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Makes `metrics` this thread's store for the layers' measurements (`None`:
+/// back to the global one); returns the one it replaces.
+#[cfg(feature = "testing")]
+pub(crate) fn set_scoped(metrics: Option<RequestMetrics>) -> Option<RequestMetrics> {
+    SCOPED.with(|scoped| scoped.replace(metrics))
+}
+
 impl RequestMetrics {
     /// An empty store, [`DEFAULT_CARDINALITY_LIMIT`] series per instrument.
     pub fn new() -> Self {
@@ -463,6 +477,11 @@ impl Recorder {
     /// The store a request records into, taken when it starts.
     pub(crate) fn store(&self) -> Option<RequestMetrics> {
         match self {
+            #[cfg(feature = "testing")]
+            Self::Global => SCOPED
+                .with(|scoped| scoped.borrow().clone())
+                .or_else(RequestMetrics::global),
+            #[cfg(not(feature = "testing"))]
             Self::Global => RequestMetrics::global(),
             Self::Off => None,
             Self::Given(metrics) => Some(metrics.clone()),
