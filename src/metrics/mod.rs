@@ -47,10 +47,10 @@ mod store;
 
 pub use data::{Exemplar, Histogram, HistogramPoint, Temporality};
 pub use instrument::{Instrument, DURATION_BUCKETS};
-#[cfg(any(feature = "http-server", feature = "reqwest"))]
-pub(crate) use store::{Attrs, Recorder, Val};
 #[cfg(feature = "testing")]
 pub(crate) use store::set_scoped;
+#[cfg(any(feature = "http-server", feature = "reqwest"))]
+pub(crate) use store::{Attrs, Recorder, Val};
 pub use store::{RequestMetrics, DEFAULT_CARDINALITY_LIMIT, OVERFLOW_ATTRIBUTE};
 
 /// The instrumentation scope of the request metrics: the crate's name and version.
