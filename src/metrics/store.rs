@@ -104,8 +104,13 @@ impl KeyHasher {
 }
 
 impl Hasher for KeyHasher {
+    /// murmur3's fmix64: the high bits the multiplications fill, mixed into
+    /// the low bits the index uses.
     fn finish(&self) -> u64 {
-        self.0
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^ (h >> 33)
     }
 
     #[inline]
@@ -307,10 +312,10 @@ fn owned(attrs: &Attrs<'_>) -> Vec<KeyValue> {
 
 fn same(series: &[KeyValue], attrs: &Attrs<'_>) -> bool {
     series.len() == attrs.len()
-        && series
-            .iter()
-            .zip(attrs)
-            .all(|(kv, (k, v))| kv.key.as_str() == *k && v.matches(&kv.value))
+        && series.iter().zip(attrs).all(|(kv, (k, v))| {
+            // A series' keys are the `&'static str`s it was made from.
+            (std::ptr::eq(kv.key.as_str(), *k) || kv.key.as_str() == *k) && v.matches(&kv.value)
+        })
 }
 
 /// The store the layers record into by default (installed by
@@ -402,7 +407,9 @@ impl RequestMetrics {
         let hash = {
             let mut h = KeyHasher(self.store.seed);
             for (key, value) in attrs {
-                key.hash(&mut h);
+                // The instrument fixes the keys and their order: their
+                // lengths tell its optional ones apart (`same` compares them).
+                h.write_usize(key.len());
                 value.hash_into(&mut h);
             }
             h.finish()
