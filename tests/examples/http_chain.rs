@@ -177,3 +177,94 @@ fn one_trace_across_three_services() {
         "the mail server refused the e-mail"
     );
 }
+
+/// With nothing configured, the chain prints at exit each route's count,
+/// errors and p50/p99 read back from the three services' metrics files: one
+/// row per route and call the run made, with the requests it made, and the
+/// files hold what the table says.
+#[test]
+fn the_chain_prints_its_request_metrics_from_the_metrics_files() {
+    let state = std::env::temp_dir().join(format!("dt-chain-metrics-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let stdout = common::stdout_of(
+        Command::new(common::example_binary("service_chain"))
+            .env("XDG_STATE_HOME", &state)
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("OTEL_TRACES_EXPORTER")
+            .env_remove("OTEL_METRICS_EXPORTER")
+            .env_remove("OTEL_SERVICE_NAME")
+            .env_remove("RUST_LOG"),
+    );
+    let table: Vec<Vec<&str>> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("request metrics (read back"))
+        .skip(2)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    // (service, metric, method, route or server)
+    let expected = [
+        (
+            "frontend",
+            "http.server.request.duration",
+            "GET",
+            "/checkout",
+        ),
+        (
+            "frontend",
+            "http.server.request.duration",
+            "POST",
+            "/orders",
+        ),
+        (
+            "frontend",
+            "http.client.request.duration",
+            "GET",
+            "127.0.0.1",
+        ),
+        (
+            "frontend",
+            "http.client.request.duration",
+            "POST",
+            "127.0.0.1",
+        ),
+        ("backend", "http.server.request.duration", "GET", "/price"),
+        ("backend", "http.server.request.duration", "POST", "/orders"),
+        (
+            "backend",
+            "http.client.request.duration",
+            "GET",
+            "127.0.0.1",
+        ),
+        ("worker", "http.server.request.duration", "GET", "/stock"),
+    ];
+    for (service, metric, method, route) in expected {
+        let row = table
+            .iter()
+            .find(|r| r[..4] == [service, metric, method, route])
+            .unwrap_or_else(|| panic!("{service} {metric} {method} {route}: {stdout}"));
+        // count errors p50 p99
+        assert_eq!(row[4..6], ["1", "0"], "one request, no error: {row:?}");
+        let p50: f64 = row[6].parse().unwrap();
+        let p99: f64 = row[7].parse().unwrap();
+        assert!(p50 > 0.0 && p50 <= p99, "{row:?}");
+    }
+    assert_eq!(table.len(), expected.len(), "no other row: {stdout}");
+    // The table is what the files hold: the frontend's last collection.
+    let dir = state.join("distributed-tracing");
+    let last = distributed_tracing::otlp_file::read_metrics(dir.join("frontend.metrics.jsonl"))
+        .unwrap()
+        .map(Result::unwrap)
+        .last()
+        .unwrap();
+    let server = last
+        .histograms
+        .iter()
+        .find(|h| h.instrument == distributed_tracing::metrics::Instrument::HttpServer)
+        .unwrap();
+    assert_eq!(server.points.iter().map(|p| p.count).sum::<u64>(), 2);
+    assert_eq!(
+        last.resource.get(&"service.name".into()),
+        Some("frontend".into())
+    );
+    let _ = std::fs::remove_dir_all(&state);
+}
