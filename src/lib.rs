@@ -138,6 +138,7 @@ pub mod fuzzing;
 mod ids;
 mod init;
 pub mod logging;
+pub mod messaging;
 pub mod metrics;
 pub mod middleware;
 pub mod otlp_file;

@@ -19,7 +19,6 @@ pub use layer::{otel_layer_for, otel_layer_with};
 pub(crate) use random_flag::{with_random_flag, RandomFlagProvider, RandomFlagTracer};
 #[cfg(feature = "testing")]
 pub(crate) use tracer::set_scoped;
-#[cfg(any(feature = "http-server", feature = "reqwest"))]
 pub(crate) use tracer::Spans;
 pub(crate) use tracer::{cache_installed_tracer, start_span, TRACER_NAME};
 

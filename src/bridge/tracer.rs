@@ -40,7 +40,6 @@ pub(crate) fn cache_installed_tracer(provider: &SdkTracerProvider) {
 
 /// Where a layer's spans are started: the global provider (the default), or
 /// one given to the layer.
-#[cfg(any(feature = "http-server", feature = "reqwest"))]
 #[derive(Debug, Clone, Default)]
 pub(crate) enum Spans {
     /// The scoped test provider, else the installed one, else the global one.
@@ -50,7 +49,6 @@ pub(crate) enum Spans {
     Provider(RandomFlagTracer<SdkTracer>),
 }
 
-#[cfg(any(feature = "http-server", feature = "reqwest"))]
 impl Spans {
     /// The crate's tracer of `provider`.
     pub(crate) fn of(provider: &SdkTracerProvider) -> Self {

@@ -1,17 +1,16 @@
-//! [`Trust`]: whether a server continues, only links, or ignores its caller's
-//! trace context; the HTTP and gRPC server layers both decide with it.
+//! [`TrustPolicy`]: whether a server continues, only links, or ignores its
+//! caller's trace context ([`Trust`]), per request; the HTTP and gRPC server
+//! layers both decide with it.
 
 use opentelemetry::trace::Link;
 use opentelemetry::Context;
 
 use crate::extract_trace_context_from_headers;
+pub use crate::propagation::Trust;
 
-/// What to do with a caller's trace context (`traceparent`, `baggage`).
-///
-/// Internal services continue their callers' traces. A service that faces the
-/// internet may not: anyone can send a `traceparent` that forces sampling, or
-/// `baggage` that its handlers then trust. The W3C Trace Context specification
-/// leaves this decision to the receiving service.
+/// Decides a request's [`Trust`]: implemented by [`Trust`] itself (the same for
+/// every request) and by any `Fn(&http::HeaderMap, &http::Extensions) -> Trust`
+/// (the extensions hold the peer address, e.g. axum's `ConnectInfo`).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -46,28 +45,6 @@ use crate::extract_trace_context_from_headers;
 /// assert_ne!(trace_of(Trust::NewTraceWithLink).await, caller);
 /// # }
 /// ```
-///
-/// To decide per request (a header your gateway sets, the peer address),
-/// give [`ServerTraceLayer::trust`](super::ServerTraceLayer::trust) a
-/// closure: see [`TrustPolicy`].
-#[cfg_attr(docsrs, doc(cfg(feature = "http-server")))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Trust {
-    /// Continue the caller's trace: the server span is a child of the caller's
-    /// span, and the caller's sampling decision and baggage are kept (default).
-    #[default]
-    Continue,
-    /// Start a new trace whose server span links to the caller's span. The
-    /// caller's `sampled` flag does not decide sampling and its baggage is dropped.
-    NewTraceWithLink,
-    /// Start a new trace; the caller's context is not used at all.
-    Ignore,
-}
-
-/// Decides a request's [`Trust`]: implemented by [`Trust`] itself (the same for
-/// every request) and by any `Fn(&http::HeaderMap, &http::Extensions) -> Trust`
-/// (the extensions hold the peer address, e.g. axum's `ConnectInfo`).
 #[cfg_attr(docsrs, doc(cfg(feature = "http-server")))]
 pub trait TrustPolicy: Clone + Send + Sync + 'static {
     /// The trust for one request.
@@ -97,18 +74,7 @@ pub(super) fn parent_of<P: TrustPolicy>(
     extensions: &http::Extensions,
 ) -> (Context, Vec<Link>) {
     match policy.decide(headers, extensions) {
-        Trust::Continue => {
-            let cx = extract_trace_context_from_headers(headers)
-                .map(|remote| remote.into_context())
-                .unwrap_or_default();
-            (cx, Vec::new())
-        }
-        Trust::NewTraceWithLink => {
-            let links = extract_trace_context_from_headers(headers)
-                .map(|remote| vec![Link::with_context(remote.span_context())])
-                .unwrap_or_default();
-            (Context::new(), links)
-        }
         Trust::Ignore => (Context::new(), Vec::new()),
+        trust => trust.parent(extract_trace_context_from_headers(headers)),
     }
 }

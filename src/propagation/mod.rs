@@ -29,6 +29,7 @@ pub(crate) mod extract;
 mod jaeger;
 mod registry;
 mod trace_context;
+mod trust;
 mod w3c;
 mod xray;
 
@@ -45,6 +46,7 @@ pub(crate) use registry::install_global;
 pub use registry::{propagator, PropagatorName};
 pub use trace_context::W3cTraceContextPropagator;
 pub(crate) use trace_context::{traceparent_string, tracestate_header, FLAG_RANDOM, FLAG_SAMPLED};
+pub use trust::Trust;
 pub use w3c::W3cPropagator;
 pub use xray::XrayPropagator;
 
