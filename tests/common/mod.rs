@@ -8,6 +8,7 @@
 
 pub mod e2e;
 mod lines;
+pub mod nats;
 pub mod openmetrics;
 pub mod otlp;
 pub mod tls;
@@ -212,9 +213,10 @@ pub fn e2e_venv() -> std::path::PathBuf {
     venv
 }
 
-/// A tool built by `scripts/e2e-tools.sh` (`jaeger`, `otelcol`) from its Go
-/// modules, in `DT_E2E_TOOLS` (default `target/e2e-tools`); the script runs
-/// first, and builds what is missing (several minutes the first time).
+/// A tool built by `scripts/e2e-tools.sh` (`jaeger`, `otelcol`,
+/// `nats-server`) from its Go modules, in `DT_E2E_TOOLS` (default
+/// `target/e2e-tools`); the script runs first, and builds what is missing
+/// (several minutes the first time).
 pub fn e2e_tool(name: &str) -> std::path::PathBuf {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let tools = std::env::var_os("DT_E2E_TOOLS")
@@ -227,7 +229,7 @@ pub fn e2e_tool(name: &str) -> std::path::PathBuf {
         .expect("run scripts/e2e-tools.sh");
     assert!(
         status.success(),
-        "scripts/e2e-tools.sh failed: Jaeger and the collector could not be built from their Go modules"
+        "scripts/e2e-tools.sh failed: Jaeger, the collector and the NATS server could not be built from their Go modules"
     );
     tools.join(name)
 }
