@@ -45,6 +45,9 @@
 //! (a server span the processing runs in) as the conventions ask.
 
 mod carrier;
+#[cfg(feature = "nats")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
+pub mod nats;
 mod spans;
 #[cfg(test)]
 mod tests;
