@@ -327,6 +327,62 @@ fn the_service_chain_into_jaeger() {
     std::fs::remove_dir_all(&work).ok();
 }
 
+/// The NATS jobs example (a web service queues a job per order on JetStream,
+/// a worker process runs it) into Jaeger: each job's CONSUMER span, one per
+/// delivery, is in the request's trace, the child (CHILD_OF) of the web's
+/// PRODUCER span, itself the child of the request's SERVER span.
+#[cfg(feature = "nats")]
+#[test]
+fn a_job_across_nats_into_jaeger_under_the_request() {
+    let work = work_dir("jaeger-nats-jobs");
+    let jaeger = start_jaeger(&work);
+    let nats = common::nats::NatsServer::start();
+    let stdout = common::stdout_of(
+        Command::new(common::example_binary("nats_jobs"))
+            .env("NATS_URL", nats.url())
+            .env(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                format!("http://127.0.0.1:{}", jaeger.otlp_grpc),
+            )
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+            .env("OTEL_LOGS_EXPORTER", "none")
+            .env("OTEL_METRICS_EXPORTER", "none")
+            .env_remove("OTEL_SERVICE_NAME")
+            .env_remove("DT_JOBS_TRUST")
+            .env_remove("RUST_LOG"),
+    );
+    // Order 1's first delivery is refused and redelivered: two CONSUMER spans.
+    for (order, deliveries) in [(1, 2), (2, 1)] {
+        let answer = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("POST /orders -> order {order} accepted (trace ")))
+            .unwrap_or_else(|| panic!("{stdout}"));
+        let trace_id = &answer[answer.len() - 33..answer.len() - 1];
+        // SERVER, PRODUCER, and per delivery CONSUMER and `send_mail`.
+        let spans = jaeger_trace(&jaeger, trace_id, 2 + 2 * deliveries);
+        let named = |service: &str, name: &str| -> Vec<&JaegerSpan> {
+            spans
+                .iter()
+                .filter(|s| s.service == service && s.name == name)
+                .collect()
+        };
+        let server = named("web", "POST /orders");
+        let producer = named("web", "publish jobs.email");
+        assert_eq!((server.len(), producer.len()), (1, 1), "{spans:#?}");
+        assert_eq!(producer[0].parent.as_ref(), Some(&server[0].span_id));
+        let consumers = named("worker", "process jobs.email");
+        assert_eq!(consumers.len(), deliveries, "{spans:#?}");
+        for consumer in consumers {
+            assert_eq!(
+                consumer.parent.as_ref(),
+                Some(&producer[0].span_id),
+                "{spans:#?}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&work).ok();
+}
+
 /// The gRPC chain (HTTP frontend -> inventory -> pricing over gRPC, three
 /// processes) through the collector into Jaeger: one trace, each SERVER span
 /// the child of its caller's CLIENT span, every log line with its id.

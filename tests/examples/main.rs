@@ -1,6 +1,7 @@
 //! The examples run as a user runs them, each in processes of its own, one
 //! test binary: `quickstart`, the three-process `service_chain`
-//! (`http_chain`) and `w3c_test_service`, their output and the spans the
+//! (`http_chain`), `nats_jobs` (a web service and a worker across a real NATS
+//! server) and `w3c_test_service`, their output and the spans the
 //! in-process receiver (`common::otlp`) gets checked. The examples are built
 //! by `cargo test --all-features` beside this binary
 //! (`common::example_binary`).
@@ -14,6 +15,8 @@ mod common;
 
 #[cfg(all(feature = "http-server", feature = "reqwest"))]
 mod http_chain;
+#[cfg(all(feature = "nats", feature = "http-server", feature = "reqwest"))]
+mod nats_jobs;
 mod quickstart;
 #[cfg(all(feature = "http-server", feature = "reqwest"))]
 mod w3c_test_service;
