@@ -13,7 +13,7 @@
 //! | [`metrics`] | the request metrics: the four duration histograms, their attributes and what bounds each, the cardinality limit, exemplars, export and the metrics file |
 //! | [`security`] | what callers, outages and typos can do: the bound on everything taken from outside, and the [`Trust`](crate::middleware::Trust) policy for edge services |
 //! | [`w3c`] | strict W3C Trace Context Level 2: what the crate's propagator accepts and rejects where the upstream one differs, the `random` flag through every hop, the W3C validation harness |
-//! | [`services`] | HTTP and gRPC in detail: what the server and client layers do to a request and a call, the example service chains and their output |
+//! | [`services`] | HTTP, gRPC and jobs across a broker (NATS) in detail: what the server and client layers do to a request and a call, the example service chains and their output |
 //! | [`migration`] | from the Python module: every old function, its `compat` shim and the Rust-shaped API |
 //! | [`performance`] | the measurements, ours against the upstream way, and the commands that reproduce them |
 //! | [`testing`] | what the test suite needs and what it covers |

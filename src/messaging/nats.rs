@@ -87,11 +87,21 @@ impl Extractor for NatsHeaderExtractor<'_> {
     }
 }
 
-/// The instrumentation for `client`: `messaging.system` `nats`, the server
-/// it is connected to (`server.address`, `server.port`).
+/// The instrumentation for `client`: `messaging.system` `nats`, and the
+/// server it is connected to (`server.address`, `server.port`) as the server
+/// announces itself; a server bound to every address (`0.0.0.0`, `::`)
+/// does not say which one the client dialled, so none is recorded: give it
+/// with [`Messaging::server`].
 pub fn messaging(client: &async_nats::Client) -> Messaging {
     let info = client.server_info();
-    Messaging::new("nats").server(info.host, Some(info.port))
+    let unspecified = info
+        .host
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_unspecified());
+    match unspecified || info.host.is_empty() {
+        true => Messaging::new("nats"),
+        false => Messaging::new("nats").server(info.host, Some(info.port)),
+    }
 }
 
 /// The headers of a message, or none.

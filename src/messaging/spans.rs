@@ -6,7 +6,6 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::time::SystemTime;
 
 use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::{Link, SpanBuilder, SpanKind, Status, TraceContextExt};
@@ -427,7 +426,7 @@ fn end(cx: Option<Context>, result: Result<(), &dyn fmt::Display>, error_type: &
         span.set_status(Status::error(e.to_string()));
         span.set_attribute(KeyValue::new("error.type", error_type.to_owned()));
     }
-    span.end_with_timestamp(SystemTime::now());
+    span.end();
 }
 
 macro_rules! span_guard {
@@ -468,3 +467,37 @@ macro_rules! span_guard {
 
 span_guard!(Sending);
 span_guard!(Processing);
+
+impl Processing {
+    /// Runs `work` with the span's context current at every poll (its log
+    /// lines carry the span's ids, the spans it starts are its children),
+    /// then ends the span with the result (an `Err` an error, `error.type`
+    /// `_OTHER`) and returns it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use distributed_tracing::messaging::{Destination, Message, Messaging};
+    /// use distributed_tracing::propagation::PairsExtractor;
+    ///
+    /// let headers = PairsExtractor::new([("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]);
+    /// let processing = Messaging::new("nats").process(&Destination::new("jobs"), &Message::new(), &headers);
+    /// let trace = processing
+    ///     .run(async { Ok::<_, std::io::Error>(distributed_tracing::current_trace_id()) })
+    ///     .await
+    ///     .unwrap();
+    /// # let _ = trace;
+    /// # }
+    /// ```
+    pub async fn run<T, E: fmt::Display>(
+        mut self,
+        work: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let cx = self.cx.take().unwrap_or_default();
+        let result = opentelemetry::trace::FutureExt::with_context(work, cx.clone()).await;
+        match &result {
+            Ok(_) => end(Some(cx), Ok(()), ""),
+            Err(e) => end(Some(cx), Err(e), "_OTHER"),
+        }
+        result
+    }
+}

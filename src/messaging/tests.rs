@@ -335,3 +335,31 @@ fn hostile_headers_start_a_new_trace_and_stay_bounded() {
     assert_eq!(p.context().span().span_context().trace_id(), current);
     p.end(Ok(()));
 }
+
+/// `Processing::run`: the work runs in the span's context and its error ends
+/// the span as one.
+#[tokio::test]
+async fn run_processes_in_the_span_and_ends_it_with_the_result() {
+    let (provider, exporter) = sdk();
+    let nats = Messaging::new("nats").tracer_provider(&provider);
+    let (headers, producer) = sent(&nats, &exporter);
+    let processing = nats.process(&Destination::new("jobs"), &Message::new(), &pairs(&headers));
+    let seen = processing
+        .run(async {
+            Err::<Option<TraceId>, _>(format!("refused in {:?}", crate::current_trace_id()))
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        seen.contains(&producer.span_context.trace_id().to_string()),
+        "{seen}"
+    );
+    let span = exporter
+        .get_finished_spans()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(attr(&span, "error.type"), Some("_OTHER".into()));
+    assert_eq!(span.parent_span_id, producer.span_context.span_id());
+}
