@@ -13,7 +13,9 @@
 //! 7. `span_lifecycle`: a bridged `tracing` span created, entered, exited, closed;
 //! 8. `span_enter_exit`: entering and exiting an existing bridged span;
 //! 9. `trace_context_dict`: `get_trace_context_dict()` inside a span;
-//! 10. `log_line`: one `info!` line through the plain fmt layer and ours.
+//! 10. `log_line`: one `info!` line through the plain fmt layer and ours;
+//! 11. `messaging`: per message, the PRODUCER span + its context into the
+//!     headers, and the CONSUMER span from a message's headers.
 //!
 //! Function names: `ours*` is this crate, `upstream*` the plain upstream
 //! equivalent, `floor*` a lower bound (the bare primitive underneath), and
@@ -40,17 +42,18 @@ use criterion::{criterion_main, Criterion};
 use distributed_tracing::bridge::{BridgeOptions, SpanEvents};
 use distributed_tracing::compat::TraceContextDict;
 use distributed_tracing::logging::{JsonFormat, TraceContextFormat};
+use distributed_tracing::messaging::{Destination, Message, Messaging, PairsInjector};
 use distributed_tracing::opentelemetry::propagation::TextMapPropagator;
 use distributed_tracing::opentelemetry::trace::{
-    Span as _, TraceContextExt, Tracer as _, TracerProvider as _,
+    Span as _, SpanKind, TraceContextExt, Tracer as _, TracerProvider as _,
 };
-use distributed_tracing::opentelemetry::{global, Context};
+use distributed_tracing::opentelemetry::{global, Context, KeyValue};
 use distributed_tracing::opentelemetry_sdk::propagation::TraceContextPropagator;
 use distributed_tracing::opentelemetry_sdk::trace::{
     IdGenerator, RandomIdGenerator, SdkTracer, SdkTracerProvider,
 };
 use distributed_tracing::propagation::W3cTraceContextPropagator;
-use distributed_tracing::propagation::{HeaderMapExtractor, HeaderMapInjector};
+use distributed_tracing::propagation::{HeaderMapExtractor, HeaderMapInjector, PairsExtractor};
 use distributed_tracing::tracing_opentelemetry::OpenTelemetrySpanExt;
 use distributed_tracing::{SpanIdHex, TraceIdHex};
 use http::HeaderMap;
@@ -577,6 +580,99 @@ fn log_line(c: &mut Criterion) {
     g.finish();
 }
 
+/// The attributes the plain upstream way gives a messaging span by hand: the
+/// conventions' required and conditionally required ones, as ours records.
+fn upstream_messaging_attributes(operation: &'static str, kind: &'static str) -> Vec<KeyValue> {
+    vec![
+        KeyValue::new("messaging.system", "nats"),
+        KeyValue::new("messaging.operation.name", operation),
+        KeyValue::new("messaging.operation.type", kind),
+        KeyValue::new("server.address", "127.0.0.1"),
+        KeyValue::new("server.port", 4222_i64),
+        KeyValue::new("messaging.destination.name", "orders.created"),
+    ]
+}
+
+/// Row 11: per message, `Messaging::send` (PRODUCER span, its context into
+/// the message's headers, ended) inside a request's context, and
+/// `Messaging::process` (CONSUMER span from a message's `traceparent` +
+/// `tracestate`, ended), against the plain upstream way: an SDK span of the
+/// same kind and attributes, injected or extracted with upstream's
+/// `TraceContextPropagator`.
+fn messaging(c: &mut Criterion) {
+    provider();
+    let tracer = sdk_tracer();
+    let nats = Messaging::new("nats").server("127.0.0.1", Some(4222));
+    let request = remote_context();
+    let pairs = [("traceparent", TRACEPARENT), ("tracestate", TRACESTATE)];
+    let extractor = PairsExtractor::new(pairs);
+    let map = hash_map();
+    let destination = Destination::new("orders.created");
+    let mut g = c.benchmark_group("messaging");
+    g.bench_function("ours_send", |b| {
+        let _request = request.clone().attach();
+        b.iter(|| {
+            let mut headers = Vec::with_capacity(2);
+            nats.send(
+                black_box("orders.created"),
+                &Message::new(),
+                &mut PairsInjector(&mut headers),
+            )
+            .end(Ok(()));
+            headers
+        })
+    });
+    g.bench_function("upstream_send", |b| {
+        let _request = request.clone().attach();
+        b.iter(|| {
+            let mut headers = HashMap::with_capacity(2);
+            let destination = black_box("orders.created");
+            let span = tracer
+                .span_builder(format!("publish {destination}"))
+                .with_kind(SpanKind::Producer)
+                .with_attributes(upstream_messaging_attributes("publish", "send"))
+                .start(&tracer);
+            let cx = Context::current_with_span(span);
+            TraceContextPropagator::new().inject_context(&cx, &mut headers);
+            cx.span().end();
+            headers
+        })
+    });
+    g.bench_function("ours_process", |b| {
+        b.iter(|| {
+            nats.process(&destination, &Message::new(), black_box(&extractor))
+                .end(Ok(()))
+        })
+    });
+    g.bench_function("upstream_process", |b| {
+        b.iter(|| {
+            let cx = TraceContextPropagator::new().extract(black_box(&map));
+            let destination = black_box("orders.created");
+            let mut span = tracer
+                .span_builder(format!("process {destination}"))
+                .with_kind(SpanKind::Consumer)
+                .with_attributes(upstream_messaging_attributes("process", "process"))
+                .start_with_context(&tracer, &cx);
+            span.end();
+        })
+    });
+    // The same with the globally installed propagator, the one ours reads:
+    // `init_observability`'s (this crate's W3C parser + baggage).
+    g.bench_function("upstream_process_installed_propagator", |b| {
+        b.iter(|| {
+            let cx = global::get_text_map_propagator(|p| p.extract(black_box(&map)));
+            let destination = black_box("orders.created");
+            let mut span = tracer
+                .span_builder(format!("process {destination}"))
+                .with_kind(SpanKind::Consumer)
+                .with_attributes(upstream_messaging_attributes("process", "process"))
+                .start_with_context(&tracer, &cx);
+            span.end();
+        })
+    });
+    g.finish();
+}
+
 /// Runs every group, in row order, with criterion's command-line options
 /// (what `criterion_group!` would generate, with a doc comment).
 fn benches() {
@@ -591,6 +687,7 @@ fn benches() {
     span_enter_exit(&mut c);
     trace_context_dict(&mut c);
     log_line(&mut c);
+    messaging(&mut c);
 }
 
 criterion_main!(benches);
