@@ -44,6 +44,9 @@
 //! queued by a request is one trace with it, and links the ambient context
 //! (a server span the processing runs in) as the conventions ask.
 
+#[cfg(feature = "amqp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "amqp")))]
+pub mod amqp;
 mod carrier;
 #[cfg(feature = "nats")]
 #[cfg_attr(docsrs, doc(cfg(feature = "nats")))]

@@ -23,7 +23,7 @@
 
 mod b3;
 mod baggage;
-mod carrier;
+pub(crate) mod carrier;
 mod datadog;
 pub(crate) mod extract;
 mod jaeger;
