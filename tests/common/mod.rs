@@ -11,6 +11,7 @@ mod lines;
 pub mod nats;
 pub mod openmetrics;
 pub mod otlp;
+pub mod rabbitmq;
 pub mod tls;
 
 // Not every test binary that includes `common` uses it.
