@@ -137,6 +137,7 @@ struct Delivery {
 /// with the error) and its redelivery acknowledged.
 struct Worker {
     messaging: Messaging,
+    queue: String,
     nack_first: bool,
     done: mpsc::UnboundedSender<Delivery>,
 }
@@ -150,7 +151,13 @@ impl AsyncConsumer for Worker {
         properties: BasicProperties,
         content: Vec<u8>,
     ) {
-        let processing = amqp::process(&self.messaging, &deliver, &properties, content.len());
+        let processing = amqp::process(
+            &self.messaging,
+            &self.queue,
+            &deliver,
+            &properties,
+            content.len(),
+        );
         let span = processing.context().span().span_context().span_id();
         let tag = deliver.delivery_tag();
         let refuse = self.nack_first && !deliver.redelivered();
@@ -207,6 +214,7 @@ async fn worker(
         .basic_consume(
             Worker {
                 messaging: messaging.clone(),
+                queue: queue.to_owned(),
                 nack_first,
                 done,
             },
@@ -311,16 +319,27 @@ async fn a_consumer_continues_the_producer_s_trace_with_the_conventions_attribut
 
     let consumer = by_id(&spans, delivery.span);
     assert_eq!(consumer.span_kind, SpanKind::Consumer);
-    assert_eq!(consumer.name, format!("process {destination}"));
+    // The consumer's destination adds the queue (v1.44.0).
+    let consumed = format!("{destination}:{queue}");
+    assert_eq!(consumer.name, format!("process {consumed}"));
     assert_child_of(&consumer, &producer.span_context, "the CONSUMER span");
-    for (key, value) in common.iter().cloned().chain([
-        ("messaging.operation.name", Value::from("process")),
-        ("messaging.operation.type", Value::from("process")),
-        (
-            "messaging.rabbitmq.message.delivery_tag",
-            Value::I64(i64::try_from(delivery.deliver.delivery_tag()).unwrap()),
-        ),
-    ]) {
+    assert_eq!(
+        attr(&consumer, "messaging.destination.name"),
+        Some(Value::from(consumed))
+    );
+    for (key, value) in common
+        .iter()
+        .filter(|(k, _)| *k != "messaging.destination.name")
+        .cloned()
+        .chain([
+            ("messaging.operation.name", Value::from("process")),
+            ("messaging.operation.type", Value::from("process")),
+            (
+                "messaging.rabbitmq.message.delivery_tag",
+                Value::I64(i64::try_from(delivery.deliver.delivery_tag()).unwrap()),
+            ),
+        ])
+    {
         assert_eq!(attr(&consumer, key), Some(value), "CONSUMER {key}");
     }
     assert!(consumer.links.is_empty(), "continued, not linked");

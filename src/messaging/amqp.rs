@@ -13,14 +13,16 @@
 //! let args = BasicPublishArguments::new("orders", "created");
 //! amqp::publish(&channel, &messaging, BasicProperties::default(), b"42".to_vec(), args).await?;
 //! // In the consumer (an `AsyncConsumer`'s `consume`):
-//! // let processing = amqp::process(&messaging, &deliver, &properties, content.len());
+//! // let processing = amqp::process(&messaging, "billing", &deliver, &properties, content.len());
 //! // processing.run(async { /* the work */ Ok::<_, MyError>(()) }).await
 //! # Ok(()) }
 //! ```
 //!
 //! What it records, by the RabbitMQ conventions (v1.44.0): `messaging.system`
-//! `rabbitmq`; `messaging.destination.name` `{exchange}:{routing key}` (one
-//! of them when the other is empty, `amq.default` when both are);
+//! `rabbitmq`; `messaging.destination.name` `{exchange}:{routing key}` on
+//! the producer, `{exchange}:{routing key}:{queue}` on the consumer (empty
+//! parts left out, the queue when it equals the routing key; `amq.default`
+//! when all are empty); the span's name is `{operation} {destination}`;
 //! `messaging.rabbitmq.destination.routing_key` when not empty; the
 //! properties' `message_id` and `correlation_id` as `messaging.message.id`
 //! and `messaging.message.conversation_id`; the delivery tag
@@ -43,16 +45,28 @@ use super::{Destination, Message, Messaging, Processing};
 use crate::untrusted::capped;
 
 /// Writes propagation fields into an AMQP header table as long strings,
-/// replacing a field of the same name. A name AMQP does not allow (over 255
-/// bytes) is skipped.
+/// replacing the fields of the same name in any case (a `TraceParent` a
+/// forwarded message carries would otherwise make two, and the consumer a new
+/// trace). A name AMQP does not allow (over 255 bytes) is skipped.
 #[derive(Debug)]
 pub struct AmqpHeaderInjector<'a>(pub &'a mut FieldTable);
 
 impl Injector for AmqpHeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        if let (Ok(name), Ok(value)) = (FieldName::try_from(key), LongStr::try_from(value)) {
-            self.0.insert(name, FieldValue::S(value));
+        let (Ok(name), Ok(value)) = (FieldName::try_from(key), LongStr::try_from(value)) else {
+            return;
+        };
+        let same: Vec<FieldName> = self
+            .0
+            .as_ref()
+            .keys()
+            .filter(|k| AsRef::<String>::as_ref(*k).eq_ignore_ascii_case(key))
+            .cloned()
+            .collect();
+        for old in &same {
+            self.0.remove(old);
         }
+        self.0.insert(name, FieldValue::S(value));
     }
 }
 
@@ -106,13 +120,21 @@ pub fn messaging() -> Messaging {
     Messaging::new("rabbitmq")
 }
 
-/// `messaging.destination.name` of an exchange and a routing key.
-fn destination_name(exchange: &str, routing_key: &str) -> String {
-    match (exchange.is_empty(), routing_key.is_empty()) {
-        (false, false) => format!("{exchange}:{routing_key}"),
-        (false, true) => exchange.to_owned(),
-        (true, false) => routing_key.to_owned(),
-        (true, true) => "amq.default".to_owned(),
+/// `messaging.destination.name` of an exchange, a routing key and, on the
+/// consumer, a queue: the non-empty ones joined by `:` (the queue left out
+/// when it equals the routing key), `amq.default` when all are empty.
+fn destination_name(exchange: &str, routing_key: &str, queue: &str) -> String {
+    let queue = match queue == routing_key {
+        true => "",
+        false => queue,
+    };
+    let parts: Vec<&str> = [exchange, routing_key, queue]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect();
+    match parts.is_empty() {
+        true => "amq.default".to_owned(),
+        false => parts.join(":"),
     }
 }
 
@@ -137,7 +159,7 @@ pub async fn publish(
     content: Vec<u8>,
     args: BasicPublishArguments,
 ) -> Result<(), amqprs::error::Error> {
-    let name = destination_name(&args.exchange, &args.routing_key);
+    let name = destination_name(&args.exchange, &args.routing_key, "");
     let mut headers = properties.headers().cloned().unwrap_or_default();
     let sending = {
         let message = described(&properties, content.len());
@@ -158,17 +180,19 @@ pub async fn publish(
     result
 }
 
-/// Starts the CONSUMER span of processing one delivery
-/// (`process {destination}`), with its routing key and delivery tag.
+/// Starts the CONSUMER span of processing one delivery from `queue` (the
+/// delivery does not name it), `process {exchange}:{routing key}:{queue}`,
+/// with its routing key and delivery tag.
 pub fn process(
     messaging: &Messaging,
+    queue: &str,
     deliver: &Deliver,
     properties: &BasicProperties,
     content_len: usize,
 ) -> Processing {
     let empty = FieldTable::new();
     let headers = properties.headers().unwrap_or(&empty);
-    let name = destination_name(deliver.exchange(), deliver.routing_key());
+    let name = destination_name(deliver.exchange(), deliver.routing_key(), queue);
     let processing = messaging.process(
         &Destination::new(&name),
         &described(properties, content_len),
@@ -195,19 +219,31 @@ mod tests {
 
     #[test]
     fn destination_names_and_header_tables() {
-        // (exchange, routing key, name)
-        for (exchange, key, name) in [
-            ("orders", "created", "orders:created"),
-            ("orders", "", "orders"),
-            ("", "jobs", "jobs"),
-            ("", "", "amq.default"),
+        // (exchange, routing key, queue, name)
+        for (exchange, key, queue, name) in [
+            ("orders", "created", "", "orders:created"),
+            ("orders", "created", "billing", "orders:created:billing"),
+            ("orders", "", "billing", "orders:billing"),
+            ("", "jobs", "jobs", "jobs"),
+            ("orders", "", "", "orders"),
+            ("", "jobs", "", "jobs"),
+            ("", "", "", "amq.default"),
         ] {
-            assert_eq!(destination_name(exchange, key), name);
+            assert_eq!(destination_name(exchange, key, queue), name);
         }
         let mut table = FieldTable::new();
+        table.insert(
+            "TraceParent".try_into().unwrap(),
+            FieldValue::S("00-old".try_into().unwrap()),
+        );
         AmqpHeaderInjector(&mut table).set("traceparent", "00-a".into());
         AmqpHeaderInjector(&mut table).set(&"x".repeat(300), "too long a name".into());
         assert_eq!(AmqpHeaderExtractor(&table).get("TraceParent"), Some("00-a"));
+        assert_eq!(
+            AmqpHeaderExtractor(&table).get_all("traceparent"),
+            Some(vec!["00-a"]),
+            "the other case replaced, not kept beside"
+        );
         assert_eq!(AmqpHeaderExtractor(&table).keys(), ["traceparent"]);
         table.insert("TraceParent".try_into().unwrap(), FieldValue::l(7));
         assert_eq!(
