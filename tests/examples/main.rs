@@ -1,8 +1,9 @@
 //! The examples run as a user runs them, each in processes of its own, one
 //! test binary: `quickstart`, the three-process `service_chain`
-//! (`http_chain`), `nats_jobs` (a web service and a worker across a real NATS
-//! server) and `w3c_test_service`, their output and the spans the
-//! in-process receiver (`common::otlp`) gets checked. The examples are built
+//! (`http_chain`), `nats_jobs` and `amqp_jobs` (a web service and a worker
+//! across a real NATS server, a real RabbitMQ node) and `w3c_test_service`,
+//! their output and the spans the in-process receiver (`common::otlp`) gets
+//! checked. The examples are built
 //! by `cargo test --all-features` beside this binary
 //! (`common::example_binary`).
 //!
@@ -13,6 +14,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+#[cfg(all(feature = "amqp", feature = "http-server", feature = "reqwest"))]
+mod amqp_jobs;
 #[cfg(all(feature = "http-server", feature = "reqwest"))]
 mod http_chain;
 #[cfg(all(feature = "nats", feature = "http-server", feature = "reqwest"))]
