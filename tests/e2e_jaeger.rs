@@ -334,12 +334,37 @@ fn the_service_chain_into_jaeger() {
 #[cfg(feature = "nats")]
 #[test]
 fn a_job_across_nats_into_jaeger_under_the_request() {
-    let work = work_dir("jaeger-nats-jobs");
-    let jaeger = start_jaeger(&work);
     let nats = common::nats::NatsServer::start();
+    job_across_a_broker_into_jaeger("nats_jobs", &[("NATS_URL", nats.url())]);
+}
+
+/// The same job across RabbitMQ (`examples/amqp_jobs.rs`).
+#[cfg(all(feature = "amqp", feature = "http-server", feature = "reqwest"))]
+#[test]
+fn a_job_across_rabbitmq_into_jaeger_under_the_request() {
+    let rabbitmq = common::rabbitmq::RabbitMq::start();
+    job_across_a_broker_into_jaeger(
+        "amqp_jobs",
+        &[
+            ("AMQP_HOST", "127.0.0.1".to_string()),
+            ("AMQP_PORT", rabbitmq.port().to_string()),
+        ],
+    );
+}
+
+/// Runs a jobs example (web publishes, worker consumes, order 1 redelivered)
+/// into Jaeger and checks each order's trace there: SERVER -> PRODUCER ->
+/// one CONSUMER per delivery.
+#[cfg(any(feature = "nats", feature = "amqp"))]
+fn job_across_a_broker_into_jaeger(example: &str, broker: &[(&str, String)]) {
+    let work = work_dir(&format!("jaeger-{example}"));
+    let jaeger = start_jaeger(&work);
+    let mut command = Command::new(common::example_binary(example));
+    for (key, value) in broker {
+        command.env(key, value);
+    }
     let stdout = common::stdout_of(
-        Command::new(common::example_binary("nats_jobs"))
-            .env("NATS_URL", nats.url())
+        command
             .env(
                 "OTEL_EXPORTER_OTLP_ENDPOINT",
                 format!("http://127.0.0.1:{}", jaeger.otlp_grpc),
