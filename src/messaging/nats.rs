@@ -104,6 +104,15 @@ pub fn messaging(client: &async_nats::Client) -> Messaging {
     }
 }
 
+/// What a span knows of a NATS message: its id, if any, and its body's size.
+fn described(id: Option<&str>, body: usize) -> Message<'_> {
+    let message = Message::new().body_size(body);
+    match id {
+        Some(id) => message.id(id),
+        None => message,
+    }
+}
+
 /// The headers of a message, or none.
 fn headers_of(headers: Option<&HeaderMap>) -> &HeaderMap {
     headers.unwrap_or(&EMPTY)
@@ -131,11 +140,9 @@ pub async fn publish_with_headers(
     payload: bytes::Bytes,
 ) -> Result<(), async_nats::PublishError> {
     let subject: String = subject.into();
+    // Owned: the headers are written into below.
     let id = headers.get(MSG_ID).map(|v| v.as_str().to_owned());
-    let mut message = Message::new().body_size(payload.len());
-    if let Some(id) = &id {
-        message = message.id(id);
-    }
+    let message = described(id.as_deref(), payload.len());
     let sending = messaging.send(&subject, &message, &mut NatsHeaderInjector(&mut headers));
     let result = client.publish_with_headers(subject, headers, payload).await;
     match &result {
@@ -164,11 +171,9 @@ pub async fn publish_jetstream(
     payload: bytes::Bytes,
 ) -> Result<async_nats::jetstream::publish::PublishAck, async_nats::Error> {
     let subject: String = subject.into();
+    // Owned: the headers are written into below.
     let id = headers.get(MSG_ID).map(|v| v.as_str().to_owned());
-    let mut message = Message::new().body_size(payload.len());
-    if let Some(id) = &id {
-        message = message.id(id);
-    }
+    let message = described(id.as_deref(), payload.len());
     let sending = messaging.send(&subject, &message, &mut NatsHeaderInjector(&mut headers));
     let acked = async {
         jetstream
@@ -211,10 +216,7 @@ pub fn process(
         destination = destination.consumer_group(group);
     }
     let id = headers.get(MSG_ID).map(|v| v.as_str());
-    let mut info = Message::new().body_size(message.payload.len());
-    if let Some(id) = id {
-        info = info.id(id);
-    }
+    let info = described(id, message.payload.len());
     messaging.process(&destination, &info, &NatsHeaderExtractor(headers))
 }
 
@@ -237,11 +239,8 @@ pub fn process_jetstream(
         .get(MSG_ID)
         .map(|v| v.as_str())
         .or(sequence.as_deref());
-    let mut described = Message::new().body_size(message.payload.len());
-    if let Some(id) = id {
-        described = described.id(id);
-    }
-    messaging.process(&destination, &described, &NatsHeaderExtractor(headers))
+    let info = described(id, message.payload.len());
+    messaging.process(&destination, &info, &NatsHeaderExtractor(headers))
 }
 
 /// Starts one CONSUMER span for a batch of JetStream (or core) messages:
